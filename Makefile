@@ -1,0 +1,31 @@
+# The two commands of the set-up contract: `make build` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: build test serve bench clean lint
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+build: $(STAMP)
+	$(BIN)/newsdigest build
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -n 2 -q
+
+serve: $(STAMP)
+	$(BIN)/newsdigest serve
+
+bench: $(STAMP)
+	$(BIN)/python bench/run.py
+
+lint: $(STAMP)
+	$(BIN)/ruff check newsdigest tests bench
+
+clean:
+	rm -rf public .cache

@@ -1,0 +1,192 @@
+"""Command line: options live here, each command calls one function. Only this module prints."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sys
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+
+from newsdigest import __version__
+from newsdigest.config import SiteConfig, load_config
+from newsdigest.errors import EXIT_OK, EXIT_USAGE, NewsdigestError, Problem
+from newsdigest.pipeline import BuildOptions, BuildReport, build_site
+
+MAX_WARNINGS_SHOWN = 25
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # argparse exits 2 on usage errors, 0 on --help
+        return int(exc.code or 0)
+    if not getattr(args, "command", None):
+        parser.print_help()
+        return EXIT_USAGE
+    try:
+        return int(args.run(args))
+    except NewsdigestError as exc:
+        print(f"error: {exc}" if "\n" not in str(exc) else str(exc), file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("interrupted; the previous output is intact", file=sys.stderr)
+        return 130
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="newsdigest", description="Build, preview and deploy a curated AI news digest."
+    )
+    parser.add_argument("--version", action="version", version=f"newsdigest {__version__}")
+    commands = parser.add_subparsers(title="commands", metavar="COMMAND", dest="command")
+
+    build = commands.add_parser("build", help="build the site into the output folder",
+                                description="Build the site from the content folder.")
+    _site_options(build)
+    build.add_argument("--drafts", action="store_true",
+                       help="include unpublished (published: false) and removed items")
+    build.add_argument("--future", action="store_true", help="include items dated in the future")
+    build.add_argument("--skip-invalid", action="store_true",
+                       help="build without the files that cannot be used (warn, exit 0)")
+    build.add_argument("--no-cache", action="store_true",
+                       help="ignore and do not write the build cache (a full build)")
+    build.add_argument("--explain", action="store_true", help="say why each page was rebuilt")
+    build.add_argument("--jobs", type=int, default=None, metavar="N",
+                       help="worker processes (default: all cores)")
+    build.add_argument("--quiet", "-q", action="store_true", help="print only problems")
+    build.set_defaults(run=_build)
+
+    clean = commands.add_parser("clean", help="remove the build cache",
+                                description="Remove the build cache (.cache/ by default).")
+    clean.add_argument("--config", type=Path, metavar="FILE", help="site settings (site.toml)")
+    clean.add_argument("--cache-dir", type=Path, metavar="DIR", help="cache folder")
+    clean.add_argument("--output", action="store_true", help="remove the output folder too")
+    clean.set_defaults(run=_clean)
+    return parser
+
+
+def _site_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--content", type=Path, metavar="DIR", help="content folder")
+    parser.add_argument("--output", type=Path, metavar="DIR", help="output folder")
+    parser.add_argument("--config", type=Path, metavar="FILE", help="site settings (site.toml)")
+    parser.add_argument("--templates", type=Path, metavar="DIR",
+                        help="folder of templates that override the default theme")
+    parser.add_argument("--base-url", metavar="URL", help="public URL of the site")
+    parser.add_argument("--cache-dir", type=Path, metavar="DIR", help="cache folder")
+
+
+def site_config(args: argparse.Namespace) -> SiteConfig:
+    config = load_config(args.config)
+    return config.with_overrides(
+        content_dir=getattr(args, "content", None),
+        output_dir=getattr(args, "output", None) if isinstance(args.output, Path) else None,
+        templates_dir=getattr(args, "templates", None),
+        base_url=getattr(args, "base_url", None),
+        cache_dir=getattr(args, "cache_dir", None),
+    )
+
+
+def build_options(args: argparse.Namespace) -> BuildOptions:
+    epoch = os.environ.get("SOURCE_DATE_EPOCH")
+    now = datetime.fromtimestamp(int(epoch), UTC) if epoch and epoch.isdigit() else None
+    return BuildOptions(
+        drafts=args.drafts,
+        future=args.future,
+        skip_invalid=args.skip_invalid,
+        use_cache=not args.no_cache,
+        workers=args.jobs or os.cpu_count() or 1,
+        now=now,
+        explain=args.explain,
+    )
+
+
+def _build(args: argparse.Namespace) -> int:
+    config = site_config(args)
+    if not config.content_dir.is_dir():
+        raise NewsdigestError(f"content folder not found: {config.content_dir}")
+    progress = _Progress() if sys.stderr.isatty() and not args.quiet else None
+    try:
+        report = build_site(config, build_options(args), progress)
+    finally:
+        if progress:
+            progress.clear()
+    _print_report(report, config, args.quiet)
+    return EXIT_OK
+
+
+def _print_report(report: BuildReport, config: SiteConfig, quiet: bool) -> None:
+    for problem in report.skipped:
+        print(f"skipped: {problem}", file=sys.stderr)
+    _print_warnings(report.warnings)
+    for line in report.explanations:
+        print(f"rebuilt {line}")
+    if quiet:
+        return
+    for reason, sources in sorted(report.excluded.items()):
+        names = ", ".join(sources[:5]) + (f" and {len(sources) - 5} more" if len(sources) > 5
+                                          else "")
+        flag = "--future" if reason == "future" else "--drafts"
+        print(f"left out {len(sources)} {reason} item{'s' if len(sources) != 1 else ''} "
+              f"({flag} to include): {names}")
+    write = report.write
+    mode = "full build" if write.full else f"{write.rendered} rebuilt, {write.unchanged} unchanged"
+    skipped = f", {len(report.skipped)} invalid skipped" if report.skipped else ""
+    print(
+        f"built {report.items} items into {report.pages} pages in {report.seconds:.2f} s "
+        f"({mode}; {write.written} files written, {write.deleted} deleted{skipped}) "
+        f"-> {_shown_path(config.output_dir)}"
+    )
+
+
+def _print_warnings(warnings: list[Problem]) -> None:
+    for problem in warnings[:MAX_WARNINGS_SHOWN]:
+        print(f"warning: {problem}", file=sys.stderr)
+    if len(warnings) > MAX_WARNINGS_SHOWN:
+        print(f"warning: ... and {len(warnings) - MAX_WARNINGS_SHOWN} more warnings",
+              file=sys.stderr)
+
+
+def _shown_path(path: Path) -> str:
+    try:
+        return str(path.relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
+def _clean(args: argparse.Namespace) -> int:
+    config = load_config(args.config)
+    cache = args.cache_dir.resolve() if args.cache_dir else config.cache_dir
+    if cache.is_dir():
+        shutil.rmtree(cache)
+        print(f"removed {_shown_path(cache)}")
+    if args.output and config.output_dir.is_dir():
+        from newsdigest.output import MARKER
+
+        if not (config.output_dir / MARKER).exists():
+            raise NewsdigestError(f"{config.output_dir} was not made by newsdigest; not removed")
+        shutil.rmtree(config.output_dir)
+        print(f"removed {_shown_path(config.output_dir)}")
+    return EXIT_OK
+
+
+class _Progress:
+    """One self-updating line on a terminal; nothing when output is piped."""
+
+    def __init__(self) -> None:
+        self._shown = False
+
+    def __call__(self, stage: str, done: int, total: int) -> None:
+        width = 24
+        filled = width * done // max(total, 1)
+        sys.stderr.write(f"\r{stage:8} [{'#' * filled}{'.' * (width - filled)}] {done}/{total}")
+        sys.stderr.flush()
+        self._shown = True
+
+    def clear(self) -> None:
+        if self._shown:
+            sys.stderr.write("\r\033[K")
+            sys.stderr.flush()

@@ -1,0 +1,197 @@
+"""Site settings from site.toml, validated all at once into a frozen value."""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from newsdigest.errors import ConfigError
+
+DEFAULT_CONFIG = "site.toml"
+
+
+@dataclass(frozen=True)
+class TopicSettings:
+    """Optional editorial metadata for one topic, keyed in site.toml by its name."""
+
+    name: str
+    display_name: str = ""
+    description: str = ""
+    image: str = ""
+    parent: str = ""
+
+
+@dataclass(frozen=True)
+class SiteConfig:
+    """Everything a build reads from settings. Paths are absolute."""
+
+    title: str = "AI News Digest"
+    description: str = "The day's artificial intelligence news, curated."
+    base_url: str = "http://127.0.0.1:8000/"
+    language: str = "en"
+    timezone: str = "UTC"
+    page_size: int = 20
+    top_stories: int = 5
+    top_stories_days: int = 7
+    more_items: int = 4
+    feed_items: int = 20
+    content_dir: Path = Path("content")
+    output_dir: Path = Path("public")
+    templates_dir: Path = Path("templates")
+    static_dir: Path = Path("static")
+    cache_dir: Path = Path(".cache")
+    max_file_bytes: int = 1024 * 1024
+    topics: tuple[TopicSettings, ...] = field(default_factory=tuple)
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    @property
+    def base_path(self) -> str:
+        """The path part of base_url, always ending in '/': links are built on it."""
+        return urlsplit(self.base_url).path or "/"
+
+    @property
+    def origin(self) -> str:
+        parts = urlsplit(self.base_url)
+        return f"{parts.scheme}://{parts.netloc}"
+
+    def url(self, path: str) -> str:
+        """Site-absolute link (with the base path) for an output path like 'topics/ai/'."""
+        return self.base_path + path.lstrip("/")
+
+    def absolute_url(self, path: str) -> str:
+        return self.origin + self.url(path)
+
+    def topic_settings(self, name: str) -> TopicSettings | None:
+        key = name.casefold()
+        return next((t for t in self.topics if t.name.casefold() == key), None)
+
+    def with_overrides(self, **overrides: Any) -> SiteConfig:
+        """Command-line values on top of the file; None means 'not given'."""
+        given = {k: v for k, v in overrides.items() if v is not None}
+        if "base_url" in given:
+            problems: list[str] = []
+            given["base_url"] = _check_base_url(given["base_url"], problems)
+            if problems:
+                raise ConfigError("--base-url", problems)
+        for key in ("content_dir", "output_dir", "templates_dir", "static_dir", "cache_dir"):
+            if key in given:
+                given[key] = Path(given[key]).resolve()
+        return replace(self, **given)
+
+
+_SITE_KEYS = {
+    "title": str,
+    "description": str,
+    "base_url": str,
+    "language": str,
+    "timezone": str,
+    "page_size": int,
+    "top_stories": int,
+    "top_stories_days": int,
+    "more_items": int,
+    "feed_items": int,
+}
+_BUILD_KEYS = {
+    "content": "content_dir",
+    "output": "output_dir",
+    "templates": "templates_dir",
+    "static": "static_dir",
+    "cache": "cache_dir",
+    "max_file_kb": "max_file_bytes",
+}
+_TOPIC_KEYS = {f.name for f in fields(TopicSettings)} - {"name"}
+
+
+def load_config(path: Path | None) -> SiteConfig:
+    """Read site.toml (or defaults when there is none); every bad value is reported together."""
+    if path is None:
+        path = Path(DEFAULT_CONFIG)
+        if not path.exists():
+            return _with_root(SiteConfig(), Path.cwd())
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8-sig"))
+    except FileNotFoundError:
+        raise ConfigError(str(path), ["file not found"]) from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(str(path), [f"not valid TOML: {exc}"]) from None
+    problems: list[str] = []
+    values = _parse(data, problems)
+    if problems:
+        raise ConfigError(str(path), problems)
+    return _with_root(SiteConfig(**values), path.resolve().parent)
+
+
+def _with_root(config: SiteConfig, root: Path) -> SiteConfig:
+    paths = {
+        key: (root / getattr(config, key)).resolve()
+        for key in ("content_dir", "output_dir", "templates_dir", "static_dir", "cache_dir")
+    }
+    return replace(config, **paths)
+
+
+def _parse(data: dict[str, Any], problems: list[str]) -> dict[str, Any]:
+    values: dict[str, Any] = {}
+    for section in sorted(set(data) - {"site", "build", "topics", "deploy", "images", "digest"}):
+        problems.append(f"[{section}]: unknown section")
+    site = data.get("site", {})
+    for key, value in site.items():
+        expected = _SITE_KEYS.get(key)
+        if expected is None:
+            problems.append(f"site.{key}: unknown setting")
+        elif not isinstance(value, expected) or isinstance(value, bool):
+            problems.append(f"site.{key}: expected {expected.__name__}, got {value!r}")
+        elif expected is int and value < 1 and key != "top_stories":
+            problems.append(f"site.{key}: expected a positive integer, got {value!r}")
+        else:
+            values[key] = value
+    if "base_url" in values:
+        values["base_url"] = _check_base_url(values["base_url"], problems, "site.base_url")
+    if "timezone" in values:
+        try:
+            ZoneInfo(values["timezone"])
+        except (ZoneInfoNotFoundError, ValueError):
+            problems.append(f"site.timezone: unknown time zone {values['timezone']!r}")
+    for key, value in data.get("build", {}).items():
+        target = _BUILD_KEYS.get(key)
+        if target is None:
+            problems.append(f"build.{key}: unknown setting")
+        elif key == "max_file_kb":
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                problems.append(f"build.{key}: expected a positive integer, got {value!r}")
+            else:
+                values[target] = value * 1024
+        elif not isinstance(value, str) or not value:
+            problems.append(f"build.{key}: expected a folder path, got {value!r}")
+        else:
+            values[target] = Path(value)
+    topics = []
+    for name, meta in sorted(data.get("topics", {}).items()):
+        if not isinstance(meta, dict):
+            problems.append(f"topics.{name}: expected a table")
+            continue
+        unknown = set(meta) - _TOPIC_KEYS
+        bad = [k for k in meta if k in _TOPIC_KEYS and not isinstance(meta[k], str)]
+        for key in sorted(unknown):
+            problems.append(f"topics.{name}.{key}: unknown setting")
+        for key in bad:
+            problems.append(f"topics.{name}.{key}: expected a string")
+        if not unknown and not bad:
+            topics.append(TopicSettings(name=name, **meta))
+    values["topics"] = tuple(topics)
+    return values
+
+
+def _check_base_url(url: str, problems: list[str], label: str = "base_url") -> str:
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        problems.append(f"{label}: expected an http(s) URL, got {url!r}")
+        return url
+    path = parts.path if parts.path.endswith("/") else parts.path + "/"
+    return f"{parts.scheme}://{parts.netloc}{path}"

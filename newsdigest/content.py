@@ -1,0 +1,226 @@
+"""Load stage: find content files and read each into front matter + body, or a located problem.
+
+The block is split here line by line, with python-frontmatter's boundary pattern, rather than by
+frontmatter.load(): that silently drops front matter after a BOM, in an unterminated block or when
+the block is a list, and its YAML errors count lines from the block, not the file.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import frontmatter
+import yaml
+
+from newsdigest.errors import Problem
+
+ITEM_SUFFIXES = (".md", ".markdown", ".txt")
+_JUNK_NAMES = {".DS_Store", "Thumbs.db", "desktop.ini"}
+_JUNK_SUFFIXES = ("~", ".swp", ".swo", ".swx", ".tmp", ".bak", ".orig", ".part")
+_TIMESTAMP_TAG = "tag:yaml.org,2002:timestamp"
+_BOUNDARY = frontmatter.YAMLHandler.FM_BOUNDARY
+
+
+@dataclass(frozen=True)
+class SourceFile:
+    path: Path  # absolute
+    rel: str  # posix path relative to the content folder: how files are named to the user
+
+
+@dataclass(frozen=True)
+class Discovery:
+    items: list[SourceFile]
+    assets: list[SourceFile]
+    warnings: list[Problem]
+
+
+@dataclass
+class RawItem:
+    """Front matter as YAML gave it, with the line of every field, and the Markdown body."""
+
+    source: str
+    data: dict[str, Any]
+    body: str
+    lines: dict[str, int] = field(default_factory=dict)
+
+    def line(self, name: str) -> int | None:
+        """The file line of a field path such as 'images[0].url', or of its nearest parent."""
+        while name:
+            if name in self.lines:
+                return self.lines[name]
+            name = re.sub(r"(\.[^.\[]*|\[\d+\])$", "", name)
+        return None
+
+
+def is_junk(name: str) -> bool:
+    """Editor and OS droppings that are never content nor assets."""
+    return (
+        name in _JUNK_NAMES
+        or name.startswith((".", "#"))
+        or name.endswith(_JUNK_SUFFIXES)
+    )
+
+
+def discover(content_dir: Path) -> Discovery:
+    """Every item and asset below the content folder, in a stable order; links are not followed."""
+    items: list[SourceFile] = []
+    assets: list[SourceFile] = []
+    warnings: list[Problem] = []
+    for root, dirs, files in os.walk(content_dir, followlinks=False):
+        root_path = Path(root)
+        kept_dirs = []
+        for name in sorted(dirs):
+            if is_junk(name) or name == "__pycache__":
+                continue
+            if (root_path / name).is_symlink():
+                rel = (root_path / name).relative_to(content_dir).as_posix()
+                warnings.append(Problem(rel, None, "", "symbolic link not followed"))
+                continue
+            kept_dirs.append(name)
+        dirs[:] = kept_dirs
+        for name in sorted(files):
+            if is_junk(name):
+                continue
+            path = root_path / name
+            rel = path.relative_to(content_dir).as_posix()
+            if path.is_symlink():
+                warnings.append(Problem(rel, None, "", "symbolic link not followed"))
+                continue
+            target = items if name.lower().endswith(ITEM_SUFFIXES) else assets
+            target.append(SourceFile(path, rel))
+    items.sort(key=lambda s: s.rel)
+    assets.sort(key=lambda s: s.rel)
+    return Discovery(items, assets, warnings)
+
+
+def decode(source: SourceFile, data: bytes) -> str | Problem:
+    """Strict UTF-8 (a BOM is fine), LF line endings; never guess another encoding."""
+    if not data.strip():
+        return Problem(source.rel, None, "", "empty file")
+    if b"\x00" in data:
+        return Problem(source.rel, None, "", "binary file (contains NUL bytes), not a news item")
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        return Problem(
+            source.rel, None, "", f"not valid UTF-8 at byte {exc.start}", "save the file as UTF-8"
+        )
+    return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
+def parse(source: SourceFile, text: str) -> RawItem | Problem:
+    """Split and parse the front matter block of a decoded file."""
+    lines = text.split("\n")
+    start = 0
+    while start < len(lines) and not lines[start].strip():
+        start += 1
+    if start == len(lines) or not _BOUNDARY.match(lines[start]):
+        return Problem(
+            source.rel, start + 1, "front matter", "missing: the file must start with '---'"
+        )
+    end = next((i for i in range(start + 1, len(lines)) if _BOUNDARY.match(lines[i])), None)
+    if end is None:
+        return Problem(
+            source.rel, start + 1, "front matter", "not terminated: no closing '---' line"
+        )
+    first_line = start + 2  # 1-based file line of the first YAML line
+    block = "\n".join(lines[start + 1 : end])
+    body = "\n".join(lines[end + 1 :]).strip("\n")
+    return parse_yaml_mapping(source.rel, block, first_line, body)
+
+
+def parse_yaml_mapping(rel: str, block: str, first_line: int, body: str) -> RawItem | Problem:
+    loader = _Loader(block)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return Problem(rel, first_line, "front matter", "empty: expected a mapping of fields")
+        if not isinstance(node, yaml.MappingNode):
+            return Problem(
+                rel,
+                node.start_mark.line + first_line,
+                "front matter",
+                f"must be a mapping of fields, not a {_node_kind(node)}",
+            )
+        lines: dict[str, int] = {}
+        problem = _check_node(node, "", lines, first_line, set())
+        if problem:
+            return Problem(rel, problem[0], problem[1], problem[2])
+        data = loader.construct_document(node)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + first_line if mark else None
+        return Problem(
+            rel,
+            line,
+            "front matter",
+            f"YAML: {exc.problem or exc.context}",
+            _yaml_hint(str(exc.problem), block, mark.line if mark else None),
+            mark.column + 1 if mark else None,
+        )
+    except yaml.YAMLError as exc:
+        return Problem(rel, first_line, "front matter", f"YAML: {exc}")
+    finally:
+        loader.dispose()
+    return RawItem(rel, data, body, lines)
+
+
+class _Loader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
+    """Safe YAML (the C parser when present) that leaves timestamps as text for model.py."""
+
+    yaml_implicit_resolvers = {
+        first: [(tag, regexp) for tag, regexp in resolvers if tag != _TIMESTAMP_TAG]
+        for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+    }
+
+
+def _check_node(
+    node: yaml.Node, path: str, lines: dict[str, int], offset: int, seen: set[int]
+) -> tuple[int, str, str] | None:
+    """Refuse aliases and duplicate keys; record the line of every field path."""
+    if id(node) in seen:
+        return (node.start_mark.line + offset, path or "front matter", "anchors/aliases not allowed")
+    seen.add(id(node))
+    if path:
+        lines[path] = node.start_mark.line + offset
+    if isinstance(node, yaml.MappingNode):
+        keys: set[str] = set()
+        for key_node, value_node in node.value:
+            key = str(key_node.value)
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                return (key_node.start_mark.line + offset, path or "front matter",
+                        "anchors/aliases not allowed")
+            child = f"{path}.{key}" if path else key
+            if key in keys:
+                return (key_node.start_mark.line + offset, child, "duplicate key")
+            keys.add(key)
+            lines[child] = key_node.start_mark.line + offset
+            found = _check_node(value_node, child, lines, offset, seen)
+            if found:
+                return found
+            lines[child] = key_node.start_mark.line + offset
+    elif isinstance(node, yaml.SequenceNode):
+        for index, item in enumerate(node.value):
+            found = _check_node(item, f"{path}[{index}]", lines, offset, seen)
+            if found:
+                return found
+    return None
+
+
+def _node_kind(node: yaml.Node) -> str:
+    return "list" if isinstance(node, yaml.SequenceNode) else "single value"
+
+
+def _yaml_hint(problem: str, block: str, line: int | None) -> str:
+    text = block.split("\n")[line] if line is not None and line < len(block.split("\n")) else ""
+    if "mapping values are not allowed" in problem:
+        return "quote values containing ': ', e.g. title: \"GPT-5: what changed\""
+    if "\t" in text or "tab" in problem:
+        return "tab character violates indentation: indent with spaces"
+    if "expected ',' or ']'" in problem or "expected ',' or '}'" in problem:
+        return "close the [ ] or { } list, or quote the value"
+    return ""

@@ -1,0 +1,72 @@
+"""User-facing errors: each knows its message and exit code; only cli.py prints them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+EXIT_OK = 0
+EXIT_INVALID = 1
+EXIT_USAGE = 2
+
+
+@dataclass(frozen=True, order=True)
+class Problem:
+    """One thing wrong (or worth a warning) in one input file, located as precisely as known."""
+
+    path: str
+    line: int | None
+    field: str
+    message: str
+    hint: str = ""
+    column: int | None = None
+
+    def __str__(self) -> str:
+        where = self.path if self.line is None else f"{self.path}:{self.line}"
+        if self.line is not None and self.column is not None:
+            where += f":{self.column}"
+        text = f"{where}: {self.field}: {self.message}" if self.field else f"{where}: {self.message}"
+        return f"{text} ({self.hint})" if self.hint else text
+
+
+class NewsdigestError(Exception):
+    """An error the user can act on; `str()` is the whole message."""
+
+    exit_code = EXIT_INVALID
+
+
+class UsageError(NewsdigestError):
+    exit_code = EXIT_USAGE
+
+
+class ConfigError(NewsdigestError):
+    """site.toml is unusable: every problem is listed at once."""
+
+    exit_code = EXIT_USAGE
+
+    def __init__(self, path: str, problems: list[str]):
+        self.problems = problems
+        super().__init__("\n".join(f"{path}: {p}" for p in problems))
+
+
+class ContentInvalid(NewsdigestError):
+    """Some content files cannot be used; nothing was written."""
+
+    def __init__(self, problems: list[Problem]):
+        self.problems = sorted(problems)
+        files = len({p.path for p in self.problems})
+        lines = [str(p) for p in self.problems]
+        lines.append(
+            f"error: {files} invalid file{'s' if files != 1 else ''}; nothing was written "
+            "(fix them, or build the rest with --skip-invalid)"
+        )
+        super().__init__("\n".join(lines))
+
+
+class TemplateFailure(NewsdigestError):
+    """A template cannot be loaded or rendered; the previous output is left as it was."""
+
+
+class OutputRefused(NewsdigestError):
+    """The output folder is somewhere it must not be (the content folder, /, ...)."""
+
+    exit_code = EXIT_USAGE

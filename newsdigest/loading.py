@@ -1,0 +1,173 @@
+"""Load and validate every content file, reusing what a previous build already validated.
+
+The cache maps each file (by path, size and mtime, then by content hash) to its validation
+result, so an unchanged corpus is neither read nor parsed again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import multiprocessing
+import os
+import pickle
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from newsdigest import content, markup, model
+from newsdigest.content import SourceFile
+from newsdigest.errors import Problem
+from newsdigest.model import Validation
+
+PARALLEL_THRESHOLD = 300
+
+
+def _code_version() -> str:
+    """Validation results depend on this code: a new version invalidates the cache."""
+    digest = hashlib.blake2b(digest_size=8)
+    for module in (content, markup, model):
+        digest.update(Path(module.__file__ or "").read_bytes())
+    return digest.hexdigest()
+
+
+CODE_VERSION = _code_version()
+
+
+@dataclass(frozen=True)
+class LoadSettings:
+    timezone: str
+    max_file_bytes: int
+
+    @property
+    def key(self) -> str:
+        return f"{CODE_VERSION}:{self.timezone}:{self.max_file_bytes}"
+
+
+@dataclass
+class CacheEntry:
+    size: int
+    mtime_ns: int
+    digest: str
+    result: Validation
+
+
+@dataclass
+class Loaded:
+    items: list[model.Item]
+    problems: list[Problem]
+    warnings: list[Problem]
+    parsed: int  # files read and validated this time (not from the cache)
+
+
+def load_items(sources: Sequence[SourceFile], settings: LoadSettings, cache_file: Path | None,
+               workers: int, progress: Callable[[int], None] | None = None) -> Loaded:
+    cached = _read_cache(cache_file, settings) if cache_file else {}
+    entries: dict[str, CacheEntry] = {}
+    todo: list[SourceFile] = []
+    for source in sources:
+        entry = cached.get(source.rel)
+        try:
+            stat = os.stat(source.path)
+        except OSError:
+            todo.append(source)
+            continue
+        if entry is not None and (entry.size, entry.mtime_ns) == (stat.st_size, stat.st_mtime_ns):
+            entries[source.rel] = entry
+        else:
+            todo.append(source)
+    for entry in _validate_all(todo, settings, cached, workers, progress):
+        entries[entry[0]] = entry[1]
+    if cache_file is not None and (todo or set(cached) != set(entries)):
+        _write_cache(cache_file, settings, entries)
+    items, problems, warnings = [], [], []
+    for source in sources:
+        result = entries[source.rel].result
+        problems.extend(result.problems)
+        warnings.extend(result.warnings)
+        if result.item is not None:
+            items.append(result.item)
+    return Loaded(items, problems, warnings, len(todo))
+
+
+def load_one(source: SourceFile, settings: LoadSettings,
+             cached: CacheEntry | None = None) -> CacheEntry:
+    """Read, parse and validate one file; reuse a cached result when only the mtime moved."""
+    try:
+        stat = os.stat(source.path)
+        if stat.st_size > settings.max_file_bytes:
+            size = f"{stat.st_size / 1e6:.1f} MB > limit {settings.max_file_bytes / 1e6:.1f} MB"
+            return _entry(stat, "", Problem(source.rel, None, "", f"file too large ({size})"))
+        data = source.path.read_bytes()
+    except OSError as exc:
+        return CacheEntry(0, 0, "", Validation(None, [Problem(
+            source.rel, None, "", f"cannot read: {exc.strerror}")], []))
+    digest = hashlib.blake2b(settings.key.encode() + b"\0" + data, digest_size=12).hexdigest()
+    if cached is not None and cached.digest == digest:
+        return CacheEntry(stat.st_size, stat.st_mtime_ns, digest, cached.result)
+    text = content.decode(source, data)
+    if isinstance(text, Problem):
+        return _entry(stat, digest, text)
+    raw = content.parse(source, text)
+    if isinstance(raw, Problem):
+        return _entry(stat, digest, raw)
+    result = model.validate(raw, digest, ZoneInfo(settings.timezone))
+    return CacheEntry(stat.st_size, stat.st_mtime_ns, digest, result)
+
+
+def _entry(stat: os.stat_result, digest: str, problem: Problem) -> CacheEntry:
+    return CacheEntry(stat.st_size, stat.st_mtime_ns, digest, Validation(None, [problem], []))
+
+
+_pending: tuple[Sequence[SourceFile], LoadSettings, dict[str, CacheEntry]] | None = None
+
+
+def _validate_all(todo: Sequence[SourceFile], settings: LoadSettings,
+                  cached: dict[str, CacheEntry], workers: int,
+                  progress: Callable[[int], None] | None) -> list[tuple[str, CacheEntry]]:
+    global _pending
+    if workers <= 1 or len(todo) < PARALLEL_THRESHOLD:
+        done = []
+        for source in todo:
+            done.append((source.rel, load_one(source, settings, cached.get(source.rel))))
+            if progress:
+                progress(1)
+        return done
+    _pending = (todo, settings, cached)  # inherited by the forked workers
+    chunk = max(20, len(todo) // (workers * 8))
+    ranges = [(i, min(i + chunk, len(todo))) for i in range(0, len(todo), chunk)]
+    done = []
+    try:
+        with multiprocessing.get_context("fork").Pool(workers) as pool:
+            for part in pool.imap(_validate_range, ranges):
+                done.extend(part)
+                if progress:
+                    progress(len(part))
+    finally:
+        _pending = None
+    return done
+
+
+def _validate_range(bounds: tuple[int, int]) -> list[tuple[str, CacheEntry]]:
+    assert _pending is not None
+    todo, settings, cached = _pending
+    return [
+        (todo[i].rel, load_one(todo[i], settings, cached.get(todo[i].rel)))
+        for i in range(*bounds)
+    ]
+
+
+def _read_cache(cache_file: Path, settings: LoadSettings) -> dict[str, CacheEntry]:
+    try:
+        with cache_file.open("rb") as handle:
+            key, entries = pickle.load(handle)
+    except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ValueError, TypeError,
+            ImportError):
+        return {}
+    return entries if key == settings.key and isinstance(entries, dict) else {}
+
+
+def _write_cache(cache_file: Path, settings: LoadSettings, entries: dict[str, CacheEntry]) -> None:
+    from newsdigest.output import save_atomic
+
+    save_atomic(cache_file, pickle.dumps((settings.key, entries), protocol=pickle.HIGHEST_PROTOCOL))

@@ -1,0 +1,523 @@
+"""Validate stage: raw front matter into typed, frozen items, or located problems."""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, tzinfo
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+from newsdigest.content import RawItem
+from newsdigest.errors import Problem
+from newsdigest.markup import Embed, RenderTimeout, parse_embed, render_body
+
+MAX_DIMENSION = 10_000
+MAX_RELATED = 20
+MAX_TOPICS = 12
+_KNOWN_FIELDS = {
+    "title", "excerpt", "publishedDateTime", "updatedDateTime", "webUrl", "originalUrl",
+    "ampWebUrl", "cdnAmpWebUrl", "category", "type", "quality", "heat", "published", "removed",
+    "provider", "topics", "tags", "images", "featuredContent", "length", "price", "related",
+    "secured", "slug",
+}
+_DURATION = re.compile(r"P(?:(\d+)D)?T?(?:(\d+)H)?(?:(\d+)M)?(?:(\d+(?:\.\d+)?)S)?")
+_DOMAIN = re.compile(r"(?=.{1,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}")
+
+
+@dataclass(frozen=True, slots=True)
+class Image:
+    url: str  # absolute http(s) URL, or a path relative to the content folder when local
+    width: int | None
+    height: int | None
+    title: str = ""
+    local: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Provider:
+    name: str
+    domain: str
+    logo: Image | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Related:
+    title: str
+    url: str
+    excerpt: str = ""
+    published_at: datetime | None = None
+    type: str = "article"
+    provider: str = ""
+    quality: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Item:
+    """One news item as the rest of the pipeline sees it. `secured` is deliberately absent."""
+
+    source: str  # path relative to the content folder
+    digest: str  # of the file's bytes and the settings validation read
+    title: str
+    slug: str
+    published_at: datetime  # aware, UTC
+    url: str  # the story's source: webUrl, else originalUrl
+    excerpt: str = ""
+    updated_at: datetime | None = None
+    amp_url: str = ""
+    category: str = ""
+    type: str = "article"
+    quality: int = 0
+    heat: int = 0
+    published: bool = True
+    removed: bool = False
+    provider: Provider = Provider("", "")
+    topics: tuple[str, ...] = ()
+    tags: tuple[str, ...] = ()
+    images: tuple[Image, ...] = ()
+    embed: Embed | None = None
+    length_seconds: int | None = None
+    price: str = ""
+    related: tuple[Related, ...] = ()
+    body_html: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def is_video(self) -> bool:
+        return self.type == "video"
+
+    @property
+    def duration(self) -> str:
+        """`length` as people read it: 1:02:03 or 12:09."""
+        if self.length_seconds is None:
+            return ""
+        hours, rest = divmod(self.length_seconds, 3600)
+        minutes, seconds = divmod(rest, 60)
+        return f"{hours}:{minutes:02d}:{seconds:02d}" if hours else f"{minutes}:{seconds:02d}"
+
+
+@dataclass
+class Validation:
+    item: Item | None
+    problems: list[Problem]  # the file is unusable
+    warnings: list[Problem]  # built, but something was dropped or fixed
+
+
+class _Checker:
+    """Collects every problem of one file instead of stopping at the first."""
+
+    def __init__(self, raw: RawItem):
+        self.raw = raw
+        self.problems: list[Problem] = []
+        self.warnings: list[Problem] = []
+
+    def error(self, name: str, message: str, hint: str = "") -> None:
+        self.problems.append(Problem(self.raw.source, self.raw.line(name), name, message, hint))
+
+    def warn(self, name: str, message: str) -> None:
+        self.warnings.append(Problem(self.raw.source, self.raw.line(name), name, message))
+
+
+def validate(raw: RawItem, digest: str, tz: tzinfo, render_budget: float = 10.0) -> Validation:
+    """Type-check every field; wrong types fail the file, unsafe optional values are dropped."""
+    check = _Checker(raw)
+    data = raw.data
+    title = _required_text(check, data, "title")
+    published_at = _required_date(check, data, "publishedDateTime", tz)
+    updated_at = _optional_date(check, data, "updatedDateTime", tz)
+    item_type = _text(check, data, "type") or "article"
+    embed = _embed(check, data)
+    url = _source_url(check, data, embed)
+    quality = _score(check, data, "quality")
+    heat = _score(check, data, "heat")
+    published = _flag(check, data, "published", True)
+    removed = _flag(check, data, "removed", False)
+    topics = _names(check, data, "topics")
+    tags = _names(check, data, "tags")
+    provider = _provider(check, data.get("provider"), url)
+    images = tuple(
+        image
+        for index, entry in enumerate(_list(check, data, "images"))
+        if (image := _image(check, entry, f"images[{index}]", raw.source)) is not None
+    )
+    related = _related(check, data, tz)
+    length = _length(check, data)
+    slug = _text(check, data, "slug")
+    body_html = ""
+    try:
+        body_html = render_body(raw.body, render_budget)
+    except RenderTimeout as exc:
+        check.error("body", str(exc), "simplify the Markdown")
+    except RecursionError:
+        check.error("body", "Markdown nests too deeply to render")
+    if check.problems:
+        return Validation(None, check.problems, check.warnings)
+    assert title is not None and published_at is not None and url is not None
+    item = Item(
+        source=raw.source,
+        digest=digest,
+        title=title,
+        slug=slug,
+        published_at=published_at,
+        url=url,
+        excerpt=_squash(_text(check, data, "excerpt")),
+        updated_at=updated_at,
+        amp_url=_optional_url(check, data, "ampWebUrl"),
+        category=_text(check, data, "category"),
+        type=item_type,
+        quality=quality,
+        heat=heat,
+        published=published,
+        removed=removed,
+        provider=provider,
+        topics=topics,
+        tags=tags,
+        images=images,
+        embed=embed,
+        length_seconds=length,
+        price=_text(check, data, "price"),
+        related=related,
+        body_html=body_html,
+        extra={k: v for k, v in data.items() if k not in _KNOWN_FIELDS},
+    )
+    return Validation(item, [], check.warnings)
+
+
+def _describe(value: Any) -> str:
+    if value is None:
+        return "nothing (null)"
+    if isinstance(value, bool):
+        return f"{'true' if value else 'false'} (a yes/no value)"
+    if isinstance(value, (int, float)):
+        return f"the number {value!r}"
+    if isinstance(value, str):
+        return f"the text {value[:40]!r}"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, dict):
+        return "a mapping"
+    return type(value).__name__
+
+
+def _required_text(check: _Checker, data: dict[str, Any], name: str) -> str | None:
+    if name not in data:
+        check.error(name, "required")
+        return None
+    value = data[name]
+    if not isinstance(value, str):
+        check.error(name, f"expected text, got {_describe(value)}", "quote the value")
+        return None
+    if not value.strip():
+        check.error(name, "required, but empty")
+        return None
+    return _squash(value)
+
+
+def _text(check: _Checker, data: dict[str, Any], name: str) -> str:
+    value = data.get(name)
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value.strip()
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and name != "excerpt":
+        return str(value)
+    check.error(name, f"expected text, got {_describe(value)}", "quote the value")
+    return ""
+
+
+def _squash(text: str) -> str:
+    return " ".join(text.split())
+
+
+def parse_date(value: Any, tz: tzinfo) -> datetime | None:
+    """ISO 8601 text (Z, offset, or none: the site's time zone), a bare date, or epoch seconds."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, (int, float)) and math.isfinite(value):
+        try:
+            return datetime.fromtimestamp(value, UTC)
+        except (OverflowError, OSError, ValueError):
+            return None
+    if isinstance(value, datetime):
+        parsed = value
+    elif isinstance(value, date):
+        parsed = datetime(value.year, value.month, value.day)
+    elif isinstance(value, str):
+        try:
+            parsed = datetime.fromisoformat(value.strip())
+        except ValueError:
+            return None
+    else:
+        return None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=tz)
+    return parsed.astimezone(UTC)
+
+
+def _required_date(
+    check: _Checker, data: dict[str, Any], name: str, tz: tzinfo
+) -> datetime | None:
+    if data.get(name) is None:
+        check.error(name, "required", "e.g. 2021-05-06T10:00:00Z")
+        return None
+    return _optional_date(check, data, name, tz)
+
+
+def _optional_date(
+    check: _Checker, data: dict[str, Any], name: str, tz: tzinfo
+) -> datetime | None:
+    value = data.get(name)
+    if value is None:
+        return None
+    parsed = parse_date(value, tz)
+    if parsed is None:
+        shown = value if isinstance(value, str) else _describe(value)
+        check.error(
+            name, f"invalid date ({shown!s:.40})", "use ISO 8601, e.g. 2021-05-06T10:00:00Z"
+        )
+    return parsed
+
+
+def check_url(value: Any) -> str | None:
+    """An http(s) URL with a host and no credentials, re-serialised; None for anything else."""
+    if not isinstance(value, str):
+        return None
+    text = value.strip()
+    if not text or any(ord(c) < 0x21 or ord(c) == 0x7F for c in text):
+        return None
+    try:
+        parts = urlsplit(text)
+        hostname = parts.hostname
+        parts.port  # noqa: B018 - raises ValueError on a bad port
+    except ValueError:
+        return None
+    if parts.scheme.lower() not in ("http", "https") or not hostname:
+        return None
+    if parts.username is not None or parts.password is not None:
+        return None
+    netloc = parts.netloc.lower()
+    return urlunsplit((parts.scheme.lower(), netloc, parts.path or "/", parts.query, parts.fragment))
+
+
+def _source_url(check: _Checker, data: dict[str, Any], embed: Embed | None) -> str | None:
+    for name in ("webUrl", "originalUrl"):
+        if data.get(name) is not None:
+            url = check_url(data[name])
+            if url is None:
+                check.error(name, f"not an http(s) URL ({str(data[name])[:60]!r})")
+            return url
+    if embed is not None:
+        return embed.watch_url
+    check.error("webUrl", "required (or originalUrl): the link to the original story")
+    return None
+
+
+def _optional_url(check: _Checker, data: dict[str, Any], name: str) -> str:
+    value = data.get(name)
+    if value is None:
+        return ""
+    url = check_url(value)
+    if url is None:
+        check.warn(name, "not an http(s) URL; link dropped")
+        return ""
+    return url
+
+
+def _score(check: _Checker, data: dict[str, Any], name: str) -> int:
+    value = data.get(name)
+    if value is None:
+        return 0
+    if isinstance(value, str) and re.fullmatch(r"\s*\d+\s*", value):
+        value = int(value)
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if not isinstance(value, int) or isinstance(value, bool):
+        check.error(name, f"expected a whole number, got {_describe(value)}")
+        return 0
+    if value < 0:
+        check.error(name, f"expected a whole number of 0 or more, got {value}")
+        return 0
+    return value
+
+
+def _flag(check: _Checker, data: dict[str, Any], name: str, default: bool) -> bool:
+    value = data.get(name, default)
+    if value is None:
+        return default
+    if not isinstance(value, bool):
+        check.error(name, f"expected true or false, got {_describe(value)}", "remove the quotes")
+        return default
+    return value
+
+
+def _list(check: _Checker, data: dict[str, Any], name: str) -> list[Any]:
+    value = data.get(name)
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        check.error(name, f"expected a list, got {_describe(value)}")
+        return []
+    return value
+
+
+def _names(check: _Checker, data: dict[str, Any], name: str) -> tuple[str, ...]:
+    value = data.get(name)
+    if isinstance(value, str):
+        check.warn(name, f"expected a list, got one name; read as [{value!r}]")
+        value = [value]
+        data = {name: value}
+    names: list[str] = []
+    for index, entry in enumerate(_list(check, data, name)):
+        if not isinstance(entry, str):
+            check.error(f"{name}[{index}]", f"expected text, got {_describe(entry)}", "quote it")
+        elif not entry.strip():
+            check.warn(f"{name}[{index}]", "empty name ignored")
+        elif _squash(entry).casefold() not in {n.casefold() for n in names}:
+            names.append(_squash(entry))
+    if name == "topics" and len(names) > MAX_TOPICS:
+        check.warn(name, f"{len(names)} topics; only the first {MAX_TOPICS} are used")
+        names = names[:MAX_TOPICS]
+    return tuple(names)
+
+
+def _dimension(check: _Checker, value: Any, name: str) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= MAX_DIMENSION:
+        return value
+    check.warn(name, f"expected a size from 1 to {MAX_DIMENSION}, got {_describe(value)}; ignored")
+    return None
+
+
+def _image(check: _Checker, entry: Any, name: str, source: str) -> Image | None:
+    if not isinstance(entry, dict):
+        check.warn(name, f"expected a mapping with url, width, height; got {_describe(entry)}")
+        return None
+    raw_url = entry.get("url")
+    if not isinstance(raw_url, str) or not raw_url.strip():
+        check.warn(f"{name}.url", "missing; image dropped")
+        return None
+    title = entry.get("title")
+    title = _squash(title) if isinstance(title, str) else ""
+    width = _dimension(check, entry.get("width"), f"{name}.width")
+    height = _dimension(check, entry.get("height"), f"{name}.height")
+    url = check_url(raw_url)
+    if url is not None:
+        return Image(url, width, height, title)
+    local = _local_path(raw_url.strip(), source)
+    if local is None:
+        check.warn(f"{name}.url", f"not an http(s) URL or a file beside the item ({raw_url[:60]!r})")
+        return None
+    return Image(local, width, height, title, local=True)
+
+
+def _local_path(url: str, source: str) -> str | None:
+    """A relative image path resolved against the item's folder, if it stays in the content."""
+    if ":" in url or url.startswith(("/", "\\")) or "\\" in url or "?" in url or "#" in url:
+        return None
+    parts = [p for p in source.split("/")[:-1]]
+    for part in url.split("/"):
+        if part in ("", "."):
+            continue
+        if part == "..":
+            if not parts:
+                return None
+            parts.pop()
+        else:
+            parts.append(part)
+    return "/".join(parts) if parts else None
+
+
+def _provider(check: _Checker, value: Any, url: str | None) -> Provider:
+    host = (urlsplit(url).hostname or "") if url else ""
+    host = host.removeprefix("www.")
+    if value is None:
+        check.warn("provider", f"missing; shown as {host or 'unknown source'}")
+        return Provider(host or "Unknown source", host)
+    if not isinstance(value, dict):
+        check.warn("provider", f"expected a mapping, got {_describe(value)}; ignored")
+        return Provider(host or "Unknown source", host)
+    name = value.get("name")
+    if not isinstance(name, str) or not name.strip():
+        check.warn("provider.name", "missing; the source's host name is shown")
+        name = host or "Unknown source"
+    domain = value.get("domain")
+    if not isinstance(domain, str) or not _DOMAIN.fullmatch(domain.strip().lower()):
+        if domain is not None:
+            check.warn("provider.domain", f"not a domain name ({str(domain)[:40]!r})")
+        domain = host
+    logo = None
+    logos = value.get("images")
+    if isinstance(logos, list):
+        for index, entry in enumerate(logos):
+            logo = _image(check, entry, f"provider.images[{index}]", "")
+            if logo is not None and not logo.local:
+                break
+            logo = None
+    elif logos is not None:
+        check.warn("provider.images", f"expected a list, got {_describe(logos)}; ignored")
+    return Provider(_squash(name), domain.strip().lower(), logo)
+
+
+def _embed(check: _Checker, data: dict[str, Any]) -> Embed | None:
+    value = data.get("featuredContent")
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    if not isinstance(value, str):
+        check.warn("featuredContent", f"expected HTML text, got {_describe(value)}; ignored")
+        return None
+    embed, reason = parse_embed(value)
+    if embed is None:
+        check.warn("featuredContent", f"{reason}; embed dropped")
+    return embed
+
+
+def _length(check: _Checker, data: dict[str, Any]) -> int | None:
+    value = data.get("length")
+    if value is None:
+        return None
+    match = _DURATION.fullmatch(value.strip()) if isinstance(value, str) else None
+    if not match or not any(match.groups()):
+        check.warn("length", f"expected an ISO 8601 duration like PT12M9S, got {_describe(value)}")
+        return None
+    days, hours, minutes, seconds = (float(g) if g else 0.0 for g in match.groups())
+    return int(days * 86400 + hours * 3600 + minutes * 60 + seconds)
+
+
+def _related(check: _Checker, data: dict[str, Any], tz: tzinfo) -> tuple[Related, ...]:
+    entries = _list(check, data, "related")
+    if len(entries) > MAX_RELATED:
+        check.warn("related", f"{len(entries)} entries; only the first {MAX_RELATED} are kept")
+    related: list[Related] = []
+    seen: set[str] = set()
+    for index, entry in enumerate(entries[:MAX_RELATED]):
+        name = f"related[{index}]"
+        if not isinstance(entry, dict):
+            check.warn(name, f"expected a mapping, got {_describe(entry)}; dropped")
+            continue
+        title = entry.get("title")
+        url = check_url(entry.get("webUrl") or entry.get("originalUrl"))
+        if not isinstance(title, str) or not title.strip() or url is None:
+            check.warn(name, "needs a title and an http(s) webUrl; dropped")
+            continue
+        if url in seen:
+            continue
+        seen.add(url)
+        provider = entry.get("provider")
+        provider_name = provider.get("name") if isinstance(provider, dict) else None
+        quality = entry.get("quality")
+        excerpt = entry.get("excerpt")
+        kind = entry.get("type")
+        related.append(
+            Related(
+                title=_squash(title),
+                url=url,
+                excerpt=_squash(excerpt) if isinstance(excerpt, str) else "",
+                published_at=parse_date(entry.get("publishedDateTime"), tz),
+                type=kind if isinstance(kind, str) else "article",
+                provider=_squash(provider_name) if isinstance(provider_name, str) else "",
+                quality=quality if isinstance(quality, int) and not isinstance(quality, bool) else 0,
+            )
+        )
+    return tuple(related)

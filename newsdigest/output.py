@@ -1,0 +1,259 @@
+"""Write stage: put outputs on disk so that no reader ever sees a half-built site.
+
+A first or uncached build renders into a staging folder beside the output and swaps it in.
+An incremental build renders only outputs whose fingerprint changed, replaces each file
+atomically in place (new pages first, then the lists that link to them), and deletes last.
+Files whose bytes did not change are never rewritten, so their mtimes stay.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import multiprocessing
+import os
+import pickle
+import shutil
+import tempfile
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from newsdigest import urls
+from newsdigest.errors import OutputRefused
+
+MARKER = ".newsdigest"
+PHASE_ASSETS = 0
+PARALLEL_THRESHOLD = 400  # below this, forking workers costs more than it saves
+
+
+@dataclass(frozen=True)
+class Output:
+    """One file of the site: where it goes, what it was made from, and how to make it."""
+
+    path: str  # relative to the output folder, posix
+    phase: int  # write order: assets, item pages, lists, feeds and sitemaps
+    fingerprint: str
+    produce: Callable[[], bytes] | None = None
+    copy_from: Path | None = None  # assets are copied, not produced
+
+
+@dataclass(frozen=True)
+class Written:
+    path: str
+    size: int
+    mtime_ns: int
+    changed: bool
+
+
+@dataclass
+class WriteReport:
+    rendered: int = 0  # outputs produced (fingerprint changed or unknown)
+    written: int = 0  # files whose bytes changed
+    deleted: int = 0
+    unchanged: int = 0  # skipped by fingerprint
+    full: bool = False
+
+
+Manifest = dict[str, tuple[str, int, int]]  # path -> (fingerprint, size, mtime_ns)
+
+
+def check_output_dir(output_dir: Path, content_dir: Path, protected: Sequence[Path] = ()) -> None:
+    """Refuse an output folder whose replacement would destroy something of the user's."""
+    out = output_dir.resolve()
+    content = content_dir.resolve()
+    if out == Path(out.anchor) or out == Path.home().resolve():
+        raise OutputRefused(f"refusing to use {out} as the output folder")
+    for folder in (content, *[p.resolve() for p in protected]):
+        if out == folder or out.is_relative_to(folder) or folder.is_relative_to(out):
+            raise OutputRefused(
+                f"output folder {out} overlaps {folder}; choose a folder outside it"
+            )
+    if out.exists() and not out.is_dir():
+        raise OutputRefused(f"output path {out} exists and is not a folder")
+    if out.is_dir() and any(out.iterdir()) and not (out / MARKER).exists():
+        raise OutputRefused(
+            f"output folder {out} is not empty and was not made by newsdigest "
+            f"(no {MARKER} file); remove it or choose another folder"
+        )
+
+
+def stale_outputs(outputs: Sequence[Output], manifest: Manifest, output_dir: Path) -> list[Output]:
+    """Outputs whose inputs changed, or whose file is not the one we wrote last time."""
+    stale = []
+    for output in outputs:
+        known = manifest.get(output.path)
+        if known is None or known[0] != output.fingerprint:
+            stale.append(output)
+            continue
+        try:
+            stat = os.stat(output_dir / output.path)
+        except OSError:
+            stale.append(output)
+            continue
+        if (stat.st_size, stat.st_mtime_ns) != known[1:]:
+            stale.append(output)
+    return stale
+
+
+def write_full(outputs: Sequence[Output], output_dir: Path, workers: int,
+               progress: Callable[[int], None] | None = None) -> tuple[Manifest, WriteReport]:
+    """Render everything into a staging folder, then swap it with the output folder."""
+    staging = Path(tempfile.mkdtemp(prefix=f".{output_dir.name}.staging-", dir=output_dir.parent))
+    try:
+        (staging / MARKER).write_text("made by newsdigest; this folder is replaced on build\n")
+        by_phase = sorted(outputs, key=lambda o: o.phase)
+        results = _produce_all(by_phase, staging, output_dir, workers, progress)
+        _swap_in(staging, output_dir)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    manifest = {o.path: (o.fingerprint, r.size, r.mtime_ns) for o, r in zip(by_phase, results,
+                                                                             strict=True)}
+    report = WriteReport(rendered=len(outputs), written=sum(r.changed for r in results), full=True)
+    return manifest, report
+
+
+def write_incremental(outputs: Sequence[Output], manifest: Manifest, output_dir: Path,
+                      workers: int, progress: Callable[[int], None] | None = None
+                      ) -> tuple[Manifest, WriteReport]:
+    """Replace only what changed, phase by phase, then delete files of pages that are gone."""
+    stale = stale_outputs(outputs, manifest, output_dir)
+    wanted = {o.path for o in outputs}
+    new_manifest = {p: v for p, v in manifest.items() if p in wanted}
+    report = WriteReport(rendered=len(stale), unchanged=len(outputs) - len(stale))
+    for phase in sorted({o.phase for o in stale}):
+        batch = [o for o in stale if o.phase == phase]
+        for output, result in zip(batch, _produce_all(batch, output_dir, output_dir, workers,
+                                                      progress), strict=True):
+            new_manifest[output.path] = (output.fingerprint, result.size, result.mtime_ns)
+            report.written += result.changed
+    for path in sorted(set(manifest) - wanted, reverse=True):
+        target = output_dir / path
+        if urls.is_safe_relative(path) and target.is_file():
+            target.unlink()
+            report.deleted += 1
+            _remove_empty_parents(target.parent, output_dir)
+    return new_manifest, report
+
+
+def load_manifest(path: Path) -> Manifest | None:
+    try:
+        with path.open("rb") as handle:
+            manifest = pickle.load(handle)
+    except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ValueError):
+        return None
+    return manifest if isinstance(manifest, dict) else None
+
+
+def save_atomic(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def clean_stale_staging(output_dir: Path) -> None:
+    """A build killed before its swap leaves a staging folder; the next build removes it."""
+    for stale in output_dir.parent.glob(f".{output_dir.name}.staging-*"):
+        if stale.is_dir():
+            shutil.rmtree(stale, ignore_errors=True)
+
+
+# --- producing files, in parallel when it pays -------------------------------------------------
+
+_jobs: Sequence[Output] = ()
+_job_dirs: tuple[Path, Path] = (Path(), Path())
+
+
+def _produce_all(outputs: Sequence[Output], dest: Path, previous: Path, workers: int,
+                 progress: Callable[[int], None] | None) -> list[Written]:
+    global _jobs, _job_dirs
+    if workers <= 1 or len(outputs) < PARALLEL_THRESHOLD:
+        results = []
+        for i, output in enumerate(outputs):
+            results.append(_produce(output, dest, previous))
+            if progress and i % 200 == 199:
+                progress(200)
+        if progress:
+            progress(len(outputs) % 200)
+        return results
+    # Forked workers inherit the outputs (and their closures) instead of pickling them.
+    _jobs, _job_dirs = outputs, (dest, previous)
+    chunk = max(50, len(outputs) // (workers * 8))
+    ranges = [(start, min(start + chunk, len(outputs))) for start in range(0, len(outputs), chunk)]
+    results = []
+    try:
+        with multiprocessing.get_context("fork").Pool(workers) as pool:
+            for part in pool.imap(_produce_range, ranges):
+                results.extend(part)
+                if progress:
+                    progress(len(part))
+    finally:
+        _jobs, _job_dirs = (), (Path(), Path())
+    return results
+
+
+def _produce_range(bounds: tuple[int, int]) -> list[Written]:
+    dest, previous = _job_dirs
+    return [_produce(_jobs[i], dest, previous) for i in range(*bounds)]
+
+
+def _produce(output: Output, dest: Path, previous: Path) -> Written:
+    """Write one output unless the file already holds the same bytes (then keep its mtime)."""
+    target = dest / output.path
+    old = previous / output.path
+    if output.copy_from is not None:
+        data = output.copy_from.read_bytes()
+    else:
+        assert output.produce is not None
+        data = output.produce()
+    try:
+        old_stat = os.stat(old)
+        same = old_stat.st_size == len(data) and old.read_bytes() == data
+    except OSError:
+        same = False
+    target.parent.mkdir(parents=True, exist_ok=True)
+    if same and old != target:
+        os.link(old, target)  # staging keeps the old inode: same bytes, same mtime
+    elif not same:
+        save_atomic(target, data)
+    stat = os.stat(target)
+    return Written(output.path, stat.st_size, stat.st_mtime_ns, not same)
+
+
+def _remove_empty_parents(folder: Path, root: Path) -> None:
+    while folder != root and folder.is_relative_to(root):
+        try:
+            folder.rmdir()
+        except OSError:
+            return
+        folder = folder.parent
+
+
+def _swap_in(staging: Path, output_dir: Path) -> None:
+    """Exchange the two folders in one step where Linux allows it, else rename twice."""
+    if not output_dir.exists():
+        os.rename(staging, output_dir)
+        staging.mkdir()  # so the caller's clean-up has something to remove
+        return
+    if _rename_exchange(staging, output_dir):
+        return
+    old = staging.with_name(staging.name + "-old")
+    os.rename(output_dir, old)
+    os.rename(staging, output_dir)
+    os.rename(old, staging)
+
+
+def _rename_exchange(a: Path, b: Path) -> bool:
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        renameat2 = libc.renameat2
+    except (OSError, AttributeError):
+        return False
+    at_fdcwd, rename_exchange = -100, 2
+    result = renameat2(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), rename_exchange)
+    return result == 0

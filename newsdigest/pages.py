@@ -1,0 +1,289 @@
+"""Plan every HTML page: which template, with which values, at which path.
+
+Planning is cheap and pure; rendering happens later and only for pages whose fingerprint
+(template files + settings + the values below) changed since the last build.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+from newsdigest import urls
+from newsdigest.config import SiteConfig
+from newsdigest.grouping import SiteIndex, Story, Topic, TopicRef
+
+PHASE_ITEMS = 1
+PHASE_LISTS = 2
+
+
+@dataclass(frozen=True)
+class Crumb:
+    label: str
+    path: str
+
+
+@dataclass(frozen=True)
+class PageMeta:
+    """What every page says about itself: <title>, h1, description, canonical path."""
+
+    kind: str
+    path: str
+    heading: str
+    title: str
+    description: str
+    breadcrumbs: tuple[Crumb, ...] = ()
+    image: str = ""
+
+
+@dataclass(frozen=True)
+class Pagination:
+    page: int
+    pages: int
+    previous: str | None
+    next: str | None
+    numbers: tuple[tuple[int, str | None], ...]  # page number and path; None path = a gap
+
+
+@dataclass(frozen=True)
+class TopicSummary:
+    ref: TopicRef
+    count: int
+    description: str
+    depth: int
+    latest: Story | None
+
+
+@dataclass(frozen=True)
+class MonthSummary:
+    label: str
+    path: str
+    count: int
+
+
+@dataclass(frozen=True)
+class YearSummary:
+    year: int
+    path: str
+    count: int
+    months: tuple[MonthSummary, ...]
+
+
+@dataclass(frozen=True)
+class PageSpec:
+    path: str  # page path: 'topics/ai/' (its file is path + 'index.html')
+    template: str
+    context: dict[str, Any]
+    phase: int = PHASE_LISTS
+    uses_cards: bool = True
+    extra: tuple[str, ...] = field(default_factory=tuple)
+
+
+def plan_pages(index: SiteIndex, config: SiteConfig) -> list[PageSpec]:
+    pages: list[PageSpec] = []
+    pages.extend(_item_pages(index, config))
+    pages.extend(_home_pages(index, config))
+    pages.extend(_topic_pages(index, config))
+    pages.extend(_archive_pages(index, config))
+    pages.append(PageSpec("404.html", "404.html", {"page": PageMeta(
+        "404", "404.html", "Page not found", f"Page not found · {config.title}",
+        "The page you asked for is not here.",
+    )}, uses_cards=False))
+    return pages
+
+
+def paginate(stories: tuple[Story, ...], size: int) -> list[tuple[Story, ...]]:
+    if not stories:
+        return [()]
+    return [stories[i : i + size] for i in range(0, len(stories), size)]
+
+
+def pagination(page: int, pages: int, path_of: Any) -> Pagination:
+    wanted = sorted({1, pages, *range(max(1, page - 2), min(pages, page + 2) + 1)})
+    numbers: list[tuple[int, str | None]] = []
+    for number in wanted:
+        if numbers and number - numbers[-1][0] > 1:
+            numbers.append((0, None))
+        numbers.append((number, path_of(number)))
+    return Pagination(
+        page=page,
+        pages=pages,
+        previous=path_of(page - 1) if page > 1 else None,
+        next=path_of(page + 1) if page < pages else None,
+        numbers=tuple(numbers),
+    )
+
+
+def _page_title(base: str, page: int, config: SiteConfig) -> str:
+    return f"{base} · page {page} · {config.title}" if page > 1 else f"{base} · {config.title}"
+
+
+def _item_pages(index: SiteIndex, config: SiteConfig) -> list[PageSpec]:
+    pages = []
+    for story in index.stories:
+        item = story.item
+        crumbs = (Crumb("Home", ""),)
+        if story.topics:
+            crumbs += (Crumb(story.topics[0].name, story.topics[0].path),)
+        meta = PageMeta(
+            kind="item",
+            path=story.path,
+            heading=item.title,
+            title=f"{item.title} · {config.title}",
+            description=item.excerpt or item.title,
+            breadcrumbs=crumbs,
+        )
+        pages.append(PageSpec(
+            story.path, "item.html",
+            {"page": meta, "story": story, "more": index.more.get(story.path, ())},
+            phase=PHASE_ITEMS,
+        ))
+    return pages
+
+
+def _home_pages(index: SiteIndex, config: SiteConfig) -> list[PageSpec]:
+    chunks = paginate(index.stories, config.page_size)
+    pages = []
+    top_paths = {s.path for s in index.top_stories}
+    for number, chunk in enumerate(chunks, start=1):
+        path = urls.home_path(number)
+        if number == 1:
+            heading, title = "Latest AI news", f"{config.title} · {config.description}"
+            chunk = tuple(s for s in chunk if s.path not in top_paths) or chunk
+        else:
+            heading, title = f"Latest AI news, page {number}", _page_title("Latest", number, config)
+        meta = PageMeta("home", path, heading, title, config.description)
+        pages.append(PageSpec(path, "index.html", {
+            "page": meta,
+            "stories": chunk,
+            "top_stories": index.top_stories if number == 1 else (),
+            "pagination": pagination(number, len(chunks), urls.home_path),
+        }))
+    return pages
+
+
+def _topic_pages(index: SiteIndex, config: SiteConfig) -> list[PageSpec]:
+    by_slug = {t.slug: t for t in index.topics}
+    summaries = tuple(_topic_tree(index.topics, by_slug))
+    pages = [PageSpec("topics/", "topics.html", {
+        "page": PageMeta("topics", "topics/", "Topics", f"Topics · {config.title}",
+                         f"All {len(index.topics)} topics of {config.title}.",
+                         (Crumb("Home", ""),)),
+        "topics": summaries,
+    }, uses_cards=False)]
+    for topic in index.topics:
+        chunks = paginate(topic.stories, config.page_size)
+        crumbs = (Crumb("Home", ""), Crumb("Topics", "topics/")) + tuple(
+            Crumb(a.name, a.path) for a in topic.ancestors
+        )
+        header = _topic_header(topic, by_slug)
+        for number, chunk in enumerate(chunks, start=1):
+            path = urls.topic_path(topic.slug, number)
+            description = topic.description or (
+                f"{len(topic.stories)} news items about {topic.name}, newest first."
+            )
+            meta = PageMeta(
+                "topic", path,
+                topic.name if number == 1 else f"{topic.name}, page {number}",
+                _page_title(topic.name, number, config), description, crumbs,
+            )
+            pages.append(PageSpec(path, "topic.html", {
+                "page": meta,
+                "topic": header,
+                "stories": chunk,
+                "pagination": pagination(
+                    number, len(chunks), lambda n, s=topic.slug: urls.topic_path(s, n)
+                ),
+            }))
+    return pages
+
+
+@dataclass(frozen=True)
+class TopicHeader:
+    """A topic as its pages show it: no story list, so an edit elsewhere leaves pages alone."""
+
+    ref: TopicRef
+    description: str
+    image: str
+    count: int
+    parent: TopicRef | None
+    children: tuple[TopicSummary, ...]
+
+
+def _topic_header(topic: Topic, by_slug: dict[str, Topic]) -> TopicHeader:
+    children = tuple(
+        TopicSummary(c, len(by_slug[c.slug].stories), by_slug[c.slug].description, 1, None)
+        for c in topic.children
+    )
+    return TopicHeader(topic.ref, topic.description, topic.image, len(topic.stories),
+                       topic.parent, children)
+
+
+def _topic_tree(topics: tuple[Topic, ...], by_slug: dict[str, Topic]) -> list[TopicSummary]:
+    """Roots by name, each followed by its subtopics, depth-first."""
+    ordered: list[TopicSummary] = []
+
+    def visit(topic: Topic, depth: int) -> None:
+        latest = topic.stories[0] if topic.stories else None
+        ordered.append(TopicSummary(topic.ref, len(topic.stories), topic.description, depth, latest))
+        for child in topic.children:
+            visit(by_slug[child.slug], depth + 1)
+
+    for topic in topics:
+        if topic.parent is None:
+            visit(topic, 0)
+    return ordered
+
+
+def _archive_pages(index: SiteIndex, config: SiteConfig) -> list[PageSpec]:
+    years = tuple(
+        YearSummary(y.year, y.path, y.count,
+                    tuple(MonthSummary(m.label, m.path, len(m.stories)) for m in y.months))
+        for y in index.years
+    )
+    home = Crumb("Home", "")
+    archive = Crumb("Archive", "archive/")
+    pages = [PageSpec("archive/", "archive.html", {
+        "page": PageMeta("archive", "archive/", "Archive", f"Archive · {config.title}",
+                         f"Every news item of {config.title}, by month.", (home,)),
+        "years": years,
+    }, uses_cards=False)]
+    for year, summary in zip(index.years, years, strict=True):
+        pages.append(PageSpec(year.path, "archive_year.html", {
+            "page": PageMeta("archive", year.path, str(year.year),
+                             f"{year.year} · Archive · {config.title}",
+                             f"{year.count} news items from {year.year}.", (home, archive)),
+            "year": summary,
+        }, uses_cards=False))
+        for month in year.months:
+            pages.append(PageSpec(month.path, "archive_month.html", {
+                "page": PageMeta("archive", month.path, month.label,
+                                 f"{month.label} · Archive · {config.title}",
+                                 f"{len(month.stories)} news items from {month.label}.",
+                                 (home, archive, Crumb(str(year.year), year.path))),
+                "stories": month.stories,
+                "days": _by_day(month.stories),
+            }, uses_cards=False))
+    return pages
+
+
+@dataclass(frozen=True)
+class Day:
+    label: str
+    iso: str
+    stories: tuple[Story, ...]
+
+
+def _by_day(stories: tuple[Story, ...]) -> tuple[Day, ...]:
+    days: dict[str, list[Story]] = {}
+    for story in stories:
+        days.setdefault(story.local_date.date().isoformat(), []).append(story)
+    return tuple(
+        Day(f"{s[0].local_date:%A} {s[0].local_date.day} {s[0].local_date:%B}", iso, tuple(s))
+        for iso, s in days.items()
+    )
+
+
+def page_count(total: int, size: int) -> int:
+    return max(1, math.ceil(total / size))

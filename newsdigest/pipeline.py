@@ -1,0 +1,231 @@
+"""The build, stage by stage: load → validate → group → render → write."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import pickle
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field, fields
+from datetime import UTC, datetime
+from functools import partial
+from pathlib import Path
+
+from newsdigest import feeds, output
+from newsdigest.config import SiteConfig
+from newsdigest.content import SourceFile, discover
+from newsdigest.errors import ContentInvalid, Problem
+from newsdigest.fingerprint import fingerprint
+from newsdigest.grouping import SiteIndex, group
+from newsdigest.loading import LoadSettings, load_items
+from newsdigest.output import Manifest, Output, WriteReport
+from newsdigest.pages import PageSpec, plan_pages
+from newsdigest.theme import Theme, default_theme_dir
+from newsdigest.urls import file_for
+
+PHASE_META = 3
+# Settings that only say where things are: changing them must not re-render pages.
+_LOCATION_SETTINGS = {"content_dir", "output_dir", "cache_dir", "templates_dir", "static_dir"}
+
+
+@dataclass(frozen=True)
+class BuildOptions:
+    drafts: bool = False
+    future: bool = False
+    skip_invalid: bool = False
+    use_cache: bool = True
+    workers: int = field(default_factory=lambda: os.cpu_count() or 1)
+    now: datetime | None = None  # the clock, passed in so tests and builds can fix it
+    explain: bool = False
+
+
+@dataclass
+class BuildReport:
+    items: int
+    pages: int
+    seconds: float
+    parsed: int
+    write: WriteReport
+    warnings: list[Problem]
+    skipped: list[Problem]
+    excluded: dict[str, list[str]]
+    explanations: list[str] = field(default_factory=list)
+
+
+Progress = Callable[[str, int, int], None]  # stage, done so far, total
+
+
+def build_site(config: SiteConfig, options: BuildOptions,
+               progress: Progress | None = None) -> BuildReport:
+    started = time.perf_counter()
+    now = options.now or datetime.now(UTC)
+    output.check_output_dir(config.output_dir, config.content_dir,
+                            (config.templates_dir, config.static_dir))
+    output.clean_stale_staging(config.output_dir)
+    cache_dir = config.cache_dir if options.use_cache else None
+
+    # 1. load and validate every file: all problems are collected before anything is written
+    discovery = discover(config.content_dir)
+    loaded = load_items(
+        discovery.items,
+        LoadSettings(config.timezone, config.max_file_bytes),
+        cache_dir / "items.pickle" if cache_dir else None,
+        options.workers,
+        _counter(progress, "reading", len(discovery.items)),
+    )
+    # 2. group: choose what is published, arrange by topic and date
+    grouping = group(loaded.items, config, now, options.drafts, options.future)
+    problems = loaded.problems + grouping.problems
+    if problems and not options.skip_invalid:
+        raise ContentInvalid(problems)
+    index = grouping.index
+    warnings = discovery.warnings + loaded.warnings + grouping.warnings
+
+    # 3. plan every output with the fingerprint of what it is made from
+    theme = Theme(config)
+    pages = plan_pages(index, config)
+    theme.preload(sorted({p.template for p in pages} | {"_card.html"}))
+    outputs = [
+        *_static_outputs(config),
+        *_asset_outputs(index, discovery.assets, config, warnings),
+        *_page_outputs(pages, theme, config),
+        *_meta_outputs(pages, index, config),
+    ]
+
+    # 4. render and write what changed
+    manifest_file = _manifest_file(config) if cache_dir else None
+    manifest = output.load_manifest(manifest_file) if manifest_file else None
+    if manifest is not None and not (config.output_dir / output.MARKER).exists():
+        manifest = None
+    explanations = _explain(outputs, manifest, config.output_dir) if options.explain else []
+    counter = _counter(progress, "writing", len(outputs))
+    if manifest is None:
+        new_manifest, report = output.write_full(outputs, config.output_dir, options.workers,
+                                                 counter)
+    else:
+        new_manifest, report = output.write_incremental(outputs, manifest, config.output_dir,
+                                                        options.workers, counter)
+    if manifest_file is not None:
+        output.save_atomic(manifest_file, pickle.dumps(new_manifest, pickle.HIGHEST_PROTOCOL))
+    return BuildReport(
+        items=len(index.stories),
+        pages=len(pages),
+        seconds=time.perf_counter() - started,
+        parsed=loaded.parsed,
+        write=report,
+        warnings=warnings,
+        skipped=problems,
+        excluded=index.excluded,
+        explanations=explanations,
+    )
+
+
+def _counter(progress: Progress | None, stage: str, total: int) -> Callable[[int], None] | None:
+    if progress is None:
+        return None
+    done = 0
+
+    def advance(count: int) -> None:
+        nonlocal done
+        done += count
+        progress(stage, done, total)
+
+    return advance
+
+
+def _manifest_file(config: SiteConfig) -> Path:
+    key = hashlib.blake2b(str(config.output_dir).encode(), digest_size=6).hexdigest()
+    return config.cache_dir / f"manifest-{key}.pickle"
+
+
+def settings_fingerprint(config: SiteConfig) -> str:
+    """Every setting a page can read (not where folders are)."""
+    return fingerprint(*(
+        (f.name, getattr(config, f.name)) for f in fields(config)
+        if f.name not in _LOCATION_SETTINGS
+    ))
+
+
+def _page_outputs(pages: list[PageSpec], theme: Theme, config: SiteConfig) -> list[Output]:
+    settings = settings_fingerprint(config)
+    card = theme.digest("_card.html")
+    outputs = []
+    for page in pages:
+        context = {**page.context, "site": config}
+        templates = theme.digest(page.template) + (card if page.uses_cards else "")
+        outputs.append(Output(
+            path=file_for(page.path),
+            phase=page.phase,
+            fingerprint=fingerprint(templates, settings, page.path, page.context),
+            produce=partial(_render_page, theme, page.template, context),
+        ))
+    return outputs
+
+
+def _render_page(theme: Theme, template: str, context: dict) -> bytes:
+    return theme.render(template, context).encode("utf-8")
+
+
+def _meta_outputs(pages: list[PageSpec], index: SiteIndex, config: SiteConfig) -> list[Output]:
+    entries = feeds.sitemap_entries(pages, index)
+    return [
+        Output("sitemap.xml", PHASE_META, fingerprint(config.base_url, entries),
+               partial(feeds.sitemap_xml, entries, config)),
+        Output("robots.txt", PHASE_META, fingerprint(config.base_url),
+               partial(feeds.robots_txt, config)),
+    ]
+
+
+def _static_outputs(config: SiteConfig) -> list[Output]:
+    """The theme's static files, then the site's, which win on the same path."""
+    chosen: dict[str, Path] = {}
+    for folder in (default_theme_dir() / "static", config.static_dir):
+        if folder.is_dir():
+            found = discover(folder)
+            for source in found.items + found.assets:
+                chosen[source.rel] = source.path
+    outputs = []
+    for rel, path in sorted(chosen.items()):
+        stat = path.stat()
+        outputs.append(Output(rel, output.PHASE_ASSETS,
+                              fingerprint(str(path), stat.st_size, stat.st_mtime_ns),
+                              copy_from=path))
+    return outputs
+
+
+def _asset_outputs(index: SiteIndex, assets: list[SourceFile], config: SiteConfig,
+                   warnings: list[Problem]) -> list[Output]:
+    """Local files an item uses, copied beside its page."""
+    by_rel = {a.rel: a.path for a in assets}
+    outputs = []
+    for story in index.stories:
+        for image in story.item.images:
+            if not image.local:
+                continue
+            source = by_rel.get(image.url)
+            if source is None:
+                warnings.append(Problem(story.item.source, None, "images",
+                                        f"local image {image.url} not found"))
+                continue
+            stat = source.stat()
+            outputs.append(Output(story.path + image.url.rsplit("/", 1)[-1], output.PHASE_ASSETS,
+                                  fingerprint(image.url, stat.st_size, stat.st_mtime_ns),
+                                  copy_from=source))
+    return outputs
+
+
+def _explain(outputs: list[Output], manifest: Manifest | None, output_dir: Path) -> list[str]:
+    if manifest is None:
+        return ["full build: no record of a previous build for this output folder"]
+    lines = []
+    for stale in output.stale_outputs(outputs, manifest, output_dir):
+        known = manifest.get(stale.path)
+        if known is None:
+            lines.append(f"{stale.path}: new page")
+        elif known[0] != stale.fingerprint:
+            lines.append(f"{stale.path}: inputs changed (fingerprint {known[0]} -> "
+                         f"{stale.fingerprint})")
+        else:
+            lines.append(f"{stale.path}: file on disk differs from the last build")
+    return lines

@@ -1,0 +1,126 @@
+"""The Jinja environment: site templates over the default theme, autoescaped and strict."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import jinja2
+from jinja2 import meta
+from markupsafe import Markup
+
+from newsdigest.config import SiteConfig
+from newsdigest.errors import TemplateFailure
+
+
+def default_theme_dir() -> Path:
+    """The theme shipped in the wheel, or the repository's own folders in a development install."""
+    packaged = Path(__file__).parent / "theme"
+    return packaged if (packaged / "templates").is_dir() else Path(__file__).parent.parent
+
+
+class Theme:
+    """Loads and renders templates; knows which template files every template depends on."""
+
+    def __init__(self, config: SiteConfig):
+        self.config = config
+        base = default_theme_dir()
+        self.search_path = [config.templates_dir, base / "templates"]
+        self.env = jinja2.Environment(
+            loader=jinja2.FileSystemLoader([str(p) for p in self.search_path]),
+            autoescape=jinja2.select_autoescape(("html", "xml", "htm"), default_for_string=True),
+            undefined=jinja2.StrictUndefined,
+            trim_blocks=True,
+            lstrip_blocks=True,
+            keep_trailing_newline=True,
+            auto_reload=False,
+        )
+        self.env.filters["url"] = config.url
+        self.env.filters["link"] = lambda u: u if u.startswith(("https://", "http://")) else config.url(u)
+        self.env.filters["absolute_url"] = config.absolute_url
+        self.env.filters["date"] = format_date
+        self.env.filters["isodate"] = lambda d: d.isoformat()
+        self.env.filters["thousands"] = lambda n: f"{n:,}"
+        self.env.globals["card"] = self.card
+        self._digests: dict[str, str] = {}
+        self._cards: dict[tuple[str, bool], Markup] = {}
+
+    def template_names(self) -> list[str]:
+        return sorted(set(self.env.list_templates(extensions=("html", "xml", "txt"))))
+
+    def digest(self, name: str) -> str:
+        """Hash of a template and every template it extends, includes or imports."""
+        if name not in self._digests:
+            self._digests[name] = "..."  # a cycle guard while the dependencies are walked
+            source, references = self._source_and_references(name)
+            parts = [source] + [self.digest(ref) for ref in sorted(references)]
+            self._digests[name] = hashlib.blake2b(
+                "\0".join(parts).encode(), digest_size=12
+            ).hexdigest()
+        return self._digests[name]
+
+    def _source_and_references(self, name: str) -> tuple[str, set[str]]:
+        try:
+            source, _, _ = self.env.loader.get_source(self.env, name)  # type: ignore[union-attr]
+            ast = self.env.parse(source, name)
+        except jinja2.TemplateSyntaxError as exc:
+            raise TemplateFailure(_describe_template_error(exc)) from None
+        except jinja2.TemplateNotFound:
+            raise TemplateFailure(f"template not found: {name}") from None
+        references = set()
+        for ref in meta.find_referenced_templates(ast):
+            if ref is None:
+                # A computed name: depend on every template rather than guess.
+                references.update(n for n in self.template_names() if n != name)
+            else:
+                references.add(ref)
+        return source, references
+
+    def preload(self, names: list[str]) -> None:
+        """Compile templates up front, so syntax errors stop the build before it writes."""
+        for name in names:
+            try:
+                self.env.get_template(name)
+            except jinja2.TemplateSyntaxError as exc:
+                raise TemplateFailure(_describe_template_error(exc)) from None
+            except jinja2.TemplateNotFound as exc:
+                raise TemplateFailure(f"template not found: {exc.name}") from None
+
+    def render(self, name: str, context: dict[str, Any]) -> str:
+        try:
+            return self.env.get_template(name).render(context)
+        except jinja2.TemplateError as exc:
+            raise TemplateFailure(_describe_template_error(exc, name)) from None
+
+    def card(self, story: Any, eager: bool = False) -> Markup:
+        """A story's card, rendered once per build and reused on every list that shows it."""
+        key = (story.fingerprint, eager)
+        html = self._cards.get(key)
+        if html is None:
+            html = self._cards[key] = Markup(
+                self.render("_card.html", {"story": story, "eager": eager, "site": self.config})
+            )
+        return html
+
+
+def _describe_template_error(exc: jinja2.TemplateError, rendering: str = "") -> str:
+    if isinstance(exc, jinja2.TemplateSyntaxError):
+        where = f"{exc.filename or exc.name}:{exc.lineno}"
+        return f"{where}: template syntax error: {exc.message}"
+    import traceback
+
+    frames = [
+        f for f in traceback.extract_tb(exc.__traceback__) if f.filename.endswith((".html", ".xml"))
+    ]
+    where = f"{frames[-1].filename}:{frames[-1].lineno}" if frames else rendering
+    return f"{where}: template error: {exc.message or exc}"
+
+
+def format_date(value: datetime, style: str = "long") -> str:
+    if style == "short":
+        return f"{value:%b} {value.day}, {value:%Y}"
+    if style == "time":
+        return f"{value:%H:%M}"
+    return f"{value:%A}, {value:%B} {value.day}, {value:%Y} · {value:%H:%M}"

@@ -1,0 +1,86 @@
+"""Shared fixtures: small sites written inline, built through the real CLI, parsed with lxml."""
+
+from __future__ import annotations
+
+import textwrap
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import lxml.html
+import pytest
+
+from newsdigest.cli import main
+
+REPO = Path(__file__).resolve().parent.parent
+SEED = REPO.parent / "shared" / "seed" / "000_0d84c82fd133e02b.txt"
+
+
+def item(title: str = "A story", date: str = "2026-10-01T10:00:00Z",
+         url: str = "https://example.com/story", topics: tuple[str, ...] = ("AI",),
+         body: str = "", **fields: str) -> str:
+    """A valid news item; extra fields are YAML lines given as name=value text."""
+    lines = [
+        "---",
+        f'title: "{title}"',
+        f"publishedDateTime: {date}",
+        f'webUrl: "{url}"',
+        "type: article",
+        "quality: 50",
+        "heat: 10",
+        "provider:",
+        "  name: Example News",
+        "  domain: example.com",
+        "topics:",
+        *[f'  - "{t}"' for t in topics],
+    ]
+    lines += [f"{k}: {v}" for k, v in fields.items()]
+    lines.append("---")
+    return "\n".join(lines) + "\n" + textwrap.dedent(body)
+
+
+@dataclass
+class Site:
+    root: Path
+
+    @property
+    def public(self) -> Path:
+        return self.root / "public"
+
+    def write(self, rel: str, text: str | bytes) -> Path:
+        path = self.root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if isinstance(text, bytes):
+            path.write_bytes(text)
+        else:
+            path.write_text(text, encoding="utf-8")
+        return path
+
+    def build(self, *args: str) -> int:
+        return main(["build", "--config", str(self.root / "site.toml"), *args])
+
+    def html(self, rel: str) -> lxml.html.HtmlElement:
+        path = self.public / rel
+        if path.is_dir() or rel.endswith("/") or rel == "":
+            path = path / "index.html"
+        return lxml.html.fromstring(path.read_bytes())
+
+    def pages(self) -> list[Path]:
+        return sorted(self.public.rglob("*.html"))
+
+
+@pytest.fixture
+def make_site(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[..., Site]:
+    # A fixed clock: 2026-11-20T00:00:00Z, so "future" items are deterministic.
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1795132800")
+
+    def make(files: dict[str, str | bytes], settings: str = "") -> Site:
+        site = Site(tmp_path / "site")
+        site.write("site.toml", textwrap.dedent(settings) or
+                   '[site]\ntitle = "Test Digest"\nbase_url = "https://news.example/"\n')
+        for rel, text in files.items():
+            site.write(rel, text)
+        (site.root / "content").mkdir(exist_ok=True)
+        return site
+
+    return make
