@@ -1,8 +1,6 @@
 """Thin entry point: `python build.py CMD ...` is `newsdigest CMD ...`."""
 
-import sys
-
-from newsdigest.cli import main
+from newsdigest.cli import run
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    run()

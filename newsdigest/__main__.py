@@ -1,5 +1,3 @@
-import sys
+from newsdigest.cli import run
 
-from newsdigest.cli import main
-
-sys.exit(main())
+run()

@@ -18,6 +18,18 @@ from newsdigest.pipeline import BuildOptions, BuildReport, build_site
 MAX_WARNINGS_SHOWN = 25
 
 
+def run() -> None:
+    """Console entry point: exit without freeing the build's objects one by one.
+
+    A 10,000-item build holds about a million objects; tearing them down costs a sixth of a
+    no-change rebuild and achieves nothing at exit (mypy exits the same way).
+    """
+    code = main()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     try:

@@ -29,6 +29,8 @@ _BOUNDARY = frontmatter.YAMLHandler.FM_BOUNDARY
 class SourceFile:
     path: Path  # absolute
     rel: str  # posix path relative to the content folder: how files are named to the user
+    size: int = -1  # from the directory scan, so the cache check needs no second stat
+    mtime_ns: int = -1
 
 
 @dataclass(frozen=True)
@@ -52,7 +54,10 @@ class RawItem:
         while name:
             if name in self.lines:
                 return self.lines[name]
-            name = re.sub(r"(\.[^.\[]*|\[\d+\])$", "", name)
+            parent = re.sub(r"(\.[^.\[]*|\[\d+\])$", "", name)
+            if parent == name:
+                return None
+            name = parent
         return None
 
 
@@ -70,28 +75,29 @@ def discover(content_dir: Path) -> Discovery:
     items: list[SourceFile] = []
     assets: list[SourceFile] = []
     warnings: list[Problem] = []
-    for root, dirs, files in os.walk(content_dir, followlinks=False):
-        root_path = Path(root)
-        kept_dirs = []
-        for name in sorted(dirs):
-            if is_junk(name) or name == "__pycache__":
+    pending = [(str(content_dir), "")]
+    while pending:
+        folder, prefix = pending.pop()
+        try:
+            entries = sorted(os.scandir(folder), key=lambda e: e.name)
+        except OSError as exc:
+            warnings.append(Problem(prefix.rstrip("/") or ".", None, "", f"cannot read folder: "
+                                    f"{exc.strerror}"))
+            continue
+        for entry in entries:
+            if is_junk(entry.name):
                 continue
-            if (root_path / name).is_symlink():
-                rel = (root_path / name).relative_to(content_dir).as_posix()
+            rel = prefix + entry.name
+            if entry.is_symlink():
                 warnings.append(Problem(rel, None, "", "symbolic link not followed"))
-                continue
-            kept_dirs.append(name)
-        dirs[:] = kept_dirs
-        for name in sorted(files):
-            if is_junk(name):
-                continue
-            path = root_path / name
-            rel = path.relative_to(content_dir).as_posix()
-            if path.is_symlink():
-                warnings.append(Problem(rel, None, "", "symbolic link not followed"))
-                continue
-            target = items if name.lower().endswith(ITEM_SUFFIXES) else assets
-            target.append(SourceFile(path, rel))
+            elif entry.is_dir():
+                if entry.name != "__pycache__":
+                    pending.append((entry.path, rel + "/"))
+            elif entry.is_file():
+                stat = entry.stat()
+                source = SourceFile(Path(entry.path), rel, stat.st_size, stat.st_mtime_ns)
+                target = items if entry.name.lower().endswith(ITEM_SUFFIXES) else assets
+                target.append(source)
     items.sort(key=lambda s: s.rel)
     assets.sort(key=lambda s: s.rel)
     return Discovery(items, assets, warnings)
@@ -152,7 +158,9 @@ def parse_yaml_mapping(rel: str, block: str, first_line: int, body: str) -> RawI
             return Problem(rel, problem[0], problem[1], problem[2])
         data = loader.construct_document(node)
     except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
+        # An unclosed [ or { is reported where the file ends; where it opened is more useful.
+        opened = exc.context_mark if exc.context and "flow" in exc.context else None
+        mark = opened or exc.problem_mark or exc.context_mark
         line = mark.line + first_line if mark else None
         return Problem(
             rel,

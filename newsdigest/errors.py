@@ -24,7 +24,9 @@ class Problem:
         where = self.path if self.line is None else f"{self.path}:{self.line}"
         if self.line is not None and self.column is not None:
             where += f":{self.column}"
-        text = f"{where}: {self.field}: {self.message}" if self.field else f"{where}: {self.message}"
+        text = f"{where}: {self.field}: {self.message}"
+        if not self.field:
+            text = f"{where}: {self.message}"
         return f"{text} ({self.hint})" if self.hint else text
 
 

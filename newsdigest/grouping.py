@@ -6,6 +6,7 @@ import hashlib
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from operator import attrgetter
 
 from newsdigest import urls
 from newsdigest.config import SiteConfig
@@ -22,9 +23,12 @@ class TopicRef:
     path: str
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, repr=False)
 class Story:
-    """A published item with everything derived from its place in the site."""
+    """A published item with everything derived from its place in the site.
+
+    Its repr is its fingerprint, so the repr of any page context names exactly what it shows.
+    """
 
     item: Item
     path: str  # page path such as 'news/2026/10/03/some-title/'
@@ -32,6 +36,9 @@ class Story:
     topics: tuple[TopicRef, ...]
     image: Image | None
     fingerprint: str  # of the item and all derived values above
+
+    def __repr__(self) -> str:
+        return f"Story({self.path!r}, {self.fingerprint!r})"
 
     @property
     def score(self) -> float:
@@ -147,7 +154,7 @@ def group(
     warnings: list[Problem] = []
     kept, excluded = select(items, now, drafts, future)
     kept = _drop_duplicate_sources(kept, warnings)
-    kept.sort(key=lambda i: (-i.published_at.timestamp(), i.source))
+    kept = newest_first(kept)
     topic_names = _topic_names(kept, config)
     refs = _topic_refs(topic_names, warnings)
     tz = config.tz
@@ -155,7 +162,7 @@ def group(
     by_path: dict[str, Story] = {}
     for item in kept:
         local_date = item.published_at.astimezone(tz)
-        path = urls.item_path(local_date, urls.item_slug(item.source, item.slug))
+        path = urls.item_path(local_date, item.slug)
         topics = tuple(refs[name.casefold()] for name in item.topics)
         story = Story(item, path, local_date, topics, _main_image(item),
                       _fingerprint(item.digest, path, topics))
@@ -180,6 +187,12 @@ def group(
     return Grouping(index, problems, warnings)
 
 
+def newest_first(items: list[Item]) -> list[Item]:
+    """Newest first; equal times in path order. Two stable sorts avoid a Python key per item."""
+    by_path = sorted(items, key=attrgetter("source"))
+    return sorted(by_path, key=attrgetter("published_at"), reverse=True)
+
+
 def _fingerprint(*parts: object) -> str:
     return hashlib.blake2b(repr(parts).encode(), digest_size=12).hexdigest()
 
@@ -187,7 +200,7 @@ def _fingerprint(*parts: object) -> str:
 def _drop_duplicate_sources(items: list[Item], warnings: list[Problem]) -> list[Item]:
     """One story per source URL: the newest (then the first path) wins, the others are named."""
     best: dict[str, Item] = {}
-    for item in sorted(items, key=lambda i: (-i.published_at.timestamp(), i.source)):
+    for item in newest_first(items):
         kept = best.setdefault(item.url, item)
         if kept is not item:
             warnings.append(Problem(
@@ -278,9 +291,8 @@ def _topics(
             topic_stories = own.get(key, [])
         else:
             merged = {s.path: s for k in keys for s in own.get(k, [])}
-            topic_stories = sorted(
-                merged.values(), key=lambda s: (-s.item.published_at.timestamp(), s.item.source)
-            )
+            by_item = {s.item.source: s for s in merged.values()}
+            topic_stories = [by_item[i.source] for i in newest_first([s.item for s in merged.values()])]
         ancestors = []
         node = parents.get(key)
         while node is not None:
@@ -337,6 +349,7 @@ def _more_from_topics(stories: list[Story], limit: int) -> dict[str, tuple[Story
     """
     if limit < 1:
         return {}
+    when = {s.path: s.item.published_at.timestamp() for s in stories}
     by_topic: dict[str, list[Story]] = defaultdict(list)
     for story in stories:
         for ref in story.topics:
@@ -346,17 +359,25 @@ def _more_from_topics(stories: list[Story], limit: int) -> dict[str, tuple[Story
     }
     more: dict[str, tuple[Story, ...]] = {}
     for story in stories:
-        candidates: dict[str, Story] = {}
+        at_time = when[story.path]
+        candidates: dict[str, tuple[float, str, Story]] = {}
         for ref in story.topics:
             members = by_topic[ref.slug]
             at = position[ref.slug][story.path]
-            for neighbour in members[max(0, at - limit) : at + limit + 1]:
-                if neighbour.path != story.path:
-                    candidates[neighbour.path] = neighbour
-        when = story.item.published_at
-        ranked = sorted(
-            candidates.values(),
-            key=lambda s: (abs((s.item.published_at - when).total_seconds()), s.path),
-        )
-        more[story.path] = tuple(ranked[:limit])
+            left, right = at - 1, at + 1
+            # Walk outwards from the story, always taking the nearer neighbour in time.
+            for _ in range(limit):
+                left_gap = at_time - when[members[left].path] if left >= 0 else None
+                right_gap = (when[members[right].path] - at_time if right < len(members)
+                             else None)
+                if left_gap is None and right_gap is None:
+                    break
+                if right_gap is None or (left_gap is not None and abs(left_gap) <= abs(right_gap)):
+                    chosen, left = members[left], left - 1
+                else:
+                    chosen, right = members[right], right + 1
+                gap = abs(when[chosen.path] - at_time)
+                candidates[chosen.path] = (gap, chosen.path, chosen)
+        ranked = sorted(candidates.values())
+        more[story.path] = tuple(entry[2] for entry in ranked[:limit])
     return more

@@ -67,12 +67,7 @@ def load_items(sources: Sequence[SourceFile], settings: LoadSettings, cache_file
     todo: list[SourceFile] = []
     for source in sources:
         entry = cached.get(source.rel)
-        try:
-            stat = os.stat(source.path)
-        except OSError:
-            todo.append(source)
-            continue
-        if entry is not None and (entry.size, entry.mtime_ns) == (stat.st_size, stat.st_mtime_ns):
+        if entry is not None and (entry.size, entry.mtime_ns) == (source.size, source.mtime_ns):
             entries[source.rel] = entry
         else:
             todo.append(source)

@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from html.parser import HTMLParser
 from urllib.parse import parse_qs, urlsplit
 
-import markdown
 import nh3
 
 _ALLOWED_TAGS = {
@@ -35,7 +34,7 @@ class RenderTimeout(Exception):
     """A body took longer than its budget to render (Markdown has super-linear inputs)."""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Embed:
     """A video the page can embed: only the id is taken from content, the markup is ours."""
 
@@ -63,6 +62,8 @@ class _Renderer:
     """One Markdown converter per process: building one costs more than converting a body."""
 
     def __init__(self) -> None:
+        import markdown  # only builds that parse a changed file need it (a tenth of start-up)
+
         self._md = markdown.Markdown(extensions=["extra", "sane_lists"], output_format="html")
 
     def convert(self, text: str) -> str:

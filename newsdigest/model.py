@@ -6,12 +6,14 @@ import math
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, tzinfo
+from functools import lru_cache
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from newsdigest.content import RawItem
 from newsdigest.errors import Problem
 from newsdigest.markup import Embed, RenderTimeout, parse_embed, render_body
+from newsdigest.urls import item_slug
 
 MAX_DIMENSION = 10_000
 MAX_RELATED = 20
@@ -26,7 +28,7 @@ _DURATION = re.compile(r"P(?:(\d+)D)?T?(?:(\d+)H)?(?:(\d+)M)?(?:(\d+(?:\.\d+)?)S
 _DOMAIN = re.compile(r"(?=.{1,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}")
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Image:
     url: str  # absolute http(s) URL, or a path relative to the content folder when local
     width: int | None
@@ -35,14 +37,14 @@ class Image:
     local: bool = False
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Provider:
     name: str
     domain: str
     logo: Image | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Related:
     title: str
     url: str
@@ -53,14 +55,14 @@ class Related:
     quality: int = 0
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, repr=False)
 class Item:
     """One news item as the rest of the pipeline sees it. `secured` is deliberately absent."""
 
     source: str  # path relative to the content folder
     digest: str  # of the file's bytes and the settings validation read
     title: str
-    slug: str
+    slug: str  # URL-safe: front matter `slug`, else from the file name
     published_at: datetime  # aware, UTC
     url: str  # the story's source: webUrl, else originalUrl
     excerpt: str = ""
@@ -82,6 +84,10 @@ class Item:
     related: tuple[Related, ...] = ()
     body_html: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
+
+    def __repr__(self) -> str:
+        # The digest covers every field: it hashes the file's bytes and the validation settings.
+        return f"Item({self.source!r}, {self.digest!r})"
 
     @property
     def is_video(self) -> bool:
@@ -143,7 +149,7 @@ def validate(raw: RawItem, digest: str, tz: tzinfo, render_budget: float = 10.0)
     )
     related = _related(check, data, tz)
     length = _length(check, data)
-    slug = _text(check, data, "slug")
+    slug = item_slug(raw.source, _text(check, data, "slug"))
     body_html = ""
     try:
         body_html = render_body(raw.body, render_budget)
@@ -283,6 +289,11 @@ def check_url(value: Any) -> str | None:
     """An http(s) URL with a host and no credentials, re-serialised; None for anything else."""
     if not isinstance(value, str):
         return None
+    return _check_url_text(value)
+
+
+@lru_cache(maxsize=65536)  # the same provider logos and hosts recur across thousands of items
+def _check_url_text(value: str) -> str | None:
     text = value.strip()
     if not text or any(ord(c) < 0x21 or ord(c) == 0x7F for c in text):
         return None

@@ -22,6 +22,7 @@ from newsdigest import urls
 from newsdigest.errors import OutputRefused
 
 MARKER = ".newsdigest"
+MARKER_TEXT = "made by newsdigest: this folder is replaced by each build\n"
 PHASE_ASSETS = 0
 PARALLEL_THRESHOLD = 400  # below this, forking workers costs more than it saves
 
@@ -80,13 +81,14 @@ def check_output_dir(output_dir: Path, content_dir: Path, protected: Sequence[Pa
 def stale_outputs(outputs: Sequence[Output], manifest: Manifest, output_dir: Path) -> list[Output]:
     """Outputs whose inputs changed, or whose file is not the one we wrote last time."""
     stale = []
+    root = str(output_dir)
     for output in outputs:
         known = manifest.get(output.path)
         if known is None or known[0] != output.fingerprint:
             stale.append(output)
             continue
         try:
-            stat = os.stat(output_dir / output.path)
+            stat = os.stat(os.path.join(root, output.path))
         except OSError:
             stale.append(output)
             continue
@@ -100,7 +102,7 @@ def write_full(outputs: Sequence[Output], output_dir: Path, workers: int,
     """Render everything into a staging folder, then swap it with the output folder."""
     staging = Path(tempfile.mkdtemp(prefix=f".{output_dir.name}.staging-", dir=output_dir.parent))
     try:
-        (staging / MARKER).write_text("made by newsdigest; this folder is replaced on build\n")
+        _write_marker(staging, output_dir)
         by_phase = sorted(outputs, key=lambda o: o.phase)
         results = _produce_all(by_phase, staging, output_dir, workers, progress)
         _swap_in(staging, output_dir)
@@ -110,6 +112,18 @@ def write_full(outputs: Sequence[Output], output_dir: Path, workers: int,
                                                                              strict=True)}
     report = WriteReport(rendered=len(outputs), written=sum(r.changed for r in results), full=True)
     return manifest, report
+
+
+def _write_marker(staging: Path, output_dir: Path) -> None:
+    """The marker says the folder is ours to replace; an unchanged one keeps its mtime."""
+    old = output_dir / MARKER
+    try:
+        if old.read_text() == MARKER_TEXT:
+            os.link(old, staging / MARKER)
+            return
+    except OSError:
+        pass
+    (staging / MARKER).write_text(MARKER_TEXT)
 
 
 def write_incremental(outputs: Sequence[Output], manifest: Manifest, output_dir: Path,
@@ -166,63 +180,87 @@ def clean_stale_staging(output_dir: Path) -> None:
 # --- producing files, in parallel when it pays -------------------------------------------------
 
 _jobs: Sequence[Output] = ()
-_job_dirs: tuple[Path, Path] = (Path(), Path())
 
 
 def _produce_all(outputs: Sequence[Output], dest: Path, previous: Path, workers: int,
                  progress: Callable[[int], None] | None) -> list[Written]:
-    global _jobs, _job_dirs
+    """Render in worker processes, write from this one.
+
+    Creating files is metadata work that ext4 serialises: two processes creating folders side
+    by side spend more time contending in the kernel than writing. So workers only render,
+    and the parent writes each batch while the workers render the next.
+    """
+    global _jobs
+    made_folders: set[str] = set()
+    results: list[Written] = []
     if workers <= 1 or len(outputs) < PARALLEL_THRESHOLD:
-        results = []
-        for i, output in enumerate(outputs):
-            results.append(_produce(output, dest, previous))
-            if progress and i % 200 == 199:
+        for output in outputs:
+            results.append(_write(output, _data(output), dest, previous, made_folders))
+            if progress and len(results) % 200 == 0:
                 progress(200)
         if progress:
-            progress(len(outputs) % 200)
+            progress(len(results) % 200)
         return results
     # Forked workers inherit the outputs (and their closures) instead of pickling them.
-    _jobs, _job_dirs = outputs, (dest, previous)
-    chunk = max(50, len(outputs) // (workers * 8))
+    _jobs = outputs
+    chunk = max(25, min(200, len(outputs) // (workers * 8)))
     ranges = [(start, min(start + chunk, len(outputs))) for start in range(0, len(outputs), chunk)]
-    results = []
     try:
         with multiprocessing.get_context("fork").Pool(workers) as pool:
-            for part in pool.imap(_produce_range, ranges):
-                results.extend(part)
+            for (start, _), datas in zip(ranges, pool.imap(_render_range, ranges), strict=True):
+                for offset, data in enumerate(datas):
+                    output = outputs[start + offset]
+                    results.append(_write(output, data, dest, previous, made_folders))
                 if progress:
-                    progress(len(part))
+                    progress(len(datas))
     finally:
-        _jobs, _job_dirs = (), (Path(), Path())
+        _jobs = ()
     return results
 
 
-def _produce_range(bounds: tuple[int, int]) -> list[Written]:
-    dest, previous = _job_dirs
-    return [_produce(_jobs[i], dest, previous) for i in range(*bounds)]
+def _render_range(bounds: tuple[int, int]) -> list[bytes | None]:
+    # Copies are read by the writer itself: shipping their bytes through a pipe gains nothing.
+    return [None if _jobs[i].copy_from else _data(_jobs[i]) for i in range(*bounds)]
 
 
-def _produce(output: Output, dest: Path, previous: Path) -> Written:
-    """Write one output unless the file already holds the same bytes (then keep its mtime)."""
-    target = dest / output.path
-    old = previous / output.path
+def _data(output: Output) -> bytes:
     if output.copy_from is not None:
-        data = output.copy_from.read_bytes()
-    else:
-        assert output.produce is not None
-        data = output.produce()
+        return output.copy_from.read_bytes()
+    assert output.produce is not None
+    return output.produce()
+
+
+def _write(output: Output, data: bytes | None, dest: Path, previous: Path,
+           made_folders: set[str]) -> Written:
+    """Write one output unless the file already holds the same bytes (then keep its mtime)."""
+    if data is None:
+        data = _data(output)
+    target = os.path.join(dest, output.path)
+    old = os.path.join(previous, output.path)
     try:
-        old_stat = os.stat(old)
-        same = old_stat.st_size == len(data) and old.read_bytes() == data
+        same = os.stat(old).st_size == len(data) and _read(old) == data
     except OSError:
         same = False
-    target.parent.mkdir(parents=True, exist_ok=True)
-    if same and old != target:
+    in_staging = dest != previous
+    folder = os.path.dirname(target)
+    if folder not in made_folders:
+        os.makedirs(folder, exist_ok=True)
+        made_folders.add(folder)
+    if same and in_staging:
         os.link(old, target)  # staging keeps the old inode: same bytes, same mtime
+    elif in_staging:
+        # Nobody reads the staging folder before the swap: no temporary file needed.
+        with open(target, "wb") as handle:
+            handle.write(data)
     elif not same:
-        save_atomic(target, data)
+        save_atomic(Path(target), data)
     stat = os.stat(target)
     return Written(output.path, stat.st_size, stat.st_mtime_ns, not same)
+
+
+def _read(path: str) -> bytes:
+    with open(path, "rb") as handle:
+        return handle.read()
 
 
 def _remove_empty_parents(folder: Path, root: Path) -> None:

@@ -6,7 +6,6 @@ Planning is cheap and pure; rendering happens later and only for pages whose fin
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -226,7 +225,8 @@ def _topic_tree(topics: tuple[Topic, ...], by_slug: dict[str, Topic]) -> list[To
 
     def visit(topic: Topic, depth: int) -> None:
         latest = topic.stories[0] if topic.stories else None
-        ordered.append(TopicSummary(topic.ref, len(topic.stories), topic.description, depth, latest))
+        count = len(topic.stories)
+        ordered.append(TopicSummary(topic.ref, count, topic.description, depth, latest))
         for child in topic.children:
             visit(by_slug[child.slug], depth + 1)
 
@@ -284,6 +284,3 @@ def _by_day(stories: tuple[Story, ...]) -> tuple[Day, ...]:
         for iso, s in days.items()
     )
 
-
-def page_count(total: int, size: int) -> int:
-    return max(1, math.ceil(total / size))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import os
 import pickle
@@ -58,6 +59,19 @@ Progress = Callable[[str, int, int], None]  # stage, done so far, total
 
 def build_site(config: SiteConfig, options: BuildOptions,
                progress: Progress | None = None) -> BuildReport:
+    # A build allocates many long-lived, acyclic objects: the cyclic collector would walk them
+    # again and again for nothing (about a fifth of a no-change rebuild).
+    gc_was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return _build_site(config, options, progress)
+    finally:
+        if gc_was_enabled:
+            gc.enable()
+
+
+def _build_site(config: SiteConfig, options: BuildOptions,
+                progress: Progress | None) -> BuildReport:
     started = time.perf_counter()
     now = options.now or datetime.now(UTC)
     output.check_output_dir(config.output_dir, config.content_dir,
@@ -83,7 +97,7 @@ def build_site(config: SiteConfig, options: BuildOptions,
     warnings = discovery.warnings + loaded.warnings + grouping.warnings
 
     # 3. plan every output with the fingerprint of what it is made from
-    theme = Theme(config)
+    theme = Theme(config, cache_dir)
     pages = plan_pages(index, config)
     theme.preload(sorted({p.template for p in pages} | {"_card.html"}))
     outputs = [
@@ -170,7 +184,7 @@ def _render_page(theme: Theme, template: str, context: dict) -> bytes:
 def _meta_outputs(pages: list[PageSpec], index: SiteIndex, config: SiteConfig) -> list[Output]:
     entries = feeds.sitemap_entries(pages, index)
     return [
-        Output("sitemap.xml", PHASE_META, fingerprint(config.base_url, entries),
+        Output("sitemap.xml", PHASE_META, fingerprint(config.base_url, repr(entries)),
                partial(feeds.sitemap_xml, entries, config)),
         Output("robots.txt", PHASE_META, fingerprint(config.base_url),
                partial(feeds.robots_txt, config)),

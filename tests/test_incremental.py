@@ -1,0 +1,213 @@
+"""Incremental builds: only what changed is rendered and written, and the result is always
+exactly what a clean build would produce."""
+
+from __future__ import annotations
+
+import os
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from conftest import item
+
+from newsdigest.config import load_config
+from newsdigest.pipeline import BuildOptions, BuildReport, build_site
+
+NOW = datetime(2026, 11, 20, tzinfo=UTC)
+SETTINGS = """\
+[site]
+title = "Test Digest"
+base_url = "https://news.example/digest/"
+page_size = 3
+"""
+
+
+def corpus() -> dict[str, str]:
+    files = {}
+    topics = [("AI",), ("AI", "Robotics"), ("Computer Vision",), ("Robotics", "AI Policy")]
+    for n in range(14):
+        files[f"content/2026-10-{n + 1:02d}-story-{n}.md"] = item(
+            title=f"Story number {n}",
+            date=f"2026-10-{n + 1:02d}T{8 + n % 5:02d}:00:00Z",
+            url=f"https://example.com/story/{n}",
+            topics=topics[n % len(topics)],
+            body="Some *Markdown* body.\n" if n % 3 == 0 else "",
+        )
+    return files
+
+
+def build(site, **options) -> BuildReport:
+    config = load_config(site.root / "site.toml")
+    return build_site(config, BuildOptions(now=NOW, workers=1, **options))
+
+
+def tree(folder: Path) -> dict[str, bytes]:
+    return {
+        p.relative_to(folder).as_posix(): p.read_bytes()
+        for p in sorted(folder.rglob("*")) if p.is_file() and p.name != ".newsdigest"
+    }
+
+
+def mtimes(folder: Path) -> dict[str, int]:
+    return {p.relative_to(folder).as_posix(): p.stat().st_mtime_ns
+            for p in folder.rglob("*") if p.is_file()}
+
+
+def assert_same_as_clean_build(site, tmp_path: Path) -> None:
+    clean = tmp_path / "clean"
+    config = load_config(site.root / "site.toml").with_overrides(output_dir=clean)
+    build_site(config, BuildOptions(now=NOW, workers=1, use_cache=False))
+    assert tree(site.public) == tree(clean)
+
+
+@pytest.fixture
+def site(make_site):
+    site = make_site(corpus(), SETTINGS)
+    first = build(site)
+    assert first.write.full
+    return site
+
+
+def test_nothing_changed_renders_and_writes_nothing(site):
+    before = mtimes(site.public)
+    report = build(site)
+    assert (report.write.rendered, report.write.written, report.write.deleted) == (0, 0, 0)
+    assert mtimes(site.public) == before
+
+
+def test_editing_one_item_rebuilds_its_page_and_its_lists_only(site, tmp_path):
+    before = mtimes(site.public)
+    path = site.root / "content/2026-10-05-story-4.md"
+    path.write_text(path.read_text().replace("Story number 4", "Story number four, edited"))
+    report = build(site)
+    after = mtimes(site.public)
+    changed = {p for p in after if after[p] != before.get(p)}
+    assert "news/2026/10/05/story-4/index.html" in changed
+    # Untouched stories keep their files (and mtimes): only pages that show story 4 change.
+    assert "news/2026/10/14/story-13/index.html" not in changed
+    for rel in changed:
+        assert b"Story number four, edited" in (site.public / rel).read_bytes(), rel
+    assert report.write.rendered < 20
+    assert_same_as_clean_build(site, tmp_path)
+
+
+def test_adding_an_item_shifts_pagination_exactly_like_a_clean_build(site, tmp_path):
+    site.write("content/2026-10-20-fresh.md", item(
+        title="A fresh story", date="2026-10-20T09:00:00Z", url="https://example.com/fresh",
+        topics=("AI",)))
+    report = build(site)
+    assert report.write.rendered > 0
+    assert (site.public / "news/2026/10/20/fresh/index.html").exists()
+    assert_same_as_clean_build(site, tmp_path)
+
+
+def test_removing_an_item_deletes_its_page_and_empty_folders(site, tmp_path):
+    (site.root / "content/2026-10-03-story-2.md").unlink()
+    report = build(site)
+    assert report.write.deleted >= 1
+    assert not (site.public / "news/2026/10/03").exists()
+    assert_same_as_clean_build(site, tmp_path)
+
+
+def test_unpublishing_an_item_removes_it_everywhere(site, tmp_path):
+    path = site.root / "content/2026-10-07-story-6.md"
+    path.write_text(path.read_text().replace("quality: 50", "quality: 50\npublished: false"))
+    build(site)
+    assert not (site.public / "news/2026/10/07/story-6").exists()
+    for page in site.public.rglob("*.*"):
+        assert b"Story number 6<" not in page.read_bytes(), page
+    assert_same_as_clean_build(site, tmp_path)
+
+
+def test_item_template_change_rerenders_item_pages_only(site, tmp_path):
+    templates = site.root / "templates"
+    templates.mkdir()
+    theme_item = Path(__file__).resolve().parent.parent / "templates" / "item.html"
+    (templates / "item.html").write_text(
+        theme_item.read_text().replace("{% block main %}", "{% block main %}<!-- edited -->"))
+    report = build(site)
+    item_pages = sorted(site.public.glob("news/*/*/*/*/index.html"))
+    assert report.write.rendered == len(item_pages) == 14
+    assert all("<!-- edited -->" in p.read_text() for p in item_pages)
+    assert_same_as_clean_build(site, tmp_path)
+
+
+def test_card_template_change_reaches_every_page_that_shows_cards(site):
+    templates = site.root / "templates"
+    templates.mkdir()
+    card = Path(__file__).resolve().parent.parent / "templates" / "_card.html"
+    (templates / "_card.html").write_text(card.read_text().replace('class="card', 'class="card x'))
+    build(site)
+    home = (site.public / "index.html").read_text()
+    assert 'class="card x' in home
+    assert 'class="card x' in (site.public / "topics/ai/index.html").read_text()
+    assert 'class="card' not in (site.public / "archive/index.html").read_text()
+
+
+def test_settings_change_reaches_every_page(site, tmp_path):
+    toml = site.root / "site.toml"
+    toml.write_text(toml.read_text().replace("Test Digest", "Renamed Digest"))
+    build(site)
+    for page in site.public.rglob("*.html"):
+        assert "Renamed Digest" in page.read_text(), page
+    assert_same_as_clean_build(site, tmp_path)
+
+
+def test_static_change_is_a_copy_without_rendering(site):
+    site.write("static/css/site.css", "body { color: red; }\n")
+    report = build(site)
+    assert report.write.rendered == 1
+    assert (site.public / "css/site.css").read_text() == "body { color: red; }\n"
+
+
+def test_a_changed_or_deleted_output_file_is_restored(site):
+    page = site.public / "news/2026/10/02/story-1/index.html"
+    good = page.read_bytes()
+    page.write_text("tampered")
+    (site.public / "topics/index.html").unlink()
+    report = build(site)
+    assert report.write.rendered == 2
+    assert page.read_bytes() == good
+    assert (site.public / "topics/index.html").exists()
+
+
+def test_explain_says_why_a_page_was_rebuilt(site):
+    path = site.root / "content/2026-10-05-story-4.md"
+    path.write_text(path.read_text().replace("Story number 4", "Story four"))
+    report = build(site, explain=True)
+    assert any(line.startswith("news/2026/10/05/story-4/index.html: inputs changed")
+               for line in report.explanations)
+
+
+def test_no_cache_build_is_full_and_keeps_unchanged_files_mtimes(site):
+    before = mtimes(site.public)
+    report = build(site, use_cache=False)
+    assert report.write.full and report.write.written == 0
+    assert mtimes(site.public) == before
+
+
+def test_a_copy_of_the_cache_from_another_output_is_not_trusted(site, tmp_path):
+    config = load_config(site.root / "site.toml").with_overrides(output_dir=tmp_path / "other")
+    report = build_site(config, BuildOptions(now=NOW, workers=1))
+    assert report.write.full
+
+
+def test_parallel_build_equals_serial_build(make_site, tmp_path):
+    files = corpus()
+    for n in range(14, 500):  # enough outputs to cross the parallel threshold
+        files[f"content/extra-{n}.md"] = item(
+            title=f"Extra {n}", date=f"2026-09-{1 + n % 28:02d}T10:{n % 60:02d}:00Z",
+            url=f"https://example.com/extra/{n}", topics=("AI", f"T{n % 7}"))
+    site = make_site(files, SETTINGS)
+    config = load_config(site.root / "site.toml")
+    build_site(config, BuildOptions(now=NOW, workers=2, use_cache=False))
+    serial = config.with_overrides(output_dir=tmp_path / "serial")
+    build_site(serial, BuildOptions(now=NOW, workers=1, use_cache=False))
+    assert tree(site.public) == tree(tmp_path / "serial")
+
+
+def test_mtime_only_touch_reuses_the_parsed_item(site):
+    path = site.root / "content/2026-10-05-story-4.md"
+    os.utime(path, ns=(path.stat().st_atime_ns, path.stat().st_mtime_ns + 10**9))
+    report = build(site)
+    assert report.parsed == 1 and report.write.written == 0
