@@ -51,6 +51,7 @@ class BuildReport:
     skipped: list[Problem]
     excluded: dict[str, list[str]]
     explanations: list[str] = field(default_factory=list)
+    index: SiteIndex | None = None  # what was built, for callers that keep it (serve)
 
 
 Progress = Callable[[str, int, int], None]  # stage, done so far, total
@@ -87,9 +88,9 @@ def build_site(config: SiteConfig, options: BuildOptions,
     pages = plan_pages(index, config)
     theme.preload(sorted({p.template for p in pages} | {"_card.html"}))
     outputs = [
-        *_static_outputs(config),
+        *static_outputs(config),
         *_asset_outputs(index, discovery.assets, config, warnings),
-        *_page_outputs(pages, theme, config),
+        *page_outputs(pages, theme, config),
         *_meta_outputs(pages, index, config),
     ]
 
@@ -118,6 +119,7 @@ def build_site(config: SiteConfig, options: BuildOptions,
         skipped=problems,
         excluded=index.excluded,
         explanations=explanations,
+        index=index,
     )
 
 
@@ -147,7 +149,8 @@ def settings_fingerprint(config: SiteConfig) -> str:
     ))
 
 
-def _page_outputs(pages: list[PageSpec], theme: Theme, config: SiteConfig) -> list[Output]:
+def page_outputs(pages: list[PageSpec], theme: Theme, config: SiteConfig) -> list[Output]:
+    """Each page as an Output fingerprinted by its templates, the settings and its values."""
     settings = settings_fingerprint(config)
     card = theme.digest("_card.html")
     outputs = []
@@ -177,7 +180,7 @@ def _meta_outputs(pages: list[PageSpec], index: SiteIndex, config: SiteConfig) -
     ]
 
 
-def _static_outputs(config: SiteConfig) -> list[Output]:
+def static_outputs(config: SiteConfig) -> list[Output]:
     """The theme's static files, then the site's, which win on the same path."""
     chosen: dict[str, Path] = {}
     for folder in (default_theme_dir() / "static", config.static_dir):
