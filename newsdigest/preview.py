@@ -34,6 +34,7 @@ from newsdigest.theme import Theme, default_theme_dir
 from newsdigest.watcher import Changes, Sources
 
 SERVE_OUTPUT = "serve-public"  # inside the cache folder: public/ keeps the deployable build
+CONTEXT_BYTES = 256 * 1024  # enough for any line an error points at; never a whole huge file
 QUICK_LIMIT = 20  # more edited items than this at once go straight to the incremental build
 
 # Item fields that decide where a story appears (URL, order, topics, top stories, selection,
@@ -50,6 +51,7 @@ class ErrorEntry:
     file: str
     line: int | None
     message: str
+    context: tuple[tuple[int, str], ...] = ()  # (line number, text) around the line
 
 
 @dataclass(frozen=True)
@@ -103,6 +105,7 @@ class Preview:
             return _failure("build", started, exc, self.config)
         self._index = report.index
         self._by_source = {s.item.source: s for s in report.index.stories} if report.index else {}
+        self._warm_theme()
         changed = None if report.write.full else tuple(report.write.changed)
         return Rebuild("build", time.perf_counter() - started, changed, report)
 
@@ -129,6 +132,15 @@ class Preview:
             if quick is not None:
                 publish(quick)
         publish(self.build())
+
+    def _warm_theme(self) -> None:
+        """Compile the item page's templates now, so the next quick page does not wait for it."""
+        if self._theme is None:
+            try:
+                self._theme = Theme(self.config)
+                self._theme.preload(["item.html", "_card.html"])
+            except NewsdigestError:
+                self._theme = None  # the build that needs it will report the error
 
     def copy_static(self) -> Rebuild:
         """Copy the static files whose bytes changed; render nothing."""
@@ -195,8 +207,8 @@ def error_entries(exc: BaseException, config: SiteConfig) -> list[ErrorEntry]:
     """The errors of a failed build, each with its file and line where known."""
     if isinstance(exc, ContentInvalid):
         return [
-            ErrorEntry(
-                _shown_file(config.content_dir / p.path),
+            _entry(
+                config.content_dir / p.path,
                 p.line,
                 (f"{p.field}: {p.message}" if p.field else p.message)
                 + (f" ({p.hint})" if p.hint else ""),
@@ -212,13 +224,32 @@ def error_entries(exc: BaseException, config: SiteConfig) -> list[ErrorEntry]:
     if isinstance(exc, NewsdigestError):
         located = _LOCATED.match(str(exc))
         if located:
-            return [ErrorEntry(_shown_file(Path(located["file"])), int(located["line"]),
-                               located["message"])]
+            return [_entry(Path(located["file"]), int(located["line"]), located["message"])]
         return [ErrorEntry("", None, str(exc))]
     frame = traceback.extract_tb(exc.__traceback__)[-1:] if exc.__traceback__ else []
     where = (frame[0].filename, frame[0].lineno) if frame else ("", None)
     return [ErrorEntry(_shown_file(Path(where[0])) if where[0] else "", where[1],
                        f"internal error: {type(exc).__name__}: {exc} (details in the terminal)")]
+
+
+def _entry(path: Path, line: int | None, message: str) -> ErrorEntry:
+    return ErrorEntry(_shown_file(path), line, message, _context(path, line))
+
+
+def _context(path: Path, line: int | None, before: int = 2, after: int = 1,
+             width: int = 160) -> tuple[tuple[int, str], ...]:
+    """The lines around a located error, as the overlay shows them under the message."""
+    if line is None:
+        return ()
+    try:
+        with path.open("rb") as handle:
+            text = handle.read(CONTEXT_BYTES).decode("utf-8", "replace")
+    except OSError:
+        return ()
+    lines = text.splitlines()
+    first = max(1, line - before)
+    return tuple((number, lines[number - 1][:width])
+                 for number in range(first, min(len(lines), line + after) + 1))
 
 
 def _shown_file(path: Path) -> str:

@@ -25,6 +25,7 @@ from newsdigest.config import SiteConfig, load_config
 from newsdigest.pipeline import BuildOptions
 from newsdigest.preview import Rebuild, serve_config
 from newsdigest.server import Broadcast, PreviewServer, ServeOptions, is_loopback
+from newsdigest.watcher import Changes, Sources, Watcher
 
 NOW = datetime(2026, 11, 20, tzinfo=UTC)
 FIRST = "content/2026-10-01-first.md"
@@ -189,6 +190,9 @@ def test_an_invalid_item_shows_file_and_line_and_goes_when_fixed(serve, browser)
         overlay.locator(".panel").wait_for(state="visible", timeout=3000)
         assert overlay.locator(".where").inner_text() == f"{_shown(FIRST, served)}:3"
         assert "publishedDateTime" in overlay.locator(".message").inner_text()
+        hit = overlay.locator(".row.hit")
+        assert (hit.locator(".number").inner_text(), hit.inner_text().strip()) == \
+            ("3", "3publishedDateTime: yesterday")
         assert overlay.locator(".title").inner_text() == "The build failed"
 
         served.site.write(FIRST, item("First story, fixed", "2026-10-01T10:00:00Z",
@@ -439,7 +443,7 @@ def test_build_errors_are_sent_to_pages_that_connect_later():
     hub.close()
     events = b"".join(hub.stream(hub.token())).decode()
     assert ('event: status\ndata: {"errors":[{"file":"content/a.md","line":3,'
-            '"message":"title: missing"}]}') in events
+            '"message":"title: missing","context":[]}]}') in events
 
 
 # --- the command -------------------------------------------------------------------------------
@@ -500,3 +504,78 @@ def test_ctrl_c_stops_the_server_cleanly(make_site):
     assert process.returncode == 0, err
     assert out.strip().endswith("stopped")
     assert "Traceback" not in err
+
+
+# --- the watcher ---------------------------------------------------------------------------------
+
+@pytest.fixture
+def watched(tmp_path: Path) -> Iterator[tuple[Path, Watcher]]:
+    for folder in ("content", "templates", "static"):
+        (tmp_path / folder).mkdir()
+    (tmp_path / "site.toml").write_text("[site]\n")
+    watcher = Watcher(Sources(tmp_path / "content", (tmp_path / "templates",),
+                              (tmp_path / "static",), tmp_path / "site.toml"))
+    watcher.start()
+    yield tmp_path, watcher
+    watcher.close()
+
+
+def _next_batch(watcher: Watcher, timeout: float = 5.0) -> Changes | None:
+    found: list[Changes | None] = []
+    thread = threading.Thread(target=lambda: found.append(watcher.next_batch()), daemon=True)
+    thread.start()
+    thread.join(timeout)
+    if thread.is_alive():
+        watcher.close()  # ends the wait
+        thread.join(1)
+        return None
+    return found[0]
+
+
+def test_the_watcher_hands_over_a_burst_as_one_batch_by_kind(watched):
+    root, watcher = watched
+    for number in range(200):  # like a `git checkout` of many files
+        (root / "content" / f"item-{number}.md").write_text("x")
+    (root / "templates" / "item.html").write_text("x")
+    batch = _next_batch(watcher)
+    assert batch is not None and len(batch.content) == 200
+    assert batch.templates == {root / "templates" / "item.html"}
+    assert not batch.static and not batch.config
+
+
+def test_the_watcher_sees_editor_saves_and_ignores_their_droppings(watched):
+    root, watcher = watched
+    # an editor's save: a swap file, a backup, then the new text renamed over the old file
+    (root / "content" / ".a.md.swp").write_text("swap")
+    (root / "content" / "a.md~").write_text("backup")
+    temporary = root / "content" / ".a.md.tmp"
+    temporary.write_text("new")
+    os.replace(temporary, root / "content" / "a.md")
+    batch = _next_batch(watcher)
+    assert batch is not None and batch.content == {root / "content" / "a.md"}
+
+    # site.toml replaced atomically, twice: each is seen (a watch on the file itself is not)
+    for text in ("[site]\ntitle = 'a'\n", "[site]\ntitle = 'b'\n"):
+        replacement = root / ".site.toml.new"
+        replacement.write_text(text)
+        os.replace(replacement, root / "site.toml")
+        batch = _next_batch(watcher)
+        assert batch is not None and batch.config and not batch.content
+    (root / "notes.txt").write_text("not a source")  # beside site.toml: ignored
+    assert _next_batch(watcher, timeout=0.5) is None
+
+
+def test_a_templates_folder_created_later_is_watched(tmp_path):
+    (tmp_path / "content").mkdir()
+    watcher = Watcher(Sources(tmp_path / "content", (tmp_path / "templates",), (), None))
+    watcher.start()
+    try:
+        (tmp_path / "templates").mkdir()
+        batch = _next_batch(watcher)
+        assert batch is not None and batch.templates == {tmp_path / "templates"}
+        watcher.watch(watcher.sources)  # as the server does after every batch
+        (tmp_path / "templates" / "item.html").write_text("x")
+        batch = _next_batch(watcher)
+        assert batch is not None and tmp_path / "templates" / "item.html" in batch.templates
+    finally:
+        watcher.close()

@@ -114,6 +114,16 @@
       var where = error.file + (error.line ? ":" + error.line : "");
       if (where) { entry.appendChild(element("code", "where", where)); }
       entry.appendChild(element("pre", "message", error.message));
+      if (error.context && error.context.length) {
+        var frame = element("pre", "context");
+        error.context.forEach(function (pair) {
+          var row = element("span", pair[0] === error.line ? "row hit" : "row");
+          row.appendChild(element("span", "number", String(pair[0])));
+          row.appendChild(document.createTextNode(pair[1] + "\n"));
+          frame.appendChild(row);
+        });
+        entry.appendChild(frame);
+      }
       list.appendChild(entry);
     });
     panel.appendChild(list);
