@@ -194,7 +194,13 @@ def _stop_on_sigterm() -> None:
     import signal
     import threading
 
+    server_pid = os.getpid()
+
     def interrupt(signum: int, frame: object) -> None:
+        if os.getpid() != server_pid:  # a forked build worker being ended by its pool
+            signal.signal(signum, signal.SIG_DFL)
+            os.kill(os.getpid(), signum)
+            return
         raise KeyboardInterrupt
 
     if threading.current_thread() is threading.main_thread():

@@ -108,12 +108,17 @@ class Watcher:
                 wanted.add((str(_existing_parent(folder)), False))
         if sources.config is not None:
             wanted.add((str(_existing_parent(sources.config.parent)), False))
-        for key in set(self._watches) - wanted:
+        # A watch on a folder that was deleted is dead even if the folder comes back: renew it.
+        gone = {key for key in self._watches if not Path(key[0]).is_dir()}
+        for key in (set(self._watches) - wanted) | gone:
             self._observer.unschedule(self._watches.pop(key))
         for path, recursive in sorted(wanted - set(self._watches)):
-            self._watches[(path, recursive)] = self._observer.schedule(
-                self._handler, path, recursive=recursive, event_filter=_EVENTS
-            )
+            try:
+                self._watches[(path, recursive)] = self._observer.schedule(
+                    self._handler, path, recursive=recursive, event_filter=_EVENTS
+                )
+            except OSError:
+                continue  # vanished meanwhile; the next batch tries again
 
     def next_batch(self) -> Changes | None:
         """Wait for a change, then for the burst to end; None once the watcher is closed."""

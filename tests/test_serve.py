@@ -5,6 +5,7 @@ from __future__ import annotations
 import http.client
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -579,3 +580,18 @@ def test_a_templates_folder_created_later_is_watched(tmp_path):
         assert batch is not None and tmp_path / "templates" / "item.html" in batch.templates
     finally:
         watcher.close()
+
+
+def test_a_content_folder_deleted_and_made_again_is_still_watched(watched):
+    root, watcher = watched
+    (root / "content" / "a.md").write_text("x")
+    assert _next_batch(watcher) is not None
+    shutil.rmtree(root / "content")
+    assert _next_batch(watcher) is not None
+    watcher.watch(watcher.sources)
+    (root / "content").mkdir()
+    assert _next_batch(watcher) is not None  # seen through the parent folder
+    watcher.watch(watcher.sources)
+    (root / "content" / "b.md").write_text("x")
+    batch = _next_batch(watcher)
+    assert batch is not None and root / "content" / "b.md" in batch.content
