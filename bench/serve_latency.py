@@ -29,6 +29,7 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))  # this checkout's newsdigest, as the server child process uses
 WORK = REPO / "bench" / ".work"
 TARGET_MS = 300
 

@@ -29,7 +29,14 @@ from newsdigest.grouping import SiteIndex, Story, make_story
 from newsdigest.loading import LoadSettings, load_one
 from newsdigest.model import Item
 from newsdigest.pages import item_page
-from newsdigest.pipeline import BuildOptions, BuildReport, build_site, page_outputs, static_outputs
+from newsdigest.pipeline import (
+    BuildOptions,
+    BuildReport,
+    WarmState,
+    build_site,
+    page_outputs,
+    static_outputs,
+)
 from newsdigest.theme import Theme, default_theme_dir
 from newsdigest.watcher import Changes, Sources
 
@@ -81,6 +88,7 @@ class Preview:
         self._by_source: dict[str, Story] = {}
         self._theme: Theme | None = None
         self._config_failed = False  # site.toml is broken: keep trying it before each build
+        self._warm = WarmState()
 
     @property
     def output_dir(self) -> Path:
@@ -99,7 +107,7 @@ class Preview:
         """The incremental build of the whole site."""
         started = time.perf_counter()
         try:
-            report = build_site(self.config, self.options)
+            report = build_site(self.config, self.options, warm=self._warm)
         except Exception as exc:  # noqa: BLE001 - the server outlives any failure, bugs included
             self._index, self._by_source = None, {}
             return _failure("build", started, exc, self.config)
@@ -132,6 +140,13 @@ class Preview:
             if quick is not None:
                 publish(quick)
         publish(self.build())
+
+    def close(self) -> None:
+        """Leave the item cache on disk for the next build or preview."""
+        try:
+            self._warm.save(self.config)
+        except OSError:
+            pass  # only a cache: the next build validates what it cannot find
 
     def _warm_theme(self) -> None:
         """Compile the item page's templates now, so the next quick page does not wait for it."""

@@ -149,6 +149,8 @@ class PreviewServer:
         if self._serving is not None:
             self._http.shutdown()
             self._serving.join(timeout=5)
+            self._serving = None
+            self.preview.close()
         self._http.server_close()
 
     def rebuild_now(self, changes: Changes) -> None:

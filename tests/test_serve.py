@@ -595,3 +595,18 @@ def test_a_content_folder_deleted_and_made_again_is_still_watched(watched):
     (root / "content" / "b.md").write_text("x")
     batch = _next_batch(watcher)
     assert batch is not None and root / "content" / "b.md" in batch.content
+
+
+def test_the_item_cache_kept_in_memory_is_saved_when_the_server_stops(serve):
+    from newsdigest.content import discover
+    from newsdigest.loading import LoadSettings, load_items
+
+    served = serve(SITE)
+    served.edit(FIRST, item("First story, cached", url="https://example.com/1"))
+    config = served.server.preview.config
+    served.server.close()
+    loaded = load_items(discover(config.content_dir).items,
+                        LoadSettings(config.timezone, config.max_file_bytes),
+                        config.cache_dir / "items.pickle", workers=1)
+    assert loaded.parsed == 0  # all from the saved cache, the edited file included
+    assert "First story, cached" in {i.title for i in loaded.items}
