@@ -30,7 +30,7 @@ from newsdigest.config import SiteConfig
 from newsdigest.errors import NewsdigestError, UsageError
 from newsdigest.pipeline import BuildOptions
 from newsdigest.preview import ErrorEntry, Preview, Rebuild
-from newsdigest.watcher import Changes, Watcher
+from newsdigest.watcher import Watcher
 
 RESERVED = "/__newsdigest/"  # the server's own files; never looked up in the output folder
 CLIENT_DIR = Path(__file__).parent / "serve_client"
@@ -152,10 +152,6 @@ class PreviewServer:
             self._serving = None
             self.preview.close()
         self._http.server_close()
-
-    def rebuild_now(self, changes: Changes) -> None:
-        """Apply a batch directly, as run() does for the watcher's (used by tests and benches)."""
-        self.preview.rebuild(changes, partial(self._publish, cause="request"))
 
     def _publish(self, rebuild: Rebuild, cause: str) -> None:
         if not rebuild.ok:

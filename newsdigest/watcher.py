@@ -7,6 +7,7 @@ collected until the folders have been quiet for QUIET seconds, then handed over 
 
 from __future__ import annotations
 
+import errno
 import os
 import threading
 import time
@@ -18,6 +19,7 @@ from watchdog.observers import Observer
 from watchdog.observers.api import BaseObserver, ObservedWatch
 
 from newsdigest.content import is_junk
+from newsdigest.errors import NewsdigestError
 
 QUIET = 0.06  # seconds without events that end a burst
 MAX_WAIT = 2.0  # a burst that never goes quiet is still built after this long
@@ -90,10 +92,11 @@ class Watcher:
         self.sources = sources
 
     def start(self) -> None:
-        self.watch(self.sources)
-        self._observer.start()
+        """Begin watching; a folder that cannot be watched is an error here, not a silent gap."""
+        self._observer.start()  # then each schedule() starts its watch here, raising here
+        self.watch(self.sources, strict=True)
 
-    def watch(self, sources: Sources) -> None:
+    def watch(self, sources: Sources, strict: bool = False) -> None:
         """Watch these sources (again): folders recursively, site.toml through its folder.
 
         A folder that does not exist yet is watched through its nearest parent, so creating it
@@ -117,7 +120,9 @@ class Watcher:
                 self._watches[(path, recursive)] = self._observer.schedule(
                     self._handler, path, recursive=recursive, event_filter=_EVENTS
                 )
-            except OSError:
+            except OSError as exc:
+                if strict:
+                    raise NewsdigestError(_cannot_watch(path, exc)) from None
                 continue  # vanished meanwhile; the next batch tries again
 
     def next_batch(self) -> Changes | None:
@@ -171,6 +176,14 @@ class _Handler(events.FileSystemEventHandler):
         dest = getattr(event, "dest_path", "")
         if dest:
             self._watcher._record(dest)
+
+
+def _cannot_watch(path: str, exc: OSError) -> str:
+    hint = ""
+    if exc.errno in (errno.ENOSPC, errno.EMFILE):
+        hint = ("; the system's limit on watched folders is reached: raise it, e.g. "
+                "`sysctl fs.inotify.max_user_watches=524288`")
+    return f"cannot watch {path} for changes: {exc.strerror or exc}{hint}"
 
 
 def _existing_parent(path: Path) -> Path:

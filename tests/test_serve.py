@@ -610,3 +610,21 @@ def test_the_item_cache_kept_in_memory_is_saved_when_the_server_stops(serve):
                         config.cache_dir / "items.pickle", workers=1)
     assert loaded.parsed == 0  # all from the saved cache, the edited file included
     assert "First story, cached" in {i.title for i in loaded.items}
+
+
+def test_a_folder_that_cannot_be_watched_is_a_clear_error(tmp_path, monkeypatch):
+    import errno
+
+    from watchdog.observers.api import BaseObserver
+
+    from newsdigest.errors import NewsdigestError
+
+    def refuse(self, *args, **kwargs):
+        raise OSError(errno.ENOSPC, "inotify watch limit reached")
+
+    (tmp_path / "content").mkdir()
+    monkeypatch.setattr(BaseObserver, "schedule", refuse)
+    watcher = Watcher(Sources(tmp_path / "content", (), (), None))
+    with pytest.raises(NewsdigestError, match="max_user_watches"):
+        watcher.start()
+    watcher.close()
