@@ -9,11 +9,15 @@ import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from newsdigest import __version__
 from newsdigest.config import SiteConfig, load_config
-from newsdigest.errors import EXIT_OK, EXIT_USAGE, NewsdigestError, Problem
+from newsdigest.errors import EXIT_OK, EXIT_USAGE, NewsdigestError, Problem, UsageError
 from newsdigest.pipeline import BuildOptions, BuildReport, build_site
+
+if TYPE_CHECKING:
+    from newsdigest.preview import Rebuild
 
 MAX_WARNINGS_SHOWN = 25
 
@@ -72,6 +76,8 @@ def _parser() -> argparse.ArgumentParser:
     build.add_argument("--quiet", "-q", action="store_true", help="print only problems")
     build.set_defaults(run=_build)
 
+    _serve_parser(commands)
+
     clean = commands.add_parser("clean", help="remove the build cache",
                                 description="Remove the build cache (.cache/ by default).")
     clean.add_argument("--config", type=Path, metavar="FILE", help="site settings (site.toml)")
@@ -79,6 +85,30 @@ def _parser() -> argparse.ArgumentParser:
     clean.add_argument("--output", action="store_true", help="remove the output folder too")
     clean.set_defaults(run=_clean)
     return parser
+
+
+def _serve_parser(commands: argparse._SubParsersAction) -> None:
+    serve = commands.add_parser(
+        "serve", help="preview the site with live reload",
+        description="Build the site (drafts and future items included) into the cache, serve it "
+                    "on this machine and rebuild on every change; open pages update themselves.")
+    serve.add_argument("--content", type=Path, metavar="DIR", help="content folder")
+    serve.add_argument("--config", type=Path, metavar="FILE", help="site settings (site.toml)")
+    serve.add_argument("--templates", type=Path, metavar="DIR",
+                       help="folder of templates that override the default theme")
+    serve.add_argument("--cache-dir", type=Path, metavar="DIR",
+                       help="cache folder (the preview is built into its serve-public/)")
+    serve.add_argument("--host", default="127.0.0.1",
+                       help="address to listen on (default 127.0.0.1: this machine only)")
+    serve.add_argument("--port", type=int, default=8000, help="port (default 8000; 0: any free)")
+    serve.add_argument("--open", action="store_true", help="open the site in a web browser")
+    serve.add_argument("--no-drafts", action="store_true",
+                       help="leave out unpublished and removed items, as `build` does")
+    serve.add_argument("--no-future", action="store_true",
+                       help="leave out items dated in the future, as `build` does")
+    serve.add_argument("--jobs", type=int, default=None, metavar="N",
+                       help="worker processes for large rebuilds (default: all cores)")
+    serve.set_defaults(run=_serve, output=None, base_url=None)
 
 
 def _site_options(parser: argparse.ArgumentParser) -> None:
@@ -128,6 +158,108 @@ def _build(args: argparse.Namespace) -> int:
             progress.clear()
     _print_report(report, config, args.quiet)
     return EXIT_OK
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from newsdigest.preview import serve_config
+    from newsdigest.server import PreviewServer, ServeOptions, is_loopback
+
+    config = site_config(args)
+    if not config.content_dir.is_dir():
+        raise NewsdigestError(f"content folder not found: {config.content_dir}")
+    if not 0 <= args.port <= 65535:
+        raise UsageError(f"--port: expected 0 to 65535, got {args.port}")
+    if not is_loopback(args.host):
+        print(f"warning: listening on {args.host}: other machines can read this preview, drafts "
+              "included; use --host 127.0.0.1 to keep it on this machine", file=sys.stderr)
+    epoch = os.environ.get("SOURCE_DATE_EPOCH")
+    options = BuildOptions(
+        drafts=not args.no_drafts,
+        future=not args.no_future,
+        workers=args.jobs or os.cpu_count() or 1,
+        now=datetime.fromtimestamp(int(epoch), UTC) if epoch and epoch.isdigit() else None,
+    )
+    config_file = args.config or (Path("site.toml") if Path("site.toml").exists() else None)
+    server = PreviewServer(lambda url: serve_config(site_config(args), url), options,
+                           ServeOptions(args.host, args.port), _ServeLog(),
+                           config_file.resolve() if config_file else None)
+    _stop_on_sigterm()
+    try:
+        server.start()
+        print(f"serving {_shown_path(server.preview.output_dir)} at {server.url} "
+              "(Ctrl-C to stop)", flush=True)
+        if args.open:
+            import webbrowser
+
+            webbrowser.open(server.url)
+        server.run()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.close()
+    print("stopped", flush=True)
+    return EXIT_OK
+
+
+def _stop_on_sigterm() -> None:
+    """`kill` and service managers stop the server as cleanly as Ctrl-C does."""
+    import signal
+    import threading
+
+    server_pid = os.getpid()
+
+    def interrupt(signum: int, frame: object) -> None:
+        if os.getpid() != server_pid:  # a forked build worker being ended by its pool
+            signal.signal(signum, signal.SIG_DFL)
+            os.kill(os.getpid(), signum)
+            return
+        raise KeyboardInterrupt
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, interrupt)
+
+
+class _ServeLog:
+    """Prints each rebuild of `serve` as one timestamped line; errors in full."""
+
+    def __init__(self) -> None:
+        self._warnings: list[Problem] = []
+
+    def rebuilt(self, rebuild: Rebuild, cause: str, config: SiteConfig) -> None:
+        stamp = datetime.now().strftime("%H:%M:%S")
+        cause = cause or "first build"
+        if rebuild.error is not None:
+            print(f"{stamp} {cause}: build failed; still serving the last good build",
+                  file=sys.stderr)
+            if isinstance(rebuild.error, NewsdigestError):
+                print(str(rebuild.error), file=sys.stderr, flush=True)
+            else:
+                import traceback
+
+                print("internal error (a bug in newsdigest; please report it):", file=sys.stderr)
+                traceback.print_exception(rebuild.error, file=sys.stderr)
+                sys.stderr.flush()
+            return
+        report = rebuild.report
+        if report is not None and report.warnings != self._warnings:
+            _print_warnings(report.warnings)
+            self._warnings = report.warnings
+        if cause == "first build" and report is not None:
+            _print_report(report, config, quiet=False)
+            sys.stdout.flush()
+            return
+        label = {"pages": "updated", "static": "copied", "build": "rebuilt"}[rebuild.kind]
+        print(f"{stamp} {cause}: {label} in {rebuild.seconds * 1000:.0f} ms: "
+              f"{_changed_files(rebuild.changed)}", flush=True)
+
+
+def _changed_files(paths: tuple[str, ...] | None) -> str:
+    if paths is None:
+        return "all files"
+    if not paths:
+        return "no file changed"
+    more = f" and {len(paths) - 3} more" if len(paths) > 3 else ""
+    return ", ".join(paths[:3]) + more
 
 
 def _print_report(report: BuildReport, config: SiteConfig, quiet: bool) -> None:

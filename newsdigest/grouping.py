@@ -164,8 +164,7 @@ def group(
         local_date = item.published_at.astimezone(tz)
         path = urls.item_path(local_date, item.slug)
         topics = tuple(refs[name.casefold()] for name in item.topics)
-        story = Story(item, path, local_date, topics, _main_image(item),
-                      _fingerprint(item.digest, path, topics))
+        story = make_story(item, path, local_date, topics)
         if path in by_path:
             other = by_path[path].item.source
             problems.append(Problem(
@@ -191,6 +190,13 @@ def newest_first(items: list[Item]) -> list[Item]:
     """Newest first; equal times in path order. Two stable sorts avoid a Python key per item."""
     by_path = sorted(items, key=attrgetter("source"))
     return sorted(by_path, key=attrgetter("published_at"), reverse=True)
+
+
+def make_story(item: Item, path: str, local_date: datetime,
+               topics: tuple[TopicRef, ...]) -> Story:
+    """The story of an item at its place in the site (path, local date and topics)."""
+    return Story(item, path, local_date, topics, _main_image(item),
+                 _fingerprint(item.digest, path, topics))
 
 
 def _fingerprint(*parts: object) -> str:

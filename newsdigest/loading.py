@@ -58,11 +58,17 @@ class Loaded:
     problems: list[Problem]
     warnings: list[Problem]
     parsed: int  # files read and validated this time (not from the cache)
+    entries: dict[str, CacheEntry]  # the cache after this load, for callers that keep it warm
 
 
 def load_items(sources: Sequence[SourceFile], settings: LoadSettings, cache_file: Path | None,
-               workers: int, progress: Callable[[int], None] | None = None) -> Loaded:
-    cached = _read_cache(cache_file, settings) if cache_file else {}
+               workers: int, progress: Callable[[int], None] | None = None,
+               warm: dict[str, CacheEntry] | None = None) -> Loaded:
+    """Every item validated, from the cache where size and mtime match.
+
+    `warm` is a previous load's `entries` (same settings), used instead of reading cache_file.
+    """
+    cached = warm if warm is not None else _read_cache(cache_file, settings) if cache_file else {}
     entries: dict[str, CacheEntry] = {}
     todo: list[SourceFile] = []
     for source in sources:
@@ -82,7 +88,7 @@ def load_items(sources: Sequence[SourceFile], settings: LoadSettings, cache_file
         warnings.extend(result.warnings)
         if result.item is not None:
             items.append(result.item)
-    return Loaded(items, problems, warnings, len(todo))
+    return Loaded(items, problems, warnings, len(todo), entries)
 
 
 def load_one(source: SourceFile, settings: LoadSettings,
@@ -160,6 +166,11 @@ def _read_cache(cache_file: Path, settings: LoadSettings) -> dict[str, CacheEntr
             ImportError):
         return {}
     return entries if key == settings.key and isinstance(entries, dict) else {}
+
+
+def save_cache(cache_file: Path, settings: LoadSettings, entries: dict[str, CacheEntry]) -> None:
+    """Write entries kept warm in memory, so the next process starts from them."""
+    _write_cache(cache_file, settings, entries)
 
 
 def _write_cache(cache_file: Path, settings: LoadSettings, entries: dict[str, CacheEntry]) -> None:

@@ -15,7 +15,7 @@ import pickle
 import shutil
 import tempfile
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from newsdigest import urls
@@ -53,6 +53,7 @@ class WriteReport:
     deleted: int = 0
     unchanged: int = 0  # skipped by fingerprint
     full: bool = False
+    changed: list[str] = field(default_factory=list)  # paths written or deleted (incremental)
 
 
 Manifest = dict[str, tuple[str, int, int]]  # path -> (fingerprint, size, mtime_ns)
@@ -139,12 +140,15 @@ def write_incremental(outputs: Sequence[Output], manifest: Manifest, output_dir:
         for output, result in zip(batch, _produce_all(batch, output_dir, output_dir, workers,
                                                       progress), strict=True):
             new_manifest[output.path] = (output.fingerprint, result.size, result.mtime_ns)
-            report.written += result.changed
+            if result.changed:
+                report.written += 1
+                report.changed.append(output.path)
     for path in sorted(set(manifest) - wanted, reverse=True):
         target = output_dir / path
         if urls.is_safe_relative(path) and target.is_file():
             target.unlink()
             report.deleted += 1
+            report.changed.append(path)
             _remove_empty_parents(target.parent, output_dir)
     return new_manifest, report
 

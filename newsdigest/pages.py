@@ -119,26 +119,26 @@ def _page_title(base: str, page: int, config: SiteConfig) -> str:
 
 
 def _item_pages(index: SiteIndex, config: SiteConfig) -> list[PageSpec]:
-    pages = []
-    for story in index.stories:
-        item = story.item
-        crumbs = (Crumb("Home", ""),)
-        if story.topics:
-            crumbs += (Crumb(story.topics[0].name, story.topics[0].path),)
-        meta = PageMeta(
-            kind="item",
-            path=story.path,
-            heading=item.title,
-            title=f"{item.title} · {config.title}",
-            description=item.excerpt or item.title,
-            breadcrumbs=crumbs,
-        )
-        pages.append(PageSpec(
-            story.path, "item.html",
-            {"page": meta, "story": story, "more": index.more.get(story.path, ())},
-            phase=PHASE_ITEMS,
-        ))
-    return pages
+    return [item_page(story, index.more.get(story.path, ()), config) for story in index.stories]
+
+
+def item_page(story: Story, more: tuple[Story, ...], config: SiteConfig) -> PageSpec:
+    """The page of one story, with the stories shown below it as 'more from its topics'."""
+    item = story.item
+    crumbs = (Crumb("Home", ""),)
+    if story.topics:
+        crumbs += (Crumb(story.topics[0].name, story.topics[0].path),)
+    meta = PageMeta(
+        kind="item",
+        path=story.path,
+        heading=item.title,
+        title=f"{item.title} · {config.title}",
+        description=item.excerpt or item.title,
+        breadcrumbs=crumbs,
+    )
+    return PageSpec(
+        story.path, "item.html", {"page": meta, "story": story, "more": more}, phase=PHASE_ITEMS,
+    )
 
 
 def _home_pages(index: SiteIndex, config: SiteConfig) -> list[PageSpec]:

@@ -69,8 +69,9 @@ class Theme:
 
     def _source_and_references(self, name: str) -> tuple[str, set[str]]:
         try:
-            source, _, _ = self.env.loader.get_source(self.env, name)  # type: ignore[union-attr]
-            ast = self.env.parse(source, name)
+            source, filename, _ = self.env.loader.get_source(  # type: ignore[union-attr]
+                self.env, name)
+            ast = self.env.parse(source, name, filename)
         except jinja2.TemplateSyntaxError as exc:
             raise TemplateFailure(_describe_template_error(exc)) from None
         except jinja2.TemplateNotFound:

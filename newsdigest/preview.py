@@ -1,0 +1,274 @@
+"""Preview builds for `serve`: route each batch of changes to the smallest rebuild that is exact.
+
+- site.toml or a template changed: the incremental build (fingerprints decide what to render).
+- only static files changed (none deleted): copy them; nothing is rendered.
+- only item files changed, each in place (it keeps its URL, date, topics, ranking and status):
+  its own page is rendered and written first, from the last build's index, so the page being
+  edited updates in milliseconds; then the incremental build updates its lists, feeds and
+  neighbours. That build re-derives everything from the files, so a quick page that ever
+  differed from what the full pipeline makes is corrected (and the browser reloaded) at once.
+- anything else (files added or removed, an item moved or broken): the incremental build.
+
+A failed build writes nothing: the last good site stays served and the errors are reported.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+import traceback
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from newsdigest import output
+from newsdigest.config import SiteConfig
+from newsdigest.content import ITEM_SUFFIXES, SourceFile
+from newsdigest.errors import ConfigError, ContentInvalid, NewsdigestError
+from newsdigest.grouping import SiteIndex, Story, make_story
+from newsdigest.loading import LoadSettings, load_one
+from newsdigest.model import Item
+from newsdigest.pages import item_page
+from newsdigest.pipeline import (
+    BuildOptions,
+    BuildReport,
+    WarmState,
+    build_site,
+    page_outputs,
+    static_outputs,
+)
+from newsdigest.theme import Theme, default_theme_dir
+from newsdigest.watcher import Changes, Sources
+
+SERVE_OUTPUT = "serve-public"  # inside the cache folder: public/ keeps the deployable build
+CONTEXT_BYTES = 256 * 1024  # enough for any line an error points at; never a whole huge file
+QUICK_LIMIT = 20  # more edited items than this at once go straight to the incremental build
+
+# Item fields that decide where a story appears (URL, order, topics, top stories, selection,
+# duplicates). An edit that changes none of them leaves every list in place.
+_PLACEMENT_FIELDS = ("source", "slug", "published_at", "url", "topics", "quality", "heat",
+                     "published", "removed")
+_LOCATED = re.compile(r"^(?P<file>[^\n:]+):(?P<line>\d+): (?P<message>.*)$", re.DOTALL)
+
+
+@dataclass(frozen=True)
+class ErrorEntry:
+    """One build error as the browser overlay shows it."""
+
+    file: str
+    line: int | None
+    message: str
+    context: tuple[tuple[int, str], ...] = ()  # (line number, text) around the line
+
+
+@dataclass(frozen=True)
+class Rebuild:
+    """What one rebuild did: the output files it changed, or why it failed."""
+
+    kind: str  # 'build', 'pages' (quick item pages) or 'static'
+    seconds: float
+    changed: tuple[str, ...] | None = ()  # output paths; None = possibly everything (full build)
+    report: BuildReport | None = None
+    error: BaseException | None = None  # a NewsdigestError, or a bug (reported, never fatal)
+    errors: tuple[ErrorEntry, ...] = ()
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+class Preview:
+    """The site as served: its settings, the last good build's index, and a warm theme."""
+
+    def __init__(self, make_config: Callable[[], SiteConfig], options: BuildOptions):
+        self._make_config = make_config
+        self.options = options
+        self.config = make_config()
+        self._index: SiteIndex | None = None  # of the last successful build, None after a failure
+        self._by_source: dict[str, Story] = {}
+        self._theme: Theme | None = None
+        self._config_failed = False  # site.toml is broken: keep trying it before each build
+        self._warm = WarmState()
+
+    @property
+    def output_dir(self) -> Path:
+        return self.config.output_dir
+
+    def sources(self, config_file: Path | None) -> Sources:
+        theme = default_theme_dir()
+        return Sources(
+            content=self.config.content_dir,
+            templates=_unique((self.config.templates_dir, theme / "templates")),
+            static=_unique((self.config.static_dir, theme / "static")),
+            config=config_file,
+        )
+
+    def build(self) -> Rebuild:
+        """The incremental build of the whole site."""
+        started = time.perf_counter()
+        try:
+            report = build_site(self.config, self.options, warm=self._warm)
+        except Exception as exc:  # noqa: BLE001 - the server outlives any failure, bugs included
+            self._index, self._by_source = None, {}
+            return _failure("build", started, exc, self.config)
+        self._index = report.index
+        self._by_source = {s.item.source: s for s in report.index.stories} if report.index else {}
+        self._warm_theme()
+        changed = None if report.write.full else tuple(report.write.changed)
+        return Rebuild("build", time.perf_counter() - started, changed, report)
+
+    def rebuild(self, changes: Changes, publish: Callable[[Rebuild], None]) -> None:
+        """Bring the served site up to date with a batch of changes, publishing each step."""
+        reload_config = changes.config or self._config_failed
+        if reload_config:
+            started = time.perf_counter()
+            try:
+                self.config = self._make_config()
+                self._config_failed = False
+            except Exception as exc:  # noqa: BLE001 - shown in the browser; serving goes on
+                self._config_failed, self._index = True, None
+                publish(_failure("build", started, exc, self.config))
+                return
+        if reload_config or changes.templates:
+            self._theme = None
+        only_static = not (changes.content or changes.templates or reload_config)
+        if only_static and all(path.exists() for path in changes.static):
+            publish(self.copy_static())
+            return
+        if not (changes.static or changes.templates or reload_config):
+            quick = self.quick_pages(changes.content)
+            if quick is not None:
+                publish(quick)
+        publish(self.build())
+
+    def close(self) -> None:
+        """Leave the item cache on disk for the next build or preview."""
+        try:
+            self._warm.save(self.config)
+        except OSError:
+            pass  # only a cache: the next build validates what it cannot find
+
+    def _warm_theme(self) -> None:
+        """Compile the item page's templates now, so the next quick page does not wait for it."""
+        if self._theme is None:
+            try:
+                self._theme = Theme(self.config)
+                self._theme.preload(["item.html", "_card.html"])
+            except NewsdigestError:
+                self._theme = None  # the build that needs it will report the error
+
+    def copy_static(self) -> Rebuild:
+        """Copy the static files whose bytes changed; render nothing."""
+        started = time.perf_counter()
+        try:
+            _, report = output.write_incremental(static_outputs(self.config), {},
+                                                 self.output_dir, workers=1)
+        except Exception as exc:  # noqa: BLE001
+            return _failure("static", started, exc, self.config)
+        return Rebuild("static", time.perf_counter() - started, tuple(report.changed))
+
+    def quick_pages(self, paths: Iterable[Path]) -> Rebuild | None:
+        """The pages of items edited in place, from the last index; None if any edit is not."""
+        started = time.perf_counter()
+        if self._index is None:
+            return None
+        paths = sorted(paths)
+        if len(paths) > QUICK_LIMIT:
+            return None
+        settings = LoadSettings(self.config.timezone, self.config.max_file_bytes)
+        specs = []
+        for path in paths:
+            if not path.name.lower().endswith(ITEM_SUFFIXES) or not path.is_file():
+                return None
+            rel = path.relative_to(self.config.content_dir).as_posix()
+            old = self._by_source.get(rel)
+            result = load_one(SourceFile(path, rel), settings).result
+            if old is None or result.item is None or result.problems:
+                return None
+            if _placement(result.item) != _placement(old.item):
+                return None
+            story = make_story(result.item, old.path, old.local_date, old.topics)
+            specs.append(item_page(story, self._index.more.get(old.path, ()), self.config))
+        try:
+            if self._theme is None:
+                self._theme = Theme(self.config)
+            outputs = page_outputs(specs, self._theme, self.config)
+            _, report = output.write_incremental(outputs, {}, self.output_dir, workers=1)
+        except NewsdigestError:
+            return None  # the incremental build that follows reports it
+        return Rebuild("pages", time.perf_counter() - started, tuple(report.changed))
+
+
+def serve_config(config: SiteConfig, base_url: str) -> SiteConfig:
+    """The settings of a preview: local links, and an output folder of its own in the cache."""
+    return replace(config.with_overrides(base_url=base_url),
+                   output_dir=config.cache_dir / SERVE_OUTPUT)
+
+
+def _placement(item: Item) -> tuple[object, ...]:
+    return tuple(getattr(item, name) for name in _PLACEMENT_FIELDS)
+
+
+def _unique(paths: tuple[Path, ...]) -> tuple[Path, ...]:
+    return tuple(dict.fromkeys(paths))
+
+
+def _failure(kind: str, started: float, exc: BaseException, config: SiteConfig) -> Rebuild:
+    return Rebuild(kind, time.perf_counter() - started, (), error=exc,
+                   errors=tuple(error_entries(exc, config)))
+
+
+def error_entries(exc: BaseException, config: SiteConfig) -> list[ErrorEntry]:
+    """The errors of a failed build, each with its file and line where known."""
+    if isinstance(exc, ContentInvalid):
+        return [
+            _entry(
+                config.content_dir / p.path,
+                p.line,
+                (f"{p.field}: {p.message}" if p.field else p.message)
+                + (f" ({p.hint})" if p.hint else ""),
+            )
+            for p in exc.problems
+        ]
+    if isinstance(exc, ConfigError):
+        entries = []
+        for line in str(exc).splitlines():
+            file, _, message = line.partition(": ")
+            entries.append(ErrorEntry(_shown_file(Path(file)), None, message or line))
+        return entries
+    if isinstance(exc, NewsdigestError):
+        located = _LOCATED.match(str(exc))
+        if located:
+            return [_entry(Path(located["file"]), int(located["line"]), located["message"])]
+        return [ErrorEntry("", None, str(exc))]
+    frame = traceback.extract_tb(exc.__traceback__)[-1:] if exc.__traceback__ else []
+    where = (frame[0].filename, frame[0].lineno) if frame else ("", None)
+    return [ErrorEntry(_shown_file(Path(where[0])) if where[0] else "", where[1],
+                       f"internal error: {type(exc).__name__}: {exc} (details in the terminal)")]
+
+
+def _entry(path: Path, line: int | None, message: str) -> ErrorEntry:
+    return ErrorEntry(_shown_file(path), line, message, _context(path, line))
+
+
+def _context(path: Path, line: int | None, before: int = 2, after: int = 1,
+             width: int = 160) -> tuple[tuple[int, str], ...]:
+    """The lines around a located error, as the overlay shows them under the message."""
+    if line is None:
+        return ()
+    try:
+        with path.open("rb") as handle:
+            text = handle.read(CONTEXT_BYTES).decode("utf-8", "replace")
+    except OSError:
+        return ()
+    lines = text.splitlines()
+    first = max(1, line - before)
+    return tuple((number, lines[number - 1][:width])
+                 for number in range(first, min(len(lines), line + after) + 1))
+
+
+def _shown_file(path: Path) -> str:
+    try:
+        return path.resolve().relative_to(Path.cwd()).as_posix()
+    except ValueError:
+        return str(path)
