@@ -196,7 +196,7 @@ def make_story(item: Item, path: str, local_date: datetime,
                topics: tuple[TopicRef, ...]) -> Story:
     """The story of an item at its place in the site (path, local date and topics)."""
     return Story(item, path, local_date, topics, _main_image(item),
-                 _fingerprint(item.digest, path, topics))
+                 _fingerprint(item.digest, path, [(t.name, t.slug) for t in topics]))
 
 
 def _fingerprint(*parts: object) -> str:

@@ -10,6 +10,7 @@ import hashlib
 import multiprocessing
 import os
 import pickle
+import zlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -79,8 +80,9 @@ def load_items(sources: Sequence[SourceFile], settings: LoadSettings, cache_file
             todo.append(source)
     for entry in _validate_all(todo, settings, cached, workers, progress):
         entries[entry[0]] = entry[1]
-    if cache_file is not None and (todo or set(cached) != set(entries)):
-        _write_cache(cache_file, settings, entries)
+    if cache_file is not None:
+        changed = {source.rel for source in todo} | (set(cached) - set(entries))
+        _write_cache(cache_file, settings, entries, {_shard(rel) for rel in changed})
     items, problems, warnings = [], [], []
     for source in sources:
         result = entries[source.rel].result
@@ -158,22 +160,43 @@ def _validate_range(bounds: tuple[int, int]) -> list[tuple[str, CacheEntry]]:
     ]
 
 
-def _read_cache(cache_file: Path, settings: LoadSettings) -> dict[str, CacheEntry]:
-    try:
-        with cache_file.open("rb") as handle:
-            key, entries = pickle.load(handle)
-    except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ValueError, TypeError,
-            ImportError):
-        return {}
-    return entries if key == settings.key and isinstance(entries, dict) else {}
+SHARDS = 32  # an edit rewrites one thirty-second of the cache, not all of it
 
 
-def save_cache(cache_file: Path, settings: LoadSettings, entries: dict[str, CacheEntry]) -> None:
+def _shard(rel: str) -> int:
+    return zlib.crc32(rel.encode("utf-8", "surrogatepass")) % SHARDS
+
+
+def _read_cache(cache_dir: Path, settings: LoadSettings) -> dict[str, CacheEntry]:
+    entries: dict[str, CacheEntry] = {}
+    for shard in range(SHARDS):
+        try:
+            with (cache_dir / f"{shard:02d}.pickle").open("rb") as handle:
+                key, part = pickle.load(handle)
+        except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ValueError, TypeError,
+                ImportError):
+            continue
+        if key == settings.key and isinstance(part, dict):
+            entries.update(part)
+    return entries
+
+
+def save_cache(cache_dir: Path, settings: LoadSettings, entries: dict[str, CacheEntry]) -> None:
     """Write entries kept warm in memory, so the next process starts from them."""
-    _write_cache(cache_file, settings, entries)
+    _write_cache(cache_dir, settings, entries, set(range(SHARDS)))
 
 
-def _write_cache(cache_file: Path, settings: LoadSettings, entries: dict[str, CacheEntry]) -> None:
+def _write_cache(cache_dir: Path, settings: LoadSettings, entries: dict[str, CacheEntry],
+                 shards: set[int]) -> None:
     from newsdigest.output import save_atomic
 
-    save_atomic(cache_file, pickle.dumps((settings.key, entries), protocol=pickle.HIGHEST_PROTOCOL))
+    if not shards:
+        return
+    parts: dict[int, dict[str, CacheEntry]] = {shard: {} for shard in shards}
+    for rel, entry in entries.items():
+        part = parts.get(_shard(rel))
+        if part is not None:
+            part[rel] = entry
+    for shard, part in parts.items():
+        data = pickle.dumps((settings.key, part), protocol=pickle.HIGHEST_PROTOCOL)
+        save_atomic(cache_dir / f"{shard:02d}.pickle", data)

@@ -77,6 +77,9 @@ class PageSpec:
     phase: int = PHASE_LISTS
     uses_cards: bool = True
     extra: tuple[str, ...] = field(default_factory=tuple)
+    # What the context is computed from, when that is smaller than the context itself (it is
+    # what the page's fingerprint covers); None means the context.
+    inputs: Any = None
 
 
 def plan_pages(index: SiteIndex, config: SiteConfig) -> list[PageSpec]:
@@ -138,6 +141,7 @@ def item_page(story: Story, more: tuple[Story, ...], config: SiteConfig) -> Page
     )
     return PageSpec(
         story.path, "item.html", {"page": meta, "story": story, "more": more}, phase=PHASE_ITEMS,
+        inputs=(story, more),  # the meta above is made from the story and settings alone
     )
 
 

@@ -72,7 +72,7 @@ class WarmState:
     def save(self, config: SiteConfig) -> None:
         settings = LoadSettings(config.timezone, config.max_file_bytes)
         if self.items is not None and self.items_key == settings.key:
-            save_cache(config.cache_dir / "items.pickle", settings, self.items)
+            save_cache(config.cache_dir / "items", settings, self.items)
 
 
 def build_site(config: SiteConfig, options: BuildOptions,
@@ -104,7 +104,7 @@ def _build_site(config: SiteConfig, options: BuildOptions,
     loaded = load_items(
         discovery.items,
         settings,
-        cache_dir / "items.pickle" if cache_dir and kept is None else None,
+        cache_dir / "items" if cache_dir and kept is None else None,
         options.workers,
         _counter(progress, "reading", len(discovery.items)),
         kept,
@@ -196,7 +196,8 @@ def page_outputs(pages: list[PageSpec], theme: Theme, config: SiteConfig) -> lis
         outputs.append(Output(
             path=file_for(page.path),
             phase=page.phase,
-            fingerprint=fingerprint(templates, settings, page.path, page.context),
+            fingerprint=fingerprint(templates, settings, page.path,
+                                    page.context if page.inputs is None else page.inputs),
             produce=partial(_render_page, theme, page.template, context),
         ))
     return outputs

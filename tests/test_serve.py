@@ -607,7 +607,7 @@ def test_the_item_cache_kept_in_memory_is_saved_when_the_server_stops(serve):
     served.server.close()
     loaded = load_items(discover(config.content_dir).items,
                         LoadSettings(config.timezone, config.max_file_bytes),
-                        config.cache_dir / "items.pickle", workers=1)
+                        config.cache_dir / "items", workers=1)
     assert loaded.parsed == 0  # all from the saved cache, the edited file included
     assert "First story, cached" in {i.title for i in loaded.items}
 
