@@ -8,17 +8,17 @@ import os
 import pickle
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
 
-from newsdigest import feeds, output
+from newsdigest import __version__, feeds, output
 from newsdigest.config import SiteConfig
-from newsdigest.content import SourceFile, discover
+from newsdigest.content import Discovery, SourceFile, discover
 from newsdigest.errors import ContentInvalid, Problem
 from newsdigest.fingerprint import fingerprint
-from newsdigest.grouping import SiteIndex, group
+from newsdigest.grouping import FUTURE_TOLERANCE, SiteIndex, group
 from newsdigest.loading import CacheEntry, LoadSettings, load_items, save_cache
 from newsdigest.output import Manifest, Output, WriteReport
 from newsdigest.pages import PageSpec, plan_pages
@@ -99,6 +99,11 @@ def _build_site(config: SiteConfig, options: BuildOptions,
 
     # 1. load and validate every file: all problems are collected before anything is written
     discovery = discover(config.content_dir)
+    snapshot_key = _inputs_key(config, options, discovery) if cache_dir and not warm else ""
+    if snapshot_key:
+        unchanged = _unchanged_build(config, snapshot_key, now, started)
+        if unchanged is not None:
+            return unchanged
     settings = LoadSettings(config.timezone, config.max_file_bytes)
     kept = warm.items if warm and cache_dir and warm.items_key == settings.key else None
     loaded = load_items(
@@ -145,7 +150,7 @@ def _build_site(config: SiteConfig, options: BuildOptions,
                                                         options.workers, counter)
     if manifest_file is not None:
         output.save_atomic(manifest_file, pickle.dumps(new_manifest, pickle.HIGHEST_PROTOCOL))
-    return BuildReport(
+    build_report = BuildReport(
         items=len(index.stories),
         pages=len(pages),
         seconds=time.perf_counter() - started,
@@ -157,6 +162,64 @@ def _build_site(config: SiteConfig, options: BuildOptions,
         explanations=explanations,
         index=index,
     )
+    if snapshot_key and manifest_file is not None:
+        future = [i.published_at for i in loaded.items
+                  if i.published_at > now + FUTURE_TOLERANCE and not options.future]
+        valid_until = min(future) - FUTURE_TOLERANCE if future else None
+        record = replace(build_report, index=None, explanations=[], write=WriteReport())
+        output.save_atomic(_snapshot_file(manifest_file),
+                           pickle.dumps((snapshot_key, valid_until, record)))
+    return build_report
+
+
+def _inputs_key(config: SiteConfig, options: BuildOptions, discovery: Discovery) -> str:
+    """Everything a build reads, as sizes and mtimes: equal keys mean an equal site."""
+    folders = [config.templates_dir, default_theme_dir() / "templates", config.static_dir,
+               default_theme_dir() / "static"]
+    found = [discover(folder) if folder.is_dir() else None for folder in folders]
+    code = sorted((p.name, p.stat().st_size, p.stat().st_mtime_ns)
+                  for p in Path(__file__).parent.glob("*.py"))
+    return fingerprint(
+        __version__, code, settings_fingerprint(config), [str(f) for f in folders],
+        options.drafts, options.future, options.skip_invalid,
+        [(s.rel, s.size, s.mtime_ns) for s in discovery.items + discovery.assets],
+        [[(s.rel, s.size, s.mtime_ns) for s in (d.items + d.assets)] if d else None
+         for d in found],
+    )
+
+
+def _unchanged_build(config: SiteConfig, key: str, now: datetime,
+                     started: float) -> BuildReport | None:
+    """The last build's report, if it had the same inputs and its files are still as written.
+
+    Only the passing of time can change a site whose inputs did not: an item dated in the
+    future becomes due. The record says when that happens first.
+    """
+    manifest_file = _manifest_file(config)
+    try:
+        with _snapshot_file(manifest_file).open("rb") as handle:
+            last_key, valid_until, record = pickle.load(handle)
+    except (OSError, pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError):
+        return None
+    if last_key != key or (valid_until is not None and now >= valid_until):
+        return None
+    manifest = output.load_manifest(manifest_file)
+    if manifest is None or not (config.output_dir / output.MARKER).exists():
+        return None
+    root = str(config.output_dir)
+    for path, (_, size, mtime_ns) in manifest.items():
+        try:
+            stat = os.stat(os.path.join(root, path))
+        except OSError:
+            return None
+        if (stat.st_size, stat.st_mtime_ns) != (size, mtime_ns):
+            return None
+    return replace(record, seconds=time.perf_counter() - started,
+                   write=WriteReport(unchanged=len(manifest)))
+
+
+def _snapshot_file(manifest_file: Path) -> Path:
+    return manifest_file.with_suffix(".inputs")
 
 
 def _counter(progress: Progress | None, stage: str, total: int) -> Callable[[int], None] | None:

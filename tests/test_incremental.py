@@ -211,3 +211,25 @@ def test_mtime_only_touch_reuses_the_parsed_item(site):
     os.utime(path, ns=(path.stat().st_atime_ns, path.stat().st_mtime_ns + 10**9))
     report = build(site)
     assert report.parsed == 1 and report.write.written == 0
+
+
+def test_an_item_that_falls_due_appears_although_no_file_changed(site):
+    site.write("content/2026-11-21-tomorrow.md", item(
+        title="Tomorrow's story", date="2026-11-21T09:00:00Z", url="https://example.com/t"))
+    assert build(site).excluded == {"future": ["2026-11-21-tomorrow.md"]}
+    assert build(site).write.rendered == 0
+    config = load_config(site.root / "site.toml")
+    later = build_site(config, BuildOptions(now=datetime(2026, 11, 22, tzinfo=UTC), workers=1))
+    assert later.excluded == {} and later.write.rendered > 0
+    assert (site.public / "news/2026/11/21/tomorrow/index.html").exists()
+
+
+def test_unchanged_rebuild_still_reports_skipped_files_and_exclusions(site):
+    site.write("content/bad.md", "---\ntitle: [\n---\n")
+    site.write("content/draft.md", item(title="Draft", url="https://example.com/d",
+                                        published="false"))
+    first = build(site, skip_invalid=True)
+    again = build(site, skip_invalid=True)
+    assert again.write.rendered == 0
+    assert [str(p) for p in again.skipped] == [str(p) for p in first.skipped] != []
+    assert again.excluded == first.excluded == {"unpublished": ["draft.md"]}
