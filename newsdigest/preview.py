@@ -182,7 +182,7 @@ class Preview:
                 return None
             rel = path.relative_to(self.config.content_dir).as_posix()
             old = self._by_source.get(rel)
-            result = load_one(SourceFile(path, rel), settings).result
+            result = load_one(SourceFile(str(path), rel), settings).result
             if old is None or result.item is None or result.problems:
                 return None
             if _placement(result.item) != _placement(old.item):
