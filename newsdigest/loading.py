@@ -97,11 +97,12 @@ def load_one(source: SourceFile, settings: LoadSettings,
              cached: CacheEntry | None = None) -> CacheEntry:
     """Read, parse and validate one file; reuse a cached result when only the mtime moved."""
     try:
-        stat = os.stat(source.path)
+        stat = os.stat(source.abspath)
         if stat.st_size > settings.max_file_bytes:
             size = f"{stat.st_size / 1e6:.1f} MB > limit {settings.max_file_bytes / 1e6:.1f} MB"
             return _entry(stat, "", Problem(source.rel, None, "", f"file too large ({size})"))
-        data = source.path.read_bytes()
+        with open(source.abspath, "rb") as handle:
+            data = handle.read()
     except OSError as exc:
         return CacheEntry(0, 0, "", Validation(None, [Problem(
             source.rel, None, "", f"cannot read: {exc.strerror}")], []))
