@@ -22,6 +22,8 @@ from newsdigest import urls
 from newsdigest.errors import OutputRefused
 
 MARKER = ".newsdigest"
+WRITING = ".newsdigest-writing"  # present while an incremental build replaces files
+TEMP_PREFIX = ".tmp-newsdigest-"
 MARKER_TEXT = "made by newsdigest: this folder is replaced by each build\n"
 PHASE_ASSETS = 0
 PARALLEL_THRESHOLD = 400  # below this, forking workers costs more than it saves
@@ -130,13 +132,33 @@ def _write_marker(staging: Path, output_dir: Path) -> None:
 def write_incremental(outputs: Sequence[Output], manifest: Manifest, output_dir: Path,
                       workers: int, progress: Callable[[int], None] | None = None
                       ) -> tuple[Manifest, WriteReport]:
-    """Replace only what changed, phase by phase, then delete files of pages that are gone."""
+    """Replace only what changed, then delete files of pages that are gone.
+
+    The order keeps every internal link working at every moment, so a build killed midway
+    leaves a browsable site: files that did not exist come first (nothing links to them yet,
+    so they may link to each other), then changed files phase by phase (item pages before the
+    lists, feeds and sitemaps that point at them), and deletions last (nothing links to them
+    any more).
+    """
+    in_progress = output_dir / WRITING
+    if in_progress.exists():
+        _sweep_temporary_files(output_dir)  # a killed build may have left some
     stale = stale_outputs(outputs, manifest, output_dir)
+    if stale or set(manifest) - {o.path for o in outputs}:
+        in_progress.touch()
     wanted = {o.path for o in outputs}
     new_manifest = {p: v for p, v in manifest.items() if p in wanted}
     report = WriteReport(rendered=len(stale), unchanged=len(outputs) - len(stale))
-    for phase in sorted({o.phase for o in stale}):
-        batch = [o for o in stale if o.phase == phase]
+    root = str(output_dir)
+    fresh = [o for o in stale if not os.path.exists(os.path.join(root, o.path))]
+    fresh_paths = {o.path for o in fresh}
+    batches = [fresh] + [
+        [o for o in stale if o.phase == phase and o.path not in fresh_paths]
+        for phase in sorted({o.phase for o in stale})
+    ]
+    for batch in batches:
+        if not batch:
+            continue
         for output, result in zip(batch, _produce_all(batch, output_dir, output_dir, workers,
                                                       progress), strict=True):
             new_manifest[output.path] = (output.fingerprint, result.size, result.mtime_ns)
@@ -150,7 +172,15 @@ def write_incremental(outputs: Sequence[Output], manifest: Manifest, output_dir:
             report.deleted += 1
             report.changed.append(path)
             _remove_empty_parents(target.parent, output_dir)
+    in_progress.unlink(missing_ok=True)
     return new_manifest, report
+
+
+def _sweep_temporary_files(output_dir: Path) -> None:
+    for root, _, files in os.walk(output_dir):
+        for name in files:
+            if name.startswith(TEMP_PREFIX):
+                os.unlink(os.path.join(root, name))
 
 
 def load_manifest(path: Path) -> Manifest | None:
@@ -164,7 +194,7 @@ def load_manifest(path: Path) -> Manifest | None:
 
 def save_atomic(path: Path, data: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=f"{TEMP_PREFIX}{path.name}.", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
