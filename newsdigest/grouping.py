@@ -333,6 +333,8 @@ def _top_stories(stories: list[Story], config: SiteConfig) -> tuple[Story, ...]:
         s for s in stories
         if newest - s.item.published_at <= timedelta(days=config.top_stories_days)
     ]
+    # A quiet week still gets a full band: then the choice is among the latest few.
+    recent = recent if len(recent) >= 3 * config.top_stories else stories[: 3 * config.top_stories]
     ranked = sorted(recent, key=lambda s: (-s.score, -s.item.published_at.timestamp(), s.path))
     return tuple(ranked[: config.top_stories])
 
