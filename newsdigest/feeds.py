@@ -1,49 +1,178 @@
-"""Machine-readable outputs made from the same index as the pages: sitemap, robots.txt."""
+"""Syndication feeds: RSS 2.0, Atom 1.0 and JSON Feed 1.1, for the site and for each topic."""
 
 from __future__ import annotations
 
+import json
+import re
+from dataclasses import dataclass
 from datetime import datetime
+from email.utils import format_datetime
 from html import escape
 
 from newsdigest.config import SiteConfig
-from newsdigest.grouping import SiteIndex
-from newsdigest.pages import PageSpec
+from newsdigest.grouping import SiteIndex, Story
+
+# Characters XML 1.0 forbids; content copied from the web sometimes carries them.
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+KINDS = {"feed.xml": "application/rss+xml", "atom.xml": "application/atom+xml",
+         "feed.json": "application/feed+json"}
 
 
-def sitemap_entries(pages: list[PageSpec], index: SiteIndex) -> list[tuple[str, str]]:
-    """(page path, lastmod) for every page a search engine should know, in page order."""
-    entries = []
-    for page in pages:
-        if page.path.endswith(".html"):
-            continue
-        newest = _newest(page)
-        entries.append((page.path, newest.isoformat() if newest else ""))
-    return entries
+@dataclass(frozen=True)
+class Feed:
+    """One channel: the whole site, or one topic."""
+
+    folder: str  # '' for the site, 'topics/ai/' for a topic
+    title: str
+    description: str
+    page: str  # the HTML page the feed follows
+    stories: tuple[Story, ...]
+
+    def path(self, name: str) -> str:
+        return self.folder + name
 
 
-def _newest(page: PageSpec) -> datetime | None:
-    story = page.context.get("story")
-    if story is not None:
-        return story.item.updated_at or story.item.published_at
-    stories = page.context.get("stories") or ()
-    dates = [s.item.updated_at or s.item.published_at for s in stories]
-    return max(dates) if dates else None
+def site_feeds(index: SiteIndex, config: SiteConfig) -> list[Feed]:
+    feeds = [Feed("", config.title, config.description, "", index.stories[: config.feed_items])]
+    for topic in index.topics:
+        feeds.append(Feed(topic.path, f"{topic.name} · {config.title}",
+                          topic.description or f"The latest news about {topic.name}.",
+                          topic.path, topic.stories[: config.feed_items]))
+    return feeds
 
 
-def sitemap_xml(entries: list[tuple[str, str]], config: SiteConfig) -> bytes:
-    lines = ['<?xml version="1.0" encoding="UTF-8"?>',
-             '<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">']
-    for path, lastmod in entries:
-        lines.append(f"  <url><loc>{escape(config.absolute_url(path))}</loc>"
-                     + (f"<lastmod>{lastmod}</lastmod>" if lastmod else "") + "</url>")
-    lines.append("</urlset>")
-    return ("\n".join(lines) + "\n").encode()
+def _x(text: str) -> str:
+    return escape(_NOT_XML.sub("", text), quote=True)
 
 
-def robots_txt(config: SiteConfig) -> bytes:
-    return (
-        "User-agent: *\n"
-        "Allow: /\n"
-        f"Disallow: {config.url('404.html')}\n\n"
-        f"Sitemap: {config.absolute_url('sitemap.xml')}\n"
-    ).encode()
+def _image_type(url: str) -> str:
+    lower = url.lower().split("?")[0]
+    for suffix, kind in ((".png", "image/png"), (".webp", "image/webp"), (".gif", "image/gif"),
+                         (".avif", "image/avif")):
+        if lower.endswith(suffix):
+            return kind
+    return "image/jpeg"
+
+
+def _updated(story: Story) -> datetime:
+    return story.item.updated_at or story.item.published_at
+
+
+def _image_url(story: Story, config: SiteConfig) -> str:
+    url = story.image_url
+    return url if not url or url.startswith(("https:", "http:")) else config.absolute_url(url)
+
+
+def rss(feed: Feed, config: SiteConfig) -> bytes:
+    channel_link = config.absolute_url(feed.page)
+    last = max((_updated(s) for s in feed.stories), default=None)
+    out = [
+        '<?xml version="1.0" encoding="utf-8"?>',
+        '<rss version="2.0" xmlns:atom="http://www.w3.org/2005/Atom" '
+        'xmlns:content="http://purl.org/rss/1.0/modules/content/" '
+        'xmlns:dc="http://purl.org/dc/elements/1.1/">',
+        "<channel>",
+        f"<title>{_x(feed.title)}</title>",
+        f"<link>{_x(channel_link)}</link>",
+        f"<description>{_x(feed.description)}</description>",
+        f"<language>{_x(config.language)}</language>",
+        f'<atom:link href="{_x(config.absolute_url(feed.path("feed.xml")))}" rel="self" '
+        'type="application/rss+xml"/>',
+    ]
+    if last:
+        out.append(f"<lastBuildDate>{format_datetime(last)}</lastBuildDate>")
+    for story in feed.stories:
+        item = story.item
+        link = config.absolute_url(story.path)
+        out += ["<item>", f"<title>{_x(item.title)}</title>", f"<link>{_x(link)}</link>",
+                f'<guid isPermaLink="true">{_x(link)}</guid>',
+                f"<pubDate>{format_datetime(item.published_at)}</pubDate>",
+                f"<dc:creator>{_x(item.provider.name)}</dc:creator>",
+                f"<description>{_x(item.excerpt or item.title)}</description>"]
+        if item.body_html:
+            out.append(f"<content:encoded>{_x(item.body_html)}</content:encoded>")
+        out += [f"<category>{_x(t.name)}</category>" for t in story.topics]
+        image = _image_url(story, config)
+        if image:
+            out.append(f'<enclosure url="{_x(image)}" type="{_image_type(image)}" length="0"/>')
+        out.append(f'<source url="{_x(item.url)}">{_x(item.provider.name)}</source>')
+        out.append("</item>")
+    out += ["</channel>", "</rss>"]
+    return ("\n".join(out) + "\n").encode()
+
+
+def atom(feed: Feed, config: SiteConfig) -> bytes:
+    last = max((_updated(s) for s in feed.stories), default=None)
+    out = [
+        '<?xml version="1.0" encoding="utf-8"?>',
+        f'<feed xmlns="http://www.w3.org/2005/Atom" xml:lang="{_x(config.language)}">',
+        f"<title>{_x(feed.title)}</title>",
+        f"<subtitle>{_x(feed.description)}</subtitle>",
+        f"<id>{_x(config.absolute_url(feed.path('atom.xml')))}</id>",
+        f'<link rel="self" type="application/atom+xml" '
+        f'href="{_x(config.absolute_url(feed.path("atom.xml")))}"/>',
+        f'<link rel="alternate" type="text/html" href="{_x(config.absolute_url(feed.page))}"/>',
+        f"<updated>{(last.isoformat() if last else '1970-01-01T00:00:00+00:00')}</updated>",
+        f"<author><name>{_x(config.title)}</name></author>",
+    ]
+    for story in feed.stories:
+        item = story.item
+        link = config.absolute_url(story.path)
+        out += ["<entry>", f"<title>{_x(item.title)}</title>",
+                f'<link rel="alternate" type="text/html" href="{_x(link)}"/>',
+                f'<link rel="related" href="{_x(item.url)}"/>',
+                f"<id>{_x(link)}</id>",
+                f"<published>{item.published_at.isoformat()}</published>",
+                f"<updated>{_updated(story).isoformat()}</updated>",
+                f"<author><name>{_x(item.provider.name)}</name><uri>{_x(item.url)}</uri></author>",
+                f"<summary>{_x(item.excerpt or item.title)}</summary>"]
+        if item.body_html:
+            out.append(f'<content type="html">{_x(item.body_html)}</content>')
+        out += [f'<category term="{_x(t.slug)}" label="{_x(t.name)}"/>' for t in story.topics]
+        image = _image_url(story, config)
+        if image:
+            out.append(f'<link rel="enclosure" type="{_image_type(image)}" href="{_x(image)}"/>')
+        out.append("</entry>")
+    out.append("</feed>")
+    return ("\n".join(out) + "\n").encode()
+
+
+def json_feed(feed: Feed, config: SiteConfig) -> bytes:
+    items = []
+    for story in feed.stories:
+        item = story.item
+        link = config.absolute_url(story.path)
+        entry: dict[str, object] = {
+            "id": link,
+            "url": link,
+            "external_url": item.url,
+            "title": item.title,
+            "summary": item.excerpt or item.title,
+            "date_published": item.published_at.isoformat(),
+            "date_modified": _updated(story).isoformat(),
+            "authors": [{"name": item.provider.name,
+                         "url": f"https://{item.provider.domain}/" if item.provider.domain
+                         else item.url}],
+            "tags": [t.name for t in story.topics],
+        }
+        if item.body_html:
+            entry["content_html"] = item.body_html
+        else:
+            entry["content_text"] = item.excerpt or item.title
+        image = _image_url(story, config)
+        if image:
+            entry["image"] = image
+        items.append(entry)
+    document = {
+        "version": "https://jsonfeed.org/version/1.1",
+        "title": feed.title,
+        "home_page_url": config.absolute_url(feed.page),
+        "feed_url": config.absolute_url(feed.path("feed.json")),
+        "description": feed.description,
+        "language": config.language,
+        "items": items,
+    }
+    return (json.dumps(document, ensure_ascii=False, indent=1) + "\n").encode()
+
+
+WRITERS = {"feed.xml": rss, "atom.xml": atom, "feed.json": json_feed}

@@ -52,7 +52,7 @@ class Story:
 
     @property
     def image_url(self) -> str:
-        """Absolute URL of a remote image, or the site path of a local one copied beside the page."""
+        """Absolute URL of a remote image, or the site path of a local one beside the page."""
         if self.image is None:
             return ""
         if self.image.local:
@@ -249,7 +249,8 @@ def _topic_refs(names: dict[str, str], warnings: list[Problem]) -> dict[str, Top
             slug = f"{base}-{number}"
         if number > 1:
             warnings.append(Problem(
-                "topics", None, name, f"slug '{base}' already used by {taken[base]!r}; using '{slug}'"
+                "topics", None, name,
+                f"slug '{base}' already used by {taken[base]!r}; using '{slug}'"
             ))
         taken[slug] = name
         refs[key] = TopicRef(name, slug, urls.topic_path(slug))
@@ -298,7 +299,8 @@ def _topics(
         else:
             merged = {s.path: s for k in keys for s in own.get(k, [])}
             by_item = {s.item.source: s for s in merged.values()}
-            topic_stories = [by_item[i.source] for i in newest_first([s.item for s in merged.values()])]
+            ordered = newest_first([s.item for s in merged.values()])
+            topic_stories = [by_item[i.source] for i in ordered]
         ancestors = []
         node = parents.get(key)
         while node is not None:

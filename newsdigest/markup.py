@@ -1,4 +1,4 @@
-"""Untrusted markup made safe: Markdown bodies through nh3, video embeds rebuilt from an allowlist."""
+"""Untrusted markup made safe: Markdown through nh3, video embeds rebuilt from an allowlist."""
 
 from __future__ import annotations
 
@@ -55,7 +55,9 @@ class Embed:
 
     @property
     def poster_url(self) -> str:
-        return f"https://i.ytimg.com/vi/{self.video_id}/hqdefault.jpg" if self.host == "youtube" else ""
+        if self.host != "youtube":
+            return ""
+        return f"https://i.ytimg.com/vi/{self.video_id}/hqdefault.jpg"
 
 
 class _Renderer:

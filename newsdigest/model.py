@@ -308,7 +308,8 @@ def _check_url_text(value: str) -> str | None:
     if parts.username is not None or parts.password is not None:
         return None
     netloc = parts.netloc.lower()
-    return urlunsplit((parts.scheme.lower(), netloc, parts.path or "/", parts.query, parts.fragment))
+    path = parts.path or "/"
+    return urlunsplit((parts.scheme.lower(), netloc, path, parts.query, parts.fragment))
 
 
 def _source_url(check: _Checker, data: dict[str, Any], embed: Embed | None) -> str | None:
@@ -418,7 +419,8 @@ def _image(check: _Checker, entry: Any, name: str, source: str) -> Image | None:
         return Image(url, width, height, title)
     local = _local_path(raw_url.strip(), source)
     if local is None:
-        check.warn(f"{name}.url", f"not an http(s) URL or a file beside the item ({raw_url[:60]!r})")
+        check.warn(f"{name}.url",
+                   f"not an http(s) URL or a file beside the item ({raw_url[:60]!r})")
         return None
     return Image(local, width, height, title, local=True)
 
@@ -528,7 +530,7 @@ def _related(check: _Checker, data: dict[str, Any], tz: tzinfo) -> tuple[Related
                 published_at=parse_date(entry.get("publishedDateTime"), tz),
                 type=kind if isinstance(kind, str) else "article",
                 provider=_squash(provider_name) if isinstance(provider_name, str) else "",
-                quality=quality if isinstance(quality, int) and not isinstance(quality, bool) else 0,
+                quality=quality if type(quality) is int else 0,
             )
         )
     return tuple(related)

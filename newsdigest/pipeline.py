@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
 
-from newsdigest import __version__, feeds, output
+from newsdigest import __version__, api, feeds, output, sitemaps
 from newsdigest.config import SiteConfig
 from newsdigest.content import Discovery, SourceFile, discover
 from newsdigest.errors import ContentInvalid, Problem
@@ -132,7 +132,7 @@ def _build_site(config: SiteConfig, options: BuildOptions,
         *static_outputs(config),
         *_asset_outputs(index, discovery.assets, config, warnings),
         *page_outputs(pages, theme, config),
-        *_meta_outputs(pages, index, config),
+        *_meta_outputs(pages, index, config, now),
     ]
 
     # 4. render and write what changed
@@ -270,14 +270,36 @@ def _render_page(theme: Theme, template: str, context: dict) -> bytes:
     return theme.render(template, context).encode("utf-8")
 
 
-def _meta_outputs(pages: list[PageSpec], index: SiteIndex, config: SiteConfig) -> list[Output]:
-    entries = feeds.sitemap_entries(pages, index)
-    return [
-        Output("sitemap.xml", PHASE_META, fingerprint(config.base_url, repr(entries)),
-               partial(feeds.sitemap_xml, entries, config)),
-        Output("robots.txt", PHASE_META, fingerprint(config.base_url),
-               partial(feeds.robots_txt, config)),
+def _meta_outputs(pages: list[PageSpec], index: SiteIndex, config: SiteConfig,
+                  now: datetime) -> list[Output]:
+    """Feeds, sitemaps and robots.txt: written after the pages they point at."""
+    settings = settings_fingerprint(config)
+    outputs = []
+    for feed in feeds.site_feeds(index, config):
+        for name, write in feeds.WRITERS.items():
+            outputs.append(Output(feed.path(name), PHASE_META,
+                                  fingerprint(settings, name, feed),
+                                  partial(write, feed, config)))
+    for document in api.documents(index, config):
+        outputs.append(Output(document.path, PHASE_META,
+                              fingerprint(settings, document.path, document.inputs),
+                              document.render))
+    entries = sitemaps.sitemap_entries(pages, config)
+    files = sitemaps.sitemap_files(entries, config)  # cheap: plain string joins
+    outputs += [Output(name, PHASE_META, fingerprint(settings, data), partial(_bytes, data))
+                for name, data in files.items()]
+    recent = sitemaps.news_window(index.stories, now)
+    outputs += [
+        Output("sitemap-news.xml", PHASE_META, fingerprint(settings, recent),
+               partial(sitemaps.news_sitemap, recent, config)),
+        Output("robots.txt", PHASE_META, fingerprint(settings),
+               partial(sitemaps.robots_txt, config)),
     ]
+    return outputs
+
+
+def _bytes(data: bytes) -> bytes:
+    return data
 
 
 def static_outputs(config: SiteConfig) -> list[Output]:

@@ -11,6 +11,7 @@ import jinja2
 from jinja2 import meta
 from markupsafe import Markup
 
+from newsdigest import structured
 from newsdigest.config import SiteConfig
 from newsdigest.errors import TemplateFailure
 
@@ -42,12 +43,18 @@ class Theme:
                             if cache_dir else None),
         )
         self.env.filters["url"] = config.url
-        self.env.filters["link"] = lambda u: u if u.startswith(("https:", "http:")) else config.url(u)
+        self.env.filters["link"] = lambda u: u if u.startswith(("https:", "http:")) \
+            else config.url(u)
         self.env.filters["absolute_url"] = config.absolute_url
+        self.env.filters["absolute_image"] = lambda u: u if u.startswith(("https:", "http:")) \
+            else config.origin + u
         self.env.filters["date"] = format_date
         self.env.filters["isodate"] = lambda d: d.isoformat()
         self.env.filters["thousands"] = lambda n: f"{n:,}"
         self.env.globals["card"] = self.card
+        self.env.globals["list_jsonld"] = lambda page: structured.list_page(page, config)
+        self.env.globals["item_jsonld"] = lambda page, story: structured.item_page(
+            page, story, config)
         self._digests: dict[str, str] = {}
         self._cards: dict[tuple[str, bool], Markup] = {}
         if cache_dir:

@@ -111,7 +111,7 @@ def test_a_build_stopped_after_any_write_leaves_no_broken_link(make_site, monkey
         (site.root / f"content/old-{round_number}.md").unlink()
         writes = 0
 
-        def write_then_maybe_crash(*args, **kwargs):
+        def write_then_maybe_crash(*args, stop_after=stop_after, **kwargs):
             nonlocal writes
             writes += 1
             if writes > stop_after:

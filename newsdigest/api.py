@@ -1,0 +1,96 @@
+"""The JSON API: the same items as the pages, for other apps, paginated like the site."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from newsdigest.config import SiteConfig
+from newsdigest.grouping import SiteIndex, Story
+from newsdigest.pages import paginate
+
+
+@dataclass(frozen=True)
+class Document:
+    path: str  # e.g. 'api/news/page/2/index.json'
+    inputs: tuple[Any, ...]  # what it is made from, for its fingerprint
+    data: Any  # a zero-argument function that returns the JSON value
+
+    def render(self) -> bytes:
+        return (json.dumps(self.data(), ensure_ascii=False, indent=1) + "\n").encode()
+
+
+def story_json(story: Story, config: SiteConfig) -> dict[str, Any]:
+    """Every field the item page shows, with absolute URLs; never `secured`."""
+    item = story.item
+    image = story.image_url
+    if image and not image.startswith(("https:", "http:")):
+        image = config.absolute_url(image)
+    return {
+        "url": config.absolute_url(story.path),
+        "title": item.title,
+        "excerpt": item.excerpt,
+        "publishedDateTime": item.published_at.isoformat(),
+        "updatedDateTime": item.updated_at.isoformat() if item.updated_at else None,
+        "sourceUrl": item.url,
+        "type": item.type,
+        "category": item.category,
+        "quality": item.quality,
+        "heat": item.heat,
+        "provider": {"name": item.provider.name, "domain": item.provider.domain,
+                     "logo": item.provider.logo.url if item.provider.logo else None},
+        "topics": [{"name": t.name, "slug": t.slug, "url": config.absolute_url(t.path)}
+                   for t in story.topics],
+        "tags": list(item.tags),
+        "image": ({"url": image, "width": story.image.width, "height": story.image.height,
+                   "title": story.image.title} if story.image else None),
+        "video": ({"embedUrl": item.embed.src, "watchUrl": item.embed.watch_url,
+                   "duration": item.duration} if item.embed else None),
+        "price": item.price or None,
+        "bodyHtml": item.body_html or None,
+        "related": [{"title": r.title, "url": r.url, "provider": r.provider,
+                     "publishedDateTime": r.published_at.isoformat() if r.published_at
+                     else None} for r in item.related],
+    }
+
+
+def _pages(folder: str, stories: tuple[Story, ...], config: SiteConfig,
+           extra: dict[str, Any]) -> list[Document]:
+    chunks = paginate(stories, config.page_size)
+
+    def path(number: int) -> str:
+        return f"{folder}index.json" if number == 1 else f"{folder}page/{number}/index.json"
+
+    documents = []
+    for number, chunk in enumerate(chunks, start=1):
+        def data(chunk: tuple[Story, ...] = chunk, number: int = number) -> dict[str, Any]:
+            return {
+                **extra,
+                "page": number,
+                "pages": len(chunks),
+                "total": len(stories),
+                "previous": config.absolute_url(path(number - 1)) if number > 1 else None,
+                "next": config.absolute_url(path(number + 1)) if number < len(chunks) else None,
+                "items": [story_json(s, config) for s in chunk],
+            }
+        inputs = (extra, number, len(chunks), len(stories), chunk)
+        documents.append(Document(path(number), inputs, data))
+    return documents
+
+
+def documents(index: SiteIndex, config: SiteConfig) -> list[Document]:
+    made = _pages("api/news/", index.stories, config, {"title": config.title})
+    topics = tuple((t.name, t.slug, t.description, len(t.stories)) for t in index.topics)
+
+    def topic_list() -> dict[str, Any]:
+        return {"topics": [{"name": name, "slug": slug, "description": description,
+                            "count": count, "url": config.absolute_url(f"topics/{slug}/"),
+                            "api": config.absolute_url(f"api/topics/{slug}/index.json")}
+                           for name, slug, description, count in topics]}
+
+    made.append(Document("api/topics/index.json", (topics,), topic_list))
+    for topic in index.topics:
+        made += _pages(f"api/topics/{topic.slug}/", topic.stories, config,
+                       {"topic": topic.name, "slug": topic.slug})
+    return made

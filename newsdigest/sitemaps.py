@@ -1,0 +1,105 @@
+"""Sitemaps and robots.txt, made from the same pages as the site."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from html import escape
+
+from newsdigest.config import SiteConfig
+from newsdigest.grouping import Story
+from newsdigest.pages import PageSpec
+
+MAX_URLS = 50_000  # per sitemap file, by the protocol
+
+
+@dataclass(frozen=True)
+class Entry:
+    path: str
+    lastmod: str
+    image: str = ""  # absolute URL of the page's main image
+
+
+def sitemap_entries(pages: list[PageSpec], config: SiteConfig) -> list[Entry]:
+    """Every page a search engine should know, in page order, with its newest date."""
+    entries = []
+    for page in pages:
+        if page.path.endswith(".html"):
+            continue
+        newest = _newest(page)
+        story = page.context.get("story")
+        image = story.image_url if story is not None else ""
+        if image and not image.startswith(("https:", "http:")):
+            image = config.absolute_url(image)
+        entries.append(Entry(page.path, newest.isoformat() if newest else "", image))
+    return entries
+
+
+def _newest(page: PageSpec) -> datetime | None:
+    story = page.context.get("story")
+    if story is not None:
+        return story.item.updated_at or story.item.published_at
+    stories = page.context.get("stories") or ()
+    dates = [s.item.updated_at or s.item.published_at for s in stories]
+    return max(dates) if dates else None
+
+
+def sitemap_files(entries: list[Entry], config: SiteConfig) -> dict[str, bytes]:
+    """sitemap.xml, or past 50,000 URLs an index of sitemap-N.xml files."""
+    chunks = [entries[i : i + MAX_URLS] for i in range(0, len(entries), MAX_URLS)] or [[]]
+    if len(chunks) == 1:
+        return {"sitemap.xml": _urlset(chunks[0], config)}
+    files = {f"sitemap-{n}.xml": _urlset(chunk, config) for n, chunk in enumerate(chunks, 1)}
+    lines = ['<?xml version="1.0" encoding="UTF-8"?>',
+             '<sitemapindex xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">']
+    lines += [f"  <sitemap><loc>{escape(config.absolute_url(name))}</loc></sitemap>"
+              for name in files]
+    lines.append("</sitemapindex>")
+    files["sitemap.xml"] = ("\n".join(lines) + "\n").encode()
+    return files
+
+
+def _urlset(entries: list[Entry], config: SiteConfig) -> bytes:
+    lines = ['<?xml version="1.0" encoding="UTF-8"?>',
+             '<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9" '
+             'xmlns:image="http://www.google.com/schemas/sitemap-image/1.1">']
+    for entry in entries:
+        parts = [f"<loc>{escape(config.absolute_url(entry.path))}</loc>"]
+        if entry.lastmod:
+            parts.append(f"<lastmod>{entry.lastmod}</lastmod>")
+        if entry.image:
+            parts.append(f"<image:image><image:loc>{escape(entry.image)}</image:loc></image:image>")
+        lines.append("  <url>" + "".join(parts) + "</url>")
+    lines.append("</urlset>")
+    return ("\n".join(lines) + "\n").encode()
+
+
+def news_sitemap(stories: tuple[Story, ...], config: SiteConfig) -> bytes:
+    """Google News sitemap: the items of the last two days."""
+    lines = ['<?xml version="1.0" encoding="UTF-8"?>',
+             '<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9" '
+             'xmlns:news="http://www.google.com/schemas/sitemap-news/0.9">']
+    for story in stories:
+        lines.append(
+            f"  <url><loc>{escape(config.absolute_url(story.path))}</loc><news:news>"
+            f"<news:publication><news:name>{escape(config.title)}</news:name>"
+            f"<news:language>{escape(config.language)}</news:language></news:publication>"
+            f"<news:publication_date>{story.item.published_at.isoformat()}"
+            f"</news:publication_date><news:title>{escape(story.item.title)}</news:title>"
+            "</news:news></url>")
+    lines.append("</urlset>")
+    return ("\n".join(lines) + "\n").encode()
+
+
+def news_window(stories: tuple[Story, ...], now: datetime) -> tuple[Story, ...]:
+    return tuple(s for s in stories if now - timedelta(days=2) <= s.item.published_at <= now)
+
+
+def robots_txt(config: SiteConfig) -> bytes:
+    return (
+        "User-agent: *\n"
+        "Allow: /\n"
+        f"Disallow: {config.url('404.html')}\n\n"
+        f"Sitemap: {config.absolute_url('sitemap.xml')}\n"
+        f"Sitemap: {config.absolute_url('sitemap-news.xml')}\n"
+    ).encode()

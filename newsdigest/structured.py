@@ -1,0 +1,87 @@
+"""Structured data (schema.org JSON-LD) for search engines, computed from page values."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from newsdigest.config import SiteConfig
+from newsdigest.grouping import Story
+from newsdigest.pages import PageMeta
+
+
+def _absolute(url: str, config: SiteConfig) -> str:
+    return url if url.startswith(("https:", "http:")) else config.absolute_url(url)
+
+
+def breadcrumbs(page: PageMeta, config: SiteConfig) -> dict[str, Any]:
+    trail = [*page.breadcrumbs, type(page.breadcrumbs[0])(page.heading, page.path)] \
+        if page.breadcrumbs else []
+    return {
+        "@type": "BreadcrumbList",
+        "itemListElement": [
+            {"@type": "ListItem", "position": n, "name": crumb.label,
+             "item": config.absolute_url(crumb.path)}
+            for n, crumb in enumerate(trail, start=1)
+        ],
+    }
+
+
+def list_page(page: PageMeta, config: SiteConfig) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "@context": "https://schema.org",
+        "@type": "CollectionPage",
+        "name": page.heading,
+        "description": page.description,
+        "url": config.absolute_url(page.path),
+        "inLanguage": config.language,
+        "isPartOf": {"@type": "WebSite", "name": config.title,
+                     "url": config.absolute_url("")},
+    }
+    if page.breadcrumbs:
+        data["breadcrumb"] = breadcrumbs(page, config)
+    return data
+
+
+def item_page(page: PageMeta, story: Story, config: SiteConfig) -> dict[str, Any]:
+    item = story.item
+    url = config.absolute_url(story.path)
+    image = _absolute(story.image_url, config) if story.image_url else ""
+    publisher = {"@type": "Organization", "name": item.provider.name}
+    if item.provider.domain:
+        publisher["url"] = f"https://{item.provider.domain}/"
+    if item.provider.logo:
+        publisher["logo"] = {"@type": "ImageObject", "url": item.provider.logo.url}
+    data: dict[str, Any] = {
+        "@context": "https://schema.org",
+        "@type": "NewsArticle",
+        "headline": item.title[:110],
+        "description": item.excerpt or item.title,
+        "url": url,
+        "mainEntityOfPage": url,
+        "datePublished": item.published_at.isoformat(),
+        "dateModified": (item.updated_at or item.published_at).isoformat(),
+        "publisher": publisher,
+        "author": publisher,
+        "isBasedOn": item.url,
+        "about": [t.name for t in story.topics],
+        "inLanguage": config.language,
+        "breadcrumb": breadcrumbs(page, config),
+    }
+    if image:
+        data["image"] = [image]
+    if item.embed is not None:
+        video: dict[str, Any] = {
+            "@type": "VideoObject",
+            "name": item.title,
+            "description": item.excerpt or item.title,
+            "uploadDate": item.published_at.isoformat(),
+            "embedUrl": item.embed.src,
+            "contentUrl": item.embed.watch_url,
+            "thumbnailUrl": [image or item.embed.poster_url],
+        }
+        if item.length_seconds is not None:
+            minutes, seconds = divmod(item.length_seconds, 60)
+            hours, minutes = divmod(minutes, 60)
+            video["duration"] = f"PT{hours}H{minutes}M{seconds}S"
+        data["video"] = video
+    return data

@@ -1,0 +1,176 @@
+"""Feeds, sitemaps and page metadata, parsed the way feed readers and search engines do."""
+
+from __future__ import annotations
+
+import json
+from urllib.parse import urlsplit
+
+import feedparser
+import jsonschema
+import lxml.etree
+from conftest import item
+
+SETTINGS = """\
+[site]
+title = "Feed Digest"
+base_url = "https://example.org/digest/"
+feed_items = 3
+page_size = 2
+"""
+JSON_FEED_SCHEMA = {
+    "type": "object",
+    "required": ["version", "title", "items", "home_page_url", "feed_url"],
+    "properties": {
+        "version": {"const": "https://jsonfeed.org/version/1.1"},
+        "title": {"type": "string"},
+        "home_page_url": {"type": "string", "pattern": "^https://"},
+        "feed_url": {"type": "string", "pattern": "^https://"},
+        "items": {"type": "array", "items": {
+            "type": "object",
+            "required": ["id", "url", "title", "date_published"],
+            "anyOf": [{"required": ["content_html"]}, {"required": ["content_text"]}],
+            "properties": {
+                "id": {"type": "string"}, "url": {"type": "string", "pattern": "^https://"},
+                "title": {"type": "string"}, "date_published": {"type": "string"},
+                "tags": {"type": "array", "items": {"type": "string"}},
+                "authors": {"type": "array", "items": {"type": "object",
+                                                       "required": ["name"]}},
+                "image": {"type": "string", "pattern": "^https?://"},
+            },
+        }},
+    },
+}
+
+
+def files() -> dict[str, str]:
+    made = {}
+    for n in range(5):
+        made[f"content/2026-10-0{n + 1}-story-{n}.md"] = item(
+            title=f"Story {n} & <friends>", date=f"2026-10-0{n + 1}T10:00:00+02:00",
+            url=f"https://example.com/{n}", topics=("AI", "Robotics") if n % 2 else ("AI",),
+            body="Some **bold** text.\n" if n == 4 else "",
+            images=f'\n  - url: "https://img.example/{n}.jpg"\n    width: 800\n    height: 450')
+    return made
+
+
+def test_every_feed_parses_without_errors(make_site):
+    site = make_site(files(), SETTINGS)
+    assert site.build() == 0
+    for folder in ("", "topics/ai/", "topics/robotics/"):
+        for name in ("feed.xml", "atom.xml"):
+            raw = (site.public / folder / name).read_bytes()
+            lxml.etree.fromstring(raw)  # strict XML
+            parsed = feedparser.parse(raw)
+            assert not parsed.bozo, (folder, name, parsed.get("bozo_exception"))
+            assert parsed.entries, (folder, name)
+        document = json.loads((site.public / folder / "feed.json").read_text())
+        jsonschema.validate(document, JSON_FEED_SCHEMA)
+
+
+def test_site_feed_entries(make_site):
+    site = make_site(files(), SETTINGS)
+    site.build()
+    rss = feedparser.parse((site.public / "feed.xml").read_bytes())
+    assert [e.title for e in rss.entries] == ["Story 4 & <friends>", "Story 3 & <friends>",
+                                              "Story 2 & <friends>"]
+    first = rss.entries[0]
+    assert first.link == "https://example.org/digest/news/2026/10/05/story-4/"
+    assert first.id == first.link
+    assert first.published_parsed[:5] == (2026, 10, 5, 8, 0)  # +02:00 kept as an instant
+    assert [t.term for t in first.tags] == ["AI"]
+    assert first.enclosures[0].href == "https://img.example/4.jpg"
+    assert "<strong>bold</strong>" in first.content[0].value
+    atom = feedparser.parse((site.public / "atom.xml").read_bytes())
+    assert atom.entries[0].author == "Example News"
+    assert atom.feed.links[0].href.startswith("https://example.org/digest/")
+
+
+def test_guids_are_stable_across_builds(make_site):
+    site = make_site(files(), SETTINGS)
+    site.build()
+    before = [e.id for e in feedparser.parse((site.public / "feed.xml").read_bytes()).entries]
+    site.build("--no-cache")
+    after = [e.id for e in feedparser.parse((site.public / "feed.xml").read_bytes()).entries]
+    assert before == after
+
+
+def test_every_page_has_autodiscovery_and_topic_pages_their_own(make_site):
+    site = make_site(files(), SETTINGS)
+    site.build()
+    for page in site.pages():
+        tree = site.html(page.relative_to(site.public).as_posix())
+        types = tree.xpath("//link[@rel='alternate']/@type")
+        assert {"application/rss+xml", "application/atom+xml",
+                "application/feed+json"} <= set(types), page
+    topic = site.html("topics/robotics/")
+    assert "/digest/topics/robotics/feed.xml" in topic.xpath("//link[@rel='alternate']/@href")
+    assert "/digest/topics/robotics/feed.xml" in topic.xpath("//a[@class='subscribe']/@href")
+
+
+def test_sitemap_lists_every_page_and_every_url_exists(make_site):
+    site = make_site(files(), SETTINGS)
+    site.build()
+    tree = lxml.etree.fromstring((site.public / "sitemap.xml").read_bytes())
+    ns = {"s": "http://www.sitemaps.org/schemas/sitemap/0.9"}
+    urls = tree.xpath("//s:loc/text()", namespaces=ns)
+    paths = {urlsplit(u).path.removeprefix("/digest/") for u in urls}
+    for path in paths:
+        target = site.public / path
+        assert (target / "index.html").exists() or target.is_file(), path
+    pages = {p.relative_to(site.public).parent.as_posix() + "/" for p in site.pages()
+             if p.name == "index.html"}
+    pages = {"" if p == "./" else p for p in pages}
+    assert pages == paths
+    robots = (site.public / "robots.txt").read_text()
+    assert "Sitemap: https://example.org/digest/sitemap.xml" in robots
+    assert "Sitemap: https://example.org/digest/sitemap-news.xml" in robots
+
+
+def test_news_sitemap_holds_the_last_two_days(make_site):
+    recent = {"content/today.md": item("Today", "2026-11-19T12:00:00Z", "https://e.com/t"),
+              "content/old.md": item("Old", "2026-11-10T12:00:00Z", "https://e.com/o")}
+    site = make_site(recent, SETTINGS)
+    site.build()
+    tree = lxml.etree.fromstring((site.public / "sitemap-news.xml").read_bytes())
+    ns = {"n": "http://www.google.com/schemas/sitemap-news/0.9"}
+    assert tree.xpath("//n:title/text()", namespaces=ns) == ["Today"]
+
+
+def test_item_page_metadata(make_site):
+    site = make_site(files(), SETTINGS)
+    site.build()
+    page = site.html("news/2026/10/05/story-4/")
+    meta = {m.get("property") or m.get("name"): m.get("content") for m in page.iter("meta")}
+    assert meta["og:type"] == "article"
+    assert meta["og:url"] == "https://example.org/digest/news/2026/10/05/story-4/"
+    assert meta["og:image"] == "https://img.example/4.jpg"
+    assert meta["twitter:card"] == "summary_large_image"
+    assert page.xpath("//link[@rel='canonical']/@href") == [meta["og:url"]]
+    data = json.loads(page.xpath("//script[@type='application/ld+json']/text()")[0])
+    assert data["@type"] == "NewsArticle"
+    assert data["headline"] == "Story 4 & <friends>"
+    assert data["isBasedOn"] == "https://example.com/4"
+    assert data["datePublished"] == "2026-10-05T08:00:00+00:00"
+    assert data["breadcrumb"]["itemListElement"][0]["item"] == "https://example.org/digest/"
+
+
+def test_video_item_has_video_object(make_site):
+    embed = '"<iframe src=\\"https://www.youtube.com/embed/dQ8x1vKkZ2A\\"></iframe>"'
+    site = make_site({"content/v.md": item("A video", "2026-10-01T10:00:00Z",
+                                           "https://www.youtube.com/watch?v=dQ8x1vKkZ2A",
+                                           featuredContent=embed, length="PT1H2M3S")},
+                     SETTINGS)
+    site.build()
+    page = site.html("news/2026/10/01/v/")
+    data = json.loads(page.xpath("//script[@type='application/ld+json']/text()")[0])
+    assert data["video"]["embedUrl"] == "https://www.youtube-nocookie.com/embed/dQ8x1vKkZ2A"
+    assert data["video"]["duration"] == "PT1H2M3S"
+
+
+def test_list_pages_have_collection_page_data(make_site):
+    site = make_site(files(), SETTINGS)
+    site.build()
+    data = json.loads(site.html("topics/ai/").xpath(
+        "//script[@type='application/ld+json']/text()")[0])
+    assert data["@type"] == "CollectionPage"
+    assert [c["name"] for c in data["breadcrumb"]["itemListElement"]] == ["Home", "Topics", "AI"]
