@@ -38,6 +38,7 @@ class Output:
     fingerprint: str
     produce: Callable[[], bytes] | None = None
     copy_from: Path | None = None  # assets are copied, not produced
+    values: str = ""  # pages: the fingerprint of their values alone, without the templates
 
 
 @dataclass(frozen=True)

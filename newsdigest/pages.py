@@ -268,7 +268,7 @@ def _archive_pages(index: SiteIndex, config: SiteConfig) -> list[PageSpec]:
                                  (home, archive, Crumb(str(year.year), year.path))),
                 "stories": month.stories,
                 "days": _by_day(month.stories),
-            }, uses_cards=False))
+            }, uses_cards=False, inputs=(month.path, month.label, month.stories)))
     return pages
 
 

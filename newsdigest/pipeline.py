@@ -128,11 +128,12 @@ def _build_site(config: SiteConfig, options: BuildOptions,
     theme = Theme(config, cache_dir)
     pages = plan_pages(index, config)
     theme.preload(sorted({p.template for p in pages} | {"_card.html"}))
+    page_files = page_outputs(pages, theme, config)
     outputs = [
         *static_outputs(config),
         *_asset_outputs(index, discovery.assets, config, warnings),
-        *page_outputs(pages, theme, config),
-        *_meta_outputs(pages, index, config, now),
+        *page_files,
+        *_meta_outputs(pages, page_files, index, config, now),
     ]
 
     # 4. render and write what changed
@@ -256,12 +257,14 @@ def page_outputs(pages: list[PageSpec], theme: Theme, config: SiteConfig) -> lis
     for page in pages:
         context = {**page.context, "site": config}
         templates = theme.digest(page.template) + (card if page.uses_cards else "")
+        values = fingerprint(settings, page.path,
+                             page.context if page.inputs is None else page.inputs)
         outputs.append(Output(
             path=file_for(page.path),
             phase=page.phase,
-            fingerprint=fingerprint(templates, settings, page.path,
-                                    page.context if page.inputs is None else page.inputs),
+            fingerprint=templates + values,
             produce=partial(_render_page, theme, page.template, context),
+            values=values,
         ))
     return outputs
 
@@ -270,8 +273,8 @@ def _render_page(theme: Theme, template: str, context: dict) -> bytes:
     return theme.render(template, context).encode("utf-8")
 
 
-def _meta_outputs(pages: list[PageSpec], index: SiteIndex, config: SiteConfig,
-                  now: datetime) -> list[Output]:
+def _meta_outputs(pages: list[PageSpec], page_files: list[Output], index: SiteIndex,
+                  config: SiteConfig, now: datetime) -> list[Output]:
     """Feeds, sitemaps and robots.txt: written after the pages they point at."""
     settings = settings_fingerprint(config)
     outputs = []
@@ -284,10 +287,13 @@ def _meta_outputs(pages: list[PageSpec], index: SiteIndex, config: SiteConfig,
         outputs.append(Output(document.path, PHASE_META,
                               fingerprint(settings, document.path, document.inputs),
                               document.render))
-    entries = sitemaps.sitemap_entries(pages, config)
-    files = sitemaps.sitemap_files(entries, config)  # cheap: plain string joins
-    outputs += [Output(name, PHASE_META, fingerprint(settings, data), partial(_bytes, data))
-                for name, data in files.items()]
+    # A sitemap says which pages exist and their dates: exactly what the pages' own
+    # fingerprints cover, so it is made only when one of those changed.
+    page_prints = fingerprint(settings, [(o.path, o.values) for o in page_files])
+    listed = sum(not page.path.endswith(".html") for page in pages)
+    for name in sitemaps.sitemap_names(listed):
+        outputs.append(Output(name, PHASE_META, page_prints,
+                              partial(_sitemap_file, name, pages, config)))
     recent = sitemaps.news_window(index.stories, now)
     outputs += [
         Output("sitemap-news.xml", PHASE_META, fingerprint(settings, recent),
@@ -298,8 +304,8 @@ def _meta_outputs(pages: list[PageSpec], index: SiteIndex, config: SiteConfig,
     return outputs
 
 
-def _bytes(data: bytes) -> bytes:
-    return data
+def _sitemap_file(name: str, pages: list[PageSpec], config: SiteConfig) -> bytes:
+    return sitemaps.sitemap_files(sitemaps.sitemap_entries(pages, config), config)[name]
 
 
 def static_outputs(config: SiteConfig) -> list[Output]:

@@ -44,6 +44,13 @@ def _newest(page: PageSpec) -> datetime | None:
     return max(dates) if dates else None
 
 
+def sitemap_names(count: int) -> list[str]:
+    """The sitemap files for a number of pages (all sitemap pages are HTML pages but 404)."""
+    if count <= MAX_URLS:
+        return ["sitemap.xml"]
+    return ["sitemap.xml"] + [f"sitemap-{n}.xml" for n in range(1, -(-count // MAX_URLS) + 1)]
+
+
 def sitemap_files(entries: list[Entry], config: SiteConfig) -> dict[str, bytes]:
     """sitemap.xml, or past 50,000 URLs an index of sitemap-N.xml files."""
     chunks = [entries[i : i + MAX_URLS] for i in range(0, len(entries), MAX_URLS)] or [[]]
