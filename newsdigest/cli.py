@@ -71,6 +71,8 @@ def _parser() -> argparse.ArgumentParser:
     build.add_argument("--no-cache", action="store_true",
                        help="ignore and do not write the build cache (a full build)")
     build.add_argument("--explain", action="store_true", help="say why each page was rebuilt")
+    build.add_argument("--no-search", action="store_true",
+                       help="do not build the search index (Pagefind)")
     build.add_argument("--jobs", type=int, default=None, metavar="N",
                        help="worker processes (default: all cores)")
     build.add_argument("--quiet", "-q", action="store_true", help="print only problems")
@@ -143,6 +145,7 @@ def build_options(args: argparse.Namespace) -> BuildOptions:
         workers=args.jobs or os.cpu_count() or 1,
         now=now,
         explain=args.explain,
+        search=not args.no_search,
     )
 
 
@@ -178,6 +181,8 @@ def _serve(args: argparse.Namespace) -> int:
         future=not args.no_future,
         workers=args.jobs or os.cpu_count() or 1,
         now=datetime.fromtimestamp(int(epoch), UTC) if epoch and epoch.isdigit() else None,
+        # Pagefind re-reads every page: seconds per save on a large site. Preview skips it.
+        search=False,
     )
     config_file = args.config or (Path("site.toml") if Path("site.toml").exists() else None)
     server = PreviewServer(lambda url: serve_config(site_config(args), url), options,

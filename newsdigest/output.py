@@ -56,6 +56,7 @@ class WriteReport:
     deleted: int = 0
     unchanged: int = 0  # skipped by fingerprint
     full: bool = False
+    search_indexed: bool = False
     changed: list[str] = field(default_factory=list)  # paths written or deleted (incremental)
 
 
@@ -206,10 +207,11 @@ def save_atomic(path: Path, data: bytes) -> None:
 
 
 def clean_stale_staging(output_dir: Path) -> None:
-    """A build killed before its swap leaves a staging folder; the next build removes it."""
-    for stale in output_dir.parent.glob(f".{output_dir.name}.staging-*"):
-        if stale.is_dir():
-            shutil.rmtree(stale, ignore_errors=True)
+    """A build killed before a swap leaves its folder beside the output; the next one removes it."""
+    for pattern in (f".{output_dir.name}.staging-*", f".{output_dir.name}.pagefind-*"):
+        for stale in output_dir.parent.glob(pattern):
+            if stale.is_dir():
+                shutil.rmtree(stale, ignore_errors=True)
 
 
 # --- producing files, in parallel when it pays -------------------------------------------------
@@ -313,7 +315,7 @@ def _swap_in(staging: Path, output_dir: Path) -> None:
         os.rename(staging, output_dir)
         staging.mkdir()  # so the caller's clean-up has something to remove
         return
-    if _rename_exchange(staging, output_dir):
+    if rename_exchange(staging, output_dir):
         return
     old = staging.with_name(staging.name + "-old")
     os.rename(output_dir, old)
@@ -321,7 +323,8 @@ def _swap_in(staging: Path, output_dir: Path) -> None:
     os.rename(old, staging)
 
 
-def _rename_exchange(a: Path, b: Path) -> bool:
+def rename_exchange(a: Path, b: Path) -> bool:
+    """Swap two paths in one step (Linux renameat2); False where that is not possible."""
     try:
         libc = ctypes.CDLL(None, use_errno=True)
         renameat2 = libc.renameat2

@@ -88,6 +88,10 @@ def plan_pages(index: SiteIndex, config: SiteConfig) -> list[PageSpec]:
     pages.extend(_home_pages(index, config))
     pages.extend(_topic_pages(index, config))
     pages.extend(_archive_pages(index, config))
+    pages.append(PageSpec("search/", "search.html", {"page": PageMeta(
+        "search", "search/", "Search", f"Search · {config.title}",
+        f"Search every news item of {config.title}.", (Crumb("Home", ""),),
+    )}, uses_cards=False))
     pages.append(PageSpec("404.html", "404.html", {"page": PageMeta(
         "404", "404.html", "Page not found", f"Page not found · {config.title}",
         "The page you asked for is not here.",

@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
 
-from newsdigest import __version__, api, feeds, output, sitemaps
+from newsdigest import __version__, api, feeds, output, search, sitemaps
 from newsdigest.config import SiteConfig
 from newsdigest.content import Discovery, SourceFile, discover
 from newsdigest.errors import ContentInvalid, Problem
@@ -39,6 +39,7 @@ class BuildOptions:
     workers: int = field(default_factory=lambda: os.cpu_count() or 1)
     now: datetime | None = None  # the clock, passed in so tests and builds can fix it
     explain: bool = False
+    search: bool = True  # build the Pagefind search index (seconds at 10,000 items)
 
 
 @dataclass
@@ -101,7 +102,7 @@ def _build_site(config: SiteConfig, options: BuildOptions,
     discovery = discover(config.content_dir)
     snapshot_key = _inputs_key(config, options, discovery) if cache_dir and not warm else ""
     if snapshot_key:
-        unchanged = _unchanged_build(config, snapshot_key, now, started)
+        unchanged = _unchanged_build(config, snapshot_key, now, started, options.search)
         if unchanged is not None:
             return unchanged
     settings = LoadSettings(config.timezone, config.max_file_bytes)
@@ -151,6 +152,10 @@ def _build_site(config: SiteConfig, options: BuildOptions,
                                                         options.workers, counter)
     if manifest_file is not None:
         output.save_atomic(manifest_file, pickle.dumps(new_manifest, pickle.HIGHEST_PROTOCOL))
+    if options.search:
+        record = manifest_file.with_suffix(".search") if manifest_file else None
+        report.search_indexed = search.update_index(config.output_dir, record,
+                                                    search.pages_print(page_files))
     build_report = BuildReport(
         items=len(index.stories),
         pages=len(pages),
@@ -182,15 +187,15 @@ def _inputs_key(config: SiteConfig, options: BuildOptions, discovery: Discovery)
                   for p in Path(__file__).parent.glob("*.py"))
     return fingerprint(
         __version__, code, settings_fingerprint(config), [str(f) for f in folders],
-        options.drafts, options.future, options.skip_invalid,
+        options.drafts, options.future, options.skip_invalid, options.search,
         [(s.rel, s.size, s.mtime_ns) for s in discovery.items + discovery.assets],
         [[(s.rel, s.size, s.mtime_ns) for s in (d.items + d.assets)] if d else None
          for d in found],
     )
 
 
-def _unchanged_build(config: SiteConfig, key: str, now: datetime,
-                     started: float) -> BuildReport | None:
+def _unchanged_build(config: SiteConfig, key: str, now: datetime, started: float,
+                     needs_search: bool) -> BuildReport | None:
     """The last build's report, if it had the same inputs and its files are still as written.
 
     Only the passing of time can change a site whose inputs did not: an item dated in the
@@ -206,6 +211,8 @@ def _unchanged_build(config: SiteConfig, key: str, now: datetime,
         return None
     manifest = output.load_manifest(manifest_file)
     if manifest is None or not (config.output_dir / output.MARKER).exists():
+        return None
+    if needs_search and not (config.output_dir / search.FOLDER / "pagefind.js").exists():
         return None
     root = str(config.output_dir)
     for path, (_, size, mtime_ns) in manifest.items():

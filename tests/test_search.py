@@ -1,0 +1,100 @@
+"""Search on static hosting: Pagefind's index, driven in a real browser over loopback."""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import threading
+from collections.abc import Iterator
+
+import pytest
+from browser import browser_fixture  # noqa: F401 - provides `browser`
+from conftest import item
+
+SETTINGS = """\
+[site]
+title = "Search Digest"
+base_url = "http://127.0.0.1/digest/"
+"""
+
+
+def files() -> dict[str, str]:
+    return {
+        "content/2026-10-01-chips.md": item(
+            "Chipmakers race to build inference accelerators", "2026-10-01T10:00:00Z",
+            "https://example.com/chips", ("AI Hardware",),
+            excerpt='"A wafer-scale design promises cheaper tokens."'),
+        "content/2026-10-02-robots.md": item(
+            "Robot hands learn to fold laundry", "2026-10-02T10:00:00Z",
+            "https://example.com/robots", ("Robotics",),
+            body="The gripper uses *tactile sensors* made of silicone.\n"),
+    }
+
+
+class QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def served(make_site, tmp_path) -> Iterator[str]:
+    site = make_site(files(), SETTINGS)
+    assert site.build() == 0
+    # Serve the output under /digest/, as a host with a base path would.
+    root = tmp_path / "root"
+    root.mkdir()
+    (root / "digest").symlink_to(site.public)
+    handler = functools.partial(QuietHandler, directory=str(root))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/digest/"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_index_covers_item_pages_only(make_site):
+    site = make_site(files(), SETTINGS)
+    site.build()
+    assert (site.public / "pagefind" / "pagefind.js").exists()
+    assert site.html("search/").find(".//h1").text_content() == "Search"
+    box = site.html("").xpath("//form[@role='search']")[0]
+    assert box.get("action") == "/digest/search/" and box.xpath(".//input/@name") == ["q"]
+
+
+def test_no_search_flag_and_unchanged_pages_skip_indexing(make_site):
+    site = make_site(files(), SETTINGS)
+    site.build("--no-search")
+    assert not (site.public / "pagefind").exists()
+    site.build()
+    stamp = (site.public / "pagefind" / "pagefind-entry.json").stat().st_mtime_ns
+    site.build()
+    assert (site.public / "pagefind" / "pagefind-entry.json").stat().st_mtime_ns == stamp
+
+
+def test_typing_a_query_finds_the_right_item(browser, served):
+    page = browser.new_page()
+    page.goto(served + "search/")
+    page.fill("#search-query", "tactile")
+    result = page.locator(".search-result-title").first
+    result.wait_for(timeout=10_000)
+    assert result.inner_text() == "Robot hands learn to fold laundry"
+    assert result.get_attribute("href") == "/digest/news/2026/10/02/robots/"
+    assert "tactile" in page.locator(".search-result mark").first.inner_text().lower()
+    page.fill("#search-query", "wafer")
+    page.wait_for_function(
+        "document.querySelector('.search-result-title')?.textContent.startsWith('Chipmakers')")
+    page.close()
+
+
+def test_header_search_box_lands_on_results(browser, served):
+    page = browser.new_page()
+    page.goto(served)
+    page.fill("#site-search", "laundry")
+    page.press("#site-search", "Enter")
+    page.locator(".search-result-title").first.wait_for(timeout=10_000)
+    assert "/search/?q=laundry" in page.url
+    assert page.locator(".search-result-title").first.inner_text().startswith("Robot hands")
+    page.close()
