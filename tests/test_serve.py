@@ -305,7 +305,7 @@ def test_pages_use_the_local_address(serve):
 
 
 @pytest.mark.parametrize("options, shown", [
-    (BuildOptions(drafts=True, future=True, workers=1, now=NOW, search=False), True),  # serve's default
+    (BuildOptions(drafts=True, future=True, workers=1, now=NOW, search=False), True),  # as serve
     (BuildOptions(workers=1, now=NOW, search=False), False),  # --no-drafts --no-future
 ])
 def test_drafts_and_future_items_are_shown_unless_turned_off(serve, options, shown):
