@@ -223,7 +223,10 @@ class _Converter:
 
     def value(self, node: yaml.Node, path: str) -> Any:
         if id(node) in self.seen:
-            raise self.refuse(node, path, "anchors/aliases not allowed")
+            # The node is the anchored one: name the line of the field that repeats it.
+            parent = re.sub(r"(\.[^.\[]*|\[\d+\])$", "", path)
+            line = self.lines.get(path) or self.lines.get(parent) or node.start_mark.line
+            raise _Refused(line, path or "front matter", "anchors/aliases not allowed")
         self.seen.add(id(node))
         if path and path not in self.lines:
             self.lines[path] = node.start_mark.line + self.offset
