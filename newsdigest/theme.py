@@ -16,6 +16,16 @@ from newsdigest.config import SiteConfig
 from newsdigest.errors import TemplateFailure
 
 
+# Only the theme's own files run: no inline script or style, no eval (WebAssembly is allowed
+# for the search index), videos only from the embed hosts the click-to-play facade loads.
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self'; "
+    "img-src 'self' https: http: data:; font-src 'self'; connect-src 'self'; "
+    "frame-src https://www.youtube-nocookie.com https://player.vimeo.com; object-src 'none'; "
+    "base-uri 'self'; form-action 'self'"
+)
+
+
 def default_theme_dir() -> Path:
     """The theme shipped in the wheel, or the repository's own folders in a development install."""
     packaged = Path(__file__).parent / "theme"
@@ -52,6 +62,7 @@ class Theme:
         self.env.filters["isodate"] = lambda d: d.isoformat()
         self.env.filters["thousands"] = lambda n: f"{n:,}"
         self.env.globals["card"] = self.card
+        self.env.globals["csp"] = CONTENT_SECURITY_POLICY
         self.env.globals["list_jsonld"] = lambda page: structured.list_page(page, config)
         self.env.globals["item_jsonld"] = lambda page, story: structured.item_page(
             page, story, config)
