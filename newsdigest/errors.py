@@ -9,7 +9,7 @@ EXIT_INVALID = 1
 EXIT_USAGE = 2
 
 
-@dataclass(frozen=True, order=True)
+@dataclass(frozen=True)
 class Problem:
     """One thing wrong (or worth a warning) in one input file, located as precisely as known."""
 
@@ -19,6 +19,10 @@ class Problem:
     message: str
     hint: str = ""
     column: int | None = None
+
+    def sort_key(self) -> tuple[str, int, str, str]:
+        """File order, then line order; problems without a line first."""
+        return (self.path, self.line or 0, self.field, self.message)
 
     def __str__(self) -> str:
         where = self.path if self.line is None else f"{self.path}:{self.line}"
@@ -54,7 +58,7 @@ class ContentInvalid(NewsdigestError):
     """Some content files cannot be used; nothing was written."""
 
     def __init__(self, problems: list[Problem]):
-        self.problems = sorted(problems)
+        self.problems = sorted(problems, key=Problem.sort_key)
         files = len({p.path for p in self.problems})
         lines = [str(p) for p in self.problems]
         lines.append(

@@ -15,7 +15,6 @@ from newsdigest import structured
 from newsdigest.config import SiteConfig
 from newsdigest.errors import TemplateFailure
 
-
 # Only the theme's own files run: no inline script or style, no eval (WebAssembly is allowed
 # for the search index), videos only from the embed hosts the click-to-play facade loads.
 CONTENT_SECURITY_POLICY = (
