@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import string
 from pathlib import Path
 
 import lxml.html
