@@ -80,6 +80,25 @@ def _parser() -> argparse.ArgumentParser:
 
     _serve_parser(commands)
 
+    check = commands.add_parser("check", help="check the built site before deploying it",
+                                description="Check every internal link and image, orphan "
+                                "pages, feeds, sitemaps and page titles of the built site.")
+    check.add_argument("--config", type=Path, metavar="FILE", help="site settings (site.toml)")
+    check.add_argument("--output", type=Path, metavar="DIR", help="the built site to check")
+    check.add_argument("--jobs", type=int, default=None, metavar="N", help="worker processes")
+    check.set_defaults(run=_check)
+
+    deploy = commands.add_parser(
+        "deploy", help="build, check and deploy the site to a target of site.toml [deploy]",
+        description="Build (unless --no-build), check, then deploy to a [deploy.NAME] target.")
+    deploy.add_argument("target", nargs="?", help="the target's name (default: the only one)")
+    deploy.add_argument("--config", type=Path, metavar="FILE", help="site settings (site.toml)")
+    deploy.add_argument("--no-build", action="store_true", help="deploy the existing output")
+    deploy.add_argument("--force", action="store_true", help="deploy even if the check fails")
+    deploy.add_argument("--dry-run", action="store_true",
+                        help="list what would be added, changed and deleted; change nothing")
+    deploy.set_defaults(run=_deploy)
+
     clean = commands.add_parser("clean", help="remove the build cache",
                                 description="Remove the build cache (.cache/ by default).")
     clean.add_argument("--config", type=Path, metavar="FILE", help="site settings (site.toml)")
@@ -304,6 +323,68 @@ def _shown_path(path: Path) -> str:
         return str(path.relative_to(Path.cwd()))
     except ValueError:
         return str(path)
+
+
+def _check(args: argparse.Namespace) -> int:
+    from newsdigest.check import check_site
+
+    config = load_config(args.config)
+    output = args.output.resolve() if args.output else config.output_dir
+    if not (output / "index.html").is_file():
+        raise NewsdigestError(f"no built site in {_shown_path(output)}; run newsdigest build")
+    findings = check_site(output, config, args.jobs or os.cpu_count() or 1)
+    for finding in findings:
+        print(finding)
+    pages = sum(1 for _ in output.rglob("*.html"))
+    print(f"checked {pages} pages: {len(findings)} problem{'s' if len(findings) != 1 else ''}",
+          file=sys.stderr)
+    return 1 if findings else EXIT_OK
+
+
+def _deploy(args: argparse.Namespace) -> int:
+    from newsdigest import deploy
+    from newsdigest.check import check_site
+
+    config = load_config(args.config)
+    targets = {t.name: t for t in config.deploy}
+    if not targets:
+        raise UsageError("no deploy target: add one to site.toml, e.g.\n[deploy.production]\n"
+                         'type = "git"\nremote = "git@github.com:you/digest.git"\n'
+                         'branch = "gh-pages"')
+    if args.target is None and len(targets) > 1:
+        raise UsageError(f"several targets ({', '.join(sorted(targets))}): name one")
+    name = args.target or next(iter(targets))
+    if name not in targets:
+        raise UsageError(f"no target {name!r} in [deploy] (known: {', '.join(sorted(targets))})")
+    target = targets[name]
+    if not args.no_build:
+        report = build_site(config, BuildOptions(now=build_options_now()))
+        _print_report(report, config, quiet=True)
+    findings = check_site(config.output_dir, config, os.cpu_count() or 1)
+    for finding in findings:
+        print(finding, file=sys.stderr)
+    if findings and not args.force:
+        raise NewsdigestError(f"the check found {len(findings)} problems: nothing deployed "
+                              "(fix them, or deploy anyway with --force)")
+    if target.kind == "directory":
+        plan = deploy.deploy_directory(config.output_dir, Path(target.destination).expanduser()
+                                       .resolve(), args.dry_run)
+    elif target.kind == "rsync":
+        plan = deploy.deploy_rsync(config.output_dir, target.destination, args.dry_run)
+    else:
+        plan = deploy.deploy_git(config.output_dir, target, config.cache_dir / "deploy" / name,
+                                 config.title, args.dry_run)
+    for line in plan.lines():
+        print(line)
+    verb = "would transfer" if args.dry_run else "transferred"
+    print(f"{name}: {verb} {plan.transfers} files, {len(plan.deleted)} deleted "
+          f"({target.kind} {target.destination})")
+    return EXIT_OK
+
+
+def build_options_now() -> datetime | None:
+    epoch = os.environ.get("SOURCE_DATE_EPOCH")
+    return datetime.fromtimestamp(int(epoch), UTC) if epoch and epoch.isdigit() else None
 
 
 def _clean(args: argparse.Namespace) -> int:

@@ -9,6 +9,7 @@ from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from newsdigest.deploy import Target, parse_targets
 from newsdigest.errors import ConfigError
 
 DEFAULT_CONFIG = "site.toml"
@@ -46,6 +47,7 @@ class SiteConfig:
     cache_dir: Path = Path(".cache")
     max_file_bytes: int = 1024 * 1024
     topics: tuple[TopicSettings, ...] = field(default_factory=tuple)
+    deploy: tuple[Target, ...] = field(default_factory=tuple)
 
     @property
     def tz(self) -> ZoneInfo:
@@ -185,6 +187,13 @@ def _parse(data: dict[str, Any], problems: list[str]) -> dict[str, Any]:
         if not unknown and not bad:
             topics.append(TopicSettings(name=name, **meta))
     values["topics"] = tuple(topics)
+    deploy = data.get("deploy", {})
+    if isinstance(deploy, dict):
+        targets, deploy_problems = parse_targets(deploy)
+        problems += deploy_problems
+        values["deploy"] = tuple(targets)
+    else:
+        problems.append("[deploy]: expected tables such as [deploy.production]")
     return values
 
 

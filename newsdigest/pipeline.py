@@ -26,8 +26,9 @@ from newsdigest.theme import Theme, default_theme_dir
 from newsdigest.urls import file_for
 
 PHASE_META = 3
-# Settings that only say where things are: changing them must not re-render pages.
-_LOCATION_SETTINGS = {"content_dir", "output_dir", "cache_dir", "templates_dir", "static_dir"}
+# Settings no page reads (where things are, where they go): changing them re-renders nothing.
+_LOCATION_SETTINGS = {"content_dir", "output_dir", "cache_dir", "templates_dir", "static_dir",
+                      "deploy"}
 
 
 @dataclass(frozen=True)

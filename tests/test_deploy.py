@@ -1,0 +1,133 @@
+"""`newsdigest check` finds each kind of breakage; `newsdigest deploy` to a folder and to a git
+branch transfers only what changed."""
+
+from __future__ import annotations
+
+import subprocess
+
+from conftest import item
+
+SETTINGS = """\
+[site]
+title = "Deploy Digest"
+base_url = "https://example.org/digest/"
+
+[deploy.share]
+type = "directory"
+path = "{target}"
+
+[deploy.pages]
+type = "git"
+remote = "{remote}"
+branch = "gh-pages"
+cname = "digest.example.org"
+author = "Digest Bot <bot@example.org>"
+"""
+
+
+def files() -> dict[str, str]:
+    return {f"content/s{n}.md": item(f"Story {n}", f"2026-10-0{n + 1}T10:00:00Z",
+                                     f"https://example.com/{n}", ("AI",)) for n in range(3)}
+
+
+def make(make_site, tmp_path):
+    remote = tmp_path / "remote.git"
+    subprocess.run(["git", "init", "-q", "--bare", str(remote)], check=True)
+    return make_site(files(), SETTINGS.format(target=tmp_path / "live", remote=remote))
+
+
+def test_check_passes_a_fresh_build(make_site, tmp_path, capsys):
+    site = make(make_site, tmp_path)
+    site.build("--no-search")
+    assert _main(site, "check") == 0
+    assert "0 problems" in capsys.readouterr().err
+
+
+def test_check_reports_each_kind_of_breakage(make_site, tmp_path, capsys):
+    site = make(make_site, tmp_path)
+    site.build("--no-search")
+    page = site.public / "news/2026/10/01/s0/index.html"
+    html = page.read_text()
+    html = html.replace("</main>", '<a href="/digest/news/missing/">x</a>'
+                        '<img src="/digest/img/none.png" alt="">'
+                        '<img srcset="/digest/img/a.webp 320w, /digest/img/b.webp 640w" alt="">'
+                        "</main>")
+    html = html.replace('<meta name="description"', '<meta name="x"')
+    page.write_text(html)
+    (site.public / "orphan").mkdir()
+    (site.public / "orphan/index.html").write_text(
+        "<!doctype html><title>Orphan</title><meta name='description' content='x'>")
+    (site.public / "feed.xml").write_text("<rss><channel></rss>")
+    assert _main(site, "check") == 1
+    out = capsys.readouterr().out
+    assert "news/2026/10/01/s0/index.html: broken link -> /news/missing/" in out
+    assert "broken link -> /img/none.png" in out and "broken link -> /img/b.webp" in out
+    assert "news/2026/10/01/s0/index.html: no meta description" in out
+    assert "orphan/index.html: orphan" in out
+    assert "feed.xml: not well-formed XML" in out
+
+
+def test_deploy_to_a_folder_twice_transfers_nothing_the_second_time(make_site, tmp_path,
+                                                                    capsys):
+    site = make(make_site, tmp_path)
+    assert _main(site, "deploy", "share") == 0
+    first = capsys.readouterr().out
+    assert "share: transferred" in first and "transferred 0 files" not in first
+    live = tmp_path / "live"
+    assert (live / "index.html").exists() and not (live / ".newsdigest").exists()
+    assert _main(site, "deploy", "share") == 0
+    assert "share: transferred 0 files, 0 deleted" in capsys.readouterr().out
+    (site.root / "content/s2.md").unlink()
+    assert _main(site, "deploy", "share", "--dry-run") == 0
+    dry = capsys.readouterr().out
+    assert "delete news/2026/10/03/s2/index.html" in dry and "would transfer" in dry
+    assert (live / "news/2026/10/03/s2/index.html").exists()  # a dry run changes nothing
+    assert _main(site, "deploy", "share", "--no-build") == 0
+    assert not (live / "news/2026/10/03/s2").exists()
+
+
+def test_deploy_to_a_git_branch_keeps_history(make_site, tmp_path, capsys):
+    site = make(make_site, tmp_path)
+    assert _main(site, "deploy", "pages") == 0
+    remote = tmp_path / "remote.git"
+    log = subprocess.run(["git", "--git-dir", str(remote), "log", "--format=%an|%s",
+                          "gh-pages"], capture_output=True, text=True, check=True).stdout
+    assert log.startswith("Digest Bot|Deploy Deploy Digest")
+    tree = subprocess.run(["git", "--git-dir", str(remote), "ls-tree", "-r", "--name-only",
+                           "gh-pages"], capture_output=True, text=True, check=True).stdout
+    assert {".nojekyll", "CNAME", "index.html", "feed.xml"} <= set(tree.split())
+    assert ".newsdigest" not in tree.split()
+    capsys.readouterr()
+    assert _main(site, "deploy", "pages") == 0
+    assert "pages: transferred 0 files" in capsys.readouterr().out
+    site.write("content/s9.md", item("Story 9", "2026-10-09T10:00:00Z", "https://example.com/9"))
+    assert _main(site, "deploy", "pages") == 0
+    count = subprocess.run(["git", "--git-dir", str(remote), "rev-list", "--count",
+                            "gh-pages"], capture_output=True, text=True, check=True).stdout
+    assert count.strip() == "2"
+
+
+def test_a_failing_check_blocks_the_deploy_unless_forced(make_site, tmp_path, capsys):
+    site = make(make_site, tmp_path)
+    site.build()
+    (site.public / "feed.xml").write_text("<broken")
+    assert _main(site, "deploy", "share", "--no-build") == 1
+    assert "nothing deployed" in capsys.readouterr().err
+    assert not (tmp_path / "live").exists()
+    assert _main(site, "deploy", "share", "--no-build", "--force") == 0
+
+
+def test_secrets_in_settings_are_refused(make_site, tmp_path, capsys):
+    site = make_site(files(), '[site]\nbase_url = "https://e.org/"\n[deploy.x]\ntype = "git"\n'
+                     'remote = "https://user:hunter2@git.example/repo.git"\ntoken = "abc"\n')
+    assert _main(site, "deploy") == 2
+    err = capsys.readouterr().err
+    assert "deploy.x.token: secrets do not belong in site.toml" in err
+    assert "has a password in it" in err and "hunter2" not in err
+
+
+def _main(site, *args: str) -> int:
+    from newsdigest.cli import main
+
+    command, rest = args[0], list(args[1:])
+    return main([command, "--config", str(site.root / "site.toml"), *rest])
