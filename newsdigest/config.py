@@ -11,6 +11,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from newsdigest.deploy import Target, parse_targets
 from newsdigest.errors import ConfigError
+from newsdigest.markup import KNOWN_EMBED_HOSTS
+from newsdigest.model import ContentRules
 
 DEFAULT_CONFIG = "site.toml"
 
@@ -48,6 +50,9 @@ class SiteConfig:
     max_file_bytes: int = 1024 * 1024
     topics: tuple[TopicSettings, ...] = field(default_factory=tuple)
     deploy: tuple[Target, ...] = field(default_factory=tuple)
+    rules: ContentRules = ContentRules()
+    max_title_chars: int = 160  # titles and excerpts are shown cut at a word, with an ellipsis
+    max_excerpt_chars: int = 600
 
     @property
     def tz(self) -> ZoneInfo:
@@ -99,6 +104,14 @@ _SITE_KEYS = {
     "top_stories_days": int,
     "more_items": int,
     "feed_items": int,
+    "max_title_chars": int,
+    "max_excerpt_chars": int,
+}
+_RULES_KEYS = {  # [build] key -> (ContentRules field, scale)
+    "max_body_kb": ("max_body_bytes", 1024),
+    "max_front_matter_kb": ("max_front_matter_bytes", 1024),
+    "max_topics": ("max_topics", 1),
+    "render_seconds": ("render_seconds", 1),
 }
 _BUILD_KEYS = {
     "content": "content_dir",
@@ -145,6 +158,8 @@ def _parse(data: dict[str, Any], problems: list[str]) -> dict[str, Any]:
     site = data.get("site", {})
     for key, value in site.items():
         expected = _SITE_KEYS.get(key)
+        if key in ("nofollow", "embed_hosts"):
+            continue  # content rules, read below
         if expected is None:
             problems.append(f"site.{key}: unknown setting")
         elif not isinstance(value, expected) or isinstance(value, bool):
@@ -160,9 +175,32 @@ def _parse(data: dict[str, Any], problems: list[str]) -> dict[str, Any]:
             ZoneInfo(values["timezone"])
         except (ZoneInfoNotFoundError, ValueError):
             problems.append(f"site.timezone: unknown time zone {values['timezone']!r}")
+    rules: dict[str, Any] = {}
+    for key, value in site.items():
+        if key == "nofollow":
+            if isinstance(value, bool):
+                rules["nofollow"] = value
+            else:
+                problems.append(f"site.nofollow: expected true or false, got {value!r}")
+        elif key == "embed_hosts":
+            unknown = [h for h in value if h not in KNOWN_EMBED_HOSTS] \
+                if isinstance(value, list) else None
+            if unknown is None or not all(isinstance(h, str) for h in value):
+                problems.append("site.embed_hosts: expected a list of host names")
+            elif unknown:
+                problems.append(f"site.embed_hosts: no embed rule for {', '.join(unknown)} "
+                                f"(known: {', '.join(sorted(KNOWN_EMBED_HOSTS))})")
+            else:
+                rules["embed_hosts"] = tuple(value)
     for key, value in data.get("build", {}).items():
         target = _BUILD_KEYS.get(key)
-        if target is None:
+        if key in _RULES_KEYS:
+            name, scale = _RULES_KEYS[key]
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+                problems.append(f"build.{key}: expected a positive number, got {value!r}")
+            else:
+                rules[name] = type(getattr(ContentRules(), name))(value * scale)
+        elif target is None:
             problems.append(f"build.{key}: unknown setting")
         elif key == "max_file_kb":
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
@@ -187,6 +225,7 @@ def _parse(data: dict[str, Any], problems: list[str]) -> dict[str, Any]:
         if not unknown and not bad:
             topics.append(TopicSettings(name=name, **meta))
     values["topics"] = tuple(topics)
+    values["rules"] = ContentRules(**rules)
     deploy = data.get("deploy", {})
     if isinstance(deploy, dict):
         targets, deploy_problems = parse_targets(deploy)

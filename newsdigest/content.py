@@ -123,7 +123,8 @@ def decode(source: SourceFile, data: bytes) -> str | Problem:
     return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
-def parse(source: SourceFile, text: str) -> RawItem | Problem:
+def parse(source: SourceFile, text: str, max_front_matter_bytes: int = 64 * 1024
+          ) -> RawItem | Problem:
     """Split and parse the front matter block of a decoded file."""
     lines = text.split("\n")
     start = 0
@@ -140,6 +141,10 @@ def parse(source: SourceFile, text: str) -> RawItem | Problem:
         )
     first_line = start + 2  # 1-based file line of the first YAML line
     block = "\n".join(lines[start + 1 : end])
+    if len(block) > max_front_matter_bytes:
+        return Problem(source.rel, start + 1, "front matter",
+                       f"too large ({len(block) // 1024} KB > limit "
+                       f"{max_front_matter_bytes // 1024} KB)")
     body = "\n".join(lines[end + 1 :]).strip("\n")
     return parse_yaml_mapping(source.rel, block, first_line, body)
 

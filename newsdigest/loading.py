@@ -17,6 +17,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from newsdigest import content, markup, model
+from newsdigest.config import SiteConfig
 from newsdigest.content import SourceFile
 from newsdigest.errors import Problem
 from newsdigest.model import Validation
@@ -39,10 +40,15 @@ CODE_VERSION = _code_version()
 class LoadSettings:
     timezone: str
     max_file_bytes: int
+    rules: model.ContentRules = model.ContentRules()
+
+    @classmethod
+    def of(cls, config: SiteConfig) -> LoadSettings:
+        return cls(config.timezone, config.max_file_bytes, config.rules)
 
     @property
     def key(self) -> str:
-        return f"{CODE_VERSION}:{self.timezone}:{self.max_file_bytes}"
+        return f"{CODE_VERSION}:{self.timezone}:{self.max_file_bytes}:{self.rules!r}"
 
 
 @dataclass
@@ -112,10 +118,10 @@ def load_one(source: SourceFile, settings: LoadSettings,
     text = content.decode(source, data)
     if isinstance(text, Problem):
         return _entry(stat, digest, text)
-    raw = content.parse(source, text)
+    raw = content.parse(source, text, settings.rules.max_front_matter_bytes)
     if isinstance(raw, Problem):
         return _entry(stat, digest, raw)
-    result = model.validate(raw, digest, ZoneInfo(settings.timezone))
+    result = model.validate(raw, digest, ZoneInfo(settings.timezone), settings.rules)
     return CacheEntry(stat.st_size, stat.st_mtime_ns, digest, result)
 
 

@@ -76,7 +76,7 @@ class _Renderer:
 _renderers = threading.local()
 
 
-def render_body(text: str, budget_seconds: float = 10.0) -> str:
+def render_body(text: str, budget_seconds: float = 10.0, nofollow: bool = False) -> str:
     """Markdown to sanitized HTML; raises RenderTimeout past the budget."""
     if not text.strip():
         return ""
@@ -85,17 +85,17 @@ def render_body(text: str, budget_seconds: float = 10.0) -> str:
         renderer = _renderers.renderer = _Renderer()
     with _time_limit(budget_seconds):
         html = renderer.convert(text)
-    return sanitize(html)
+    return sanitize(html, nofollow)
 
 
-def sanitize(html: str) -> str:
+def sanitize(html: str, nofollow: bool = False) -> str:
     """Only harmless tags and http(s)/mailto links survive; links get rel=noopener noreferrer."""
     return nh3.clean(
         html,
         tags=_ALLOWED_TAGS,
         attributes=_ALLOWED_ATTRIBUTES,
         url_schemes={"http", "https", "mailto"},
-        link_rel="noopener noreferrer",
+        link_rel="nofollow noopener noreferrer" if nofollow else "noopener noreferrer",
         strip_comments=True,
     )
 
@@ -122,6 +122,8 @@ def _time_limit(seconds: float) -> Iterator[None]:
 _YOUTUBE_HOSTS = {"www.youtube.com", "youtube.com", "m.youtube.com", "www.youtube-nocookie.com",
                   "youtube-nocookie.com"}
 _VIMEO_HOSTS = {"player.vimeo.com"}
+KNOWN_EMBED_HOSTS = _YOUTUBE_HOSTS | _VIMEO_HOSTS  # the hosts whose video ids we can read
+DEFAULT_EMBED_HOSTS = tuple(sorted(KNOWN_EMBED_HOSTS))
 _YOUTUBE_ID = re.compile(r"[A-Za-z0-9_-]{11}")
 _VIMEO_ID = re.compile(r"[0-9]{1,12}")
 
@@ -139,7 +141,8 @@ class _IframeFinder(HTMLParser):
             self.other_tags.add(tag)
 
 
-def parse_embed(html: str) -> tuple[Embed | None, str]:
+def parse_embed(html: str,
+                hosts: tuple[str, ...] = DEFAULT_EMBED_HOSTS) -> tuple[Embed | None, str]:
     """The video in a featuredContent iframe, or None and the reason it was refused."""
     finder = _IframeFinder()
     finder.feed(html)
@@ -156,6 +159,8 @@ def parse_embed(html: str) -> tuple[Embed | None, str]:
         return None, "iframe src is not a URL"
     if parts.scheme not in ("http", "https") or parts.username or parts.password or parts.port:
         return None, "host not allowed"
+    if host not in hosts:
+        return None, f"host not allowed ({host or 'none'})"
     if host in _YOUTUBE_HOSTS:
         match = re.fullmatch(r"/embed/([^/]+)/?", parts.path)
         video_id = match.group(1) if match else (parse_qs(parts.query).get("v") or [""])[0]

@@ -12,12 +12,24 @@ from urllib.parse import urlsplit, urlunsplit
 
 from newsdigest.content import RawItem
 from newsdigest.errors import Problem
-from newsdigest.markup import Embed, RenderTimeout, parse_embed, render_body
+from newsdigest.markup import DEFAULT_EMBED_HOSTS, Embed, RenderTimeout, parse_embed, render_body
 from newsdigest.urls import item_slug
 
 MAX_DIMENSION = 10_000
 MAX_RELATED = 20
-MAX_TOPICS = 12
+
+
+@dataclass(frozen=True)
+class ContentRules:
+    """Limits and policies for untrusted content, from site.toml (defaults are safe)."""
+
+    max_body_bytes: int = 256 * 1024  # a longer body is cut, with a warning
+    max_front_matter_bytes: int = 64 * 1024  # a larger block makes the file invalid
+    max_topics: int = 12
+    render_seconds: float = 10.0  # per body: Markdown has super-linear inputs
+    embed_hosts: tuple[str, ...] = DEFAULT_EMBED_HOSTS
+    nofollow: bool = False  # add rel="nofollow" to links in bodies
+
 _KNOWN_FIELDS = {
     "title", "excerpt", "publishedDateTime", "updatedDateTime", "webUrl", "originalUrl",
     "ampWebUrl", "cdnAmpWebUrl", "category", "type", "quality", "heat", "published", "removed",
@@ -125,7 +137,8 @@ class _Checker:
         self.warnings.append(Problem(self.raw.source, self.raw.line(name), name, message))
 
 
-def validate(raw: RawItem, digest: str, tz: tzinfo, render_budget: float = 10.0) -> Validation:
+def validate(raw: RawItem, digest: str, tz: tzinfo,
+             rules: ContentRules = ContentRules()) -> Validation:
     """Type-check every field; wrong types fail the file, unsafe optional values are dropped."""
     check = _Checker(raw)
     data = raw.data
@@ -133,14 +146,14 @@ def validate(raw: RawItem, digest: str, tz: tzinfo, render_budget: float = 10.0)
     published_at = _required_date(check, data, "publishedDateTime", tz)
     updated_at = _optional_date(check, data, "updatedDateTime", tz)
     item_type = _text(check, data, "type") or "article"
-    embed = _embed(check, data)
+    embed = _embed(check, data, rules.embed_hosts)
     url = _source_url(check, data, embed)
     quality = _score(check, data, "quality")
     heat = _score(check, data, "heat")
     published = _flag(check, data, "published", True)
     removed = _flag(check, data, "removed", False)
-    topics = _names(check, data, "topics")
-    tags = _names(check, data, "tags")
+    topics = _names(check, data, "topics", rules.max_topics)
+    tags = _names(check, data, "tags", rules.max_topics)
     provider = _provider(check, data.get("provider"), url)
     images = tuple(
         image
@@ -151,8 +164,14 @@ def validate(raw: RawItem, digest: str, tz: tzinfo, render_budget: float = 10.0)
     length = _length(check, data)
     slug = item_slug(raw.source, _text(check, data, "slug"))
     body_html = ""
+    body = raw.body
+    if len(body.encode("utf-8", "surrogatepass")) > rules.max_body_bytes:
+        body = body.encode("utf-8", "surrogatepass")[: rules.max_body_bytes].decode(
+            "utf-8", "ignore").rsplit("\n", 1)[0]
+        check.warn("body", f"longer than {rules.max_body_bytes // 1024} KB; cut (raise "
+                           "build.max_body_kb to keep more)")
     try:
-        body_html = render_body(raw.body, render_budget)
+        body_html = render_body(body, rules.render_seconds, rules.nofollow)
     except RenderTimeout as exc:
         check.error("body", str(exc), "simplify the Markdown")
     except RecursionError:
@@ -373,7 +392,7 @@ def _list(check: _Checker, data: dict[str, Any], name: str) -> list[Any]:
     return value
 
 
-def _names(check: _Checker, data: dict[str, Any], name: str) -> tuple[str, ...]:
+def _names(check: _Checker, data: dict[str, Any], name: str, limit: int) -> tuple[str, ...]:
     value = data.get(name)
     if isinstance(value, str):
         check.warn(name, f"expected a list, got one name; read as [{value!r}]")
@@ -387,9 +406,9 @@ def _names(check: _Checker, data: dict[str, Any], name: str) -> tuple[str, ...]:
             check.warn(f"{name}[{index}]", "empty name ignored")
         elif _squash(entry).casefold() not in {n.casefold() for n in names}:
             names.append(_squash(entry))
-    if name == "topics" and len(names) > MAX_TOPICS:
-        check.warn(name, f"{len(names)} topics; only the first {MAX_TOPICS} are used")
-        names = names[:MAX_TOPICS]
+    if len(names) > limit:
+        check.warn(name, f"{len(names)} {name}; only the first {limit} are used")
+        names = names[:limit]
     return tuple(names)
 
 
@@ -473,14 +492,14 @@ def _provider(check: _Checker, value: Any, url: str | None) -> Provider:
     return Provider(_squash(name), domain.strip().lower(), logo)
 
 
-def _embed(check: _Checker, data: dict[str, Any]) -> Embed | None:
+def _embed(check: _Checker, data: dict[str, Any], hosts: tuple[str, ...]) -> Embed | None:
     value = data.get("featuredContent")
     if value is None or (isinstance(value, str) and not value.strip()):
         return None
     if not isinstance(value, str):
         check.warn("featuredContent", f"expected HTML text, got {_describe(value)}; ignored")
         return None
-    embed, reason = parse_embed(value)
+    embed, reason = parse_embed(value, hosts)
     if embed is None:
         check.warn("featuredContent", f"{reason}; embed dropped")
     return embed

@@ -82,6 +82,15 @@ class PageSpec:
     inputs: Any = None
 
 
+def shorten(text: str, limit: int) -> str:
+    """At most `limit` characters, cut at a word boundary, with an ellipsis when cut."""
+    if len(text) <= limit:
+        return text
+    cut = text[: limit - 1]
+    cut = cut.rsplit(" ", 1)[0] if " " in cut[limit // 2 :] else cut
+    return cut.rstrip(" ,;:.-–—") + "…"
+
+
 def plan_pages(index: SiteIndex, config: SiteConfig) -> list[PageSpec]:
     pages: list[PageSpec] = []
     pages.extend(_item_pages(index, config))
@@ -135,12 +144,13 @@ def item_page(story: Story, more: tuple[Story, ...], config: SiteConfig) -> Page
     crumbs = (Crumb("Home", ""),)
     if story.topics:
         crumbs += (Crumb(story.topics[0].name, story.topics[0].path),)
+    heading = shorten(item.title, config.max_title_chars)
     meta = PageMeta(
         kind="item",
         path=story.path,
-        heading=item.title,
-        title=f"{item.title} · {config.title}",
-        description=item.excerpt or item.title,
+        heading=heading,
+        title=f"{heading} · {config.title}",
+        description=shorten(item.excerpt or item.title, 300),
         breadcrumbs=crumbs,
     )
     return PageSpec(

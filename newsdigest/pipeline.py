@@ -72,7 +72,7 @@ class WarmState:
     items_key: str = ""  # the LoadSettings.key they were validated with
 
     def save(self, config: SiteConfig) -> None:
-        settings = LoadSettings(config.timezone, config.max_file_bytes)
+        settings = LoadSettings.of(config)
         if self.items is not None and self.items_key == settings.key:
             save_cache(config.cache_dir / "items", settings, self.items)
 
@@ -106,7 +106,7 @@ def _build_site(config: SiteConfig, options: BuildOptions,
         unchanged = _unchanged_build(config, snapshot_key, now, started, options.search)
         if unchanged is not None:
             return unchanged
-    settings = LoadSettings(config.timezone, config.max_file_bytes)
+    settings = LoadSettings.of(config)
     kept = warm.items if warm and cache_dir and warm.items_key == settings.key else None
     loaded = load_items(
         discovery.items,

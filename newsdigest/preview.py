@@ -175,7 +175,7 @@ class Preview:
         paths = sorted(paths)
         if len(paths) > QUICK_LIMIT:
             return None
-        settings = LoadSettings(self.config.timezone, self.config.max_file_bytes)
+        settings = LoadSettings.of(self.config)
         specs = []
         for path in paths:
             if not path.name.lower().endswith(ITEM_SUFFIXES) or not path.is_file():

@@ -14,6 +14,7 @@ from markupsafe import Markup
 from newsdigest import structured
 from newsdigest.config import SiteConfig
 from newsdigest.errors import TemplateFailure
+from newsdigest.pages import shorten
 
 # Only the theme's own files run: no inline script or style, no eval (WebAssembly is allowed
 # for the search index), videos only from the embed hosts the click-to-play facade loads.
@@ -60,6 +61,7 @@ class Theme:
         self.env.filters["date"] = format_date
         self.env.filters["isodate"] = lambda d: d.isoformat()
         self.env.filters["thousands"] = lambda n: f"{n:,}"
+        self.env.filters["shorten"] = shorten
         self.env.globals["card"] = self.card
         self.env.globals["csp"] = CONTENT_SECURITY_POLICY
         self.env.globals["list_jsonld"] = lambda page: structured.list_page(page, config)

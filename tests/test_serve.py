@@ -157,9 +157,9 @@ def test_a_template_error_shows_an_overlay_until_it_is_fixed(serve, browser):
     try:
         page.goto(served.url + "news/2026/10/01/first/")
         page.locator("script[data-build]").wait_for(state="attached")
-        broken = THEME_ITEM.replace("{{ item.title }}</h1>", "{{ item.title }</h1>")
+        broken = THEME_ITEM.replace("{{ page.heading }}</h1>", "{{ page.heading }</h1>")
         line = THEME_ITEM.splitlines().index(
-            next(s for s in THEME_ITEM.splitlines() if "{{ item.title }}</h1>" in s)) + 1
+            next(s for s in THEME_ITEM.splitlines() if "{{ page.heading }}</h1>" in s)) + 1
         served.site.write("templates/item.html", broken)
 
         overlay = page.locator("newsdigest-overlay")
@@ -606,7 +606,7 @@ def test_the_item_cache_kept_in_memory_is_saved_when_the_server_stops(serve):
     config = served.server.preview.config
     served.server.close()
     loaded = load_items(discover(config.content_dir).items,
-                        LoadSettings(config.timezone, config.max_file_bytes),
+                        LoadSettings.of(config),
                         config.cache_dir / "items", workers=1)
     assert loaded.parsed == 0  # all from the saved cache, the edited file included
     assert "First story, cached" in {i.title for i in loaded.items}
