@@ -230,6 +230,12 @@ def write(out: Path, count: int, seed: int) -> None:
         path = out / "hugo" / "layouts" / rel
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text)
+    # The same Hugo site without "more on this topic" (Hugo's .Related, the costly part), as
+    # in the reference figures.
+    plain = out / "hugo-plain"
+    shutil.copytree(out / "hugo", plain)
+    single = plain / "layouts" / "_default" / "single.html"
+    single.write_text(single.read_text().split("<aside>")[0] + "{{ end }}\n")
     (out / "pelican" / "pelicanconf.py").write_text(PELICAN_CONFIG)
 
 

@@ -184,11 +184,16 @@ def bench_ours(corpus: Path, items: int, runs: int, only: set[str]) -> list[Resu
 def bench_hugo(corpus: Path, items: int, runs: int) -> list[Result]:
     if not shutil.which("hugo"):
         return [Result("hugo", "clean", items, 0, 0, "hugo not installable here", True)]
-    out = corpus / "hugo-public"
-    command = ["hugo", "--quiet", "-s", str(corpus / "hugo"), "-d", str(out)]
-    clean = measure(runs, lambda: settle(out, corpus / "hugo" / "resources"), command)
-    again = measure(runs, lambda: None, command)
-    return [Result("hugo", "clean", items, *clean), Result("hugo", "no-change", items, *again)]
+    results = []
+    for site, label in (("hugo", ""), ("hugo-plain", " (no related)")):
+        out = corpus / f"{site}-public"
+        command = ["hugo", "--quiet", "-s", str(corpus / site), "-d", str(out)]
+        clean = measure(runs, lambda out=out, site=site: settle(out, corpus / site / "resources"),
+                        command)
+        again = measure(runs, lambda: None, command)
+        results += [Result("hugo", "clean" + label, items, *clean),
+                    Result("hugo", "no-change" + label, items, *again)]
+    return results
 
 
 def bench_pelican(corpus: Path, items: int, runs: int) -> list[Result]:

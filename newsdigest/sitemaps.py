@@ -18,6 +18,7 @@ class Entry:
     path: str
     lastmod: str
     image: str = ""  # absolute URL of the page's main image
+    video: tuple[str, str, str, str, int | None] | None = None  # thumb, title, text, player, s
 
 
 def sitemap_entries(pages: list[PageSpec], config: SiteConfig) -> list[Entry]:
@@ -31,7 +32,12 @@ def sitemap_entries(pages: list[PageSpec], config: SiteConfig) -> list[Entry]:
         image = story.image_url if story is not None else ""
         if image and not image.startswith(("https:", "http:")):
             image = config.absolute_url(image)
-        entries.append(Entry(page.path, newest.isoformat() if newest else "", image))
+        video = None
+        if story is not None and story.item.embed is not None:
+            item = story.item
+            video = (image or item.embed.poster_url, item.title, item.excerpt or item.title,
+                     item.embed.src, item.length_seconds)
+        entries.append(Entry(page.path, newest.isoformat() if newest else "", image, video))
     return entries
 
 
@@ -69,13 +75,24 @@ def sitemap_files(entries: list[Entry], config: SiteConfig) -> dict[str, bytes]:
 def _urlset(entries: list[Entry], config: SiteConfig) -> bytes:
     lines = ['<?xml version="1.0" encoding="UTF-8"?>',
              '<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9" '
-             'xmlns:image="http://www.google.com/schemas/sitemap-image/1.1">']
+             'xmlns:image="http://www.google.com/schemas/sitemap-image/1.1" '
+             'xmlns:video="http://www.google.com/schemas/sitemap-video/1.1">']
     for entry in entries:
         parts = [f"<loc>{escape(config.absolute_url(entry.path))}</loc>"]
         if entry.lastmod:
             parts.append(f"<lastmod>{entry.lastmod}</lastmod>")
         if entry.image:
-            parts.append(f"<image:image><image:loc>{escape(entry.image)}</image:loc></image:image>")
+            parts.append(f"<image:image><image:loc>{escape(entry.image)}</image:loc>"
+                         "</image:image>")
+        if entry.video and entry.video[0]:
+            thumb, title, text, player, seconds = entry.video
+            parts.append(
+                f"<video:video><video:thumbnail_loc>{escape(thumb)}</video:thumbnail_loc>"
+                f"<video:title>{escape(title)}</video:title>"
+                f"<video:description>{escape(text[:2048])}</video:description>"
+                f"<video:player_loc>{escape(player)}</video:player_loc>"
+                + (f"<video:duration>{seconds}</video:duration>" if seconds else "")
+                + "</video:video>")
         lines.append("  <url>" + "".join(parts) + "</url>")
     lines.append("</urlset>")
     return ("\n".join(lines) + "\n").encode()

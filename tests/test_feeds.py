@@ -174,3 +174,67 @@ def test_list_pages_have_collection_page_data(make_site):
         "//script[@type='application/ld+json']/text()")[0])
     assert data["@type"] == "CollectionPage"
     assert [c["name"] for c in data["breadcrumb"]["itemListElement"]] == ["Home", "Topics", "AI"]
+
+
+def test_video_pages_are_in_the_video_sitemap_extension(make_site):
+    embed = '"<iframe src=\\"https://www.youtube.com/embed/dQ8x1vKkZ2A\\"></iframe>"'
+    site = make_site({"content/v.md": item("A video", "2026-10-01T10:00:00Z",
+                                           "https://www.youtube.com/watch?v=dQ8x1vKkZ2A",
+                                           featuredContent=embed, length="PT2M")}, SETTINGS)
+    site.build()
+    tree = lxml.etree.fromstring((site.public / "sitemap.xml").read_bytes())
+    ns = {"v": "http://www.google.com/schemas/sitemap-video/1.1"}
+    assert tree.xpath("//v:player_loc/text()", namespaces=ns) == [
+        "https://www.youtube-nocookie.com/embed/dQ8x1vKkZ2A"]
+    assert tree.xpath("//v:duration/text()", namespaces=ns) == ["120"]
+
+
+API_ITEM = {
+    "type": "object",
+    "required": ["url", "title", "publishedDateTime", "sourceUrl", "provider", "topics"],
+    "properties": {
+        "url": {"type": "string", "pattern": "^https://example.org/digest/news/"},
+        "title": {"type": "string"}, "excerpt": {"type": "string"},
+        "publishedDateTime": {"type": "string", "format": "date-time"},
+        "sourceUrl": {"type": "string", "pattern": "^https?://"},
+        "provider": {"type": "object", "required": ["name", "domain"]},
+        "topics": {"type": "array", "items": {"type": "object",
+                                              "required": ["name", "slug", "url"]}},
+        "image": {"type": ["object", "null"]}, "video": {"type": ["object", "null"]},
+    },
+    "not": {"required": ["secured"]},
+}
+API_PAGE = {
+    "type": "object",
+    "required": ["page", "pages", "total", "previous", "next", "items"],
+    "properties": {
+        "page": {"type": "integer", "minimum": 1}, "pages": {"type": "integer"},
+        "previous": {"type": ["string", "null"]}, "next": {"type": ["string", "null"]},
+        "items": {"type": "array", "items": API_ITEM},
+    },
+}
+API_TOPICS = {
+    "type": "object", "required": ["topics"],
+    "properties": {"topics": {"type": "array", "items": {
+        "type": "object", "required": ["name", "slug", "count", "url", "api"]}}},
+}
+
+
+def test_json_api_matches_its_schemas_and_pages_link_up(make_site):
+    site = make_site(files(), SETTINGS)
+    site.build()
+    api = site.public / "api"
+    first = json.loads((api / "news/index.json").read_text())
+    jsonschema.validate(first, API_PAGE)
+    assert first["pages"] == 3 and first["previous"] is None
+    assert first["next"] == "https://example.org/digest/api/news/page/2/index.json"
+    second = json.loads((api / "news/page/2/index.json").read_text())
+    jsonschema.validate(second, API_PAGE)
+    assert second["previous"] == "https://example.org/digest/api/news/index.json"
+    topics = json.loads((api / "topics/index.json").read_text())
+    jsonschema.validate(topics, API_TOPICS)
+    for topic in topics["topics"]:
+        data = json.loads((api / "topics" / topic["slug"] / "index.json").read_text())
+        jsonschema.validate(data, API_PAGE)
+        assert data["total"] == topic["count"]
+    assert "secured" not in (api / "news/index.json").read_text()
