@@ -6,7 +6,7 @@ Planning is cheap and pure; rendering happens later and only for pages whose fin
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from newsdigest import urls
@@ -76,7 +76,6 @@ class PageSpec:
     context: dict[str, Any]
     phase: int = PHASE_LISTS
     uses_cards: bool = True
-    extra: tuple[str, ...] = field(default_factory=tuple)
     # What the context is computed from, when that is smaller than the context itself (it is
     # what the page's fingerprint covers); None means the context.
     inputs: Any = None
