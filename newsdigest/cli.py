@@ -371,6 +371,8 @@ def _deploy(args: argparse.Namespace) -> int:
                                        .resolve(), args.dry_run)
     elif target.kind == "rsync":
         plan = deploy.deploy_rsync(config.output_dir, target.destination, args.dry_run)
+    elif target.kind == "s3":
+        plan = deploy.deploy_s3(config.output_dir, target, args.dry_run)
     else:
         plan = deploy.deploy_git(config.output_dir, target, config.cache_dir / "deploy" / name,
                                  config.title, args.dry_run)

@@ -22,7 +22,11 @@ from urllib.parse import urlsplit
 from newsdigest.errors import NewsdigestError
 from newsdigest.output import MARKER, rename_exchange
 
-KINDS = ("directory", "rsync", "git")
+KINDS = ("directory", "rsync", "git", "s3")
+# Files whose names change with their content may be cached for a year; pages must stay fresh.
+HASHED = ("pagefind/fragment/", "pagefind/index/", "pagefind/filter/")
+CACHE_LONG = "public, max-age=31536000, immutable"
+CACHE_SHORT = "public, max-age=300, must-revalidate"
 EXCLUDED = {MARKER, ".newsdigest-writing"}
 
 
@@ -39,6 +43,9 @@ class Target:
     cname: str = ""
     message: str = "Deploy {site} ({files} files)"
     author: str = ""  # "Name <email>"
+    prefix: str = ""  # s3: a folder in the bucket
+    region: str = ""
+    endpoint_url: str = ""  # s3: another S3-compatible service
 
 
 @dataclass
@@ -73,10 +80,9 @@ def parse_targets(data: dict[str, object]) -> tuple[list[Target], list[str]]:
         if kind not in KINDS:
             problems.append(f"{where}.type: expected one of {', '.join(KINDS)}, got {kind!r}")
             continue
-        destination = table.get("path" if kind == "directory" else
-                                "destination" if kind == "rsync" else "remote")
+        key = {"directory": "path", "rsync": "destination", "git": "remote", "s3": "bucket"}[kind]
+        destination = table.get(key)
         if not isinstance(destination, str) or not destination:
-            key = {"directory": "path", "rsync": "destination", "git": "remote"}[kind]
             problems.append(f"{where}.{key}: required")
             continue
         if "://" in destination and urlsplit(destination).password:
@@ -84,10 +90,11 @@ def parse_targets(data: dict[str, object]) -> tuple[list[Target], list[str]]:
                             "environment (SSH agent, git credential helper) instead")
             continue
         allowed = {"type", "path", "destination", "remote", "branch", "cname", "message",
-                   "author"}
+                   "author", "bucket", "prefix", "region", "endpoint_url"}
         for key in sorted(set(table) - allowed - set(secret)):
             problems.append(f"{where}.{key}: unknown setting")
-        extra = {k: table[k] for k in ("branch", "cname", "message", "author") if k in table}
+        extra = {k: table[k] for k in ("branch", "cname", "message", "author", "prefix",
+                                       "region", "endpoint_url") if k in table}
         bad = [k for k, v in extra.items() if not isinstance(v, str)]
         for key in bad:
             problems.append(f"{where}.{key}: expected text")
@@ -243,3 +250,56 @@ def deploy_git(output_dir: Path, target: Target, work: Path, site_title: str,
 def _git_identity(work: Path) -> bool:
     done = subprocess.run(["git", "config", "user.email"], cwd=work, capture_output=True)
     return done.returncode == 0
+
+
+def deploy_s3(output_dir: Path, target: Target, dry_run: bool) -> Plan:
+    """Upload what changed (by MD5, S3's ETag) with its type and cache policy; delete last.
+
+    S3 has no atomic swap: new and changed files go up first, so a page never links to a file
+    that is missing, and deletions come after the whole upload succeeded.
+    """
+    import mimetypes
+
+    import boto3
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    prefix = target.prefix.strip("/") + "/" if target.prefix.strip("/") else ""
+    client = boto3.client("s3", region_name=target.region or None,
+                          endpoint_url=target.endpoint_url or None)
+    try:
+        remote: dict[str, str] = {}
+        for page in client.get_paginator("list_objects_v2").paginate(
+                Bucket=target.destination, Prefix=prefix):
+            for entry in page.get("Contents", []):
+                remote[entry["Key"][len(prefix):]] = entry["ETag"].strip('"')
+        plan = Plan()
+        uploads = []
+        for rel in site_files(output_dir):
+            local = hashlib.md5((output_dir / rel).read_bytes(), usedforsecurity=False).hexdigest()
+            if rel not in remote:
+                plan.added.append(rel)
+            elif remote[rel] != local:
+                plan.changed.append(rel)
+            else:
+                continue
+            uploads.append(rel)
+        plan.deleted = sorted(set(remote) - set(site_files(output_dir)))
+        if dry_run:
+            return plan
+        for rel in sorted(uploads, key=lambda r: r.endswith(".html")):  # assets before pages
+            kind = mimetypes.guess_type(rel)[0] or "application/octet-stream"
+            if kind.startswith("text/") or kind in ("application/json", "application/xml",
+                                                    "application/javascript"):
+                kind += "; charset=utf-8"
+            cache = CACHE_LONG if rel.startswith(HASHED) else CACHE_SHORT
+            client.upload_file(str(output_dir / rel), target.destination, prefix + rel,
+                               ExtraArgs={"ContentType": kind, "CacheControl": cache})
+        for start in range(0, len(plan.deleted), 1000):
+            batch = plan.deleted[start : start + 1000]
+            client.delete_objects(Bucket=target.destination, Delete={
+                "Objects": [{"Key": prefix + rel} for rel in batch], "Quiet": True})
+    except (BotoCoreError, ClientError) as exc:
+        raise DeployError(f"S3 deploy to {target.destination} failed: {exc}; files already "
+                          "uploaded are new or changed ones, nothing was deleted: run the "
+                          "deploy again") from None
+    return plan

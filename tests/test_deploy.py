@@ -131,3 +131,41 @@ def _main(site, *args: str) -> int:
 
     command, rest = args[0], list(args[1:])
     return main([command, "--config", str(site.root / "site.toml"), *rest])
+
+
+def test_deploy_to_s3_uploads_only_changes_with_types_and_cache_policy(make_site, tmp_path,
+                                                                       capsys, monkeypatch):
+    import boto3
+    from moto.server import ThreadedMotoServer
+
+    for name, value in (("AWS_ACCESS_KEY_ID", "testing"), ("AWS_SECRET_ACCESS_KEY", "testing"),
+                        ("AWS_DEFAULT_REGION", "us-east-1")):
+        monkeypatch.setenv(name, value)
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    try:
+        host, port = server.get_host_and_port()
+        endpoint = f"http://{host}:{port}"
+        s3 = boto3.client("s3", endpoint_url=endpoint)
+        s3.create_bucket(Bucket="digest")
+        site = make_site(files(), '[site]\ntitle = "S3"\nbase_url = "https://s3.example/"\n'
+                         f'[deploy.bucket]\ntype = "s3"\nbucket = "digest"\nprefix = "site"\n'
+                         f'endpoint_url = "{endpoint}"\n')
+        assert _main(site, "deploy") == 0
+        first = capsys.readouterr().out
+        assert "bucket: transferred" in first
+        page = s3.head_object(Bucket="digest", Key="site/index.html")
+        assert page["ContentType"] == "text/html; charset=utf-8"
+        assert page["CacheControl"] == "public, max-age=300, must-revalidate"
+        keys = [o["Key"] for o in s3.list_objects_v2(Bucket="digest")["Contents"]]
+        fragment = next(k for k in keys if k.startswith("site/pagefind/fragment/"))
+        assert "immutable" in s3.head_object(Bucket="digest", Key=fragment)["CacheControl"]
+        assert "site/.newsdigest" not in keys
+        assert _main(site, "deploy") == 0
+        assert "bucket: transferred 0 files, 0 deleted" in capsys.readouterr().out
+        (site.root / "content/s1.md").unlink()
+        assert _main(site, "deploy") == 0
+        assert "news/2026/10/02/s1/index.html" not in str(
+            [o["Key"] for o in s3.list_objects_v2(Bucket="digest")["Contents"]])
+    finally:
+        server.stop()
