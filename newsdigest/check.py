@@ -157,3 +157,92 @@ def _machine_files(root: Path, files: list[str], existing: set[str],
             except (ValueError, UnicodeDecodeError) as exc:
                 findings.append(Finding(name, f"not valid JSON: {exc}"))
     return findings
+
+
+# --- sources: the links a digest sends readers to -----------------------------------------------
+
+ARCHIVE = "https://web.archive.org/web/"
+CHECK_AGENT = "newsdigest-link-check/1 (+https://pypi.org/project/newsdigest/)"
+
+
+def item_sources(output_dir: Path) -> list[tuple[str, str]]:
+    """(item page URL, source URL) of every item, read from the site's own JSON API."""
+    pairs = []
+    for page in sorted((output_dir / "api" / "news").rglob("index.json")):
+        for entry in json.loads(page.read_text(encoding="utf-8"))["items"]:
+            pairs.append((entry["url"], entry["sourceUrl"]))
+    return pairs
+
+
+def check_sources(pairs: list[tuple[str, str]], cache_file: Path | None, now: float,
+                  timeout: float = 10.0, workers: int = 8, max_age: float = 86400.0,
+                  allow_private: bool = False, archive: bool = False) -> list[Finding]:
+    """Fetch each source once (bounded, with timeouts); results are cached for a day."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    cache: dict[str, list] = {}
+    if cache_file is not None and cache_file.exists():
+        try:
+            cache = json.loads(cache_file.read_text())
+        except ValueError:
+            cache = {}
+    urls = sorted({source for _, source in pairs})
+    due = [u for u in urls if u not in cache or now - cache[u][1] > max_age]
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        for url, verdict in zip(due, pool.map(
+                lambda u: _probe(u, timeout, allow_private), due), strict=True):
+            cache[url] = [verdict, now]
+    if cache_file is not None:
+        cache_file.parent.mkdir(parents=True, exist_ok=True)
+        cache_file.write_text(json.dumps(cache, indent=0, sort_keys=True))
+    findings = []
+    for page, source in pairs:
+        verdict = cache[source][0]
+        if verdict != "ok":
+            extra = f"; archived copy: {ARCHIVE}{source}" if archive and \
+                not verdict.startswith("moved") else ""
+            findings.append(Finding(page, f"source {source}: {verdict}{extra}"))
+    return findings
+
+
+def _probe(url: str, timeout: float, allow_private: bool) -> str:
+    import ipaddress
+    import socket
+    import urllib.error
+    import urllib.request
+
+    host = urlsplit(url).hostname or ""
+    try:
+        addresses = {info[4][0] for info in socket.getaddrinfo(host, None)}
+    except OSError:
+        return "unreachable (the host name does not resolve)"
+    if not allow_private and any(not ipaddress.ip_address(a.split("%")[0]).is_global
+                                 for a in addresses):
+        return "not checked (a private or loopback address)"
+
+    class FirstRedirect(urllib.request.HTTPRedirectHandler):
+        moved: str | None = None
+
+        def redirect_request(self, req, fp, code, msg, headers, newurl):  # noqa: ANN001
+            if code in (301, 308) and FirstRedirect.moved is None:
+                FirstRedirect.moved = newurl
+            return super().redirect_request(req, fp, code, msg, headers, newurl)
+
+    opener = urllib.request.build_opener(FirstRedirect)
+    for method in ("HEAD", "GET"):  # some servers refuse HEAD
+        request = urllib.request.Request(url, method=method, headers={"User-Agent": CHECK_AGENT})
+        try:
+            with opener.open(request, timeout=timeout):
+                pass
+        except urllib.error.HTTPError as exc:
+            if method == "HEAD" and exc.code in (403, 405, 501):
+                continue
+            return f"dead (HTTP {exc.code})"
+        except (urllib.error.URLError, TimeoutError, OSError) as exc:
+            reason = getattr(exc, "reason", exc)
+            return "unreachable (timed out)" if "timed out" in str(reason) else \
+                f"unreachable ({reason})"
+        if FirstRedirect.moved:
+            return f"moved permanently to {FirstRedirect.moved}"
+        return "ok"
+    return "dead"

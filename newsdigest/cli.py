@@ -6,6 +6,7 @@ import argparse
 import os
 import shutil
 import sys
+import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -86,6 +87,11 @@ def _parser() -> argparse.ArgumentParser:
     check.add_argument("--config", type=Path, metavar="FILE", help="site settings (site.toml)")
     check.add_argument("--output", type=Path, metavar="DIR", help="the built site to check")
     check.add_argument("--jobs", type=int, default=None, metavar="N", help="worker processes")
+    check.add_argument("--external", action="store_true",
+                       help="also fetch every item's source URL (cached for a day)")
+    check.add_argument("--archive", action="store_true",
+                       help="with --external: suggest an archived copy for dead sources")
+    check.add_argument("--allow-private", action="store_true", help=argparse.SUPPRESS)
     check.set_defaults(run=_check)
 
     deploy = commands.add_parser(
@@ -333,6 +339,12 @@ def _check(args: argparse.Namespace) -> int:
     if not (output / "index.html").is_file():
         raise NewsdigestError(f"no built site in {_shown_path(output)}; run newsdigest build")
     findings = check_site(output, config, args.jobs or os.cpu_count() or 1)
+    if args.external:
+        from newsdigest.check import check_sources, item_sources
+
+        findings += check_sources(item_sources(output), config.cache_dir / "sources.json",
+                                  time.time(), allow_private=args.allow_private,
+                                  archive=args.archive)
     for finding in findings:
         print(finding)
     pages = sum(1 for _ in output.rglob("*.html"))

@@ -169,3 +169,78 @@ def test_deploy_to_s3_uploads_only_changes_with_types_and_cache_policy(make_site
             [o["Key"] for o in s3.list_objects_v2(Bucket="digest")["Contents"]])
     finally:
         server.stop()
+
+
+def test_external_check_reports_dead_and_moved_sources(make_site, capsys):
+    import http.server
+    import threading
+
+    class Sources(http.server.BaseHTTPRequestHandler):
+        hits = 0
+
+        def do_HEAD(self) -> None:
+            Sources.hits += 1
+            if self.path == "/moved":
+                self.send_response(301)
+                self.send_header("Location", "/alive")
+            else:
+                self.send_response(200 if self.path == "/alive" else 404)
+            self.end_headers()
+
+        do_GET = do_HEAD  # noqa: N815 - urllib follows a redirect with GET
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Sources)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    base = f"http://127.0.0.1:{server.server_address[1]}"
+    try:
+        site = make_site({f"content/{name}.md": item(name.title(), f"2026-10-0{n + 1}T10:00:00Z",
+                                                     f"{base}/{name}")
+                          for n, name in enumerate(["alive", "gone", "moved"])},
+                         '[site]\nbase_url = "https://x.example/"\n')
+        site.build("--no-search")
+        assert _main(site, "check", "--external", "--allow-private", "--archive") == 1
+        out = capsys.readouterr().out
+        assert f"source {base}/gone: dead (HTTP 404); archived copy: " \
+               f"https://web.archive.org/web/{base}/gone" in out
+        assert f"source {base}/moved: moved permanently to {base}/alive" in out
+        assert "/alive:" not in out
+        hits = Sources.hits
+        assert _main(site, "check", "--external", "--allow-private") == 1
+        assert Sources.hits == hits  # answered from the day's cache
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_external_check_does_not_probe_private_addresses_by_default(make_site, capsys):
+    site = make_site({"content/a.md": item("A", "2026-10-01T10:00:00Z",
+                                           "http://127.0.0.1:9/secret")},
+                     '[site]\nbase_url = "https://x.example/"\n')
+    site.build("--no-search")
+    assert _main(site, "check", "--external") == 1
+    assert "not checked (a private or loopback address)" in capsys.readouterr().out
+
+
+def test_deploy_with_rsync_transfers_only_changes(make_site, tmp_path, capsys):
+    import shutil
+
+    import pytest
+
+    if not shutil.which("rsync"):
+        pytest.skip("rsync is not installed (.ci/run installs it)")
+    live = tmp_path / "rsync-live"
+    live.mkdir()
+    site = make_site(files(), '[site]\ntitle = "R"\nbase_url = "https://r.example/"\n'
+                     f'[deploy.server]\ntype = "rsync"\ndestination = "{live}/"\n')
+    assert _main(site, "deploy") == 0
+    assert "server: transferred" in capsys.readouterr().out
+    assert (live / "index.html").exists() and not (live / ".newsdigest").exists()
+    assert _main(site, "deploy") == 0
+    assert "server: transferred 0 files, 0 deleted" in capsys.readouterr().out
+    (site.root / "content/s0.md").unlink()
+    assert _main(site, "deploy") == 0
+    assert "delete news/2026/10/01/s0/index.html" in capsys.readouterr().out
+    assert not (live / "news/2026/10/01/s0").exists()
