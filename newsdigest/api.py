@@ -24,9 +24,7 @@ class Document:
 def story_json(story: Story, config: SiteConfig) -> dict[str, Any]:
     """Every field the item page shows, with absolute URLs; never `secured`."""
     item = story.item
-    image = story.image_url
-    if image and not image.startswith(("https:", "http:")):
-        image = config.absolute_url(image)
+    image = config.absolute_link(story.image_url) if story.image_url else ""
     return {
         "url": config.absolute_url(story.path),
         "title": item.title,

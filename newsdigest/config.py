@@ -75,6 +75,14 @@ class SiteConfig:
     def absolute_url(self, path: str) -> str:
         return self.origin + self.url(path)
 
+    def link(self, target: str) -> str:
+        """An external http(s) URL as it is, a site path made site-absolute."""
+        return target if target.startswith(("https:", "http:")) else self.url(target)
+
+    def absolute_link(self, target: str) -> str:
+        """An external http(s) URL as it is, a site path made a full URL (feeds, metadata)."""
+        return target if target.startswith(("https:", "http:")) else self.absolute_url(target)
+
     def topic_settings(self, name: str) -> TopicSettings | None:
         key = name.casefold()
         return next((t for t in self.topics if t.name.casefold() == key), None)

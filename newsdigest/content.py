@@ -23,6 +23,7 @@ _JUNK_NAMES = {".DS_Store", "Thumbs.db", "desktop.ini"}
 _JUNK_SUFFIXES = ("~", ".swp", ".swo", ".swx", ".tmp", ".bak", ".orig", ".part")
 _TIMESTAMP_TAG = "tag:yaml.org,2002:timestamp"
 _BOUNDARY = frontmatter.YAMLHandler.FM_BOUNDARY
+_LAST_STEP = re.compile(r"(\.[^.\[]*|\[\d+\])$")
 
 
 @dataclass(frozen=True)
@@ -59,11 +60,16 @@ class RawItem:
         while name:
             if name in self.lines:
                 return self.lines[name]
-            parent = re.sub(r"(\.[^.\[]*|\[\d+\])$", "", name)
+            parent = parent_field(name)
             if parent == name:
                 return None
             name = parent
         return None
+
+
+def parent_field(path: str) -> str:
+    """'images[0].url' -> 'images[0]' -> 'images'; a top-level field is its own parent."""
+    return _LAST_STEP.sub("", path)
 
 
 def is_junk(name: str) -> bool:
@@ -229,7 +235,7 @@ class _Converter:
     def value(self, node: yaml.Node, path: str) -> Any:
         if id(node) in self.seen:
             # The node is the anchored one: name the line of the field that repeats it.
-            parent = re.sub(r"(\.[^.\[]*|\[\d+\])$", "", path)
+            parent = parent_field(path)
             line = self.lines.get(path) or self.lines.get(parent) or node.start_mark.line
             raise _Refused(line, path or "front matter", "anchors/aliases not allowed")
         self.seen.add(id(node))

@@ -59,8 +59,7 @@ def _updated(story: Story) -> datetime:
 
 
 def _image_url(story: Story, config: SiteConfig) -> str:
-    url = story.image_url
-    return url if not url or url.startswith(("https:", "http:")) else config.absolute_url(url)
+    return config.absolute_link(story.image_url) if story.image_url else ""
 
 
 def rss(feed: Feed, config: SiteConfig) -> bytes:

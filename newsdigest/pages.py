@@ -33,7 +33,6 @@ class PageMeta:
     title: str
     description: str
     breadcrumbs: tuple[Crumb, ...] = ()
-    image: str = ""
 
 
 @dataclass(frozen=True)

@@ -29,9 +29,7 @@ def sitemap_entries(pages: list[PageSpec], config: SiteConfig) -> list[Entry]:
             continue
         newest = _newest(page)
         story = page.context.get("story")
-        image = story.image_url if story is not None else ""
-        if image and not image.startswith(("https:", "http:")):
-            image = config.absolute_url(image)
+        image = config.absolute_link(story.image_url) if story and story.image_url else ""
         video = None
         if story is not None and story.item.embed is not None:
             item = story.item

@@ -6,16 +6,11 @@ from typing import Any
 
 from newsdigest.config import SiteConfig
 from newsdigest.grouping import Story
-from newsdigest.pages import PageMeta
-
-
-def _absolute(url: str, config: SiteConfig) -> str:
-    return url if url.startswith(("https:", "http:")) else config.absolute_url(url)
+from newsdigest.pages import Crumb, PageMeta
 
 
 def breadcrumbs(page: PageMeta, config: SiteConfig) -> dict[str, Any]:
-    trail = [*page.breadcrumbs, type(page.breadcrumbs[0])(page.heading, page.path)] \
-        if page.breadcrumbs else []
+    trail = [*page.breadcrumbs, Crumb(page.heading, page.path)] if page.breadcrumbs else []
     return {
         "@type": "BreadcrumbList",
         "itemListElement": [
@@ -45,7 +40,7 @@ def list_page(page: PageMeta, config: SiteConfig) -> dict[str, Any]:
 def item_page(page: PageMeta, story: Story, config: SiteConfig) -> dict[str, Any]:
     item = story.item
     url = config.absolute_url(story.path)
-    image = _absolute(story.image_url, config) if story.image_url else ""
+    image = config.absolute_link(story.image_url) if story.image_url else ""
     publisher = {"@type": "Organization", "name": item.provider.name}
     if item.provider.domain:
         publisher["url"] = f"https://{item.provider.domain}/"

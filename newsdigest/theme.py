@@ -53,11 +53,9 @@ class Theme:
                             if cache_dir else None),
         )
         self.env.filters["url"] = config.url
-        self.env.filters["link"] = lambda u: u if u.startswith(("https:", "http:")) \
-            else config.url(u)
+        self.env.filters["link"] = config.link
+        self.env.filters["absolute_link"] = config.absolute_link
         self.env.filters["absolute_url"] = config.absolute_url
-        self.env.filters["absolute_image"] = lambda u: u if u.startswith(("https:", "http:")) \
-            else config.origin + u
         self.env.filters["date"] = format_date
         self.env.filters["isodate"] = lambda d: d.isoformat()
         self.env.filters["thousands"] = lambda n: f"{n:,}"
