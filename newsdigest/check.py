@@ -115,7 +115,9 @@ def _internal(href: str, page_folder: str, base_path: str, origin: str) -> str |
         if not path.startswith(base_path):
             return "/" + path.lstrip("/") + "#outside-base-path"
         return path[len(base_path):]
-    return os.path.normpath(page_folder + path).lstrip("./") + ("/" if path.endswith("/") else "")
+    joined = os.path.normpath(page_folder + path)
+    # lstrip("./") would also eat the dot of a hidden name; only "." itself means the root
+    return ("" if joined == "." else joined) + ("/" if path.endswith("/") else "")
 
 
 def _orphans(facts: list[PageFacts], existing: set[str]) -> list[Finding]:
