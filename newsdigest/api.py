@@ -18,7 +18,10 @@ class Document:
     data: Any  # a zero-argument function that returns the JSON value
 
     def render(self) -> bytes:
-        return (json.dumps(self.data(), ensure_ascii=False, indent=1) + "\n").encode()
+        # Compact on purpose: `indent` switches json to its pure-Python encoder, which made the
+        # API cost as much as rendering every item page.
+        return (json.dumps(self.data(), ensure_ascii=False, separators=(",", ":")) + "\n"
+                ).encode()
 
 
 def story_json(story: Story, config: SiteConfig) -> dict[str, Any]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import os
 import shutil
 import sys
@@ -175,6 +176,8 @@ def build_options(args: argparse.Namespace) -> BuildOptions:
 
 
 def _build(args: argparse.Namespace) -> int:
+    # The process ends after the build: collecting its million objects would find no garbage.
+    gc.disable()
     config = site_config(args)
     if not config.content_dir.is_dir():
         raise NewsdigestError(f"content folder not found: {config.content_dir}")

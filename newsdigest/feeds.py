@@ -171,7 +171,7 @@ def json_feed(feed: Feed, config: SiteConfig) -> bytes:
         "language": config.language,
         "items": items,
     }
-    return (json.dumps(document, ensure_ascii=False, indent=1) + "\n").encode()
+    return (json.dumps(document, ensure_ascii=False, separators=(",", ":")) + "\n").encode()
 
 
 WRITERS = {"feed.xml": rss, "atom.xml": atom, "feed.json": json_feed}

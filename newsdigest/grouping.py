@@ -38,7 +38,9 @@ class Story:
     fingerprint: str  # of the item and all derived values above
 
     def __repr__(self) -> str:
-        return f"Story({self.path!r}, {self.fingerprint!r})"
+        # The fingerprint covers the path too; a bare attribute is the cheapest repr, and page
+        # fingerprints take a hundred thousand of them per build.
+        return self.fingerprint
 
     @property
     def score(self) -> float:
@@ -359,35 +361,36 @@ def _more_from_topics(stories: list[Story], limit: int) -> dict[str, tuple[Story
     """
     if limit < 1:
         return {}
-    when = {s.path: s.item.published_at.timestamp() for s in stories}
-    by_topic: dict[str, list[Story]] = defaultdict(list)
-    for story in stories:
+    when = [s.item.published_at.timestamp() for s in stories]
+    members_of: dict[str, list[int]] = defaultdict(list)  # topic -> story numbers, newest first
+    places: list[list[tuple[list[int], int]]] = []  # per story: (its topic's members, position)
+    for number, story in enumerate(stories):
+        place = []
         for ref in story.topics:
-            by_topic[ref.slug].append(story)
-    position = {
-        slug: {s.path: i for i, s in enumerate(members)} for slug, members in by_topic.items()
-    }
+            members = members_of[ref.slug]
+            place.append((members, len(members)))
+            members.append(number)
+        places.append(place)
     more: dict[str, tuple[Story, ...]] = {}
-    for story in stories:
-        at_time = when[story.path]
-        candidates: dict[str, tuple[float, str, Story]] = {}
-        for ref in story.topics:
-            members = by_topic[ref.slug]
-            at = position[ref.slug][story.path]
-            left, right = at - 1, at + 1
-            # Walk outwards from the story, always taking the nearer neighbour in time.
+    for number, story in enumerate(stories):
+        at_time = when[number]
+        gaps: dict[int, float] = {}
+        for members, at in places[number]:
+            left, right, end = at - 1, at + 1, len(members)
+            # Walk outwards from the story, always taking the nearer neighbour in time; left is
+            # newer, right is older, and a tie goes to the newer one.
             for _ in range(limit):
-                left_gap = at_time - when[members[left].path] if left >= 0 else None
-                right_gap = (when[members[right].path] - at_time if right < len(members)
-                             else None)
-                if left_gap is None and right_gap is None:
-                    break
-                if right_gap is None or (left_gap is not None and abs(left_gap) <= abs(right_gap)):
-                    chosen, left = members[left], left - 1
-                else:
+                if left >= 0:
+                    left_gap = when[members[left]] - at_time
+                    if right < end and at_time - when[members[right]] < left_gap:
+                        chosen, right = members[right], right + 1
+                    else:
+                        chosen, left = members[left], left - 1
+                elif right < end:
                     chosen, right = members[right], right + 1
-                gap = abs(when[chosen.path] - at_time)
-                candidates[chosen.path] = (gap, chosen.path, chosen)
-        ranked = sorted(candidates.values())
-        more[story.path] = tuple(entry[2] for entry in ranked[:limit])
+                else:
+                    break
+                gaps[chosen] = abs(when[chosen] - at_time)
+        ranked = sorted([(gap, stories[n].path, n) for n, gap in gaps.items()])[:limit]
+        more[story.path] = tuple(stories[n] for _, _, n in ranked)
     return more

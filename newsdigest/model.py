@@ -311,10 +311,13 @@ def check_url(value: Any) -> str | None:
     return _check_url_text(value)
 
 
+_CONTROL_OR_SPACE = re.compile(r"[\x00-\x20\x7f]")
+
+
 @lru_cache(maxsize=65536)  # the same provider logos and hosts recur across thousands of items
 def _check_url_text(value: str) -> str | None:
     text = value.strip()
-    if not text or any(ord(c) < 0x21 or ord(c) == 0x7F for c in text):
+    if not text or _CONTROL_OR_SPACE.search(text):
         return None
     try:
         parts = urlsplit(text)

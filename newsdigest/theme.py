@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import pickle
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,7 @@ from markupsafe import Markup
 from newsdigest import structured
 from newsdigest.config import SiteConfig
 from newsdigest.errors import TemplateFailure
+from newsdigest.output import save_atomic
 from newsdigest.pages import shorten
 
 # Only the theme's own files run: no inline script or style, no eval (WebAssembly is allowed
@@ -66,6 +68,8 @@ class Theme:
         self.env.globals["item_jsonld"] = lambda page, story: structured.item_page(
             page, story, config)
         self._digests: dict[str, str] = {}
+        self._references_file = cache_dir / "templates" / "references.pickle" if cache_dir else None
+        self._known_references: dict[str, tuple[str | None, ...]] | None = None
         self._cards: dict[tuple[str, bool], Markup] = {}
         if cache_dir:
             (cache_dir / "templates").mkdir(parents=True, exist_ok=True)
@@ -88,19 +92,47 @@ class Theme:
         try:
             source, filename, _ = self.env.loader.get_source(  # type: ignore[union-attr]
                 self.env, name)
-            ast = self.env.parse(source, name, filename)
-        except jinja2.TemplateSyntaxError as exc:
-            raise TemplateFailure(_describe_template_error(exc)) from None
         except jinja2.TemplateNotFound:
             raise TemplateFailure(f"template not found: {name}") from None
-        references = set()
-        for ref in meta.find_referenced_templates(ast):
-            if ref is None:
-                # A computed name: depend on every template rather than guess.
-                references.update(n for n in self.template_names() if n != name)
-            else:
-                references.add(ref)
+        found = self._referenced(name, source, filename)
+        references = {ref for ref in found if ref is not None}
+        if None in found:
+            # A computed name: depend on every template rather than guess.
+            references.update(n for n in self.template_names() if n != name)
         return source, references
+
+    def _referenced(self, name: str, source: str, filename: str | None
+                    ) -> tuple[str | None, ...]:
+        """The names a template's source refers to, parsed once per version of the source.
+
+        Parsing every template is a tenth of a one-item rebuild, so the answers are kept in
+        the cache, keyed by the source itself.
+        """
+        if self._known_references is None:
+            self._known_references = self._load_references()
+        key = hashlib.blake2b(f"{name}\0{source}".encode(), digest_size=16).hexdigest()
+        found = self._known_references.get(key)
+        if found is None:
+            try:
+                ast = self.env.parse(source, name, filename)
+            except jinja2.TemplateSyntaxError as exc:
+                raise TemplateFailure(_describe_template_error(exc)) from None
+            found = self._known_references[key] = tuple(
+                sorted(meta.find_referenced_templates(ast), key=lambda r: (r is None, r or "")))
+            if self._references_file is not None:
+                save_atomic(self._references_file,
+                            pickle.dumps(self._known_references, pickle.HIGHEST_PROTOCOL))
+        return found
+
+    def _load_references(self) -> dict[str, tuple[str | None, ...]]:
+        if self._references_file is None:
+            return {}
+        try:
+            with self._references_file.open("rb") as handle:
+                known = pickle.load(handle)
+        except (OSError, pickle.UnpicklingError, EOFError, ValueError, TypeError):
+            return {}
+        return known if isinstance(known, dict) else {}
 
     def preload(self, names: list[str]) -> None:
         """Compile templates up front, so syntax errors stop the build before it writes."""
