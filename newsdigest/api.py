@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from newsdigest.config import SiteConfig
@@ -15,13 +17,22 @@ from newsdigest.pages import paginate
 class Document:
     path: str  # e.g. 'api/news/page/2/index.json'
     inputs: tuple[Any, ...]  # what it is made from, for its fingerprint
-    data: Any  # a zero-argument function that returns the JSON value
+    data: Any  # a zero-argument function that returns the JSON value, less its stories
+    stories: Callable[[], list[str]] | None = None  # the stories as encoded JSON, if any
 
     def render(self) -> bytes:
-        # Compact on purpose: `indent` switches json to its pure-Python encoder, which made the
-        # API cost as much as rendering every item page.
-        return (json.dumps(self.data(), ensure_ascii=False, separators=(",", ":")) + "\n"
-                ).encode()
+        text = _encode(self.data())
+        if self.stories is not None:
+            # Every story is on several lists (latest, each of its topics): each is encoded
+            # once and spliced in as the last member, "items".
+            text = text[:-1] + ',"items":[' + ",".join(self.stories()) + "]}"
+        return (text + "\n").encode()
+
+
+def _encode(value: Any) -> str:
+    # Compact on purpose: `indent` switches json to its pure-Python encoder, which made the
+    # API cost as much as rendering every item page.
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
 def story_json(story: Story, config: SiteConfig) -> dict[str, Any]:
@@ -57,15 +68,24 @@ def story_json(story: Story, config: SiteConfig) -> dict[str, Any]:
 
 
 def _pages(folder: str, stories: tuple[Story, ...], config: SiteConfig,
-           extra: dict[str, Any]) -> list[Document]:
+           extra: dict[str, Any], encoded: dict[str, str]) -> list[Document]:
     chunks = paginate(stories, config.page_size)
 
     def path(number: int) -> str:
         return f"{folder}index.json" if number == 1 else f"{folder}page/{number}/index.json"
 
+    def encode_all(chunk: tuple[Story, ...]) -> list[str]:
+        found = []
+        for story in chunk:
+            text = encoded.get(story.fingerprint)
+            if text is None:
+                text = encoded[story.fingerprint] = _encode(story_json(story, config))
+            found.append(text)
+        return found
+
     documents = []
     for number, chunk in enumerate(chunks, start=1):
-        def data(chunk: tuple[Story, ...] = chunk, number: int = number) -> dict[str, Any]:
+        def data(number: int = number) -> dict[str, Any]:
             return {
                 **extra,
                 "page": number,
@@ -73,15 +93,15 @@ def _pages(folder: str, stories: tuple[Story, ...], config: SiteConfig,
                 "total": len(stories),
                 "previous": config.absolute_url(path(number - 1)) if number > 1 else None,
                 "next": config.absolute_url(path(number + 1)) if number < len(chunks) else None,
-                "items": [story_json(s, config) for s in chunk],
             }
         inputs = (extra, number, len(chunks), len(stories), chunk)
-        documents.append(Document(path(number), inputs, data))
+        documents.append(Document(path(number), inputs, data, partial(encode_all, chunk)))
     return documents
 
 
 def documents(index: SiteIndex, config: SiteConfig) -> list[Document]:
-    made = _pages("api/news/", index.stories, config, {"title": config.title})
+    encoded: dict[str, str] = {}  # story fingerprint -> its JSON, shared by all the lists
+    made = _pages("api/news/", index.stories, config, {"title": config.title}, encoded)
     topics = tuple((t.name, t.slug, t.description, len(t.stories)) for t in index.topics)
 
     def topic_list() -> dict[str, Any]:
@@ -93,5 +113,5 @@ def documents(index: SiteIndex, config: SiteConfig) -> list[Document]:
     made.append(Document("api/topics/index.json", (topics,), topic_list))
     for topic in index.topics:
         made += _pages(f"api/topics/{topic.slug}/", topic.stories, config,
-                       {"topic": topic.name, "slug": topic.slug})
+                       {"topic": topic.name, "slug": topic.slug}, encoded)
     return made
