@@ -22,6 +22,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from itertools import pairwise
 from pathlib import Path
 
 BENCH = Path(__file__).resolve().parent
@@ -256,6 +257,27 @@ def table(results: list[Result]) -> list[str]:
     return lines
 
 
+def scaling(results: list[Result]) -> list[str]:
+    """How each of our cases grows from the smallest corpus to the larger ones (1.0 = linear)."""
+    ours = {(r.case, r.items): r.seconds for r in results
+            if r.tool == "newsdigest" and not r.failed and r.seconds > 0}
+    sizes = sorted({items for _, items in ours})
+    if len(sizes) < 2:
+        return []
+    lines = ["## Scaling", "", "| case | " + " | ".join(
+        f"{b:,} ÷ {a:,} items (×{b / a:g} items)" for a, b in pairwise(sizes)) + " |",
+        "|---|" + "---:|" * (len(sizes) - 1)]
+    for case in dict.fromkeys(case for case, _ in ours):
+        cells = []
+        for small, big in pairwise(sizes):
+            if (case, small) in ours and (case, big) in ours:
+                cells.append(f"{ours[(case, big)] / ours[(case, small)]:.2f}×")
+            else:
+                cells.append("")
+        lines.append(f"| {case} | " + " | ".join(cells) + " |")
+    return lines
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description="newsdigest vs Hugo and Pelican")
     parser.add_argument("--sizes", default="1000,10000")
@@ -286,7 +308,8 @@ def main() -> None:
     report = ["# Benchmark results", "",
               "Produced by `make bench` (`python bench/run.py`): medians "
               f"of {args.runs} whole-process runs (peers once at 10,000 items and more), peak "
-              "resident memory of the largest process.", "", *machine(), "", *table(results)]
+              "resident memory of the largest process.", "", *machine(), "", *table(results),
+              "", *scaling(results)]
     args.out.write_text("\n".join(report) + "\n")
     print(f"\nwritten to {args.out}")
 
