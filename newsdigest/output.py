@@ -281,18 +281,33 @@ def _write(output: Output, data: bytes | None, dest: Path, previous: Path,
     in_staging = dest != previous
     folder = os.path.dirname(target)
     if folder not in made_folders:
-        os.makedirs(folder, exist_ok=True)
-        made_folders.add(folder)
+        _make_folder(folder, made_folders)
     if same and in_staging:
         os.link(old, target)  # staging keeps the old inode: same bytes, same mtime
     elif in_staging:
         # Nobody reads the staging folder before the swap: no temporary file needed.
         with open(target, "wb") as handle:
             handle.write(data)
+            handle.flush()
+            stat = os.fstat(handle.fileno())
+        return Written(output.path, stat.st_size, stat.st_mtime_ns, True)
     elif not same:
         save_atomic(Path(target), data)
     stat = os.stat(target)
     return Written(output.path, stat.st_size, stat.st_mtime_ns, not same)
+
+
+def _make_folder(folder: str, made_folders: set[str]) -> None:
+    """makedirs, minus its checks for parents this build already made (one per page)."""
+    parent = os.path.dirname(folder)
+    if parent in made_folders:
+        try:
+            os.mkdir(folder)
+        except FileExistsError:
+            pass
+    else:
+        os.makedirs(folder, exist_ok=True)
+    made_folders.add(folder)
 
 
 def _read(path: str) -> bytes:
