@@ -314,9 +314,21 @@ def check_url(value: Any) -> str | None:
 _CONTROL_OR_SPACE = re.compile(r"[\x00-\x20\x7f]")
 
 
+# Most URLs are this plain (lower-case http(s), a host name, no port or user): for them the
+# general check below would return the text as it is, with "/" for an empty path. It is a
+# tenth of loading an item, so they skip it.
+_PLAIN_URL = re.compile(
+    r"(https?://[a-z0-9-]+(?:\.[a-z0-9-]+)*)(/[^?#\x00-\x20\x7f]*)?"
+    r"(\?[^#\x00-\x20\x7f]+)?(#[^\x00-\x20\x7f]+)?")
+
+
 @lru_cache(maxsize=65536)  # the same provider logos and hosts recur across thousands of items
 def _check_url_text(value: str) -> str | None:
     text = value.strip()
+    plain = _PLAIN_URL.fullmatch(text)
+    if plain is not None:
+        origin, path, query, fragment = plain.groups()
+        return origin + (path or "/") + (query or "") + (fragment or "")
     if not text or _CONTROL_OR_SPACE.search(text):
         return None
     try:
