@@ -144,6 +144,26 @@ def test_card_template_change_reaches_every_page_that_shows_cards(site):
     assert 'class="card' not in (site.public / "archive/index.html").read_text()
 
 
+def test_imported_macro_change_reaches_exactly_the_pages_that_import_it(site, tmp_path):
+    # The importing templates' own sources did not change: their references come from the
+    # cache of parsed templates, and must still lead to the new macros.
+    build(site)
+    archive = site.public / "archive" / "index.html"
+    before = archive.stat().st_mtime_ns
+    templates = site.root / "templates"
+    templates.mkdir()
+    macros = Path(__file__).resolve().parent.parent / "templates" / "_macros.html"
+    (templates / "_macros.html").write_text(
+        macros.read_text().replace('<time datetime=', '<time class="edited" datetime=')
+        .replace('class="pagination"', 'class="pagination edited"'))
+    build(site)
+    for page in ("news/2026/10/14/story-13/index.html", "index.html", "topics/ai/index.html",
+                 "archive/2026/10/index.html"):
+        assert 'edited"' in (site.public / page).read_text(), page
+    assert archive.stat().st_mtime_ns == before  # archive.html imports no macros
+    assert_same_as_clean_build(site, tmp_path)
+
+
 def test_settings_change_reaches_every_page(site, tmp_path):
     toml = site.root / "site.toml"
     toml.write_text(toml.read_text().replace("Test Digest", "Renamed Digest"))
