@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
 
-from newsdigest import __version__, api, feeds, output, search, sitemaps
+from newsdigest import __version__, api, digestpages, editions, feeds, output, search, sitemaps
 from newsdigest.config import SiteConfig
 from newsdigest.content import Discovery, SourceFile, discover
 from newsdigest.errors import ContentInvalid, Problem
@@ -106,6 +106,10 @@ def _build_site(config: SiteConfig, options: BuildOptions,
         unchanged = _unchanged_build(config, snapshot_key, now, started, options.search)
         if unchanged is not None:
             return unchanged
+    # Editor's notes for digest editions live among the content but are not news items.
+    note_sources = [s for s in discovery.items if editions.is_note(s.rel)]
+    discovery = replace(discovery, items=[s for s in discovery.items
+                                          if not editions.is_note(s.rel)])
     settings = LoadSettings.of(config)
     kept = warm.items if warm and cache_dir and warm.items_key == settings.key else None
     loaded = load_items(
@@ -125,10 +129,14 @@ def _build_site(config: SiteConfig, options: BuildOptions,
         raise ContentInvalid(problems)
     index = grouping.index
     warnings = discovery.warnings + loaded.warnings + grouping.warnings
+    notes, note_warnings = editions.load_notes(note_sources, config.digest, config.rules.nofollow)
+    warnings += note_warnings
+    digest_editions = editions.build_editions(index, config, notes)
 
     # 3. plan every output with the fingerprint of what it is made from
     theme = Theme(config, cache_dir)
-    pages = plan_pages(index, config)
+    pages = plan_pages(index, config, digestpages.latest_link(digest_editions))
+    pages += digestpages.digest_pages(digest_editions, config)
     theme.preload(sorted({p.template for p in pages} | {"_card.html"}))
     page_files = page_outputs(pages, theme, config)
     outputs = [
@@ -136,6 +144,7 @@ def _build_site(config: SiteConfig, options: BuildOptions,
         *_asset_outputs(index, discovery.assets, config, warnings),
         *page_files,
         *_meta_outputs(pages, page_files, index, config, now),
+        *_digest_outputs(digest_editions, config),
     ]
 
     # 4. render and write what changed
@@ -310,6 +319,15 @@ def _meta_outputs(pages: list[PageSpec], page_files: list[Output], index: SiteIn
                partial(sitemaps.robots_txt, config)),
     ]
     return outputs
+
+
+def _digest_outputs(digest_editions: list[editions.Edition],
+                    config: SiteConfig) -> list[Output]:
+    """The feed of editions, in the three formats of the site's feeds."""
+    settings = settings_fingerprint(config)
+    feed = digestpages.editions_feed(digest_editions, config)
+    return [Output(feed.path(name), PHASE_META, fingerprint(settings, name, feed),
+                   partial(write, feed, config)) for name, write in feeds.WRITERS.items()]
 
 
 def _sitemap_file(name: str, pages: list[PageSpec], config: SiteConfig) -> bytes:
