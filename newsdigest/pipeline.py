@@ -22,6 +22,7 @@ from newsdigest.grouping import FUTURE_TOLERANCE, SiteIndex, group
 from newsdigest.loading import CacheEntry, LoadSettings, load_items, save_cache
 from newsdigest.output import Manifest, Output, WriteReport
 from newsdigest.pages import PageSpec, plan_pages
+from newsdigest.report import REPORT_FOLDER, CurationReport, curation_report, page_context
 from newsdigest.theme import Theme, default_theme_dir
 from newsdigest.urls import file_for
 
@@ -41,6 +42,7 @@ class BuildOptions:
     now: datetime | None = None  # the clock, passed in so tests and builds can fix it
     explain: bool = False
     search: bool = True  # build the Pagefind search index (seconds at 10,000 items)
+    report: bool = True  # write the curation report page (also off by site.toml digest.report)
 
 
 @dataclass
@@ -55,6 +57,7 @@ class BuildReport:
     excluded: dict[str, list[str]]
     explanations: list[str] = field(default_factory=list)
     index: SiteIndex | None = None  # what was built, for callers that keep it (serve)
+    curation: CurationReport | None = None
 
 
 Progress = Callable[[str, int, int], None]  # stage, done so far, total
@@ -132,6 +135,7 @@ def _build_site(config: SiteConfig, options: BuildOptions,
     notes, note_warnings = editions.load_notes(note_sources, config.digest, config.rules.nofollow)
     warnings += note_warnings
     digest_editions = editions.build_editions(index, config, notes)
+    curation = curation_report(index, digest_editions, problems, warnings, now)
 
     # 3. plan every output with the fingerprint of what it is made from
     theme = Theme(config, cache_dir)
@@ -145,6 +149,7 @@ def _build_site(config: SiteConfig, options: BuildOptions,
         *page_files,
         *_meta_outputs(pages, page_files, index, config, now),
         *_digest_outputs(digest_editions, config),
+        *_report_outputs(curation, theme, config, options),
     ]
 
     # 4. render and write what changed
@@ -177,6 +182,7 @@ def _build_site(config: SiteConfig, options: BuildOptions,
         excluded=index.excluded,
         explanations=explanations,
         index=index,
+        curation=curation,
     )
     if snapshot_key and manifest_file is not None:
         future = [i.published_at for i in loaded.items
@@ -197,7 +203,7 @@ def _inputs_key(config: SiteConfig, options: BuildOptions, discovery: Discovery)
                   for p in Path(__file__).parent.glob("*.py"))
     return fingerprint(
         __version__, code, settings_fingerprint(config), [str(f) for f in folders],
-        options.drafts, options.future, options.skip_invalid, options.search,
+        options.drafts, options.future, options.skip_invalid, options.search, options.report,
         [(s.rel, s.size, s.mtime_ns) for s in discovery.items + discovery.assets],
         [[(s.rel, s.size, s.mtime_ns) for s in (d.items + d.assets)] if d else None
          for d in found],
@@ -328,6 +334,18 @@ def _digest_outputs(digest_editions: list[editions.Edition],
     feed = digestpages.editions_feed(digest_editions, config)
     return [Output(feed.path(name), PHASE_META, fingerprint(settings, name, feed),
                    partial(write, feed, config)) for name, write in feeds.WRITERS.items()]
+
+
+def _report_outputs(curation: CurationReport, theme: Theme, config: SiteConfig,
+                    options: BuildOptions) -> list[Output]:
+    """The curation report page: in the output for the editors, linked from no public page."""
+    if not (options.report and config.digest.report):
+        return []
+    theme.preload(["report.html"])
+    return [Output(REPORT_FOLDER + "index.html", PHASE_META,
+                   theme.digest("report.html") + fingerprint(settings_fingerprint(config),
+                                                              curation),
+                   partial(_render_page, theme, "report.html", page_context(curation, config)))]
 
 
 def _sitemap_file(name: str, pages: list[PageSpec], config: SiteConfig) -> bytes:
