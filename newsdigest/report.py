@@ -38,7 +38,7 @@ class CurationReport:
     merged: tuple[tuple[str, tuple[str, ...]], ...]  # kept file, files merged into it
     no_image: tuple[str, ...]
     generic_image: tuple[tuple[str, str], ...]  # file, image URL
-    dropped_embeds: tuple[str, ...]  # the warnings, as lines
+    dropped_embeds: tuple[tuple[str, str], ...]  # where (file:line), why
     invalid: tuple[str, ...]  # the problems of skipped files, as lines
     outside_window: tuple[tuple[str, str], ...]  # reason, file
     older_than_window: int  # published items not in the news sitemap (older than two days)
@@ -48,6 +48,12 @@ class CurationReport:
     @property
     def duplicates(self) -> int:
         return sum(len(m) for _, m in self.merged)
+
+    @property
+    def embed_places(self) -> list[str]:
+        """Where embeds were dropped, without the reason: it quotes the content's hostile URL,
+        which has no place on a page of the site (the terminal report gives it)."""
+        return [where for where, _ in self.dropped_embeds]
 
     @property
     def merged_lines(self) -> list[str]:
@@ -109,7 +115,8 @@ def curation_report(index: SiteIndex, made: list[Edition], problems: list[Proble
         merged=tuple(sorted(index.merged.items())),
         no_image=tuple(sorted(s.item.source for s in stories if s.image is None)),
         generic_image=tuple(sorted(generic)),
-        dropped_embeds=tuple(str(w) for w in warnings if w.field == "featuredContent"),
+        dropped_embeds=tuple((f"{w.path}:{w.line}" if w.line else w.path, w.message)
+                             for w in warnings if w.field == "featuredContent"),
         invalid=tuple(str(p) for p in sorted(problems, key=Problem.sort_key)),
         outside_window=outside,
         older_than_window=len(stories) - len(news_window(stories, now)),
@@ -144,7 +151,7 @@ def text_report(report: CurationReport, limit: int = LISTED) -> str:
     part("Duplicate stories merged", report.merged_lines)
     part("Items without an image", list(report.no_image))
     part("Items with a generic image", report.generic_lines)
-    part("Embeds dropped", list(report.dropped_embeds))
+    part("Embeds dropped", [f"{where}: {why}" for where, why in report.dropped_embeds])
     part("Invalid files skipped", list(report.invalid))
     part("Left out of the site (outside the news window)", report.outside_lines)
     lines.append(f"{report.older_than_window} items are older than the news sitemap's window "
