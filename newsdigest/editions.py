@@ -285,6 +285,14 @@ def _linked(editions: list[Edition]) -> list[Edition]:
     return linked
 
 
+def unused_notes(notes: dict[str, EditorNote], editions: list[Edition]) -> list[Problem]:
+    """Notes for a period that has no edition: said, so the editor's words are not lost."""
+    keys = {e.period.key for e in editions}
+    return [Problem(note.source, None, "", "no edition for this period (no published item "
+                    "passes the [digest] rules, or its kind is off); note not shown")
+            for key, note in sorted(notes.items()) if key not in keys]
+
+
 def latest(editions: list[Edition], kind: str | None = None) -> Edition | None:
     return next((e for e in editions if kind is None or e.period.kind == kind), None)
 

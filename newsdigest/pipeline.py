@@ -135,6 +135,7 @@ def _build_site(config: SiteConfig, options: BuildOptions,
     notes, note_warnings = editions.load_notes(note_sources, config.digest, config.rules.nofollow)
     warnings += note_warnings
     digest_editions = editions.build_editions(index, config, notes)
+    warnings += editions.unused_notes(notes, digest_editions)
     curation = curation_report(index, digest_editions, problems, warnings, now)
 
     # 3. plan every output with the fingerprint of what it is made from

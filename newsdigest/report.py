@@ -88,7 +88,8 @@ def load_site(config: SiteConfig, now: datetime, workers: int = 1) -> SiteState:
     notes, note_warnings = editions_module.load_notes(notes_sources, config.digest,
                                                       config.rules.nofollow)
     made = editions_module.build_editions(grouping.index, config, notes)
-    warnings = discovery.warnings + loaded.warnings + grouping.warnings + note_warnings
+    warnings = (discovery.warnings + loaded.warnings + grouping.warnings + note_warnings
+                + editions_module.unused_notes(notes, made))
     return SiteState(grouping.index, made, loaded.problems + grouping.problems, warnings)
 
 

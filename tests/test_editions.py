@@ -219,7 +219,8 @@ def test_merging_ten_thousand_items_is_near_linear():
 def test_editors_note_introduces_its_edition_and_is_not_a_news_item(make_site, capsys):
     site = make_site({**WEEK,
                       "content/digests/2026-W46.md": "A **busy** week.\n\n<script>x()</script>\n",
-                      "content/digests/notes-for-me.md": "not an edition\n"}, SETTINGS)
+                      "content/digests/notes-for-me.md": "not an edition\n",
+                      "content/digests/2026-11-14.md": "A day with no edition.\n"}, SETTINGS)
     assert site.build("--no-search") == 0
     note = site.html("digest/weekly/2026-W46/").xpath("//section[contains(@class,'edition-note')]")
     assert note[0].xpath(".//strong/text()") == ["busy"]
@@ -230,6 +231,7 @@ def test_editors_note_introduces_its_edition_and_is_not_a_news_item(make_site, c
     assert len(list((site.public / "news").rglob("index.html"))) == len(WEEK)
     err = capsys.readouterr().err
     assert "digests/notes-for-me.md: not an edition name; ignored" in err
+    assert "digests/2026-11-14.md: no edition for this period" in err
     assert "title" not in err
 
 
