@@ -24,6 +24,7 @@ _AMP_CACHE = ".cdn.ampproject.org"
 _AMP_PATH = re.compile(r"(?:/amp/?|\.amp(?:\.html?)?|/amp\.html?)$")
 _WORD = re.compile(r"[^\W_]+")
 _TITLE_SEPARATORS = (" - ", " | ", " – ", " — ")  # before a provider: " - The Verge"
+_ARTICLES = {"a", "an", "the"}  # "ships a new chip" and "ships new chip" are one headline
 MIN_TITLE_WORDS = 4  # shorter titles ("AI news", "Weekly roundup") recur without being one story
 
 
@@ -74,7 +75,8 @@ def normalise_url(url: str) -> str:
 
 @lru_cache(maxsize=65536)
 def normalise_title(title: str) -> str:
-    """Words only, case-folded, accents and a trailing ' - Provider' removed; '' if too short."""
+    """Words only, case-folded, without accents, articles and a trailing ' - Provider';
+    '' if too short to tell a story apart."""
     text = title
     for separator in _TITLE_SEPARATORS:
         head, found, tail = text.rpartition(separator)
@@ -85,7 +87,7 @@ def normalise_title(title: str) -> str:
     if not text.isascii():  # accents off: "Café" and "Cafe" are one title
         text = "".join(c for c in unicodedata.normalize("NFKD", text)
                        if not unicodedata.combining(c))
-    words = _WORD.findall(text)
+    words = [w for w in _WORD.findall(text) if w not in _ARTICLES]
     return " ".join(words) if len(words) >= MIN_TITLE_WORDS else ""
 
 

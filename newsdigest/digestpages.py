@@ -86,7 +86,8 @@ def edition_story(edition: Edition, config: SiteConfig) -> Story:
     host = config.origin.split("://", 1)[-1]
     headlines = "".join(
         f'<li><a href="{escape(config.absolute_url(s.path))}">{escape(s.item.title)}</a>'
-        f" ({escape(s.item.provider.name)})</li>" for s in edition.stories
+        f" ({escape(', '.join([s.item.provider.name, *(c.provider for c in s.also)]))})</li>"
+        for s in edition.stories
     )
     item = Item(
         source=f"{FOLDER}{edition.period.kind}/{edition.period.key}",

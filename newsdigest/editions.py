@@ -211,11 +211,17 @@ def _in_domains(domain: str, domains: tuple[str, ...]) -> bool:
     return any(domain == d or domain.endswith("." + d) for d in domains)
 
 
-def select(stories: list[Story], settings: DigestSettings) -> list[Story]:
-    """The period's entries, best first: pinned items, then by score, within the caps."""
+def select(stories: list[Story], settings: DigestSettings,
+           scores: dict[str, float] | None = None) -> list[Story]:
+    """The period's entries, best first: pinned items, then by score, within the caps.
+
+    `scores` (by story path) may be computed once for every period; else here.
+    """
+    if scores is None:
+        scores = {s.path: curation_score(s, settings) for s in stories}
     ranked = sorted(
         (s for s in stories if eligible(s, settings)),
-        key=lambda s: (s.item.curation != "pin", -curation_score(s, settings),
+        key=lambda s: (s.item.curation != "pin", -scores[s.path],
                        -s.item.published_at.timestamp(), s.path),
     )
     chosen: list[Story] = []
@@ -256,14 +262,16 @@ def build_editions(index: SiteIndex, config: SiteConfig,
     settings = config.digest
     notes = notes or {}
     kinds = [k for k, on in ((WEEKLY, settings.weekly), (DAILY, settings.daily)) if on]
+    candidates = [s for s in index.stories if eligible(s, settings)]
+    scores = {s.path: curation_score(s, settings) for s in candidates}
     editions: list[Edition] = []
     for kind in kinds:
         by_period: dict[Period, list[Story]] = defaultdict(list)
-        for story in index.stories:
+        for story in candidates:
             by_period[period_of(kind, story.local_date.date())].append(story)
         made = []
         for period in sorted(by_period, key=lambda p: p.start):
-            chosen = select(by_period[period], settings)
+            chosen = select(by_period[period], settings, scores)
             if not chosen:
                 continue  # an empty edition is not published
             note = notes.get(period.key)

@@ -307,3 +307,28 @@ def test_nothing_changed_writes_nothing_and_a_note_edit_rebuilds_its_edition_onl
     assert rebuilt == ["digest/atom.xml", "digest/feed.json", "digest/feed.xml",
                        "digest/weekly/2026-W46/index.html", "sitemap.xml"]
     assert "Second note." in (built.public / "digest/weekly/2026-W46/index.html").read_text()
+
+
+def test_a_duplicate_added_later_updates_the_story_exactly_like_a_clean_build(make_site,
+                                                                              tmp_path):
+    from test_incremental import NOW, tree
+
+    from newsdigest.config import load_config
+    from newsdigest.pipeline import BuildOptions, build_site
+
+    def build(**options: object):
+        config = load_config(site.root / "site.toml").with_overrides(**options)
+        return build_site(config, BuildOptions(now=NOW, workers=1, search=False))
+
+    site = make_site({**WEEK}, SETTINGS)
+    build()
+    site.write("content/b2.md", news("Chip maker ships a new accelerator - Wire",
+                                     "2026-11-11T12:00:00Z", "https://wire.example/chip", 30,
+                                     provider="Wire", domain="wire.example"))
+    report = build()
+    assert "news/2026/11/11/b/index.html" in report.write.changed
+    assert not (site.public / "news/2026/11/11/b2").exists()
+    credits = site.html("news/2026/11/11/b/").xpath("//p[@class='also']/a/text()")
+    assert credits == ["Wire"]
+    build(output_dir=tmp_path / "clean", cache_dir=tmp_path / "clean-cache")
+    assert tree(site.public) == tree(tmp_path / "clean")
