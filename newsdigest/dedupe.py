@@ -119,8 +119,13 @@ def same_story_groups(items: list[Item], tz: tzinfo) -> list[list[int]]:
             other = first.setdefault(key, index)
             if other != index:
                 join(index, other)
+    # Most related URLs are pages outside the corpus: a cheap look at their last path segment
+    # skips normalising those.
+    tails = {_tail(item.url) for item in items} | {_tail(i.amp_url) for i in items if i.amp_url}
     for index, item in enumerate(items):
         for related in item.related:
+            if _tail(related.url) not in tails:
+                continue
             other = first.get(("url", normalise_url(related.url)))
             if other is not None and other != index:
                 join(index, other)
@@ -128,6 +133,16 @@ def same_story_groups(items: list[Item], tz: tzinfo) -> list[list[int]]:
     for index in range(len(items)):
         groups.setdefault(root(index), []).append(index)
     return [members for members in groups.values() if len(members) > 1]
+
+
+def _tail(url: str) -> str:
+    """The last path segment, AMP suffix aside: equal for every variant of one URL."""
+    path = url.partition("#")[0].partition("?")[0].rstrip("/")
+    if "%" in path:
+        path = unquote(path)
+    if "amp" in path:
+        path = _AMP_PATH.sub("", path).rstrip("/")
+    return path.rpartition("/")[2].lower()
 
 
 def merge_score(item: Item) -> tuple:

@@ -196,11 +196,14 @@ def eligible(story: Story, settings: DigestSettings) -> bool:
         return True
     if item.curation == "skip" or item.quality < settings.min_quality:
         return False
-    topics = {t.casefold() for t in item.topics} | {t.name.casefold() for t in story.topics}
-    if settings.include_topics and not topics & set(settings.include_topics):
-        return False
-    if topics & set(settings.exclude_topics):
-        return False
+    if settings.include_topics or settings.exclude_topics:
+        topics = {t.casefold() for t in item.topics} | {t.name.casefold() for t in story.topics}
+        if settings.include_topics and not topics & set(settings.include_topics):
+            return False
+        if topics & set(settings.exclude_topics):
+            return False
+    if not (settings.include_domains or settings.exclude_domains):
+        return True
     domain = item.provider.domain.casefold()
     if settings.include_domains and not _in_domains(domain, settings.include_domains):
         return False
@@ -211,16 +214,17 @@ def _in_domains(domain: str, domains: tuple[str, ...]) -> bool:
     return any(domain == d or domain.endswith("." + d) for d in domains)
 
 
-def select(stories: list[Story], settings: DigestSettings,
-           scores: dict[str, float] | None = None) -> list[Story]:
-    """The period's entries, best first: pinned items, then by score, within the caps.
+def select(stories: list[Story], settings: DigestSettings) -> list[Story]:
+    """The period's entries, best first: pinned items, then by score, within the caps."""
+    candidates = [s for s in stories if eligible(s, settings)]
+    return _capped(candidates, settings, {s.path: curation_score(s, settings) for s in candidates})
 
-    `scores` (by story path) may be computed once for every period; else here.
-    """
-    if scores is None:
-        scores = {s.path: curation_score(s, settings) for s in stories}
+
+def _capped(candidates: list[Story], settings: DigestSettings,
+            scores: dict[str, float]) -> list[Story]:
+    """Eligible stories ranked (pinned first, then by score) and cut to the caps."""
     ranked = sorted(
-        (s for s in stories if eligible(s, settings)),
+        candidates,
         key=lambda s: (s.item.curation != "pin", -scores[s.path],
                        -s.item.published_at.timestamp(), s.path),
     )
@@ -271,7 +275,7 @@ def build_editions(index: SiteIndex, config: SiteConfig,
             by_period[period_of(kind, story.local_date.date())].append(story)
         made = []
         for period in sorted(by_period, key=lambda p: p.start):
-            chosen = select(by_period[period], settings, scores)
+            chosen = _capped(by_period[period], settings, scores)
             if not chosen:
                 continue  # an empty edition is not published
             note = notes.get(period.key)

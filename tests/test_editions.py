@@ -332,3 +332,23 @@ def test_a_duplicate_added_later_updates_the_story_exactly_like_a_clean_build(ma
     assert credits == ["Wire"]
     build(output_dir=tmp_path / "clean", cache_dir=tmp_path / "clean-cache")
     assert tree(site.public) == tree(tmp_path / "clean")
+
+
+def test_related_coverage_merges_through_any_variant_of_the_url():
+    start = datetime(2026, 11, 1, tzinfo=UTC)
+
+    def make(source: str, url: str, related: str = "", quality: int = 10) -> Item:
+        from newsdigest.model import Related
+
+        return Item(source=source, digest=source, title=source, slug=source,
+                    published_at=start, url=url, quality=quality,
+                    provider=Provider(source, f"{source}.example"),
+                    related=(Related("x", related),) if related else ())
+
+    items = [make("lead", "https://example.com/caf%C3%A9/story-1/", quality=90),
+             make("amp", "https://other.example/2", "https://example-com.cdn.ampproject.org/"
+                  "c/s/example.com/café/story-1"),
+             make("elsewhere", "https://third.example/3", "https://not-here.example/story-9")]
+    kept, credits, merged = merge_duplicates(items, UTC)
+    assert [i.source for i in kept] == ["lead", "elsewhere"]
+    assert merged == {"lead": ("amp",)}
