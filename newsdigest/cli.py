@@ -78,9 +78,12 @@ def _parser() -> argparse.ArgumentParser:
     build.add_argument("--jobs", type=int, default=None, metavar="N",
                        help="worker processes (default: all cores)")
     build.add_argument("--quiet", "-q", action="store_true", help="print only problems")
+    build.add_argument("--no-report", action="store_true",
+                       help="leave the curation report page (_report/) out of the output")
     build.set_defaults(run=_build)
 
     _serve_parser(commands)
+    _digest_parsers(commands)
 
     check = commands.add_parser("check", help="check the built site before deploying it",
                                 description="Check every internal link and image, orphan "
@@ -172,6 +175,7 @@ def build_options(args: argparse.Namespace) -> BuildOptions:
         now=now,
         explain=args.explain,
         search=not args.no_search,
+        report=not args.no_report,
     )
 
 
@@ -188,6 +192,114 @@ def _build(args: argparse.Namespace) -> int:
         if progress:
             progress.clear()
     _print_report(report, config, args.quiet)
+    if report.curation is not None and not args.quiet:
+        from newsdigest.report import REPORT_FOLDER, summary_line
+
+        shown = f" (report: {_shown_path(config.output_dir / REPORT_FOLDER)})" if (
+            config.digest.report and not args.no_report) else ""
+        print(summary_line(report.curation) + shown)
+    return EXIT_OK
+
+
+def _digest_parsers(commands: argparse._SubParsersAction) -> None:
+    digest = commands.add_parser(
+        "digest", help="write one digest edition as an email (HTML, text, .eml)",
+        description="Make one edition's email: email.html (inlined CSS, for mail clients) and "
+                    "email.txt (the plain-text part). Without --output, the text part is "
+                    "printed (or, with --eml, the whole message).")
+    kind = digest.add_mutually_exclusive_group()
+    kind.add_argument("--weekly", action="store_const", const="weekly", dest="kind",
+                      help="the weekly edition (the default when weekly editions are on)")
+    kind.add_argument("--daily", action="store_const", const="daily", dest="kind",
+                      help="the daily edition")
+    digest.add_argument("--date", metavar="D",
+                        help="the edition of this day (YYYY-MM-DD) or week (YYYY-Www); "
+                             "default: the latest")
+    digest.add_argument("--output", type=Path, metavar="DIR", dest="email_dir",
+                        help="write email.html, email.txt (and email.eml) into this folder")
+    digest.add_argument("--eml", action="store_true",
+                        help="also make a multipart message file with both parts")
+    digest.add_argument("--content", type=Path, metavar="DIR", help="content folder")
+    digest.add_argument("--config", type=Path, metavar="FILE", help="site settings (site.toml)")
+    digest.add_argument("--templates", type=Path, metavar="DIR",
+                        help="folder of templates that override the default theme")
+    digest.add_argument("--base-url", metavar="URL", help="public URL of the site")
+    digest.set_defaults(run=_digest, output=None)
+
+    report = commands.add_parser(
+        "report", help="print the curation report (duplicates, images, invalid files...)",
+        description="Print the curation report: items per topic and day, duplicate stories "
+                    "merged, items without an image or with a generic one, dropped embeds, "
+                    "invalid files, items left out.")
+    report.add_argument("--html", type=Path, metavar="FILE",
+                        help="also write the report as an HTML page to FILE")
+    report.add_argument("--content", type=Path, metavar="DIR", help="content folder")
+    report.add_argument("--config", type=Path, metavar="FILE", help="site settings (site.toml)")
+    report.set_defaults(run=_report_command, output=None)
+
+
+def _digest(args: argparse.Namespace) -> int:
+    from newsdigest import editions, newsletter
+    from newsdigest.report import load_site
+    from newsdigest.theme import Theme
+
+    config = site_config(args)
+    settings = config.digest
+    kind = args.kind or ("weekly" if settings.weekly else "daily")
+    if not getattr(settings, kind):
+        raise UsageError(f"--{kind}: {kind} editions are off (digest.{kind} in site.toml)")
+    period = None
+    if args.date is not None:
+        period = editions.parse_period(args.date, kind)
+        if period is None:
+            raise UsageError(f"--date: expected YYYY-MM-DD"
+                             f"{' or YYYY-Www' if kind == 'weekly' else ''}, got {args.date!r}")
+    if not config.content_dir.is_dir():
+        raise NewsdigestError(f"content folder not found: {config.content_dir}")
+    state = load_site(config, build_options_now() or datetime.now(UTC), os.cpu_count() or 1)
+    edition = (editions.find(state.editions, period) if period
+               else editions.latest(state.editions, kind))
+    if edition is None:
+        when = f" for {period.label}" if period else ""
+        raise NewsdigestError(f"no {kind} edition{when}: no published item of that period "
+                              "passes the [digest] rules")
+    files = newsletter.render_email(edition, config, Theme(config))
+    message = newsletter.eml(edition, files, config) if args.eml else None
+    if args.email_dir is None:
+        if message is not None:
+            sys.stdout.buffer.write(message)
+        else:
+            sys.stdout.write(files.text)
+        sys.stdout.flush()
+        return EXIT_OK
+    folder = args.email_dir
+    folder.mkdir(parents=True, exist_ok=True)
+    written = [("email.html", files.html.encode()), ("email.txt", files.text.encode())]
+    if message is not None:
+        written.append(("email.eml", message))
+    for name, data in written:
+        (folder / name).write_bytes(data)
+    print(f"{edition.title} ({edition.count} stories) -> "
+          + ", ".join(_shown_path(folder / name) for name, _ in written))
+    return EXIT_OK
+
+
+def _report_command(args: argparse.Namespace) -> int:
+    from newsdigest.report import curation_report, load_site, page_context, text_report
+    from newsdigest.theme import Theme
+
+    config = site_config(args)
+    if not config.content_dir.is_dir():
+        raise NewsdigestError(f"content folder not found: {config.content_dir}")
+    now = build_options_now() or datetime.now(UTC)
+    state = load_site(config, now, os.cpu_count() or 1)
+    curation = curation_report(state.index, state.editions, state.problems, state.warnings, now)
+    sys.stdout.write(text_report(curation))
+    if args.html is not None:
+        html = Theme(config).render("report.html", page_context(curation, config))
+        args.html.parent.mkdir(parents=True, exist_ok=True)
+        args.html.write_text(html, encoding="utf-8")
+        print(f"wrote {_shown_path(args.html)}", file=sys.stderr)
     return EXIT_OK
 
 

@@ -11,6 +11,7 @@ from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from newsdigest.deploy import Target, parse_targets
+from newsdigest.digestconfig import DigestSettings, parse_digest
 from newsdigest.errors import ConfigError
 from newsdigest.markup import KNOWN_EMBED_HOSTS
 from newsdigest.model import ContentRules
@@ -54,6 +55,7 @@ class SiteConfig:
     rules: ContentRules = ContentRules()
     max_title_chars: int = 160  # titles and excerpts are shown cut at a word, with an ellipsis
     max_excerpt_chars: int = 600
+    digest: DigestSettings = DigestSettings()  # [digest]: editions and the newsletter
 
     @property
     def tz(self) -> ZoneInfo:
@@ -243,6 +245,7 @@ def _parse(data: dict[str, Any], problems: list[str]) -> dict[str, Any]:
         values["deploy"] = tuple(targets)
     else:
         problems.append("[deploy]: expected tables such as [deploy.production]")
+    values["digest"] = parse_digest(data.get("digest"), problems)
     return values
 
 

@@ -10,6 +10,7 @@ from operator import attrgetter
 
 from newsdigest import urls
 from newsdigest.config import SiteConfig
+from newsdigest.dedupe import Credit, merge_duplicates
 from newsdigest.errors import Problem
 from newsdigest.model import Image, Item
 
@@ -36,6 +37,7 @@ class Story:
     topics: tuple[TopicRef, ...]
     image: Image | None
     fingerprint: str  # of the item and all derived values above
+    also: tuple[Credit, ...] = ()  # other sources of the same story, merged into this one
 
     def __repr__(self) -> str:
         # The fingerprint covers the path too; a bare attribute is the cheapest repr, and page
@@ -116,6 +118,7 @@ class SiteIndex:
     years: tuple[Year, ...]  # newest first
     more: dict[str, tuple[Story, ...]]  # story path -> more items from its topics
     excluded: dict[str, list[str]] = field(default_factory=dict)  # reason -> sources
+    merged: dict[str, tuple[str, ...]] = field(default_factory=dict)  # kept -> merged sources
 
 
 @dataclass
@@ -156,6 +159,7 @@ def group(
     warnings: list[Problem] = []
     kept, excluded = select(items, now, drafts, future)
     kept = _drop_duplicate_sources(kept, warnings)
+    kept, credits, merged = merge_duplicates(kept, config.tz)
     kept = newest_first(kept)
     topic_names = _topic_names(kept, config)
     refs = _topic_refs(topic_names, warnings)
@@ -166,7 +170,7 @@ def group(
         local_date = item.published_at.astimezone(tz)
         path = urls.item_path(local_date, item.slug)
         topics = tuple(refs[name.casefold()] for name in item.topics)
-        story = make_story(item, path, local_date, topics)
+        story = make_story(item, path, local_date, topics, credits.get(item.source, ()))
         if path in by_path:
             other = by_path[path].item.source
             problems.append(Problem(
@@ -184,6 +188,7 @@ def group(
         years=_years(stories),
         more=_more_from_topics(stories, config.more_items),
         excluded=excluded,
+        merged=merged,
     )
     return Grouping(index, problems, warnings)
 
@@ -195,10 +200,11 @@ def newest_first(items: list[Item]) -> list[Item]:
 
 
 def make_story(item: Item, path: str, local_date: datetime,
-               topics: tuple[TopicRef, ...]) -> Story:
-    """The story of an item at its place in the site (path, local date and topics)."""
+               topics: tuple[TopicRef, ...], also: tuple[Credit, ...] = ()) -> Story:
+    """The story of an item at its place in the site (path, local date, topics, credits)."""
     return Story(item, path, local_date, topics, _main_image(item),
-                 _fingerprint(item.digest, path, [(t.name, t.slug) for t in topics]))
+                 _fingerprint(item.digest, path, [(t.name, t.slug) for t in topics], also),
+                 also)
 
 
 def _fingerprint(*parts: object) -> str:

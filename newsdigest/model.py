@@ -34,8 +34,9 @@ _KNOWN_FIELDS = {
     "title", "excerpt", "publishedDateTime", "updatedDateTime", "webUrl", "originalUrl",
     "ampWebUrl", "cdnAmpWebUrl", "category", "type", "quality", "heat", "published", "removed",
     "provider", "topics", "tags", "images", "featuredContent", "length", "price", "related",
-    "secured", "slug",
+    "secured", "slug", "digest",
 }
+DIGEST_RULES = ("pin", "skip")  # front matter `digest:`: always in its editions, or never
 _DURATION = re.compile(r"P(?:(\d+)D)?T?(?:(\d+)H)?(?:(\d+)M)?(?:(\d+(?:\.\d+)?)S)?")
 _DOMAIN = re.compile(r"(?=.{1,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}")
 
@@ -96,6 +97,7 @@ class Item:
     related: tuple[Related, ...] = ()
     body_html: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
+    curation: str = ""  # front matter `digest`: "pin", "skip" or ""
 
     def __repr__(self) -> str:
         # The digest covers every field: it hashes the file's bytes and the validation settings.
@@ -163,6 +165,7 @@ def validate(raw: RawItem, digest: str, tz: tzinfo,
     related = _related(check, data, tz)
     length = _length(check, data)
     slug = item_slug(raw.source, _text(check, data, "slug"))
+    curation = _curation(check, data)
     body_html = ""
     body = raw.body
     if len(body.encode("utf-8", "surrogatepass")) > rules.max_body_bytes:
@@ -205,6 +208,7 @@ def validate(raw: RawItem, digest: str, tz: tzinfo,
         related=related,
         body_html=body_html,
         extra={k: v for k, v in data.items() if k not in _KNOWN_FIELDS},
+        curation=curation,
     )
     return Validation(item, [], check.warnings)
 
@@ -430,6 +434,17 @@ def _names(check: _Checker, data: dict[str, Any], name: str, limit: int) -> tupl
         check.warn(name, f"{len(names)} {name}; only the first {limit} are used")
         names = names[:limit]
     return tuple(names)
+
+
+def _curation(check: _Checker, data: dict[str, Any]) -> str:
+    value = data.get("digest")
+    if value is None:
+        return ""
+    if isinstance(value, str) and value.strip().lower() in DIGEST_RULES:
+        return value.strip().lower()
+    check.error("digest", f"expected pin or skip, got {_describe(value)}",
+                "pin keeps the item in its digest editions, skip keeps it out")
+    return ""
 
 
 def _dimension(check: _Checker, value: Any, name: str) -> int | None:

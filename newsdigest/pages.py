@@ -89,10 +89,12 @@ def shorten(text: str, limit: int) -> str:
     return cut.rstrip(" ,;:.-–—") + "…"
 
 
-def plan_pages(index: SiteIndex, config: SiteConfig) -> list[PageSpec]:
+def plan_pages(index: SiteIndex, config: SiteConfig,
+               latest_edition: Any = None) -> list[PageSpec]:
+    """Every page but the digest's (digestpages.py); `latest_edition` is linked from home."""
     pages: list[PageSpec] = []
     pages.extend(_item_pages(index, config))
-    pages.extend(_home_pages(index, config))
+    pages.extend(_home_pages(index, config, latest_edition))
     pages.extend(_topic_pages(index, config))
     pages.extend(_archive_pages(index, config))
     pages.append(PageSpec("search/", "search.html", {"page": PageMeta(
@@ -157,7 +159,8 @@ def item_page(story: Story, more: tuple[Story, ...], config: SiteConfig) -> Page
     )
 
 
-def _home_pages(index: SiteIndex, config: SiteConfig) -> list[PageSpec]:
+def _home_pages(index: SiteIndex, config: SiteConfig,
+                latest_edition: Any = None) -> list[PageSpec]:
     chunks = paginate(index.stories, config.page_size)
     pages = []
     top_paths = {s.path for s in index.top_stories}
@@ -174,6 +177,7 @@ def _home_pages(index: SiteIndex, config: SiteConfig) -> list[PageSpec]:
             "stories": chunk,
             "top_stories": index.top_stories if number == 1 else (),
             "pagination": pagination(number, len(chunks), urls.home_path),
+            "latest_edition": latest_edition if number == 1 else None,
         }))
     return pages
 

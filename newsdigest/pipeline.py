@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
 
-from newsdigest import __version__, api, feeds, output, search, sitemaps
+from newsdigest import __version__, api, digestpages, editions, feeds, output, search, sitemaps
 from newsdigest.config import SiteConfig
 from newsdigest.content import Discovery, SourceFile, discover
 from newsdigest.errors import ContentInvalid, Problem
@@ -22,6 +22,7 @@ from newsdigest.grouping import FUTURE_TOLERANCE, SiteIndex, group
 from newsdigest.loading import CacheEntry, LoadSettings, load_items, save_cache
 from newsdigest.output import Manifest, Output, WriteReport
 from newsdigest.pages import PageSpec, plan_pages
+from newsdigest.report import REPORT_FOLDER, CurationReport, curation_report, page_context
 from newsdigest.theme import Theme, default_theme_dir
 from newsdigest.urls import file_for
 
@@ -41,6 +42,7 @@ class BuildOptions:
     now: datetime | None = None  # the clock, passed in so tests and builds can fix it
     explain: bool = False
     search: bool = True  # build the Pagefind search index (seconds at 10,000 items)
+    report: bool = True  # write the curation report page (also off by site.toml digest.report)
 
 
 @dataclass
@@ -55,6 +57,7 @@ class BuildReport:
     excluded: dict[str, list[str]]
     explanations: list[str] = field(default_factory=list)
     index: SiteIndex | None = None  # what was built, for callers that keep it (serve)
+    curation: CurationReport | None = None
 
 
 Progress = Callable[[str, int, int], None]  # stage, done so far, total
@@ -106,6 +109,10 @@ def _build_site(config: SiteConfig, options: BuildOptions,
         unchanged = _unchanged_build(config, snapshot_key, now, started, options.search)
         if unchanged is not None:
             return unchanged
+    # Editor's notes for digest editions live among the content but are not news items.
+    note_sources = [s for s in discovery.items if editions.is_note(s.rel)]
+    discovery = replace(discovery, items=[s for s in discovery.items
+                                          if not editions.is_note(s.rel)])
     settings = LoadSettings.of(config)
     kept = warm.items if warm and cache_dir and warm.items_key == settings.key else None
     loaded = load_items(
@@ -125,10 +132,16 @@ def _build_site(config: SiteConfig, options: BuildOptions,
         raise ContentInvalid(problems)
     index = grouping.index
     warnings = discovery.warnings + loaded.warnings + grouping.warnings
+    notes, note_warnings = editions.load_notes(note_sources, config.digest, config.rules.nofollow)
+    warnings += note_warnings
+    digest_editions = editions.build_editions(index, config, notes)
+    warnings += editions.unused_notes(notes, digest_editions)
+    curation = curation_report(index, digest_editions, problems, warnings, now)
 
     # 3. plan every output with the fingerprint of what it is made from
     theme = Theme(config, cache_dir)
-    pages = plan_pages(index, config)
+    pages = plan_pages(index, config, digestpages.latest_link(digest_editions))
+    pages += digestpages.digest_pages(digest_editions, config)
     theme.preload(sorted({p.template for p in pages} | {"_card.html"}))
     page_files = page_outputs(pages, theme, config)
     outputs = [
@@ -136,6 +149,8 @@ def _build_site(config: SiteConfig, options: BuildOptions,
         *_asset_outputs(index, discovery.assets, config, warnings),
         *page_files,
         *_meta_outputs(pages, page_files, index, config, now),
+        *_digest_outputs(digest_editions, config),
+        *_report_outputs(curation, theme, config, options),
     ]
 
     # 4. render and write what changed
@@ -168,6 +183,7 @@ def _build_site(config: SiteConfig, options: BuildOptions,
         excluded=index.excluded,
         explanations=explanations,
         index=index,
+        curation=curation,
     )
     if snapshot_key and manifest_file is not None:
         future = [i.published_at for i in loaded.items
@@ -188,7 +204,7 @@ def _inputs_key(config: SiteConfig, options: BuildOptions, discovery: Discovery)
                   for p in Path(__file__).parent.glob("*.py"))
     return fingerprint(
         __version__, code, settings_fingerprint(config), [str(f) for f in folders],
-        options.drafts, options.future, options.skip_invalid, options.search,
+        options.drafts, options.future, options.skip_invalid, options.search, options.report,
         [(s.rel, s.size, s.mtime_ns) for s in discovery.items + discovery.assets],
         [[(s.rel, s.size, s.mtime_ns) for s in (d.items + d.assets)] if d else None
          for d in found],
@@ -310,6 +326,27 @@ def _meta_outputs(pages: list[PageSpec], page_files: list[Output], index: SiteIn
                partial(sitemaps.robots_txt, config)),
     ]
     return outputs
+
+
+def _digest_outputs(digest_editions: list[editions.Edition],
+                    config: SiteConfig) -> list[Output]:
+    """The feed of editions, in the three formats of the site's feeds."""
+    settings = settings_fingerprint(config)
+    feed = digestpages.editions_feed(digest_editions, config)
+    return [Output(feed.path(name), PHASE_META, fingerprint(settings, name, feed),
+                   partial(write, feed, config)) for name, write in feeds.WRITERS.items()]
+
+
+def _report_outputs(curation: CurationReport, theme: Theme, config: SiteConfig,
+                    options: BuildOptions) -> list[Output]:
+    """The curation report page: in the output for the editors, linked from no public page."""
+    if not (options.report and config.digest.report):
+        return []
+    theme.preload(["report.html"])
+    return [Output(REPORT_FOLDER + "index.html", PHASE_META,
+                   theme.digest("report.html") + fingerprint(settings_fingerprint(config),
+                                                              curation),
+                   partial(_render_page, theme, "report.html", page_context(curation, config)))]
 
 
 def _sitemap_file(name: str, pages: list[PageSpec], config: SiteConfig) -> bytes:

@@ -187,7 +187,7 @@ class Preview:
                 return None
             if _placement(result.item) != _placement(old.item):
                 return None
-            story = make_story(result.item, old.path, old.local_date, old.topics)
+            story = make_story(result.item, old.path, old.local_date, old.topics, old.also)
             specs.append(item_page(story, self._index.more.get(old.path, ()), self.config))
         try:
             if self._theme is None:

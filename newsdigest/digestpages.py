@@ -1,0 +1,114 @@
+"""Pages and the feed of digest editions: /digest/, /digest/<kind>/<key>/, digest/feed.xml."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from html import escape
+
+from newsdigest.config import SiteConfig
+from newsdigest.editions import WEEKLY, Edition, EditionLink
+from newsdigest.feeds import Feed
+from newsdigest.fingerprint import fingerprint
+from newsdigest.grouping import Story, make_story
+from newsdigest.model import Image, Item, Provider
+from newsdigest.pages import Crumb, PageMeta, PageSpec, pagination, shorten
+
+FOLDER = "digest/"
+HEADLINES_SHOWN = 3
+
+
+def archive_path(page: int = 1) -> str:
+    return FOLDER + (f"page/{page}/" if page > 1 else "")
+
+
+@dataclass(frozen=True)
+class EditionSummary:
+    """An edition as the archive lists it: no story objects, only what the list shows."""
+
+    kind: str
+    title: str
+    label: str
+    path: str
+    count: int
+    headlines: tuple[str, ...]
+    has_note: bool
+
+
+def summary(edition: Edition) -> EditionSummary:
+    return EditionSummary(
+        edition.period.kind, edition.title, edition.period.label, edition.path, edition.count,
+        tuple(s.item.title for s in edition.stories[:HEADLINES_SHOWN]), bool(edition.note_html),
+    )
+
+
+def kind_label(kind: str) -> str:
+    return "Weekly digest" if kind == WEEKLY else "Daily digest"
+
+
+def digest_pages(editions: list[Edition], config: SiteConfig) -> list[PageSpec]:
+    """The archive of editions (newest first, paginated) and one page per edition."""
+    home, archive = Crumb("Home", ""), Crumb("Digest", FOLDER)
+    pages = []
+    summaries = tuple(summary(e) for e in editions)
+    chunks = [tuple(summaries[i:i + config.page_size])
+              for i in range(0, len(summaries), config.page_size)] or [()]
+    for number, chunk in enumerate(chunks, start=1):
+        path = archive_path(number)
+        heading = "Digest editions" + (f", page {number}" if number > 1 else "")
+        title = f"Digest · {config.title}" if number == 1 else \
+            f"Digest · page {number} · {config.title}"
+        meta = PageMeta("digest", path, heading, title,
+                        f"The day and the week in AI: every digest edition of {config.title}, "
+                        "newest first.", (home,))
+        pages.append(PageSpec(path, "digest_archive.html", {
+            "page": meta, "editions": chunk,
+            "pagination": pagination(number, len(chunks), archive_path),
+        }, uses_cards=False))
+    for edition in editions:
+        lead = edition.lead.item
+        meta = PageMeta(
+            "digest", edition.path, edition.title, f"{edition.title} · {config.title}",
+            shorten(f"{edition.count} stories, led by: {lead.title}", 300), (home, archive),
+        )
+        pages.append(PageSpec(edition.path, "digest.html", {
+            "page": meta, "edition": edition, "kind_label": kind_label(edition.period.kind),
+        }, inputs=edition))
+    return pages
+
+
+def latest_link(editions: list[Edition]) -> EditionLink | None:
+    """The newest edition, for the home page (a weekly one on a tie: it is the fuller read)."""
+    return editions[0].link if editions else None
+
+
+def edition_story(edition: Edition, config: SiteConfig) -> Story:
+    """An edition as a feed entry, so the site's own RSS, Atom and JSON Feed writers serve it."""
+    host = config.origin.split("://", 1)[-1]
+    headlines = "".join(
+        f'<li><a href="{escape(config.absolute_url(s.path))}">{escape(s.item.title)}</a>'
+        f" ({escape(', '.join([s.item.provider.name, *(c.provider for c in s.also)]))})</li>"
+        for s in edition.stories
+    )
+    item = Item(
+        source=f"{FOLDER}{edition.period.kind}/{edition.period.key}",
+        digest=fingerprint(edition),
+        title=edition.title,
+        slug=edition.period.key,
+        published_at=edition.published_at,
+        url=config.absolute_url(edition.path),
+        excerpt=shorten("; ".join(s.item.title for s in edition.stories), 600),
+        provider=Provider(config.title, host),
+        body_html=edition.note_html + f"<ul>{headlines}</ul>",
+    )
+    story = make_story(item, edition.path, edition.lead.local_date, ())
+    if edition.lead.image is not None:
+        # The lead story's picture illustrates the edition; a local one is beside its page.
+        story = replace(story, image=Image(config.absolute_link(edition.lead.image_url),
+                                           edition.lead.image.width, edition.lead.image.height))
+    return story
+
+
+def editions_feed(editions: list[Edition], config: SiteConfig) -> Feed:
+    return Feed(FOLDER, f"Digest · {config.title}",
+                f"The day and the week in AI from {config.title}.", FOLDER,
+                tuple(edition_story(e, config) for e in editions[: config.feed_items]))

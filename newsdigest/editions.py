@@ -1,0 +1,313 @@
+"""Digest editions: the day's and the week's top stories, curated from the site's stories.
+
+Pure functions of the site index, the [digest] settings and the editor's notes: periods in the
+site's time zone, a curation score, selection under the caps and rules, sections by topic.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+from newsdigest.config import SiteConfig
+from newsdigest.content import SourceFile, decode, parse
+from newsdigest.digestconfig import DigestSettings
+from newsdigest.errors import Problem
+from newsdigest.grouping import SiteIndex, Story, TopicRef
+from newsdigest.markup import RenderTimeout, render_body
+
+NOTES_FOLDER = "digests/"  # in the content folder: editor's notes, not news items
+DAILY, WEEKLY = "daily", "weekly"
+_DAY_KEY = re.compile(r"^(\d{4})-(\d{2})-(\d{2})$")
+_WEEK_KEY = re.compile(r"^(\d{4})-W(\d{2})$")
+OTHER_SECTION = "More news"
+
+
+@dataclass(frozen=True)
+class Period:
+    kind: str  # DAILY or WEEKLY
+    key: str  # '2026-11-12' or '2026-W46'
+    start: date
+    end: date  # inclusive
+
+    @property
+    def path(self) -> str:
+        return f"digest/{self.kind}/{self.key}/"
+
+    @property
+    def title(self) -> str:
+        if self.kind == DAILY:
+            return f"Today in AI: {self.start:%A} {self.start.day} {self.start:%B %Y}"
+        return f"The week in AI: {date_range(self.start, self.end)}"
+
+    @property
+    def label(self) -> str:
+        """Short name for lists and links: 'Week 46, 2026' or 'Thursday 12 November 2026'."""
+        if self.kind == DAILY:
+            return f"{self.start:%A} {self.start.day} {self.start:%B %Y}"
+        year, week, _ = self.start.isocalendar()
+        return f"Week {week}, {year}"
+
+
+def date_range(start: date, end: date) -> str:
+    """'9–15 November 2026', '28 September – 4 October 2026', across years in full."""
+    if start.year != end.year:
+        return f"{start.day} {start:%B %Y} – {end.day} {end:%B %Y}"
+    if start.month != end.month:
+        return f"{start.day} {start:%B} – {end.day} {end:%B %Y}"
+    return f"{start.day}–{end.day} {end:%B %Y}"
+
+
+def period_of(kind: str, day: date) -> Period:
+    if kind == DAILY:
+        return Period(DAILY, day.isoformat(), day, day)
+    year, week, weekday = day.isocalendar()
+    start = day - timedelta(days=weekday - 1)
+    return Period(WEEKLY, f"{year}-W{week:02d}", start, start + timedelta(days=6))
+
+
+def parse_period(text: str, kind: str | None = None) -> Period | None:
+    """'2026-11-12' (the day, or the week it is in) or '2026-W46'; None if neither."""
+    text = text.strip()
+    week = _WEEK_KEY.match(text)
+    if week and kind != DAILY:
+        try:
+            monday = date.fromisocalendar(int(week[1]), int(week[2]), 1)
+        except ValueError:
+            return None
+        return period_of(WEEKLY, monday)
+    if _DAY_KEY.match(text):
+        try:
+            day = date.fromisoformat(text)
+        except ValueError:
+            return None
+        return period_of(kind or DAILY, day)
+    return None
+
+
+@dataclass(frozen=True)
+class Section:
+    label: str
+    topic: TopicRef | None
+    stories: tuple[Story, ...]
+
+
+@dataclass(frozen=True)
+class EditionLink:
+    title: str
+    label: str
+    path: str
+
+
+@dataclass(frozen=True)
+class Edition:
+    period: Period
+    lead: Story
+    sections: tuple[Section, ...]  # the other entries, by topic in a stable order
+    note_html: str  # the editor's introduction (sanitised), or ''
+    previous: EditionLink | None = None  # older edition of the same kind
+    next: EditionLink | None = None
+
+    @property
+    def path(self) -> str:
+        return self.period.path
+
+    @property
+    def title(self) -> str:
+        return self.period.title
+
+    @property
+    def stories(self) -> tuple[Story, ...]:
+        return (self.lead,) + tuple(s for section in self.sections for s in section.stories)
+
+    @property
+    def count(self) -> int:
+        return 1 + sum(len(section.stories) for section in self.sections)
+
+    @property
+    def link(self) -> EditionLink:
+        return EditionLink(self.title, self.period.label, self.path)
+
+    @property
+    def published_at(self) -> datetime:
+        """The newest item's time: a stable date for feeds (the clock would change each build)."""
+        return max(s.item.published_at for s in self.stories)
+
+
+@dataclass(frozen=True)
+class EditorNote:
+    key: str
+    source: str
+    html: str
+
+
+def is_note(rel: str) -> bool:
+    return rel.startswith(NOTES_FOLDER)
+
+
+def load_notes(sources: list[SourceFile], settings: DigestSettings,
+               nofollow: bool = False) -> tuple[dict[str, EditorNote], list[Problem]]:
+    """Editor's notes by edition key, from content/digests/<key>.md; bad ones are warned about."""
+    notes: dict[str, EditorNote] = {}
+    warnings: list[Problem] = []
+    for source in sources:
+        stem = source.rel[len(NOTES_FOLDER):].rsplit(".", 1)[0]
+        period = parse_period(stem)
+        if "/" in stem or period is None or period.key != stem:
+            warnings.append(Problem(source.rel, None, "", "not an edition name; ignored",
+                                    "name it YYYY-MM-DD.md or YYYY-Www.md"))
+            continue
+        try:
+            text = decode(source, source.path.read_bytes())
+        except OSError as exc:
+            warnings.append(Problem(source.rel, None, "", f"cannot read: {exc.strerror}"))
+            continue
+        if isinstance(text, Problem):
+            warnings.append(text)
+            continue
+        body = text
+        if text.lstrip().startswith("---"):
+            raw = parse(source, text)
+            if isinstance(raw, Problem):
+                warnings.append(raw)
+                continue
+            body = raw.body
+        try:
+            html = render_body(body, 10.0, nofollow)
+        except (RenderTimeout, RecursionError):
+            warnings.append(Problem(source.rel, None, "", "too complex to render; ignored"))
+            continue
+        notes[stem] = EditorNote(stem, source.rel, html)
+    return notes, warnings
+
+
+def curation_score(story: Story, settings: DigestSettings) -> float:
+    item = story.item
+    return (item.quality * settings.quality_weight
+            + min(item.heat, settings.heat_cap) * settings.heat_weight)
+
+
+def eligible(story: Story, settings: DigestSettings) -> bool:
+    """The [digest] rules (a pinned item passes them all; a skipped one none)."""
+    item = story.item
+    if item.curation == "pin":
+        return True
+    if item.curation == "skip" or item.quality < settings.min_quality:
+        return False
+    if settings.include_topics or settings.exclude_topics:
+        topics = {t.casefold() for t in item.topics} | {t.name.casefold() for t in story.topics}
+        if settings.include_topics and not topics & set(settings.include_topics):
+            return False
+        if topics & set(settings.exclude_topics):
+            return False
+    if not (settings.include_domains or settings.exclude_domains):
+        return True
+    domain = item.provider.domain.casefold()
+    if settings.include_domains and not _in_domains(domain, settings.include_domains):
+        return False
+    return not _in_domains(domain, settings.exclude_domains)
+
+
+def _in_domains(domain: str, domains: tuple[str, ...]) -> bool:
+    return any(domain == d or domain.endswith("." + d) for d in domains)
+
+
+def select(stories: list[Story], settings: DigestSettings) -> list[Story]:
+    """The period's entries, best first: pinned items, then by score, within the caps."""
+    candidates = [s for s in stories if eligible(s, settings)]
+    return _capped(candidates, settings, {s.path: curation_score(s, settings) for s in candidates})
+
+
+def _capped(candidates: list[Story], settings: DigestSettings,
+            scores: dict[str, float]) -> list[Story]:
+    """Eligible stories ranked (pinned first, then by score) and cut to the caps."""
+    ranked = sorted(
+        candidates,
+        key=lambda s: (s.item.curation != "pin", -scores[s.path],
+                       -s.item.published_at.timestamp(), s.path),
+    )
+    chosen: list[Story] = []
+    per_topic: dict[str, int] = defaultdict(int)
+    for story in ranked:
+        if len(chosen) >= settings.max_items:
+            break
+        topic = story.topics[0].slug if story.topics else ""
+        if per_topic[topic] >= settings.max_per_topic and story.item.curation != "pin":
+            continue
+        per_topic[topic] += 1
+        chosen.append(story)
+    return chosen
+
+
+def sections(chosen: list[Story]) -> tuple[Section, ...]:
+    """Entries after the lead, by their first topic (by name; untopical last), best first."""
+    by_topic: dict[str, list[Story]] = defaultdict(list)
+    refs: dict[str, TopicRef] = {}
+    for story in chosen:
+        ref = story.topics[0] if story.topics else None
+        key = ref.slug if ref else ""
+        by_topic[key].append(story)
+        if ref:
+            refs[key] = ref
+    order = sorted((k for k in by_topic if k), key=lambda k: (refs[k].name.casefold(), k))
+    if "" in by_topic:
+        order.append("")
+    return tuple(
+        Section(refs[k].name if k else OTHER_SECTION, refs.get(k), tuple(by_topic[k]))
+        for k in order
+    )
+
+
+def build_editions(index: SiteIndex, config: SiteConfig,
+                   notes: dict[str, EditorNote] | None = None) -> list[Edition]:
+    """Every edition with at least one entry, newest first (weekly before daily on a tie)."""
+    settings = config.digest
+    notes = notes or {}
+    kinds = [k for k, on in ((WEEKLY, settings.weekly), (DAILY, settings.daily)) if on]
+    candidates = [s for s in index.stories if eligible(s, settings)]
+    scores = {s.path: curation_score(s, settings) for s in candidates}
+    editions: list[Edition] = []
+    for kind in kinds:
+        by_period: dict[Period, list[Story]] = defaultdict(list)
+        for story in candidates:
+            by_period[period_of(kind, story.local_date.date())].append(story)
+        made = []
+        for period in sorted(by_period, key=lambda p: p.start):
+            chosen = _capped(by_period[period], settings, scores)
+            if not chosen:
+                continue  # an empty edition is not published
+            note = notes.get(period.key)
+            made.append(Edition(period, chosen[0], sections(chosen[1:]),
+                                note.html if note else ""))
+        editions += _linked(made)
+    editions.sort(key=lambda e: (e.period.end, e.period.kind == WEEKLY), reverse=True)
+    return editions
+
+
+def _linked(editions: list[Edition]) -> list[Edition]:
+    """Each edition with links to the one before and after it (oldest first in, same out)."""
+    linked = []
+    for i, edition in enumerate(editions):
+        previous = editions[i - 1].link if i > 0 else None
+        following = editions[i + 1].link if i + 1 < len(editions) else None
+        linked.append(Edition(edition.period, edition.lead, edition.sections, edition.note_html,
+                              previous, following))
+    return linked
+
+
+def unused_notes(notes: dict[str, EditorNote], editions: list[Edition]) -> list[Problem]:
+    """Notes for a period that has no edition: said, so the editor's words are not lost."""
+    keys = {e.period.key for e in editions}
+    return [Problem(note.source, None, "", "no edition for this period (no published item "
+                    "passes the [digest] rules, or its kind is off); note not shown")
+            for key, note in sorted(notes.items()) if key not in keys]
+
+
+def latest(editions: list[Edition], kind: str | None = None) -> Edition | None:
+    return next((e for e in editions if kind is None or e.period.kind == kind), None)
+
+
+def find(editions: list[Edition], period: Period) -> Edition | None:
+    return next((e for e in editions if e.period == period), None)

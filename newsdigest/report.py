@@ -1,0 +1,169 @@
+"""The curation report: what the editor should look at before sending an edition.
+
+Items per topic and day, duplicate stories merged, items without an image or with a generic
+one, dropped embeds, invalid files skipped, items outside the news window. Shown as text after
+a build and by `newsdigest report`, and as a page (_report/) that no public page links to.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from dataclasses import dataclass
+from datetime import datetime
+
+from newsdigest import editions as editions_module
+from newsdigest.config import SiteConfig
+from newsdigest.content import discover
+from newsdigest.editions import DAILY, WEEKLY, Edition
+from newsdigest.errors import Problem
+from newsdigest.grouping import SiteIndex, group
+from newsdigest.loading import LoadSettings, load_items
+from newsdigest.pages import PageMeta
+from newsdigest.sitemaps import news_window
+
+REPORT_FOLDER = "_report/"
+GENERIC_SHARED_BY = 3  # an image URL on this many items is a stock or placeholder picture
+# Whole words of the file name only: YouTube's "maxresdefault.jpg" is a real video still.
+_GENERIC_NAME = re.compile(
+    r"(?:^|[-_.])(?:placeholder|default|generic|fallback|no[-_]?image|logo)(?:[-_.]|$)", re.I)
+LISTED = 50  # at most this many names per list in the terminal
+
+
+@dataclass(frozen=True)
+class CurationReport:
+    items: int
+    per_topic: tuple[tuple[str, int], ...]  # by count, then name
+    per_day: tuple[tuple[str, int], ...]  # newest first
+    merged: tuple[tuple[str, tuple[str, ...]], ...]  # kept file, files merged into it
+    no_image: tuple[str, ...]
+    generic_image: tuple[tuple[str, str], ...]  # file, image URL
+    dropped_embeds: tuple[tuple[str, str], ...]  # where (file:line), why
+    invalid: tuple[str, ...]  # the problems of skipped files, as lines
+    outside_window: tuple[tuple[str, str], ...]  # reason, file
+    older_than_window: int  # published items not in the news sitemap (older than two days)
+    daily_editions: int
+    weekly_editions: int
+
+    @property
+    def duplicates(self) -> int:
+        return sum(len(m) for _, m in self.merged)
+
+    @property
+    def embed_places(self) -> list[str]:
+        """Where embeds were dropped, without the reason: it quotes the content's hostile URL,
+        which has no place on a page of the site (the terminal report gives it)."""
+        return [where for where, _ in self.dropped_embeds]
+
+    @property
+    def merged_lines(self) -> list[str]:
+        return [f"{kept} <- {', '.join(merged)}" for kept, merged in self.merged]
+
+    @property
+    def generic_lines(self) -> list[str]:
+        return [f"{source}: {url}" for source, url in self.generic_image]
+
+    @property
+    def outside_lines(self) -> list[str]:
+        return [f"{reason}: {source}" for reason, source in self.outside_window]
+
+
+@dataclass
+class SiteState:
+    """What a build knows about the site, without writing it (for `digest` and `report`)."""
+
+    index: SiteIndex
+    editions: list[Edition]
+    problems: list[Problem]
+    warnings: list[Problem]
+
+
+def load_site(config: SiteConfig, now: datetime, workers: int = 1) -> SiteState:
+    """Load, validate and group as a build does (invalid files skipped), and make the editions."""
+    discovery = discover(config.content_dir)
+    notes_sources = [s for s in discovery.items if editions_module.is_note(s.rel)]
+    sources = [s for s in discovery.items if not editions_module.is_note(s.rel)]
+    loaded = load_items(sources, LoadSettings.of(config), config.cache_dir / "items", workers)
+    grouping = group(loaded.items, config, now)
+    notes, note_warnings = editions_module.load_notes(notes_sources, config.digest,
+                                                      config.rules.nofollow)
+    made = editions_module.build_editions(grouping.index, config, notes)
+    warnings = (discovery.warnings + loaded.warnings + grouping.warnings + note_warnings
+                + editions_module.unused_notes(notes, made))
+    return SiteState(grouping.index, made, loaded.problems + grouping.problems, warnings)
+
+
+def curation_report(index: SiteIndex, made: list[Edition], problems: list[Problem],
+                    warnings: list[Problem], now: datetime) -> CurationReport:
+    stories = index.stories
+    topics = Counter({t.name: len(t.stories) for t in index.topics if t.stories})
+    days = Counter(s.local_date.date().isoformat() for s in stories)
+    image_uses = Counter(s.image.url for s in stories if s.image is not None)
+    generic = []
+    for story in stories:
+        image, logo = story.image, story.item.provider.logo
+        if image is not None and (
+                image_uses[image.url] >= GENERIC_SHARED_BY
+                or (logo is not None and logo.url == image.url)
+                or _GENERIC_NAME.search(image.url.rsplit("/", 1)[-1])):
+            generic.append((story.item.source, image.url))
+    outside = tuple((reason, source) for reason, sources in sorted(index.excluded.items())
+                    for source in sources)
+    return CurationReport(
+        items=len(stories),
+        per_topic=tuple(sorted(topics.items(), key=lambda kv: (-kv[1], kv[0].casefold()))),
+        per_day=tuple(sorted(days.items(), reverse=True)),
+        merged=tuple(sorted(index.merged.items())),
+        no_image=tuple(sorted(s.item.source for s in stories if s.image is None)),
+        generic_image=tuple(sorted(generic)),
+        dropped_embeds=tuple((f"{w.path}:{w.line}" if w.line else w.path, w.message)
+                             for w in warnings if w.field == "featuredContent"),
+        invalid=tuple(str(p) for p in sorted(problems, key=Problem.sort_key)),
+        outside_window=outside,
+        older_than_window=len(stories) - len(news_window(stories, now)),
+        daily_editions=sum(e.period.kind == DAILY for e in made),
+        weekly_editions=sum(e.period.kind == WEEKLY for e in made),
+    )
+
+
+def summary_line(report: CurationReport) -> str:
+    """One line for the end of a build."""
+    return (f"digest: {report.weekly_editions} weekly and {report.daily_editions} daily "
+            f"editions; {report.duplicates} duplicate{'s' if report.duplicates != 1 else ''} "
+            f"merged; {len(report.no_image)} without an image, {len(report.generic_image)} "
+            f"with a generic one; {len(report.dropped_embeds)} embeds dropped; "
+            f"{len(report.invalid)} invalid skipped")
+
+
+def text_report(report: CurationReport, limit: int = LISTED) -> str:
+    """The whole report for a terminal: a heading per part, one line per entry."""
+    lines = [f"Curation report: {report.items} items, {report.weekly_editions} weekly and "
+             f"{report.daily_editions} daily editions", ""]
+
+    def part(title: str, entries: list[str]) -> None:
+        lines.append(f"{title} ({len(entries)})")
+        lines.extend(f"  {e}" for e in entries[:limit])
+        if len(entries) > limit:
+            lines.append(f"  ... and {len(entries) - limit} more")
+        lines.append("")
+
+    part("Items per topic", [f"{n:5}  {name}" for name, n in report.per_topic])
+    part("Items per day", [f"{n:5}  {day}" for day, n in report.per_day])
+    part("Duplicate stories merged", report.merged_lines)
+    part("Items without an image", list(report.no_image))
+    part("Items with a generic image", report.generic_lines)
+    part("Embeds dropped", [f"{where}: {why}" for where, why in report.dropped_embeds])
+    part("Invalid files skipped", list(report.invalid))
+    part("Left out of the site (outside the news window)", report.outside_lines)
+    lines.append(f"{report.older_than_window} items are older than the news sitemap's window "
+                 "(two days)")
+    return "\n".join(lines) + "\n"
+
+
+
+def page_context(curation: CurationReport, config: SiteConfig) -> dict[str, object]:
+    """What report.html is rendered with (by the build and by `report --html`)."""
+    meta = PageMeta("report", REPORT_FOLDER, "Curation report",
+                    f"Curation report · {config.title}",
+                    "What was merged, left out or is missing an image, for the editors.")
+    return {"page": meta, "report": curation, "site": config}
