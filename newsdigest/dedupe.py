@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import tzinfo
 from functools import lru_cache
+from typing import TYPE_CHECKING
 from urllib.parse import parse_qsl, unquote, urlencode
 
-from newsdigest.model import Item
+if TYPE_CHECKING:
+    from newsdigest.model import Item, Related
 
 _TRACKING = {"fbclid", "gclid", "dclid", "msclkid", "mc_cid", "mc_eid", "igshid", "ref",
              "ref_src", "ref_url", "cmpid", "ncid", "ocid", "amp", "outputtype", "output",
@@ -35,6 +38,21 @@ class Credit:
     provider: str
     title: str
     url: str
+
+
+@dataclass(frozen=True, slots=True)
+class StoryKeys:
+    """An item's identity as a story, computed once when the item is validated."""
+
+    urls: tuple[str, ...] = ()  # its source (and AMP) URLs, normalised
+    title: str = ""  # normalised title, '' when too short to tell stories apart
+    related: tuple[str, ...] = ()  # the URLs of its `related` coverage, normalised
+
+
+def story_keys(title: str, url: str, amp_url: str, related: Iterable[Related]) -> StoryKeys:
+    urls = (normalise_url(url),) + ((normalise_url(amp_url),) if amp_url else ())
+    return StoryKeys(urls, normalise_title(title),
+                     tuple(dict.fromkeys(normalise_url(r.url) for r in related)))
 
 
 @lru_cache(maxsize=65536)
@@ -108,25 +126,19 @@ def same_story_groups(items: list[Item], tz: tzinfo) -> list[list[int]]:
 
     first: dict[tuple[str, str], int] = {}
     for index, item in enumerate(items):
-        keys = [("url", normalise_url(item.url))]
-        if item.amp_url:
-            keys.append(("url", normalise_url(item.amp_url)))
-        title = normalise_title(item.title)
-        if title:
-            day = item.published_at.astimezone(tz).date().isoformat()
-            keys.append(("title", f"{day} {title}"))
-        for key in keys:
-            other = first.setdefault(key, index)
+        keys = item.story_keys
+        for url in keys.urls:
+            other = first.setdefault(("url", url), index)
             if other != index:
                 join(index, other)
-    # Most related URLs are pages outside the corpus: a cheap look at their last path segment
-    # skips normalising those.
-    tails = {_tail(item.url) for item in items} | {_tail(i.amp_url) for i in items if i.amp_url}
+        if keys.title:
+            day = item.published_at.astimezone(tz).date().isoformat()
+            other = first.setdefault(("title", f"{day} {keys.title}"), index)
+            if other != index:
+                join(index, other)
     for index, item in enumerate(items):
-        for related in item.related:
-            if _tail(related.url) not in tails:
-                continue
-            other = first.get(("url", normalise_url(related.url)))
+        for url in item.story_keys.related:
+            other = first.get(("url", url))
             if other is not None and other != index:
                 join(index, other)
     groups: dict[int, list[int]] = {}
@@ -135,23 +147,13 @@ def same_story_groups(items: list[Item], tz: tzinfo) -> list[list[int]]:
     return [members for members in groups.values() if len(members) > 1]
 
 
-def _tail(url: str) -> str:
-    """The last path segment, AMP suffix aside: equal for every variant of one URL."""
-    path = url.partition("#")[0].partition("?")[0].rstrip("/")
-    if "%" in path:
-        path = unquote(path)
-    if "amp" in path:
-        path = _AMP_PATH.sub("", path).rstrip("/")
-    return path.rpartition("/")[2].lower()
-
-
 def merge_score(item: Item) -> tuple:
     """The item that stands for a merged story: best quality and heat, then the first
     published (the scoop), then the file path for a stable choice."""
     return (-(item.quality + min(item.heat, 300) / 3), item.published_at, item.source)
 
 
-Merge = tuple[list[Item], dict[str, tuple[Credit, ...]], dict[str, tuple[str, ...]]]
+Merge = tuple[list["Item"], dict[str, tuple[Credit, ...]], dict[str, tuple[str, ...]]]
 
 
 def merge_duplicates(items: list[Item], tz: tzinfo) -> Merge:

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from newsdigest import content, markup, model
+from newsdigest import content, dedupe, markup, model
 from newsdigest.config import SiteConfig
 from newsdigest.content import SourceFile
 from newsdigest.errors import Problem
@@ -28,7 +28,7 @@ PARALLEL_THRESHOLD = 300
 def _code_version() -> str:
     """Validation results depend on this code: a new version invalidates the cache."""
     digest = hashlib.blake2b(digest_size=8)
-    for module in (content, markup, model):
+    for module in (content, dedupe, markup, model):
         digest.update(Path(module.__file__ or "").read_bytes())
     return digest.hexdigest()
 

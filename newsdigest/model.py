@@ -11,6 +11,7 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from newsdigest.content import RawItem
+from newsdigest.dedupe import StoryKeys, story_keys
 from newsdigest.errors import Problem
 from newsdigest.markup import DEFAULT_EMBED_HOSTS, Embed, RenderTimeout, parse_embed, render_body
 from newsdigest.urls import item_slug
@@ -98,6 +99,9 @@ class Item:
     body_html: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
     curation: str = ""  # front matter `digest`: "pin", "skip" or ""
+    # What tells this story apart from other items' (dedupe.py): derived here, once per file
+    # version, so that a rebuild finds duplicates by lookups alone.
+    story_keys: StoryKeys = StoryKeys()
 
     def __repr__(self) -> str:
         # The digest covers every field: it hashes the file's bytes and the validation settings.
@@ -182,6 +186,7 @@ def validate(raw: RawItem, digest: str, tz: tzinfo,
     if check.problems:
         return Validation(None, check.problems, check.warnings)
     assert title is not None and published_at is not None and url is not None
+    amp_url = _optional_url(check, data, "ampWebUrl")
     item = Item(
         source=raw.source,
         digest=digest,
@@ -191,7 +196,7 @@ def validate(raw: RawItem, digest: str, tz: tzinfo,
         url=url,
         excerpt=_squash(_text(check, data, "excerpt")),
         updated_at=updated_at,
-        amp_url=_optional_url(check, data, "ampWebUrl"),
+        amp_url=amp_url,
         category=_text(check, data, "category"),
         type=item_type,
         quality=quality,
@@ -209,6 +214,7 @@ def validate(raw: RawItem, digest: str, tz: tzinfo,
         body_html=body_html,
         extra={k: v for k, v in data.items() if k not in _KNOWN_FIELDS},
         curation=curation,
+        story_keys=story_keys(title, url, amp_url, related),
     )
     return Validation(item, [], check.warnings)
 
