@@ -40,7 +40,7 @@ class Credit:
     url: str
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class StoryKeys:
     """An item's identity as a story, computed once when the item is validated."""
 

@@ -268,11 +268,14 @@ def build_editions(index: SiteIndex, config: SiteConfig,
     kinds = [k for k, on in ((WEEKLY, settings.weekly), (DAILY, settings.daily)) if on]
     candidates = [s for s in index.stories if eligible(s, settings)]
     scores = {s.path: curation_score(s, settings) for s in candidates}
+    by_day: dict[date, list[Story]] = defaultdict(list)
+    for story in candidates:
+        by_day[story.local_date.date()].append(story)
     editions: list[Edition] = []
     for kind in kinds:
         by_period: dict[Period, list[Story]] = defaultdict(list)
-        for story in candidates:
-            by_period[period_of(kind, story.local_date.date())].append(story)
+        for day, day_stories in by_day.items():
+            by_period[period_of(kind, day)].extend(day_stories)
         made = []
         for period in sorted(by_period, key=lambda p: p.start):
             chosen = _capped(by_period[period], settings, scores)
