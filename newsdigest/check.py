@@ -33,6 +33,7 @@ class PageFacts:
     path: str
     links: tuple[str, ...]  # internal targets, as output paths
     problems: tuple[str, ...]
+    redirect: bool = False  # a page that only sends readers on (an old URL): no link needed
 
 
 def check_site(output_dir: Path, config: SiteConfig, workers: int = 1) -> list[Finding]:
@@ -89,6 +90,9 @@ def _page_facts(root: str, page: str, base_path: str, origin: str) -> PageFacts:
         problems.append("no meta description")
     targets = tree.xpath("//a/@href | //link/@href | //script/@src | //img/@src"
                          " | //source/@src")
+    refresh = tree.xpath("//meta[@http-equiv='refresh']/@content")
+    if refresh:
+        targets.append(refresh[0].partition("url=")[2])
     for srcset in tree.xpath("//img/@srcset | //source/@srcset"):
         targets += [part.strip().split(" ")[0] for part in srcset.split(",") if part.strip()]
     links = []
@@ -97,7 +101,7 @@ def _page_facts(root: str, page: str, base_path: str, origin: str) -> PageFacts:
         internal = _internal(target, page_folder, base_path, origin)
         if internal is not None:
             links.append(internal)
-    return PageFacts(page, tuple(links), tuple(problems))
+    return PageFacts(page, tuple(links), tuple(problems), bool(refresh))
 
 
 def _internal(href: str, page_folder: str, base_path: str, origin: str) -> str | None:
@@ -136,7 +140,8 @@ def _orphans(facts: list[PageFacts], existing: set[str]) -> list[Finding]:
                 seen.add(target)
                 queue.append(target)
     return [Finding(page, "orphan: not linked from the home, topic or archive pages")
-            for page in sorted(by_page) if page not in seen and page not in NOT_IN_NAVIGATION]
+            for page, fact in sorted(by_page.items())
+            if page not in seen and page not in NOT_IN_NAVIGATION and not fact.redirect]
 
 
 def _machine_files(root: Path, files: list[str], existing: set[str],

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, tzinfo
 from operator import attrgetter
 
 from newsdigest import urls
@@ -119,6 +119,8 @@ class SiteIndex:
     more: dict[str, tuple[Story, ...]]  # story path -> more items from its topics
     excluded: dict[str, list[str]] = field(default_factory=dict)  # reason -> sources
     merged: dict[str, tuple[str, ...]] = field(default_factory=dict)  # kept -> merged sources
+    # Pages of items merged into another story: their own path -> the story they are part of.
+    moved: dict[str, Story] = field(default_factory=dict)
 
 
 @dataclass
@@ -159,6 +161,7 @@ def group(
     warnings: list[Problem] = []
     kept, excluded = select(items, now, drafts, future)
     kept = _drop_duplicate_sources(kept, warnings)
+    unmerged = kept
     kept, credits, merged = merge_duplicates(kept, config.tz)
     kept = newest_first(kept)
     topic_names = _topic_names(kept, config)
@@ -189,8 +192,31 @@ def group(
         more=_more_from_topics(stories, config.more_items),
         excluded=excluded,
         merged=merged,
+        moved=_moved(unmerged, merged, by_path, tz),
     )
     return Grouping(index, problems, warnings)
+
+
+def _moved(items: list[Item], merged: dict[str, tuple[str, ...]], by_path: dict[str, Story],
+           tz: tzinfo) -> dict[str, Story]:
+    """Where the page of each item merged into another story went.
+
+    A story's merged items may have had pages of their own in earlier builds (a duplicate can
+    arrive later): their URLs keep working, as pages that send readers to the story.
+    """
+    by_source = {item.source: item for item in items}
+    lead_of = {story.item.source: story for story in by_path.values()}
+    moved = {}
+    for lead_source, sources in merged.items():
+        lead = lead_of.get(lead_source)
+        if lead is None:
+            continue
+        for source in sources:
+            item = by_source[source]
+            path = urls.item_path(item.published_at.astimezone(tz), item.slug)
+            if path not in by_path:
+                moved[path] = lead
+    return dict(sorted(moved.items()))
 
 
 def newest_first(items: list[Item]) -> list[Item]:

@@ -78,6 +78,7 @@ class PageSpec:
     # What the context is computed from, when that is smaller than the context itself (it is
     # what the page's fingerprint covers); None means the context.
     inputs: Any = None
+    listed: bool = True  # in the sitemaps (a page that only sends readers elsewhere is not)
 
 
 def shorten(text: str, limit: int) -> str:
@@ -97,6 +98,7 @@ def plan_pages(index: SiteIndex, config: SiteConfig,
     pages.extend(_home_pages(index, config, latest_edition))
     pages.extend(_topic_pages(index, config))
     pages.extend(_archive_pages(index, config))
+    pages.extend(_moved_pages(index, config))
     pages.append(PageSpec("search/", "search.html", {"page": PageMeta(
         "search", "search/", "Search", f"Search · {config.title}",
         f"Search every news item of {config.title}.", (Crumb("Home", ""),),
@@ -285,6 +287,19 @@ def _archive_pages(index: SiteIndex, config: SiteConfig) -> list[PageSpec]:
                 "stories": month.stories,
                 "days": _by_day(month.stories),
             }, uses_cards=False, inputs=(month.path, month.label, month.stories)))
+    return pages
+
+
+def _moved_pages(index: SiteIndex, config: SiteConfig) -> list[PageSpec]:
+    """A page at the URL of each item merged into another story, sending readers to it."""
+    pages = []
+    for path, story in index.moved.items():
+        heading = shorten(story.item.title, config.max_title_chars)
+        # The page speaks for the story: canonical URL, title and description are the story's.
+        meta = PageMeta("moved", story.path, heading, f"{heading} · {config.title}",
+                        shorten(story.item.excerpt or story.item.title, 300))
+        pages.append(PageSpec(path, "moved.html", {"page": meta, "story": story},
+                              uses_cards=False, listed=False))
     return pages
 
 

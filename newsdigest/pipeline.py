@@ -314,7 +314,7 @@ def _meta_outputs(pages: list[PageSpec], page_files: list[Output], index: SiteIn
     # A sitemap says which pages exist and their dates: exactly what the pages' own
     # fingerprints cover, so it is made only when one of those changed.
     page_prints = fingerprint(settings, [(o.path, o.values) for o in page_files])
-    listed = sum(not page.path.endswith(".html") for page in pages)
+    listed = sum(sitemaps.is_listed(page) for page in pages)
     for name in sitemaps.sitemap_names(listed):
         outputs.append(Output(name, PHASE_META, page_prints,
                               partial(_sitemap_file, name, pages, config)))

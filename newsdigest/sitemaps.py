@@ -25,7 +25,7 @@ def sitemap_entries(pages: list[PageSpec], config: SiteConfig) -> list[Entry]:
     """Every page a search engine should know, in page order, with its newest date."""
     entries = []
     for page in pages:
-        if page.path.endswith(".html"):
+        if not is_listed(page):
             continue
         newest = _newest(page)
         story = page.context.get("story")
@@ -37,6 +37,11 @@ def sitemap_entries(pages: list[PageSpec], config: SiteConfig) -> list[Entry]:
                      item.embed.src, item.length_seconds)
         entries.append(Entry(page.path, newest.isoformat() if newest else "", image, video))
     return entries
+
+
+def is_listed(page: PageSpec) -> bool:
+    """Pages for readers that search engines should know (not 404.html, not redirects)."""
+    return page.listed and not page.path.endswith(".html")
 
 
 def _newest(page: PageSpec) -> datetime | None:

@@ -2,22 +2,13 @@
 
 from __future__ import annotations
 
-import functools
-import http.server
-import threading
-
-from browser import browser_fixture  # noqa: F401 - provides `browser`
+from browser import browser_fixture, serve_folder  # noqa: F401 - provides `browser`
 from conftest import item
 
 from newsdigest.theme import CONTENT_SECURITY_POLICY
 
 SETTINGS = '[site]\ntitle = "CSP"\nbase_url = "http://127.0.0.1/"\n'
 EMBED = '"<iframe src=\\"https://www.youtube.com/embed/dQ8x1vKkZ2A\\"></iframe>"'
-
-
-class QuietHandler(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, format: str, *args: object) -> None:
-        pass
 
 
 def test_pages_have_no_inline_script_or_style(make_site):
@@ -43,27 +34,22 @@ def test_no_violation_in_the_browser(browser, make_site):
         "content/a.md": item("Article", "2026-10-02T10:00:00Z", "https://e.com/a"),
     }, SETTINGS)
     assert site.build() == 0
-    handler = functools.partial(QuietHandler, directory=str(site.public))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    base = f"http://127.0.0.1:{server.server_address[1]}/"
-    page = browser.new_page()
-    violations: list[str] = []
-    page.on("console", lambda m: violations.append(m.text)
-            if "Content Security Policy" in m.text else None)
-    try:
-        for path in ("", "news/2026/10/01/v/", "topics/", "search/?q=video"):
-            page.goto(base + path)
-            page.wait_for_load_state("networkidle")
-        page.locator(".search-result-title").first.wait_for(timeout=10_000)
-        page.goto(base + "news/2026/10/01/v/")
-        page.click("a.video-facade")
-        frame = page.locator("iframe.video-frame")
-        frame.wait_for(timeout=5_000)
-        assert frame.get_attribute("src").startswith(
-            "https://www.youtube-nocookie.com/embed/dQ8x1vKkZ2A")
-        assert violations == []
-    finally:
-        page.close()
-        server.shutdown()
-        server.server_close()
+    with serve_folder(site.public) as base:
+        page = browser.new_page()
+        violations: list[str] = []
+        page.on("console", lambda m: violations.append(m.text)
+                if "Content Security Policy" in m.text else None)
+        try:
+            for path in ("", "news/2026/10/01/v/", "topics/", "search/?q=video"):
+                page.goto(base + path)
+                page.wait_for_load_state("networkidle")
+            page.locator(".search-result-title").first.wait_for(timeout=10_000)
+            page.goto(base + "news/2026/10/01/v/")
+            page.click("a.video-facade")
+            frame = page.locator("iframe.video-frame")
+            frame.wait_for(timeout=5_000)
+            assert frame.get_attribute("src").startswith(
+                "https://www.youtube-nocookie.com/embed/dQ8x1vKkZ2A")
+            assert violations == []
+        finally:
+            page.close()

@@ -9,8 +9,10 @@ from datetime import UTC, datetime, timedelta
 import feedparser
 import jsonschema
 import pytest
+from browser import browser_fixture, serve_folder  # noqa: F401 - provides `browser`
 from test_feeds import JSON_FEED_SCHEMA
 
+from newsdigest.cli import main
 from newsdigest.dedupe import merge_duplicates, normalise_title, normalise_url, story_keys
 from newsdigest.model import Item, Provider
 
@@ -175,10 +177,10 @@ def test_duplicate_stories_are_merged_once_crediting_every_source(make_site):
     ]
     topic = site.html("topics/ai/")
     assert len(topic.xpath("//article[contains(@class,'card')]")) == 2
-    # The lead of a merged story is the best-scored item; the others have no page of their own.
-    assert (site.public / "news/2026/11/06/verge/index.html").exists()
+    # The lead of a merged story is the best-scored item; the others' URLs lead to it.
+    assert moved_to(site, "news/2026/11/06/verge/") is None
     for merged in ("verge-amp", "reuters", "bloomberg"):
-        assert not (site.public / f"news/2026/11/06/{merged}").exists()
+        assert moved_to(site, f"news/2026/11/06/{merged}/") == "/news/2026/11/06/verge/"
     item = site.html("news/2026/11/06/verge/")
     assert item.xpath("//p[@class='also']/a/text()") == ["The Verge AMP", "Reuters", "Bloomberg"]
     assert entries(site, "digest/daily/2026-11-06/") == ["Assistant answers what your camera sees"]
@@ -332,11 +334,48 @@ def test_a_duplicate_added_later_updates_the_story_exactly_like_a_clean_build(ma
                                      provider="Wire", domain="wire.example"))
     report = build()
     assert "news/2026/11/11/b/index.html" in report.write.changed
-    assert not (site.public / "news/2026/11/11/b2").exists()
+    assert moved_to(site, "news/2026/11/11/b2/") == "/news/2026/11/11/b/"
     credits = site.html("news/2026/11/11/b/").xpath("//p[@class='also']/a/text()")
     assert credits == ["Wire"]
     build(output_dir=tmp_path / "clean", cache_dir=tmp_path / "clean-cache")
     assert tree(site.public) == tree(tmp_path / "clean")
+
+
+def moved_to(site, path: str) -> str | None:
+    """Where the page at `path` sends readers (its refresh target), None if it is a story."""
+    page = site.html(path)
+    refresh = page.xpath("//meta[@http-equiv='refresh']/@content")
+    if not refresh:
+        return None
+    assert page.xpath("//meta[@name='robots']/@content") == ["noindex, follow"]
+    target = refresh[0].partition("url=")[2]
+    assert page.xpath("//link[@rel='canonical']/@href") == ["https://news.example" + target]
+    assert page.xpath("//main//a/@href") == [target]
+    return target
+
+
+def test_a_page_merged_into_a_later_lead_keeps_its_url(make_site, browser):
+    site = make_site({"content/first.md": news(
+        "Startup unveils a tiny reasoning model", "2026-11-10T09:00:00Z",
+        "https://first.example/tiny-model", 30, provider="First", domain="first.example")},
+        SETTINGS)
+    assert site.build("--no-search") == 0
+    assert moved_to(site, "news/2026/11/10/first/") is None
+    # The same story arrives later from a better source: it leads, the first page moves.
+    site.write("content/better.md", news(
+        "Startup unveils tiny reasoning model - Wire", "2026-11-10T15:00:00Z",
+        "https://wire.example/tiny", 90, provider="Wire", domain="wire.example"))
+    assert site.build("--no-search") == 0
+    assert moved_to(site, "news/2026/11/10/first/") == "/news/2026/11/10/better/"
+    sitemap = (site.public / "sitemap.xml").read_text()
+    assert "news/2026/11/10/better/" in sitemap and "news/2026/11/10/first/" not in sitemap
+    assert main(["check", "--config", str(site.root / "site.toml")]) == 0
+    with serve_folder(site.public) as base:
+        page = browser.new_page()
+        page.goto(base + "news/2026/11/10/first/")
+        page.wait_for_url(base + "news/2026/11/10/better/")
+        assert page.locator("h1").inner_text() == "Startup unveils tiny reasoning model - Wire"
+        page.close()
 
 
 def test_related_coverage_merges_through_any_variant_of_the_url():

@@ -4,14 +4,11 @@ from __future__ import annotations
 
 import email
 import email.policy
-import functools
-import http.server
-import threading
 from pathlib import Path
 
 import lxml.html
 import pytest
-from browser import browser_fixture  # noqa: F401 - provides `browser`
+from browser import browser_fixture, serve_folder  # noqa: F401 - provides `browser`
 from test_editions import DUPLICATES, SETTINGS, WEEK, news
 
 from newsdigest.check import check_site
@@ -135,22 +132,14 @@ def test_a_kind_turned_off_is_a_usage_error(make_site, capsys):
     assert "--daily: daily editions are off (digest.daily in site.toml)" in capsys.readouterr().err
 
 
-class QuietHandler(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, *args: object) -> None:
-        pass
-
-
 def test_email_looks_right_at_600_px_in_chromium(browser, mail, tmp_path):
     # Served from 127.0.0.1; the remote images are answered with a local picture.
     picture = (Path(__file__).parent.parent / "content/robot-hands.jpg").read_bytes()
-    handler = functools.partial(QuietHandler, directory=str(mail))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
+    with serve_folder(mail) as base:
         page = browser.new_page(viewport={"width": 600, "height": 900})
         page.route("https://**/*", lambda route: route.fulfill(body=picture,
                                                                 content_type="image/jpeg"))
-        page.goto(f"http://127.0.0.1:{server.server_address[1]}/email.html")
+        page.goto(base + "email.html")
         assert page.evaluate("document.documentElement.scrollWidth") <= 600
         box = page.locator("table[width='600']").bounding_box()
         assert box is not None and box["width"] == 600
@@ -160,9 +149,6 @@ def test_email_looks_right_at_600_px_in_chromium(browser, mail, tmp_path):
         assert not page.locator("text=Low quality item the editor pinned · Also").is_visible()
         page.screenshot(path=str(tmp_path / "email.png"), full_page=True)
         page.close()
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 def test_report_in_the_terminal_as_a_page_and_after_the_build(make_site, capsys, tmp_path):

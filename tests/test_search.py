@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import functools
-import http.server
-import threading
 from collections.abc import Iterator
 
 import pytest
-from browser import browser_fixture  # noqa: F401 - provides `browser`
+from browser import browser_fixture, serve_folder  # noqa: F401 - provides `browser`
 from conftest import item
 
 SETTINGS = """\
@@ -31,11 +28,6 @@ def files() -> dict[str, str]:
     }
 
 
-class QuietHandler(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, format: str, *args: object) -> None:
-        pass
-
-
 @pytest.fixture
 def served(make_site, tmp_path) -> Iterator[str]:
     site = make_site(files(), SETTINGS)
@@ -44,15 +36,8 @@ def served(make_site, tmp_path) -> Iterator[str]:
     root = tmp_path / "root"
     root.mkdir()
     (root / "digest").symlink_to(site.public)
-    handler = functools.partial(QuietHandler, directory=str(root))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/digest/"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serve_folder(root) as base:
+        yield base + "digest/"
 
 
 def test_index_covers_item_pages_only(make_site):
