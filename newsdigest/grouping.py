@@ -12,6 +12,7 @@ from newsdigest import urls
 from newsdigest.config import SiteConfig
 from newsdigest.errors import Problem
 from newsdigest.model import Image, Item
+from newsdigest.picture import Picture
 
 FUTURE_TOLERANCE = timedelta(minutes=5)
 
@@ -36,6 +37,9 @@ class Story:
     topics: tuple[TopicRef, ...]
     image: Image | None
     fingerprint: str  # of the item and all derived values above
+    # Set by the image stage (images.py), which also folds them into the fingerprint.
+    picture: Picture | None = None  # the card's and page's image; None: a placeholder tile
+    logo: Picture | None = None  # the provider's logo, small
 
     def __repr__(self) -> str:
         return f"Story({self.path!r}, {self.fingerprint!r})"
