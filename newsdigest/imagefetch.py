@@ -185,10 +185,10 @@ def refusal(ip: ipaddress.IPv4Address | ipaddress.IPv6Address, limits: FetchLimi
     mapped = getattr(ip, "ipv4_mapped", None)
     if mapped is not None:
         ip = mapped
+    if ip.is_loopback:  # first: ::1 is also in a reserved IPv6 block
+        return "" if limits.allow_loopback or limits.allow_private else "loopback"
     if ip.is_multicast or ip.is_unspecified or ip.is_reserved:
         return "reserved"
-    if ip.is_loopback:
-        return "" if limits.allow_loopback or limits.allow_private else "loopback"
     if ip.is_link_local:
         return "" if limits.allow_private else "link-local"
     if not ip.is_global:
@@ -197,5 +197,7 @@ def refusal(ip: ipaddress.IPv4Address | ipaddress.IPv6Address, limits: FetchLimi
 
 
 def _short(exc: BaseException) -> str:
+    if isinstance(exc, socket.gaierror):
+        return "host not found"
     text = str(exc) or type(exc).__name__
     return text[:120]

@@ -141,7 +141,7 @@ def _encode(image: Image.Image, fmt: str, quality: int) -> bytes:
     if fmt == "jpeg":
         image.save(out, name, quality=quality, optimize=True, progressive=True)
     elif fmt == "png":
-        image.save(out, name, optimize=True)
+        image.save(out, name, compress_level=6)  # optimize=True costs seconds for little
     elif fmt == "avif":
         image.save(out, name, quality=quality, speed=8)
     else:
