@@ -340,7 +340,7 @@ class _Resolver:
         done = 0
         with ThreadPoolExecutor(min(self.settings.concurrency, len(todo))) as pool:
             for url, result in zip(todo, pool.map(self._fetch_one, todo), strict=True):
-                found[url] = result
+                found[url] = self._record(url, result)
                 done += 1
                 if self.progress:
                     self.progress("fetching", done, len(todo))
@@ -351,27 +351,30 @@ class _Resolver:
         return self.settings.retry_hours * 3600
 
     def _fetch_one(self, url: str) -> str | Failed:
+        """In a worker thread: download, check and keep one image; its digest, or why not."""
         try:
             data = fetch(url, self.limits, self.lookups)
             check_image(data, self.settings.max_pixels)
         except FetchFailed as exc:
-            return self._remember_failure(url, Failed(exc.reason, exc.lasting))
+            return Failed(exc.reason, exc.lasting)
         except NotAnImage as exc:
-            return self._remember_failure(url, Failed(str(exc), lasting=True))
+            return Failed(str(exc), lasting=True)
         digest = hashlib.blake2b(data, digest_size=16).hexdigest()
         output.save_atomic(self.cache.source(digest), data)
-        self.cache.remote[url] = {"sha": digest}
-        self.cache.dirty = True
-        self.report.fetched += 1
         return digest
 
-    def _remember_failure(self, url: str, failure: Failed) -> Failed:
-        self.cache.remote[url] = {"failed": failure.reason, "lasting": failure.lasting,
-                                  "at": self.now}
+    def _record(self, url: str, result: str | Failed) -> str | Failed:
+        """In the calling thread: the cache index and the report learn what a download gave."""
         self.cache.dirty = True
+        if isinstance(result, str):
+            self.cache.remote[url] = {"sha": result}
+            self.report.fetched += 1
+            return result
+        self.cache.remote[url] = {"failed": result.reason, "lasting": result.lasting,
+                                  "at": self.now}
         retry = self.now + self._retry_after
         self.report.retry_at = min(self.report.retry_at or retry, retry)
-        return failure
+        return result
 
     def _encode(self, todo: list[tuple[Source, str]]
                 ) -> dict[tuple[str, bool], Thumbnails | Failed]:

@@ -211,7 +211,8 @@ def _inputs_key(config: SiteConfig, options: BuildOptions, discovery: Discovery)
     code = sorted((p.name, p.stat().st_size, p.stat().st_mtime_ns)
                   for p in Path(__file__).parent.glob("*.py"))
     return fingerprint(
-        __version__, code, settings_fingerprint(config), [str(f) for f in folders],
+        __version__, code, settings_fingerprint(config), config.images,
+        [str(f) for f in folders],
         options.drafts, options.future, options.skip_invalid, options.search, options.offline,
         [(s.rel, s.size, s.mtime_ns) for s in discovery.items + discovery.assets],
         [[(s.rel, s.size, s.mtime_ns) for s in (d.items + d.assets)] if d else None

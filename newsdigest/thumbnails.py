@@ -72,10 +72,14 @@ def make_thumbnails(data: bytes, widths: tuple[int, ...], formats: tuple[str, ..
     sizes = [_fit_box(image.size, box)] if box else _sizes(image.size, widths)
     files: dict[str, bytes] = {}
     variants: list[Variant] = []
+    scaled = image
+    by_size: list[tuple[int, int, Image.Image]] = []
+    for width, height in reversed(sizes):  # each from the next larger one: a third of the work
+        if (width, height) != scaled.size:
+            scaled = scaled.resize((width, height), Image.Resampling.LANCZOS, reducing_gap=3.0)
+        by_size.insert(0, (width, height, scaled))
     for fmt in (*formats, fallback):
-        for width, height in sizes:
-            scaled = image if (width, height) == image.size else image.resize(
-                (width, height), Image.Resampling.LANCZOS, reducing_gap=3.0)
+        for width, height, scaled in by_size:
             encoded = _encode(scaled, fmt, quality)
             digest = hashlib.blake2b(encoded, digest_size=8).hexdigest()
             name = f"{digest}-{width}.{_ENCODE[fmt][1]}"

@@ -363,3 +363,38 @@ def test_bad_image_settings_are_reported_together(tmp_path):
     for key in ("images.widths", "images.formats", "images.quality", "images.timeout",
                 "images.allow_loopback", "images.colour: unknown setting"):
         assert key in message
+
+
+def test_only_the_first_visible_card_loads_eagerly(site):
+    build(site)
+    images = site.html("").xpath("//a[contains(@class, 'card-media')]//img")
+    assert images[0].get("loading") == "eager" and images[0].get("fetchpriority") == "high"
+    for img in images[1:]:
+        assert img.get("loading") == "lazy" and img.get("decoding") == "async"
+    thumbs = [i for i in images if i.get("srcset")]
+    assert thumbs and all(i.get("sizes") and i.get("width") and i.get("height") for i in thumbs)
+
+
+def test_a_changed_picture_rewrites_exactly_the_pages_that_show_it(site):
+    build(site)
+    old = hero(site, "local").get("src")
+    pages = {p.relative_to(site.public).as_posix(): p.read_bytes() for p in site.pages()}
+    elsewhere = {rel for rel, data in pages.items() if old.encode() not in data}
+    (site.root / "content" / "beside.jpg").write_bytes(photo(1200, 900, "JPEG"))
+    report = build(site)
+    new = hero(site, "local")
+    assert new.get("src") != old and (new.get("width"), new.get("height")) == ("1200", "900")
+    assert not (site.public / old.removeprefix("/")).exists()  # the old thumbnails are gone
+    changed = {p for p in report.write.changed if p.endswith(".html")}
+    assert "news/2026/10/01/local/index.html" in changed
+    assert elsewhere and not changed & elsewhere  # pages without that picture are untouched
+    assert report.images.generated == 1 and report.images.fetched == 0
+
+
+def test_new_widths_in_site_toml_remake_the_thumbnails(site):
+    build(site)
+    settings = site.root / "site.toml"
+    settings.write_text(settings.read_text() + "widths = [400, 800]\n")
+    report = build(site)
+    assert report.images.generated and report.images.fetched == 0
+    assert [w for _, w in files_of(site, hero(site, "jpeg").get("srcset"))] == [400, 800]
