@@ -18,7 +18,7 @@ from pathlib import Path
 import lxml.html
 import pytest
 from conftest import item
-from PIL import Image
+from PIL import Image, features
 
 from newsdigest.cli import main
 from newsdigest.config import load_config
@@ -267,6 +267,10 @@ def test_broken_images_fall_back_along_the_chain(site, server, capsys):
     missing = home.xpath('//article[.//a[@href="/news/2026/10/01/missing/"]]')[0]
     tile = missing.xpath(".//span[contains(@class, 'placeholder-logo')]//img")[0]
     assert tile.get("width") == "40" and "/img/" in tile.get("src")
+    byline = missing.xpath(".//img[@class='provider-logo']")[0]  # 40 px, shown at 20
+    assert byline.get("width") == "20" and byline.get("src") == tile.get("src")
+    with Image.open(site.public / byline.get("src").removeprefix("/")) as logo:
+        assert logo.size == (40, 40)
     # A server too slow to answer may answer the reader: its URL, with the declared size.
     slow = hero(site, "slow")
     assert slow.get("src").endswith("/slow.jpg")
@@ -398,3 +402,18 @@ def test_new_widths_in_site_toml_remake_the_thumbnails(site):
     report = build(site)
     assert report.images.generated and report.images.fetched == 0
     assert [w for _, w in files_of(site, hero(site, "jpeg").get("srcset"))] == [400, 800]
+
+
+@pytest.mark.skipif(not features.check("avif"), reason="this Pillow cannot encode AVIF")
+def test_avif_when_asked_for(make_site):
+    site = make_site({
+        "content/a.md": item("Story a", images=images_yaml(("a.jpg", 900, 600, "A"))),
+        "content/a.jpg": photo(900, 600, "JPEG"),
+    }, SETTINGS + 'formats = ["avif", "webp"]\n')
+    build(site)
+    (picture,) = hero(site, "a").xpath("ancestor::picture")
+    types = [source.get("type") for source in picture.xpath(".//source")]
+    assert types == ["image/avif", "image/webp"]  # the browser takes the first it supports
+    path, _ = files_of(site, picture.xpath(".//source")[0].get("srcset"))[-1]
+    with Image.open(path) as thumb:
+        assert thumb.format == "AVIF" and thumb.size == (900, 600)
