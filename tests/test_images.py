@@ -87,6 +87,11 @@ class Handler(BaseHTTPRequestHandler):
     def _answer(self) -> None:
         if self.path == "/slow.jpg":
             time.sleep(4)
+        if self.path == "/loop.jpg":
+            self.send_response(302)
+            self.send_header("Location", "/loop.jpg")
+            self.end_headers()
+            return
         if self.path == "/redirect.jpg":
             self.send_response(302)
             self.send_header("Location", "/photo.webp")
@@ -417,3 +422,26 @@ def test_avif_when_asked_for(make_site):
     path, _ = files_of(site, picture.xpath(".//source")[0].get("srcset"))[-1]
     with Image.open(path) as thumb:
         assert thumb.format == "AVIF" and thumb.size == (900, 600)
+
+
+def test_downloads_are_capped_in_size_and_redirects(server):
+    limits = FetchLimits(2, 100_000, allow_loopback=True)
+    assert fetch(server + "/logo.png", limits) == IMAGES["/logo.png"][1]
+    with pytest.raises(FetchFailed, match="larger than 97 KB"):
+        fetch(server + "/photo.jpg", limits)
+    with pytest.raises(FetchFailed, match="more than 4 redirects"):
+        fetch(server + "/loop.jpg", limits)
+    with pytest.raises(FetchFailed, match="refused loopback address"):
+        fetch(server + "/logo.png", FetchLimits(2, 100_000))
+
+
+def test_a_topic_image_stands_in_for_items_without_one(make_site):
+    site = make_site({
+        "content/plain.md": item("Story plain"),
+        "static/images/ai.png": photo(800, 450, "PNG"),
+    }, SETTINGS + '\n[topics."AI"]\nimage = "images/ai.png"\n')
+    build(site)
+    img = hero(site, "plain")
+    assert img.get("alt") == "Story plain" and (img.get("width"), img.get("height")) == (
+        "800", "450")
+    assert (site.public / img.get("src").removeprefix("/")).is_file()
