@@ -18,6 +18,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
+from functools import cache
 from pathlib import Path
 
 from PIL import features
@@ -123,6 +124,23 @@ def prepare(index: SiteIndex, config: SiteConfig, assets: dict[str, Path], offli
     outputs = [Output(output_path(v), output.PHASE_ASSETS, v.name, copy_from=cache.file(v.name))
                for v in used.values()]
     return ImageStage(with_pictures(index, pictures), outputs, report)
+
+
+def supported_formats(settings: ImageSettings) -> tuple[str, ...]:
+    """The modern formats asked for that this Pillow can encode."""
+    return tuple(f for f in settings.formats if _can_encode(f))
+
+
+@cache
+def _can_encode(fmt: str) -> bool:
+    return bool(features.check(fmt))
+
+
+def thumbnails_key(digest: str, logo: bool, settings: ImageSettings) -> str:
+    """Names the thumbnails of a source's content made with the settings that shape them."""
+    shape = ("logo", settings.logo_size) if logo else ("photo", settings.widths)
+    profile = (shape, supported_formats(settings), settings.quality, THUMB_VERSION)
+    return hashlib.blake2b(repr((digest, profile)).encode(), digest_size=16).hexdigest()
 
 
 def image_cache_dir(config: SiteConfig) -> Path:
@@ -276,7 +294,7 @@ class _Resolver:
         self.progress = progress
         self.limits = FetchLimits(settings.timeout, settings.max_bytes, settings.allow_private,
                                   settings.allow_loopback)
-        self.formats = tuple(f for f in settings.formats if features.check(f))
+        self.formats = supported_formats(settings)
         self.lookups = Lookups(settings.timeout)
 
     def resolve(self, sources: list[Source]) -> dict[tuple[str, bool], Thumbnails | Failed]:
@@ -301,10 +319,7 @@ class _Resolver:
         return states
 
     def _key(self, digest: str, logo: bool) -> str:
-        s = self.settings
-        profile = (("logo", s.logo_size) if logo else ("photo", s.widths), self.formats,
-                   s.quality, THUMB_VERSION)
-        return hashlib.blake2b(repr((digest, profile)).encode(), digest_size=16).hexdigest()
+        return thumbnails_key(digest, logo, self.settings)
 
     def _local_digest(self, path: Path) -> str | Failed:
         try:
@@ -482,7 +497,6 @@ class PruneReport:
 def prune(index: SiteIndex, config: SiteConfig, assets: dict[str, Path]) -> PruneReport:
     """Delete what no current story can use: downloads, failures, thumbnails and their files."""
     cache = ImageCache.open(image_cache_dir(config))
-    resolver = _Resolver(cache, config.images, True, 1, 0.0, ImageReport(), None)
     sources: list[Source] = []
     for story in index.stories:
         sources += candidates(story, set(), assets, config)
@@ -499,7 +513,8 @@ def prune(index: SiteIndex, config: SiteConfig, assets: dict[str, Path]) -> Prun
                 report.entries += 1
     keep_digests = {e["sha"] for e in cache.remote.values() if "sha" in e}
     keep_digests |= {e[2] for e in cache.local.values()}
-    keep_keys = {resolver._key(d, logo) for d in keep_digests for logo in (False, True)}
+    keep_keys = {thumbnails_key(d, logo, config.images) for d in keep_digests
+                 for logo in (False, True)}
     for key in list(cache.thumbs):
         if key not in keep_keys:
             del cache.thumbs[key]
