@@ -19,6 +19,12 @@ _ENCODE = {  # format -> (Pillow name, file extension, MIME type)
 }
 
 
+# Pillow warns between 89 and 179 megapixels and refuses above; our own limit (max_megapixels,
+# checked right after opening) is lower and refuses those images anyway, so the warning only
+# adds noise. A filter set here, once: warnings.catch_warnings() is not safe in threads.
+warnings.filterwarnings("ignore", category=Image.DecompressionBombWarning)
+
+
 class NotAnImage(Exception):
     pass
 
@@ -48,6 +54,10 @@ class Thumbnails:
 def check_image(data: bytes, max_pixels: int) -> tuple[int, int]:
     """The size of an image Pillow can safely decode; NotAnImage otherwise."""
     with _open(data, max_pixels) as image:
+        try:
+            image.verify()  # checksums and structure, without decoding the pixels
+        except Exception as exc:  # noqa: BLE001 - hostile bytes reach decoder corners
+            raise NotAnImage(f"damaged image: {_short(exc)}") from None
         return image.size
 
 
@@ -59,15 +69,22 @@ def make_thumbnails(data: bytes, widths: tuple[int, ...], formats: tuple[str, ..
     EXIF orientation is applied and no metadata is kept. Returns the description and the bytes
     of each file by name.
     """
+    try:
+        return _make(data, widths, formats, quality, max_pixels, box)
+    except NotAnImage:
+        raise
+    except Exception as exc:  # noqa: BLE001 - hostile bytes reach decoder corners
+        raise NotAnImage(f"cannot decode: {_short(exc)}") from None
+
+
+def _make(data: bytes, widths: tuple[int, ...], formats: tuple[str, ...], quality: int,
+          max_pixels: int, box: int | None) -> tuple[Thumbnails, dict[str, bytes]]:
     with _open(data, max_pixels) as image:
         if image.format == "JPEG":
             image.draft("RGB", _draft_size(image, box or max(widths)))
-        try:
-            image = ImageOps.exif_transpose(image)
-            alpha = image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info
-            image = image.convert("RGBA" if alpha else "RGB")
-        except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as exc:
-            raise NotAnImage(f"cannot decode: {exc}") from None
+        image = ImageOps.exif_transpose(image)
+        alpha = image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info
+        image = image.convert("RGBA" if alpha else "RGB")
     fallback = "png" if alpha else "jpeg"
     sizes = [_fit_box(image.size, box)] if box else _sizes(image.size, widths)
     files: dict[str, bytes] = {}
@@ -92,14 +109,12 @@ def make_thumbnails(data: bytes, widths: tuple[int, ...], formats: tuple[str, ..
 def _open(data: bytes, max_pixels: int) -> Image.Image:
     """Open without decoding, refusing other formats and images too large to decode safely."""
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            image = Image.open(io.BytesIO(data), formats=ACCEPTED)
+        image = Image.open(io.BytesIO(data), formats=ACCEPTED)
     except (UnidentifiedImageError, Image.DecompressionBombWarning,
             Image.DecompressionBombError) as exc:
         raise NotAnImage(_reason(exc)) from None
-    except (OSError, ValueError, SyntaxError) as exc:
-        raise NotAnImage(f"cannot read: {exc}") from None
+    except Exception as exc:  # noqa: BLE001 - hostile bytes reach decoder corners
+        raise NotAnImage(f"cannot read: {_short(exc)}") from None
     width, height = image.size
     if width < 1 or height < 1 or width * height > max_pixels:
         image.close()
@@ -115,6 +130,10 @@ def _draft_size(image: Image.Image, target: int) -> tuple[int, int]:
     if image.getexif().get(0x0112, 1) in (5, 6, 7, 8):  # stored sideways
         return max(1, target * width // height), target
     return target, max(1, target * height // width)
+
+
+def _short(exc: BaseException) -> str:
+    return (str(exc) or type(exc).__name__)[:100]
 
 
 def _reason(exc: Exception) -> str:

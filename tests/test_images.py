@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import ipaddress
+import random
 import struct
 import threading
 import time
@@ -25,6 +26,7 @@ from newsdigest.config import load_config
 from newsdigest.errors import ConfigError
 from newsdigest.imagefetch import FetchFailed, FetchLimits, fetch, refusal
 from newsdigest.pipeline import BuildOptions, BuildReport, build_site
+from newsdigest.thumbnails import NotAnImage, check_image, make_thumbnails
 
 NOW = datetime(2026, 11, 20, tzinfo=UTC)
 
@@ -445,3 +447,22 @@ def test_a_topic_image_stands_in_for_items_without_one(make_site):
     assert img.get("alt") == "Story plain" and (img.get("width"), img.get("height")) == (
         "800", "450")
     assert (site.public / img.get("src").removeprefix("/")).is_file()
+
+
+@pytest.mark.parametrize("fmt", ["JPEG", "PNG", "WEBP", "GIF"])
+def test_damaged_images_are_refused_never_raised(fmt):
+    """Truncated and bit-flipped files: a thumbnail or NotAnImage, never another error."""
+    original = photo(160, 120, fmt)
+    rng = random.Random(fmt)
+    for _ in range(40):
+        data = bytearray(original)
+        for _ in range(rng.randint(1, 12)):
+            data[rng.randrange(len(data))] = rng.randrange(256)
+        if rng.random() < 0.4:
+            data = data[: rng.randrange(8, len(data))]
+        for check in (lambda d: check_image(d, 10**6),
+                      lambda d: make_thumbnails(d, (64, 128), ("webp",), 80, 10**6)):
+            try:
+                check(bytes(data))
+            except NotAnImage:
+                pass
