@@ -25,6 +25,7 @@ serve: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/run.py
+	$(BIN)/python bench/images.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check newsdigest tests bench

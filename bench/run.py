@@ -113,7 +113,8 @@ def bench_ours(corpus: Path, items: int, runs: int, only: set[str]) -> list[Resu
         shutil.copytree(REPO / "templates", templates)
     # The peers build no search index: ours is measured apart ("search index" below).
     build = [*newsdigest(), "build", "-q", "--config", str(corpus / "site.toml"),
-             "--templates", str(templates), "--no-search"]
+             "--templates", str(templates), "--no-search",
+             "--offline"]  # no image download: timings stay comparable, with or without a network
 
     def case(name: str, prepare: Callable[[], None], extra: list[str] | None = None,
              repeat: int = runs) -> None:

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 from newsdigest import __version__
 from newsdigest.config import SiteConfig, load_config
 from newsdigest.errors import EXIT_OK, EXIT_USAGE, NewsdigestError, Problem, UsageError
+from newsdigest.images import ImageReport
 from newsdigest.pipeline import BuildOptions, BuildReport, build_site
 
 if TYPE_CHECKING:
@@ -80,6 +81,7 @@ def _parser() -> argparse.ArgumentParser:
     build.add_argument("--quiet", "-q", action="store_true", help="print only problems")
     build.add_argument("--no-report", action="store_true",
                        help="leave the curation report page (_report/) out of the output")
+    _offline_option(build)
     build.set_defaults(run=_build)
 
     _serve_parser(commands)
@@ -108,6 +110,8 @@ def _parser() -> argparse.ArgumentParser:
     deploy.add_argument("--dry-run", action="store_true",
                         help="list what would be added, changed and deleted; change nothing")
     deploy.set_defaults(run=_deploy)
+
+    _images_parser(commands)
 
     clean = commands.add_parser("clean", help="remove the build cache",
                                 description="Remove the build cache (.cache/ by default).")
@@ -139,7 +143,31 @@ def _serve_parser(commands: argparse._SubParsersAction) -> None:
                        help="leave out items dated in the future, as `build` does")
     serve.add_argument("--jobs", type=int, default=None, metavar="N",
                        help="worker processes for large rebuilds (default: all cores)")
+    _offline_option(serve)
     serve.set_defaults(run=_serve, output=None, base_url=None)
+
+
+def _offline_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--offline", action="store_true",
+                        help="download no image: pages use thumbnails already made, else the "
+                        "images' own URLs (also NEWSDIGEST_OFFLINE=1)")
+
+
+def _offline(args: argparse.Namespace) -> bool:
+    return bool(args.offline) or os.environ.get("NEWSDIGEST_OFFLINE", "") not in ("", "0")
+
+
+def _images_parser(commands: argparse._SubParsersAction) -> None:
+    images = commands.add_parser(
+        "images", help="manage the image cache (downloads and thumbnails)",
+        description="Manage the image cache: --prune deletes downloads and thumbnails that no "
+                    "current item (drafts and future items included) uses.")
+    images.add_argument("--config", type=Path, metavar="FILE", help="site settings (site.toml)")
+    images.add_argument("--content", type=Path, metavar="DIR", help="content folder")
+    images.add_argument("--cache-dir", type=Path, metavar="DIR", help="cache folder")
+    images.add_argument("--prune", action="store_true",
+                        help="delete cache entries no current item uses")
+    images.set_defaults(run=_images, output=None, base_url=None)
 
 
 def _site_options(parser: argparse.ArgumentParser) -> None:
@@ -176,6 +204,7 @@ def build_options(args: argparse.Namespace) -> BuildOptions:
         explain=args.explain,
         search=not args.no_search,
         report=not args.no_report,
+        offline=_offline(args),
     )
 
 
@@ -323,6 +352,7 @@ def _serve(args: argparse.Namespace) -> int:
         now=datetime.fromtimestamp(int(epoch), UTC) if epoch and epoch.isdigit() else None,
         # Pagefind re-reads every page: seconds per save on a large site. Preview skips it.
         search=False,
+        offline=_offline(args),
     )
     config_file = args.config or (Path("site.toml") if Path("site.toml").exists() else None)
     server = PreviewServer(lambda url: serve_config(site_config(args), url), options,
@@ -429,6 +459,24 @@ def _print_report(report: BuildReport, config: SiteConfig, quiet: bool) -> None:
         f"({mode}; {write.written} files written, {write.deleted} deleted{skipped}) "
         f"-> {_shown_path(config.output_dir)}"
     )
+    _print_images(report.images)
+
+
+def _print_images(images: ImageReport) -> None:
+    """One summary line, then each reason images fell back, once, with a few of the URLs."""
+    if not (images.fetched or images.cached or images.generated or images.fallbacks):
+        return
+    generic = f"; {images.generic} generic left out" if images.generic else ""
+    print(f"images: {images.fetched} fetched, {images.cached} cached, {images.generated} "
+          f"generated, {images.fallback_count} fallbacks{generic}")
+    for reason, refs in sorted(images.fallbacks.items()):
+        names = ", ".join(_shown_ref(r) for r in refs[:3])
+        more = f" and {len(refs) - 3} more" if len(refs) > 3 else ""
+        print(f"  fallback ({reason}): {names}{more}")
+
+
+def _shown_ref(ref: str) -> str:
+    return ref if ref.startswith(("http:", "https:")) else _shown_path(Path(ref))
 
 
 def _print_warnings(warnings: list[Problem]) -> None:
@@ -514,6 +562,22 @@ def _deploy(args: argparse.Namespace) -> int:
 def build_options_now() -> datetime | None:
     epoch = os.environ.get("SOURCE_DATE_EPOCH")
     return datetime.fromtimestamp(int(epoch), UTC) if epoch and epoch.isdigit() else None
+
+
+def _images(args: argparse.Namespace) -> int:
+    from newsdigest.images import image_cache_dir, prune
+    from newsdigest.pipeline import current_index
+
+    if not args.prune:
+        raise UsageError("images: nothing to do (try --prune)")
+    config = site_config(args)
+    if not config.content_dir.is_dir():
+        raise NewsdigestError(f"content folder not found: {config.content_dir}")
+    index, assets = current_index(config, build_options_now())
+    report = prune(index, config, assets)
+    print(f"pruned {_shown_path(image_cache_dir(config))}: {report.entries} entries, "
+          f"{report.files} files ({report.bytes / 1e6:.1f} MB) no item uses")
+    return EXIT_OK
 
 
 def _clean(args: argparse.Namespace) -> int:

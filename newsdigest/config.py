@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from newsdigest.deploy import Target, parse_targets
 from newsdigest.digestconfig import DigestSettings, parse_digest
 from newsdigest.errors import ConfigError
+from newsdigest.imagesettings import ImageSettings, parse_image_settings
 from newsdigest.markup import KNOWN_EMBED_HOSTS
 from newsdigest.model import ContentRules
 
@@ -56,6 +57,7 @@ class SiteConfig:
     max_title_chars: int = 160  # titles and excerpts are shown cut at a word, with an ellipsis
     max_excerpt_chars: int = 600
     digest: DigestSettings = DigestSettings()  # [digest]: editions and the newsletter
+    images: ImageSettings = ImageSettings()  # [images]: thumbnails, downloads, their cache
 
     @property
     def tz(self) -> ZoneInfo:
@@ -160,6 +162,8 @@ def _with_root(config: SiteConfig, root: Path) -> SiteConfig:
         key: (root / getattr(config, key)).resolve()
         for key in ("content_dir", "output_dir", "templates_dir", "static_dir", "cache_dir")
     }
+    if config.images.cache is not None:
+        paths["images"] = replace(config.images, cache=(root / config.images.cache).resolve())
     return replace(config, **paths)
 
 
@@ -246,6 +250,8 @@ def _parse(data: dict[str, Any], problems: list[str]) -> dict[str, Any]:
     else:
         problems.append("[deploy]: expected tables such as [deploy.production]")
     values["digest"] = parse_digest(data.get("digest"), problems)
+    if "images" in data:
+        values["images"] = parse_image_settings(data["images"], problems)
     return values
 
 

@@ -13,6 +13,7 @@ from newsdigest.config import SiteConfig
 from newsdigest.dedupe import Credit, merge_duplicates
 from newsdigest.errors import Problem
 from newsdigest.model import Image, Item
+from newsdigest.picture import Picture
 
 FUTURE_TOLERANCE = timedelta(minutes=5)
 
@@ -38,6 +39,9 @@ class Story:
     image: Image | None
     fingerprint: str  # of the item and all derived values above
     also: tuple[Credit, ...] = ()  # other sources of the same story, merged into this one
+    # Set by the image stage (images.py), which also folds them into the fingerprint.
+    picture: Picture | None = None  # the card's and page's image; None: a placeholder tile
+    logo: Picture | None = None  # the provider's logo, small
 
     def __repr__(self) -> str:
         # The fingerprint covers the path too; a bare attribute is the cheapest repr, and page

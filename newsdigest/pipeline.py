@@ -13,7 +13,17 @@ from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
 
-from newsdigest import __version__, api, digestpages, editions, feeds, output, search, sitemaps
+from newsdigest import (
+    __version__,
+    api,
+    digestpages,
+    editions,
+    feeds,
+    images,
+    output,
+    search,
+    sitemaps,
+)
 from newsdigest.config import SiteConfig
 from newsdigest.content import Discovery, SourceFile, discover
 from newsdigest.errors import ContentInvalid, Problem
@@ -29,7 +39,9 @@ from newsdigest.urls import file_for
 PHASE_META = 3
 # Settings no page reads (where things are, where they go): changing them re-renders nothing.
 _LOCATION_SETTINGS = {"content_dir", "output_dir", "cache_dir", "templates_dir", "static_dir",
-                      "deploy"}
+                      "deploy",
+                      # pages read the pictures the image stage made, which stories' prints cover
+                      "images"}
 
 
 @dataclass(frozen=True)
@@ -43,6 +55,7 @@ class BuildOptions:
     explain: bool = False
     search: bool = True  # build the Pagefind search index (seconds at 10,000 items)
     report: bool = True  # write the curation report page (also off by site.toml digest.report)
+    offline: bool = False  # download no image: pages point at remote images' own URLs
 
 
 @dataclass
@@ -58,6 +71,7 @@ class BuildReport:
     explanations: list[str] = field(default_factory=list)
     index: SiteIndex | None = None  # what was built, for callers that keep it (serve)
     curation: CurationReport | None = None
+    images: images.ImageReport = field(default_factory=images.ImageReport)
 
 
 Progress = Callable[[str, int, int], None]  # stage, done so far, total
@@ -132,6 +146,10 @@ def _build_site(config: SiteConfig, options: BuildOptions,
         raise ContentInvalid(problems)
     index = grouping.index
     warnings = discovery.warnings + loaded.warnings + grouping.warnings
+    # 2b. images: thumbnails for every story (downloaded once, made once), or fallbacks
+    pictures = images.prepare(index, config, {a.rel: a.path for a in discovery.assets},
+                              options.offline, options.workers, now.timestamp(), progress)
+    index = pictures.index
     notes, note_warnings = editions.load_notes(note_sources, config.digest, config.rules.nofollow)
     warnings += note_warnings
     digest_editions = editions.build_editions(index, config, notes)
@@ -147,6 +165,7 @@ def _build_site(config: SiteConfig, options: BuildOptions,
     outputs = [
         *static_outputs(config),
         *_asset_outputs(index, discovery.assets, config, warnings),
+        *pictures.outputs,
         *page_files,
         *_meta_outputs(pages, page_files, index, config, now),
         *_digest_outputs(digest_editions, config),
@@ -184,15 +203,30 @@ def _build_site(config: SiteConfig, options: BuildOptions,
         explanations=explanations,
         index=index,
         curation=curation,
+        images=pictures.report,
     )
     if snapshot_key and manifest_file is not None:
         future = [i.published_at for i in loaded.items
                   if i.published_at > now + FUTURE_TOLERANCE and not options.future]
         valid_until = min(future) - FUTURE_TOLERANCE if future else None
-        record = replace(build_report, index=None, explanations=[], write=WriteReport())
+        if pictures.report.retry_at is not None:  # a failed download may be retried then
+            retry = datetime.fromtimestamp(pictures.report.retry_at, UTC)
+            valid_until = min(valid_until, retry) if valid_until else retry
+        record = replace(build_report, index=None, explanations=[], write=WriteReport(),
+                         images=pictures.report.as_cached())
         output.save_atomic(_snapshot_file(manifest_file),
                            pickle.dumps((snapshot_key, valid_until, record)))
     return build_report
+
+
+def current_index(config: SiteConfig, now: datetime | None = None
+                  ) -> tuple[SiteIndex, dict[str, Path]]:
+    """Every item a build may show (drafts and future ones too) and the content's other files,
+    for commands that need to know what is in use (images --prune)."""
+    discovery = discover(config.content_dir)
+    loaded = load_items(discovery.items, LoadSettings.of(config), None, 1, None, None)
+    grouping = group(loaded.items, config, now or datetime.now(UTC), True, True)
+    return grouping.index, {a.rel: a.path for a in discovery.assets}
 
 
 def _inputs_key(config: SiteConfig, options: BuildOptions, discovery: Discovery) -> str:
@@ -203,8 +237,9 @@ def _inputs_key(config: SiteConfig, options: BuildOptions, discovery: Discovery)
     code = sorted((p.name, p.stat().st_size, p.stat().st_mtime_ns)
                   for p in Path(__file__).parent.glob("*.py"))
     return fingerprint(
-        __version__, code, settings_fingerprint(config), [str(f) for f in folders],
-        options.drafts, options.future, options.skip_invalid, options.search, options.report,
+        __version__, code, settings_fingerprint(config), config.images,
+        [str(f) for f in folders], options.drafts, options.future, options.skip_invalid,
+        options.search, options.report, options.offline,
         [(s.rel, s.size, s.mtime_ns) for s in discovery.items + discovery.assets],
         [[(s.rel, s.size, s.mtime_ns) for s in (d.items + d.assets)] if d else None
          for d in found],

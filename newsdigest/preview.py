@@ -187,7 +187,12 @@ class Preview:
                 return None
             if _placement(result.item) != _placement(old.item):
                 return None
-            story = make_story(result.item, old.path, old.local_date, old.topics, old.also)
+            if (result.item.images, result.item.provider.logo) != (old.item.images,
+                                                                  old.item.provider.logo):
+                return None  # a new picture to choose: the image stage decides
+            story = replace(make_story(result.item, old.path, old.local_date, old.topics,
+                                       old.also),
+                            picture=old.picture, logo=old.logo)
             specs.append(item_page(story, self._index.more.get(old.path, ()), self.config))
         try:
             if self._theme is None:

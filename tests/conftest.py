@@ -69,6 +69,13 @@ class Site:
         return sorted(self.public.rglob("*.html"))
 
 
+@pytest.fixture(autouse=True)
+def _offline(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No test reaches the internet: builds download no image unless a test about images
+    clears this (it then serves its images itself, on 127.0.0.1)."""
+    monkeypatch.setenv("NEWSDIGEST_OFFLINE", "1")
+
+
 @pytest.fixture
 def make_site(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[..., Site]:
     # A fixed clock: 2026-11-20T00:00:00Z, so "future" items are deterministic.

@@ -101,7 +101,8 @@ def test_a_build_stopped_after_any_write_leaves_no_broken_link(make_site, monkey
              for n in range(40)}
     site = make_site(files, SETTINGS)
     config = load_config(site.root / "site.toml")
-    options = BuildOptions(now=datetime(2026, 11, 20, tzinfo=UTC), workers=1, search=False)
+    options = BuildOptions(now=datetime(2026, 11, 20, tzinfo=UTC), workers=1,
+                           search=False, offline=True)
     build_site(config, options)
     real_write = output._write
     for round_number, stop_after in enumerate([1, 2, 3, 5, 8, 13, 21]):

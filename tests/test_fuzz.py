@@ -75,7 +75,7 @@ def test_random_items_build_safely_or_are_reported(tmp_path_factory, front, body
     (root / "site.toml").write_text('[site]\nbase_url = "https://f.example/"\n')
     config = load_config(root / "site.toml")
     try:
-        build_site(config, BuildOptions(workers=1, search=False, use_cache=False))
+        build_site(config, BuildOptions(workers=1, search=False, offline=True, use_cache=False))
     except ContentInvalid as exc:
         assert exc.problems and all(p.path == "item.md" for p in exc.problems)
         assert not (root / "public").exists()  # nothing written

@@ -38,7 +38,8 @@ def corpus() -> dict[str, str]:
 
 def build(site, **options) -> BuildReport:
     config = load_config(site.root / "site.toml")
-    return build_site(config, BuildOptions(now=NOW, workers=1, search=False, **options))
+    return build_site(config, BuildOptions(now=NOW, workers=1,
+                                           search=False, offline=True, **options))
 
 
 def tree(folder: Path) -> dict[str, bytes]:
@@ -56,7 +57,8 @@ def mtimes(folder: Path) -> dict[str, int]:
 def assert_same_as_clean_build(site, tmp_path: Path) -> None:
     clean = tmp_path / "clean"
     config = load_config(site.root / "site.toml").with_overrides(output_dir=clean)
-    build_site(config, BuildOptions(now=NOW, workers=1, use_cache=False, search=False))
+    build_site(config, BuildOptions(now=NOW, workers=1, use_cache=False,
+                                    search=False, offline=True))
     assert tree(site.public) == tree(clean)
 
 
@@ -210,7 +212,7 @@ def test_no_cache_build_is_full_and_keeps_unchanged_files_mtimes(site):
 
 def test_a_copy_of_the_cache_from_another_output_is_not_trusted(site, tmp_path):
     config = load_config(site.root / "site.toml").with_overrides(output_dir=tmp_path / "other")
-    report = build_site(config, BuildOptions(now=NOW, workers=1, search=False))
+    report = build_site(config, BuildOptions(now=NOW, workers=1, search=False, offline=True))
     assert report.write.full
 
 
@@ -222,9 +224,11 @@ def test_parallel_build_equals_serial_build(make_site, tmp_path):
             url=f"https://example.com/extra/{n}", topics=("AI", f"T{n % 7}"))
     site = make_site(files, SETTINGS)
     config = load_config(site.root / "site.toml")
-    build_site(config, BuildOptions(now=NOW, workers=2, use_cache=False, search=False))
+    build_site(config, BuildOptions(now=NOW, workers=2, use_cache=False,
+                                    search=False, offline=True))
     serial = config.with_overrides(output_dir=tmp_path / "serial")
-    build_site(serial, BuildOptions(now=NOW, workers=1, use_cache=False, search=False))
+    build_site(serial, BuildOptions(now=NOW, workers=1, use_cache=False,
+                                    search=False, offline=True))
     assert tree(site.public) == tree(tmp_path / "serial")
 
 
@@ -242,7 +246,7 @@ def test_an_item_that_falls_due_appears_although_no_file_changed(site):
     assert build(site).write.rendered == 0
     config = load_config(site.root / "site.toml")
     later = build_site(config, BuildOptions(now=datetime(2026, 11, 22, tzinfo=UTC), workers=1,
-                                                search=False))
+                                                search=False, offline=True))
     assert later.excluded == {} and later.write.rendered > 0
     assert (site.public / "news/2026/11/21/tomorrow/index.html").exists()
 

@@ -109,7 +109,8 @@ def serve(make_site: Callable[..., Site]) -> Iterator[Callable[..., Served]]:
         log = RecordingLog()
         server = PreviewServer(
             lambda url: serve_config(load_config(config_file), url),
-            options or BuildOptions(drafts=True, future=True, workers=1, now=NOW, search=False),
+            options or BuildOptions(drafts=True, future=True, workers=1, now=NOW,
+                                    search=False, offline=True),
             ServeOptions("127.0.0.1", 0), log, config_file,
         )
         server.start()
@@ -305,8 +306,10 @@ def test_pages_use_the_local_address(serve):
 
 
 @pytest.mark.parametrize("options, shown", [
-    (BuildOptions(drafts=True, future=True, workers=1, now=NOW, search=False), True),  # as serve
-    (BuildOptions(workers=1, now=NOW, search=False), False),  # --no-drafts --no-future
+    (BuildOptions(drafts=True, future=True, workers=1, now=NOW,
+                  search=False, offline=True), True),  # as serve
+    (BuildOptions(workers=1, now=NOW,
+                  search=False, offline=True), False),  # --no-drafts --no-future
 ])
 def test_drafts_and_future_items_are_shown_unless_turned_off(serve, options, shown):
     served = serve({**SITE,

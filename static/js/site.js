@@ -46,8 +46,17 @@
     });
   }
 
+  // A remote image that did not load (no thumbnail was made of it) uncovers the tile beneath.
+  function hideBrokenImages() {
+    document.querySelectorAll("img.card-remote, img.provider-logo").forEach(function (img) {
+      if (img.complete && img.naturalWidth === 0) { img.hidden = true; }  // failed already
+      img.addEventListener("error", function () { img.hidden = true; });
+    });
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
     updateTimes();
     enableVideoFacades();
+    hideBrokenImages();
   });
 })();

@@ -1,0 +1,22 @@
+"""What a page shows for an image: plain values the templates print, computed in images.py."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class Picture:
+    """A responsive image, or a remote URL when no thumbnail could be made.
+
+    Every URL is final (site-absolute, or the remote image's own), so templates print them as
+    they are. Its repr names every file it points at: a story's fingerprint includes it.
+    """
+
+    src: str  # <img src>: the fallback thumbnail, or the remote URL
+    width: int | None  # intrinsic size of the largest thumbnail: no layout shift
+    height: int | None
+    alt: str
+    srcset: str = ""  # the fallback format (JPEG or PNG) at every width
+    sources: tuple[tuple[str, str], ...] = ()  # (MIME type, srcset) of the modern formats
+    kind: str = "photo"  # photo, or logo (a provider logo standing in, shown on a tile)
