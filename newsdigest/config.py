@@ -6,16 +6,18 @@ import tomllib
 from dataclasses import dataclass, field, fields, replace
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from newsdigest.deploy import Target, parse_targets
 from newsdigest.digestconfig import DigestSettings, parse_digest
 from newsdigest.errors import ConfigError
 from newsdigest.imagesettings import ImageSettings, parse_image_settings
 from newsdigest.markup import KNOWN_EMBED_HOSTS
 from newsdigest.model import ContentRules
+
+if TYPE_CHECKING:
+    from newsdigest.deploy import Target
 
 DEFAULT_CONFIG = "site.toml"
 
@@ -90,8 +92,15 @@ class SiteConfig:
         return target if target.startswith(("https:", "http:")) else self.absolute_url(target)
 
     def topic_settings(self, name: str) -> TopicSettings | None:
-        key = name.casefold()
-        return next((t for t in self.topics if t.name.casefold() == key), None)
+        return self._topics_by_key.get(name.casefold())
+
+    @cached_property
+    def _topics_by_key(self) -> dict[str, TopicSettings]:
+        # Asked once per story and topic: a scan of the list each time was quadratic.
+        by_key: dict[str, TopicSettings] = {}
+        for topic in self.topics:
+            by_key.setdefault(topic.name.casefold(), topic)
+        return by_key
 
     def with_overrides(self, **overrides: Any) -> SiteConfig:
         """Command-line values on top of the file; None means 'not given'."""
@@ -244,6 +253,8 @@ def _parse(data: dict[str, Any], problems: list[str]) -> dict[str, Any]:
     values["rules"] = ContentRules(**rules)
     deploy = data.get("deploy", {})
     if isinstance(deploy, dict):
+        from newsdigest.deploy import parse_targets  # only sites that deploy need it
+
         targets, deploy_problems = parse_targets(deploy)
         problems += deploy_problems
         values["deploy"] = tuple(targets)

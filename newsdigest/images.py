@@ -18,15 +18,12 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
-from functools import cache
+from functools import cache, cached_property, partial
 from pathlib import Path
-
-from PIL import features
 
 from newsdigest import output
 from newsdigest.config import SiteConfig
 from newsdigest.grouping import SiteIndex, Story
-from newsdigest.imagefetch import FetchFailed, FetchLimits, Lookups, fetch
 from newsdigest.imagesettings import ImageSettings
 from newsdigest.model import Image
 from newsdigest.output import Output
@@ -95,8 +92,9 @@ def prepare(index: SiteIndex, config: SiteConfig, assets: dict[str, Path], offli
     report = ImageReport()
     generic = generic_images(index.stories, settings.generic_threshold)
     report.generic = len(generic)
-    chains = {s.path: candidates(s, generic, assets, config) for s in index.stories}
     logos = {s.path: _logo_source(s) for s in index.stories}
+    chains = {s.path: candidates(s, generic, assets, config, logos[s.path])
+              for s in index.stories}
     states: dict[tuple[str, bool], Thumbnails | Failed] = {}
     resolver = _Resolver(cache, settings, offline, workers, now, report, progress)
     needed = {c.key: c for c in logos.values() if c is not None}
@@ -112,12 +110,18 @@ def prepare(index: SiteIndex, config: SiteConfig, assets: dict[str, Path], offli
     cache.save()
     pictures: dict[str, tuple[Picture | None, Picture | None]] = {}
     used: dict[str, Variant] = {}
+    logo_pictures: dict[tuple[str, bool], Picture | None] = {}  # one per provider logo
     for story in index.stories:
         chosen, _ = choose(chains[story.path], states)
         picture = _picture(chosen, states, config, used) if chosen else None
         logo_source = logos[story.path]
-        logo = _picture(logo_source, states, config, used) if logo_source else None
-        pictures[story.path] = (picture, replace(logo, alt="") if logo else None)
+        logo = None
+        if logo_source is not None:
+            if logo_source.key not in logo_pictures:
+                made = _picture(logo_source, states, config, used)
+                logo_pictures[logo_source.key] = replace(made, alt="") if made else None
+            logo = logo_pictures[logo_source.key]
+        pictures[story.path] = (picture, logo)
     for ref_key, state in states.items():
         if isinstance(state, Failed):
             report.fallbacks.setdefault(state.reason, []).append(ref_key[0])
@@ -133,6 +137,8 @@ def supported_formats(settings: ImageSettings) -> tuple[str, ...]:
 
 @cache
 def _can_encode(fmt: str) -> bool:
+    from PIL import features
+
     return bool(features.check(fmt))
 
 
@@ -161,15 +167,15 @@ def generic_images(stories: Iterable[Story], threshold: int) -> set[str]:
 
 
 def candidates(story: Story, generic: set[str], assets: dict[str, Path],
-               config: SiteConfig) -> list[Source]:
-    """What may stand for the story, best first: its own images, its provider's logo, its
-    topic's image."""
+               config: SiteConfig, logo: Source | None) -> list[Source]:
+    """What may stand for the story, best first: its own images, its provider's logo (`logo`,
+    the story's _logo_source), its topic's image."""
     item = story.item
     chain = [s for s in (_item_source(i, item.title, assets) for i in item.images
                          if i.url not in generic) if s is not None]
-    logo = _logo_source(story)
     if logo is not None:
-        chain.append(replace(logo, alt=item.title))
+        chain.append(Source(logo.ref, logo.remote, logo.width, logo.height, item.title,
+                            logo=True))
     for topic in story.topics:
         meta = config.topic_settings(topic.name)
         if meta and meta.image:
@@ -261,7 +267,10 @@ def with_pictures(index: SiteIndex,
         picture, logo = pictures.get(story.path, (None, None))
         print_ = hashlib.blake2b(repr((story.fingerprint, picture, logo)).encode(),
                                  digest_size=12).hexdigest()
-        new[story.path] = replace(story, picture=picture, logo=logo, fingerprint=print_)
+        # Built directly rather than with dataclasses.replace: it runs for every story.
+        new[story.path] = Story(item=story.item, path=story.path, local_date=story.local_date,
+                                topics=story.topics, image=story.image, fingerprint=print_,
+                                also=story.also, picture=picture, logo=logo)
 
     def swap(stories: tuple[Story, ...]) -> tuple[Story, ...]:
         return tuple(new.get(s.path, s) for s in stories)
@@ -293,10 +302,17 @@ class _Resolver:
         self.now = now
         self.report = report
         self.progress = progress
-        self.limits = FetchLimits(settings.timeout, settings.max_bytes, settings.allow_private,
-                                  settings.allow_loopback)
         self.formats = supported_formats(settings)
-        self.lookups = Lookups(settings.timeout)
+
+    @cached_property
+    def _fetcher(self) -> Callable[[str], bytes]:
+        # Imported when a download is due: a rebuild with every image cached needs no network
+        # code (http.client and ssl are a tenth of start-up).
+        from newsdigest.imagefetch import FetchLimits, Lookups, fetch
+
+        limits = FetchLimits(self.settings.timeout, self.settings.max_bytes,
+                             self.settings.allow_private, self.settings.allow_loopback)
+        return partial(fetch, limits=limits, lookups=Lookups(self.settings.timeout))
 
     def resolve(self, sources: list[Source]) -> dict[tuple[str, bool], Thumbnails | Failed]:
         states: dict[tuple[str, bool], Thumbnails | Failed] = {}
@@ -354,6 +370,7 @@ class _Resolver:
         if not todo:
             return found
         done = 0
+        _ = self._fetcher  # made here, once, before the worker threads share it
         with ThreadPoolExecutor(min(self.settings.concurrency, len(todo))) as pool:
             for url, result in zip(todo, pool.map(self._fetch_one, todo), strict=True):
                 found[url] = self._record(url, result)
@@ -368,8 +385,10 @@ class _Resolver:
 
     def _fetch_one(self, url: str) -> str | Failed:
         """In a worker thread: download, check and keep one image; its digest, or why not."""
+        from newsdigest.imagefetch import FetchFailed
+
         try:
-            data = fetch(url, self.limits, self.lookups)
+            data = self._fetcher(url)
             check_image(data, self.settings.max_pixels)
         except FetchFailed as exc:
             return Failed(exc.reason, exc.lasting)
@@ -500,7 +519,7 @@ def prune(index: SiteIndex, config: SiteConfig, assets: dict[str, Path]) -> Prun
     cache = ImageCache.open(image_cache_dir(config))
     sources: list[Source] = []
     for story in index.stories:
-        sources += candidates(story, set(), assets, config)
+        sources += candidates(story, set(), assets, config, _logo_source(story))
         logo = _logo_source(story)
         if logo is not None:
             sources.append(logo)
