@@ -46,11 +46,22 @@
     });
   }
 
-  // A remote image that did not load (no thumbnail was made of it) uncovers the tile beneath.
+  // A remote image that did not load (no thumbnail was made of it) uncovers the tile beneath;
+  // a provider logo that did not load gives way to the provider's initial, as in the markup of
+  // a provider without a logo.
+  function fallBack(img) {
+    if (!img.classList.contains("provider-logo")) { img.hidden = true; return; }
+    var name = img.closest(".provider") && img.closest(".provider").querySelector(".provider-name");
+    var initial = document.createElement("span");
+    initial.className = "provider-initial";
+    initial.setAttribute("aria-hidden", "true");
+    initial.textContent = ((name && name.textContent.trim()) || "?").charAt(0).toUpperCase();
+    (img.parentNode.tagName === "PICTURE" ? img.parentNode : img).replaceWith(initial);
+  }
   function hideBrokenImages() {
     document.querySelectorAll("img.card-remote, img.provider-logo").forEach(function (img) {
-      if (img.complete && img.naturalWidth === 0) { img.hidden = true; }  // failed already
-      img.addEventListener("error", function () { img.hidden = true; });
+      if (img.complete && img.naturalWidth === 0) { fallBack(img); return; }  // failed already
+      img.addEventListener("error", function () { fallBack(img); });
     });
   }
 
