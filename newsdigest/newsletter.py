@@ -90,9 +90,20 @@ def sized(url: str, width: int | None, height: int | None, box: int) -> EmailIma
     return EmailImage(url, shown, max(1, round(height * shown / width)))
 
 
+def email_image(story: Story, config: SiteConfig, box: int) -> EmailImage | None:
+    """The site's own thumbnail where one was made (its JPEG or PNG: every mail client shows
+    those), else the item's image as given."""
+    picture = story.picture
+    if picture is not None and picture.kind == "photo" and picture.srcset:
+        return sized(config.origin + picture.src, picture.width, picture.height, box)
+    image = story.image
+    if image is None:
+        return None
+    return sized(config.absolute_link(story.image_url), image.width, image.height, box)
+
+
 def entry(story: Story, config: SiteConfig, box: int) -> EmailEntry:
     item = story.item
-    image = story.image
     return EmailEntry(
         title=shorten(item.title, config.max_title_chars),
         url=config.absolute_url(story.path),
@@ -101,8 +112,7 @@ def entry(story: Story, config: SiteConfig, box: int) -> EmailEntry:
         date=f"{story.local_date:%a} {story.local_date.day} {story.local_date:%b}",
         excerpt=shorten(item.excerpt, 260),
         credits=story.also,
-        image=sized(config.absolute_link(story.image_url), image.width, image.height, box)
-        if image else None,
+        image=email_image(story, config, box),
     )
 
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from newsdigest import editions as editions_module
+from newsdigest import images
 from newsdigest.config import SiteConfig
 from newsdigest.content import discover
 from newsdigest.editions import DAILY, WEEKLY, Edition
@@ -85,12 +86,15 @@ def load_site(config: SiteConfig, now: datetime, workers: int = 1) -> SiteState:
     sources = [s for s in discovery.items if not editions_module.is_note(s.rel)]
     loaded = load_items(sources, LoadSettings.of(config), config.cache_dir / "items", workers)
     grouping = group(loaded.items, config, now)
+    # The pictures the last build made (offline: nothing is downloaded for an email).
+    index = images.prepare(grouping.index, config, {a.rel: a.path for a in discovery.assets},
+                           True, workers, now.timestamp()).index
     notes, note_warnings = editions_module.load_notes(notes_sources, config.digest,
                                                       config.rules.nofollow)
-    made = editions_module.build_editions(grouping.index, config, notes)
+    made = editions_module.build_editions(index, config, notes)
     warnings = (discovery.warnings + loaded.warnings + grouping.warnings + note_warnings
                 + editions_module.unused_notes(notes, made))
-    return SiteState(grouping.index, made, loaded.problems + grouping.problems, warnings)
+    return SiteState(index, made, loaded.problems + grouping.problems, warnings)
 
 
 def curation_report(index: SiteIndex, made: list[Edition], problems: list[Problem],

@@ -10,6 +10,7 @@ import lxml.html
 import pytest
 from browser import browser_fixture, serve_folder  # noqa: F401 - provides `browser`
 from test_editions import DUPLICATES, SETTINGS, WEEK, news
+from test_images import photo
 
 from newsdigest.check import check_site
 from newsdigest.cli import main
@@ -42,6 +43,23 @@ def mail(make_site, tmp_path):
     out = tmp_path / "mail"
     assert digest(site, "--weekly", "--date", "2026-W46", "--output", str(out), "--eml") == 0
     return out
+
+
+def test_email_shows_the_sites_own_thumbnails_where_the_build_made_them(make_site, tmp_path):
+    local = WEEK["content/a.md"].replace(
+        "topics:", 'images:\n  - url: "towels.jpg"\n    width: 1600\n    height: 800\ntopics:')
+    site = make_site({**WEEK, **SIZED, "content/a.md": local,
+                      "content/towels.jpg": photo(1600, 800, "JPEG")}, MAIL_SETTINGS)
+    assert site.build("--no-search") == 0
+    out = tmp_path / "mail"
+    assert digest(site, "--weekly", "--date", "2026-W46", "--output", str(out)) == 0
+    page = lxml.html.fromstring((out / "email.html").read_bytes())
+    shown = {i.get("src"): (i.get("width"), i.get("height")) for i in page.xpath("//img")}
+    thumbnails = [src for src in shown if src.startswith("https://news.example/img/")]
+    assert len(thumbnails) == 1 and thumbnails[0].endswith(".jpg")  # not WebP: mail clients
+    assert shown[thumbnails[0]] == ("112", "56")
+    assert (site.public / thumbnails[0].removeprefix("https://news.example/")).is_file()
+    assert "https://img.example/pinned.jpg" in shown  # remote, no thumbnail made: as given
 
 
 def test_email_html_is_ready_for_mail_clients(mail):
