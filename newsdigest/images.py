@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 from collections import Counter
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
@@ -160,10 +161,24 @@ def output_path(variant: Variant) -> str:
 # --- choosing ------------------------------------------------------------------------------------
 
 
+# Whole words of the file name only: YouTube's "maxresdefault.jpg" is a real video still.
+_GENERIC_NAME = re.compile(
+    r"(?:^|[-_.])(?:placeholder|default|generic|fallback|no[-_]?image|logo)(?:[-_.]|$)", re.I)
+
+
 def generic_images(stories: Iterable[Story], threshold: int) -> set[str]:
-    """Image URLs shown by `threshold` items or more: a site's default picture, not the story's."""
-    counts = Counter(url for s in stories for url in {i.url for i in s.item.images})
-    return {url for url, count in counts.items() if count >= threshold}
+    """Image URLs that say nothing about the story: shown by `threshold` items or more (a
+    site's default picture), named as a placeholder or logo, or the provider's own logo."""
+    counts: Counter[str] = Counter()
+    generic = set()
+    for story in stories:
+        logo = story.item.provider.logo
+        for url in {i.url for i in story.item.images}:
+            counts[url] += 1
+            if (logo is not None and url == logo.url) or \
+                    _GENERIC_NAME.search(url.rsplit("/", 1)[-1].partition("?")[0]):
+                generic.add(url)
+    return generic | {url for url, count in counts.items() if count >= threshold}
 
 
 def candidates(story: Story, generic: set[str], assets: dict[str, Path],

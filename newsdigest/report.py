@@ -7,7 +7,6 @@ a build and by `newsdigest report`, and as a page (_report/) that no public page
 
 from __future__ import annotations
 
-import re
 from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime
@@ -24,10 +23,6 @@ from newsdigest.pages import PageMeta
 from newsdigest.sitemaps import news_window
 
 REPORT_FOLDER = "_report/"
-GENERIC_SHARED_BY = 3  # an image URL on this many items is a stock or placeholder picture
-# Whole words of the file name only: YouTube's "maxresdefault.jpg" is a real video still.
-_GENERIC_NAME = re.compile(
-    r"(?:^|[-_.])(?:placeholder|default|generic|fallback|no[-_]?image|logo)(?:[-_.]|$)", re.I)
 LISTED = 50  # at most this many names per list in the terminal
 
 
@@ -98,19 +93,15 @@ def load_site(config: SiteConfig, now: datetime, workers: int = 1) -> SiteState:
 
 
 def curation_report(index: SiteIndex, made: list[Edition], problems: list[Problem],
-                    warnings: list[Problem], now: datetime) -> CurationReport:
+                    warnings: list[Problem], now: datetime,
+                    generic_threshold: int) -> CurationReport:
     stories = index.stories
     topics = Counter({t.name: len(t.stories) for t in index.topics if t.stories})
     days = Counter(s.local_date.date().isoformat() for s in stories)
-    image_uses = Counter(s.image.url for s in stories if s.image is not None)
-    generic = []
-    for story in stories:
-        image, logo = story.image, story.item.provider.logo
-        if image is not None and (
-                image_uses[image.url] >= GENERIC_SHARED_BY
-                or (logo is not None and logo.url == image.url)
-                or _GENERIC_NAME.search(image.url.rsplit("/", 1)[-1])):
-            generic.append((story.item.source, image.url))
+    # The same rule the image stage skips such pictures by: what the report says, pages show.
+    generic_urls = images.generic_images(stories, generic_threshold)
+    generic = [(s.item.source, s.image.url) for s in stories
+               if s.image is not None and s.image.url in generic_urls]
     outside = tuple((reason, source) for reason, sources in sorted(index.excluded.items())
                     for source in sources)
     return CurationReport(

@@ -466,3 +466,33 @@ def test_damaged_images_are_refused_never_raised(fmt):
                 check(bytes(data))
             except NotAnImage:
                 pass
+
+
+def test_generic_pictures_are_one_rule_for_pages_and_the_curation_report(make_site, capsys):
+    # Shared by many items, named as a placeholder, or the provider's own logo: each says
+    # nothing about its story, so the page shows the next picture and the report names it.
+    logo = "https://cdn.example/brand-mark.png"
+    shared = "https://cdn.example/share.jpg"
+    pictures = {
+        "named": images_yaml(("https://cdn.example/default-share.png", 1200, 630, "")),
+        "logo": images_yaml((logo, 64, 64, "")),
+        "shared-1": images_yaml((shared, 1200, 630, "")),
+        "shared-2": images_yaml((shared, 1200, 630, "")),
+        "own": images_yaml(("https://cdn.example/maxresdefault.jpg", 1280, 720, "")),
+    }
+    files = {f"content/{name}.md": logo_item(f"Story {name}", f"https://example.com/{name}",
+                                             images, logo)
+             for name, images in pictures.items()}
+    site = make_site(files, '[site]\ntitle = "T"\nbase_url = "https://t.example/"\n'
+                            "[images]\ngeneric_threshold = 2\n")
+    assert site.build("--no-search", "--offline") == 0
+    assert "digest:" in capsys.readouterr().out
+    assert main(["report", "--config", str(site.root / "site.toml")]) == 0
+    report = capsys.readouterr().out
+    assert "Items with a generic image (4)" in report
+    assert "own.md" not in report.split("Items with a generic image")[1].split("\n\n")[0]
+    for name in ("named", "logo", "shared-1"):
+        page = site.html(f"news/2026/10/01/{name}/")
+        assert not page.xpath("//figure[contains(@class,'story-media')]//img"), name
+    own = site.html("news/2026/10/01/own/").xpath("//figure[contains(@class,'story-media')]//img")
+    assert own and own[0].get("src") == "https://cdn.example/maxresdefault.jpg"
