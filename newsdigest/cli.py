@@ -191,6 +191,18 @@ def site_config(args: argparse.Namespace) -> SiteConfig:
     )
 
 
+def content_config(args: argparse.Namespace) -> SiteConfig:
+    """The settings of a command that reads the content, which must then exist."""
+    config = site_config(args)
+    require_content(config)
+    return config
+
+
+def require_content(config: SiteConfig) -> None:
+    if not config.content_dir.is_dir():
+        raise NewsdigestError(f"content folder not found: {config.content_dir}")
+
+
 def build_options(args: argparse.Namespace) -> BuildOptions:
     epoch = os.environ.get("SOURCE_DATE_EPOCH")
     now = datetime.fromtimestamp(int(epoch), UTC) if epoch and epoch.isdigit() else None
@@ -211,9 +223,7 @@ def build_options(args: argparse.Namespace) -> BuildOptions:
 def _build(args: argparse.Namespace) -> int:
     # The process ends after the build: collecting its million objects would find no garbage.
     gc.disable()
-    config = site_config(args)
-    if not config.content_dir.is_dir():
-        raise NewsdigestError(f"content folder not found: {config.content_dir}")
+    config = content_config(args)
     progress = _Progress() if sys.stderr.isatty() and not args.quiet else None
     try:
         report = build_site(config, build_options(args), progress)
@@ -283,8 +293,7 @@ def _digest(args: argparse.Namespace) -> int:
         if period is None:
             raise UsageError(f"--date: expected YYYY-MM-DD"
                              f"{' or YYYY-Www' if kind == 'weekly' else ''}, got {args.date!r}")
-    if not config.content_dir.is_dir():
-        raise NewsdigestError(f"content folder not found: {config.content_dir}")
+    require_content(config)
     state = load_site(config, build_options_now() or datetime.now(UTC), os.cpu_count() or 1)
     edition = (editions.find(state.editions, period) if period
                else editions.latest(state.editions, kind))
@@ -317,9 +326,7 @@ def _report_command(args: argparse.Namespace) -> int:
     from newsdigest.report import curation_report, load_site, page_context, text_report
     from newsdigest.theme import Theme
 
-    config = site_config(args)
-    if not config.content_dir.is_dir():
-        raise NewsdigestError(f"content folder not found: {config.content_dir}")
+    config = content_config(args)
     now = build_options_now() or datetime.now(UTC)
     state = load_site(config, now, os.cpu_count() or 1)
     curation = curation_report(state.index, state.editions, state.problems, state.warnings, now,
@@ -337,9 +344,7 @@ def _serve(args: argparse.Namespace) -> int:
     from newsdigest.preview import serve_config
     from newsdigest.server import PreviewServer, ServeOptions, is_loopback
 
-    config = site_config(args)
-    if not config.content_dir.is_dir():
-        raise NewsdigestError(f"content folder not found: {config.content_dir}")
+    content_config(args)  # settings and content are read again by each rebuild
     if not 0 <= args.port <= 65535:
         raise UsageError(f"--port: expected 0 to 65535, got {args.port}")
     if not is_loopback(args.host):
@@ -571,9 +576,7 @@ def _images(args: argparse.Namespace) -> int:
 
     if not args.prune:
         raise UsageError("images: nothing to do (try --prune)")
-    config = site_config(args)
-    if not config.content_dir.is_dir():
-        raise NewsdigestError(f"content folder not found: {config.content_dir}")
+    config = content_config(args)
     index, assets = current_index(config, build_options_now())
     report = prune(index, config, assets)
     print(f"pruned {_shown_path(image_cache_dir(config))}: {report.entries} entries, "

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 
 from newsdigest.config import SiteConfig
-from newsdigest.content import SourceFile, decode, parse
+from newsdigest.content import Discovery, SourceFile, decode, parse
 from newsdigest.digestconfig import DigestSettings
 from newsdigest.errors import Problem
 from newsdigest.grouping import SiteIndex, Story, TopicRef
@@ -145,6 +145,12 @@ class EditorNote:
 
 def is_note(rel: str) -> bool:
     return rel.startswith(NOTES_FOLDER)
+
+
+def split_notes(discovery: Discovery) -> tuple[list[SourceFile], Discovery]:
+    """The editor's notes (content/digests/), and the discovery without them: not news items."""
+    notes = [s for s in discovery.items if is_note(s.rel)]
+    return notes, replace(discovery, items=[s for s in discovery.items if not is_note(s.rel)])
 
 
 def load_notes(sources: list[SourceFile], settings: DigestSettings,

@@ -123,10 +123,7 @@ def _build_site(config: SiteConfig, options: BuildOptions,
         unchanged = _unchanged_build(config, snapshot_key, now, started, options.search)
         if unchanged is not None:
             return unchanged
-    # Editor's notes for digest editions live among the content but are not news items.
-    note_sources = [s for s in discovery.items if editions.is_note(s.rel)]
-    discovery = replace(discovery, items=[s for s in discovery.items
-                                          if not editions.is_note(s.rel)])
+    note_sources, discovery = editions.split_notes(discovery)
     settings = LoadSettings.of(config)
     kept = warm.items if warm and cache_dir and warm.items_key == settings.key else None
     loaded = load_items(
@@ -224,7 +221,7 @@ def current_index(config: SiteConfig, now: datetime | None = None
                   ) -> tuple[SiteIndex, dict[str, Path]]:
     """Every item a build may show (drafts and future ones too) and the content's other files,
     for commands that need to know what is in use (images --prune)."""
-    discovery = discover(config.content_dir)
+    _, discovery = editions.split_notes(discover(config.content_dir))
     loaded = load_items(discovery.items, LoadSettings.of(config), None, 1, None, None)
     grouping = group(loaded.items, config, now or datetime.now(UTC), True, True)
     return grouping.index, {a.rel: a.path for a in discovery.assets}
@@ -339,10 +336,7 @@ def _meta_outputs(pages: list[PageSpec], page_files: list[Output], index: SiteIn
     settings = settings_fingerprint(config)
     outputs = []
     for feed in feeds.site_feeds(index, config):
-        for name, write in feeds.WRITERS.items():
-            outputs.append(Output(feed.path(name), PHASE_META,
-                                  fingerprint(settings, name, feed),
-                                  partial(write, feed, config)))
+        outputs += _feed_outputs(feed, settings, config)
     for document in api.documents(index, config):
         outputs.append(Output(document.path, PHASE_META,
                               fingerprint(settings, document.path, document.inputs),
@@ -367,8 +361,12 @@ def _meta_outputs(pages: list[PageSpec], page_files: list[Output], index: SiteIn
 def _digest_outputs(digest_editions: list[editions.Edition],
                     config: SiteConfig) -> list[Output]:
     """The feed of editions, in the three formats of the site's feeds."""
-    settings = settings_fingerprint(config)
     feed = digestpages.editions_feed(digest_editions, config)
+    return _feed_outputs(feed, settings_fingerprint(config), config)
+
+
+def _feed_outputs(feed: feeds.Feed, settings: str, config: SiteConfig) -> list[Output]:
+    """One feed in every format (RSS, Atom, JSON Feed), each remade only when the feed changed."""
     return [Output(feed.path(name), PHASE_META, fingerprint(settings, name, feed),
                    partial(write, feed, config)) for name, write in feeds.WRITERS.items()]
 

@@ -76,10 +76,9 @@ class SiteState:
 
 def load_site(config: SiteConfig, now: datetime, workers: int = 1) -> SiteState:
     """Load, validate and group as a build does (invalid files skipped), and make the editions."""
-    discovery = discover(config.content_dir)
-    notes_sources = [s for s in discovery.items if editions_module.is_note(s.rel)]
-    sources = [s for s in discovery.items if not editions_module.is_note(s.rel)]
-    loaded = load_items(sources, LoadSettings.of(config), config.cache_dir / "items", workers)
+    notes_sources, discovery = editions_module.split_notes(discover(config.content_dir))
+    loaded = load_items(discovery.items, LoadSettings.of(config), config.cache_dir / "items",
+                        workers)
     grouping = group(loaded.items, config, now)
     # The pictures the last build made (offline: nothing is downloaded for an email).
     index = images.prepare(grouping.index, config, {a.rel: a.path for a in discovery.assets},
