@@ -11,7 +11,15 @@ from newsdigest.feeds import Feed
 from newsdigest.fingerprint import fingerprint
 from newsdigest.grouping import Story, make_story
 from newsdigest.model import Image, Item, Provider
-from newsdigest.pages import Crumb, PageMeta, PageSpec, pagination, shorten
+from newsdigest.pages import (
+    Crumb,
+    PageMeta,
+    PageSpec,
+    page_title,
+    paginate,
+    pagination,
+    shorten,
+)
 
 FOLDER = "digest/"
 HEADLINES_SHOWN = 3
@@ -50,14 +58,11 @@ def digest_pages(editions: list[Edition], config: SiteConfig) -> list[PageSpec]:
     home, archive = Crumb("Home", ""), Crumb("Digest", FOLDER)
     pages = []
     summaries = tuple(summary(e) for e in editions)
-    chunks = [tuple(summaries[i:i + config.page_size])
-              for i in range(0, len(summaries), config.page_size)] or [()]
+    chunks = paginate(summaries, config.page_size)
     for number, chunk in enumerate(chunks, start=1):
         path = archive_path(number)
         heading = "Digest editions" + (f", page {number}" if number > 1 else "")
-        title = f"Digest · {config.title}" if number == 1 else \
-            f"Digest · page {number} · {config.title}"
-        meta = PageMeta("digest", path, heading, title,
+        meta = PageMeta("digest", path, heading, page_title("Digest", number, config),
                         f"The day and the week in AI: every digest edition of {config.title}, "
                         "newest first.", (home,))
         pages.append(PageSpec(path, "digest_archive.html", {

@@ -533,11 +533,8 @@ def prune(index: SiteIndex, config: SiteConfig, assets: dict[str, Path]) -> Prun
     """Delete what no current story can use: downloads, failures, thumbnails and their files."""
     cache = ImageCache.open(image_cache_dir(config))
     sources: list[Source] = []
-    for story in index.stories:
+    for story in index.stories:  # every candidate, the provider's logo among them
         sources += candidates(story, set(), assets, config, _logo_source(story))
-        logo = _logo_source(story)
-        if logo is not None:
-            sources.append(logo)
     urls = {s.ref for s in sources if s.remote}
     paths = {s.ref for s in sources if not s.remote}
     report = PruneReport()

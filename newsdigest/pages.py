@@ -7,12 +7,13 @@ Planning is cheap and pure; rendering happens later and only for pages whose fin
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from newsdigest import urls
 from newsdigest.config import SiteConfig
 from newsdigest.grouping import SiteIndex, Story, Topic, TopicRef
 
+T = TypeVar("T")
 PHASE_ITEMS = 1
 PHASE_LISTS = 2
 
@@ -110,7 +111,7 @@ def plan_pages(index: SiteIndex, config: SiteConfig,
     return pages
 
 
-def paginate(stories: tuple[Story, ...], size: int) -> list[tuple[Story, ...]]:
+def paginate(stories: tuple[T, ...], size: int) -> list[tuple[T, ...]]:
     if not stories:
         return [()]
     return [stories[i : i + size] for i in range(0, len(stories), size)]
@@ -132,7 +133,8 @@ def pagination(page: int, pages: int, path_of: Any) -> Pagination:
     )
 
 
-def _page_title(base: str, page: int, config: SiteConfig) -> str:
+def page_title(base: str, page: int, config: SiteConfig) -> str:
+    """The <title> of page `page` of a paginated list."""
     return f"{base} · page {page} · {config.title}" if page > 1 else f"{base} · {config.title}"
 
 
@@ -172,7 +174,7 @@ def _home_pages(index: SiteIndex, config: SiteConfig,
             heading, title = "Latest AI news", f"{config.title} · {config.description}"
             chunk = tuple(s for s in chunk if s.path not in top_paths) or chunk
         else:
-            heading, title = f"Latest AI news, page {number}", _page_title("Latest", number, config)
+            heading, title = f"Latest AI news, page {number}", page_title("Latest", number, config)
         meta = PageMeta("home", path, heading, title, config.description)
         pages.append(PageSpec(path, "index.html", {
             "page": meta,
@@ -207,7 +209,7 @@ def _topic_pages(index: SiteIndex, config: SiteConfig) -> list[PageSpec]:
             meta = PageMeta(
                 "topic", path,
                 topic.name if number == 1 else f"{topic.name}, page {number}",
-                _page_title(topic.name, number, config), description, crumbs,
+                page_title(topic.name, number, config), description, crumbs,
             )
             pages.append(PageSpec(path, "topic.html", {
                 "page": meta,
