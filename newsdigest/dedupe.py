@@ -150,7 +150,7 @@ def same_story_groups(items: list[Item], tz: tzinfo) -> list[list[int]]:
 def merge_score(item: Item) -> tuple:
     """The item that stands for a merged story: best quality and heat, then the first
     published (the scoop), then the file path for a stable choice."""
-    return (-(item.quality + min(item.heat, 300) / 3), item.published_at, item.source)
+    return (-item.score, item.published_at, item.source)
 
 
 Merge = tuple[list["Item"], dict[str, tuple[Credit, ...]], dict[str, tuple[str, ...]]]

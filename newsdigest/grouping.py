@@ -50,7 +50,7 @@ class Story:
 
     @property
     def score(self) -> float:
-        return story_score(self.item)
+        return self.item.score
 
     @property
     def hue(self) -> int:
@@ -132,11 +132,6 @@ class Grouping:
     index: SiteIndex
     problems: list[Problem]
     warnings: list[Problem]
-
-
-def story_score(item: Item) -> float:
-    """Editorial quality first, popularity second: heat is capped so one viral item can't win."""
-    return item.quality + min(item.heat, 300) / 3
 
 
 def select(

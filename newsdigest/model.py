@@ -108,6 +108,11 @@ class Item:
         return f"Item({self.source!r}, {self.digest!r})"
 
     @property
+    def score(self) -> float:
+        """Quality first, popularity second: heat is capped so one viral item cannot win."""
+        return self.quality + min(self.heat, 300) / 3
+
+    @property
     def is_video(self) -> bool:
         return self.type == "video"
 
