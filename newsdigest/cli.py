@@ -330,7 +330,7 @@ def _report_command(args: argparse.Namespace) -> int:
     now = build_options_now() or datetime.now(UTC)
     state = load_site(config, now, os.cpu_count() or 1)
     curation = curation_report(state.index, state.editions, state.problems, state.warnings, now,
-                               config.images.generic_threshold)
+                               state.generic_images)
     sys.stdout.write(text_report(curation))
     if args.html is not None:
         html = Theme(config).render("report.html", page_context(curation, config))

@@ -25,11 +25,13 @@ class TopicRef:
     path: str
 
 
-@dataclass(frozen=True, slots=True, repr=False)
+@dataclass(slots=True, repr=False)
 class Story:
     """A published item with everything derived from its place in the site.
 
     Its repr is its fingerprint, so the repr of any page context names exactly what it shows.
+    Grouping makes it; the image stage then sets its picture and logo (and folds them into
+    the fingerprint) in place, before anything reads them. Nothing changes it after that.
     """
 
     item: Item

@@ -83,6 +83,7 @@ class ImageStage:
     index: SiteIndex  # the stories with their pictures
     outputs: list[Output]
     report: ImageReport
+    generic: set[str] = field(default_factory=set)  # image URLs skipped as generic_images
 
 
 def prepare(index: SiteIndex, config: SiteConfig, assets: dict[str, Path], offline: bool,
@@ -128,7 +129,8 @@ def prepare(index: SiteIndex, config: SiteConfig, assets: dict[str, Path], offli
             report.fallbacks.setdefault(state.reason, []).append(ref_key[0])
     outputs = [Output(output_path(v), output.PHASE_ASSETS, v.name, copy_from=cache.file(v.name))
                for v in used.values()]
-    return ImageStage(with_pictures(index, pictures), outputs, report)
+    set_pictures(index.stories, pictures)
+    return ImageStage(index, outputs, report, generic)
 
 
 def supported_formats(settings: ImageSettings) -> tuple[str, ...]:
@@ -271,35 +273,18 @@ def _picture(source: Source, states: dict[tuple[str, bool], Thumbnails | Failed]
     )
 
 
-def with_pictures(index: SiteIndex,
-                  pictures: dict[str, tuple[Picture | None, Picture | None]]) -> SiteIndex:
-    """The index with every story (wherever it is listed) carrying its picture and logo.
+def set_pictures(stories: Iterable[Story],
+                 pictures: dict[str, tuple[Picture | None, Picture | None]]) -> None:
+    """Give every story its picture and logo, in place: the index keeps listing the same
+    stories (about a tenth of a rebuild to copy them all at 10,000 items).
 
     A story's fingerprint names its page and card: it changes exactly when a picture does.
     """
-    new: dict[str, Story] = {}
-    for story in index.stories:
+    for story in stories:
         picture, logo = pictures.get(story.path, (None, None))
-        print_ = hashlib.blake2b(repr((story.fingerprint, picture, logo)).encode(),
-                                 digest_size=12).hexdigest()
-        # Built directly rather than with dataclasses.replace: it runs for every story.
-        new[story.path] = Story(item=story.item, path=story.path, local_date=story.local_date,
-                                topics=story.topics, image=story.image, fingerprint=print_,
-                                also=story.also, picture=picture, logo=logo)
-
-    def swap(stories: tuple[Story, ...]) -> tuple[Story, ...]:
-        return tuple(new.get(s.path, s) for s in stories)
-
-    return replace(
-        index,
-        stories=swap(index.stories),
-        top_stories=swap(index.top_stories),
-        topics=tuple(replace(t, stories=swap(t.stories)) for t in index.topics),
-        years=tuple(replace(y, months=tuple(replace(m, stories=swap(m.stories))
-                                            for m in y.months)) for y in index.years),
-        more={path: swap(stories) for path, stories in index.more.items()},
-        moved={path: new.get(s.path, s) for path, s in index.moved.items()},
-    )
+        story.fingerprint = hashlib.blake2b(repr((story.fingerprint, picture, logo)).encode(),
+                                            digest_size=12).hexdigest()
+        story.picture, story.logo = picture, logo
 
 
 # --- fetching and encoding -----------------------------------------------------------------------

@@ -7,7 +7,6 @@ result, so an unchanged corpus is neither read nor parsed again.
 from __future__ import annotations
 
 import hashlib
-import multiprocessing
 import os
 import pickle
 import zlib
@@ -148,6 +147,8 @@ def _validate_all(todo: Sequence[SourceFile], settings: LoadSettings,
     ranges = [(i, min(i + chunk, len(todo))) for i in range(0, len(todo), chunk)]
     done = []
     try:
+        import multiprocessing  # only builds large enough to share out need it
+
         with multiprocessing.get_context("fork").Pool(workers) as pool:
             for part in pool.imap(_validate_range, ranges):
                 done.extend(part)

@@ -9,7 +9,6 @@ Files whose bytes did not change are never rewritten, so their mtimes stay.
 from __future__ import annotations
 
 import ctypes
-import multiprocessing
 import os
 import pickle
 import shutil
@@ -247,6 +246,8 @@ def _produce_all(outputs: Sequence[Output], dest: Path, previous: Path, workers:
     ranges = iter([(start, min(start + chunk, len(outputs)))
                    for start in range(0, len(outputs), chunk)])
     try:
+        import multiprocessing  # only builds large enough to share out need it
+
         with multiprocessing.get_context("fork").Pool(workers) as pool:
             # A few chunks in flight, not all: when the disk is slower than rendering, rendered
             # pages would otherwise pile up here (a third more memory at 10,000 items).

@@ -151,8 +151,7 @@ def _build_site(config: SiteConfig, options: BuildOptions,
     warnings += note_warnings
     digest_editions = editions.build_editions(index, config, notes)
     warnings += editions.unused_notes(notes, digest_editions)
-    curation = curation_report(index, digest_editions, problems, warnings, now,
-                               config.images.generic_threshold)
+    curation = curation_report(index, digest_editions, problems, warnings, now, pictures.generic)
 
     # 3. plan every output with the fingerprint of what it is made from
     theme = Theme(config, cache_dir)

@@ -8,6 +8,7 @@ a build and by `newsdigest report`, and as a page (_report/) that no public page
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -72,6 +73,7 @@ class SiteState:
     editions: list[Edition]
     problems: list[Problem]
     warnings: list[Problem]
+    generic_images: set[str]  # the image URLs pages skip as generic (images.generic_images)
 
 
 def load_site(config: SiteConfig, now: datetime, workers: int = 1) -> SiteState:
@@ -81,24 +83,26 @@ def load_site(config: SiteConfig, now: datetime, workers: int = 1) -> SiteState:
                         workers)
     grouping = group(loaded.items, config, now)
     # The pictures the last build made (offline: nothing is downloaded for an email).
-    index = images.prepare(grouping.index, config, {a.rel: a.path for a in discovery.assets},
-                           True, workers, now.timestamp()).index
+    pictures = images.prepare(grouping.index, config, {a.rel: a.path for a in discovery.assets},
+                              True, workers, now.timestamp())
+    index = pictures.index
     notes, note_warnings = editions_module.load_notes(notes_sources, config.digest,
                                                       config.rules.nofollow)
     made = editions_module.build_editions(index, config, notes)
     warnings = (discovery.warnings + loaded.warnings + grouping.warnings + note_warnings
                 + editions_module.unused_notes(notes, made))
-    return SiteState(index, made, loaded.problems + grouping.problems, warnings)
+    return SiteState(index, made, loaded.problems + grouping.problems, warnings,
+                     pictures.generic)
 
 
 def curation_report(index: SiteIndex, made: list[Edition], problems: list[Problem],
                     warnings: list[Problem], now: datetime,
-                    generic_threshold: int) -> CurationReport:
+                    generic_urls: Collection[str]) -> CurationReport:
+    """`generic_urls`: the image stage's generic pictures (images.generic_images), so that
+    what the report names is exactly what pages skip."""
     stories = index.stories
     topics = Counter({t.name: len(t.stories) for t in index.topics if t.stories})
     days = Counter(s.local_date.date().isoformat() for s in stories)
-    # The same rule the image stage skips such pictures by: what the report says, pages show.
-    generic_urls = images.generic_images(stories, generic_threshold)
     generic = [(s.item.source, s.image.url) for s in stories
                if s.image is not None and s.image.url in generic_urls]
     outside = tuple((reason, source) for reason, sources in sorted(index.excluded.items())

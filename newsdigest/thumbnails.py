@@ -6,8 +6,12 @@ import hashlib
 import io
 import warnings
 from dataclasses import dataclass
+from functools import cache
+from types import ModuleType
+from typing import TYPE_CHECKING
 
-from PIL import Image, ImageOps, UnidentifiedImageError
+if TYPE_CHECKING:
+    from PIL import Image
 
 # Only what news images are: other decoders (PSD, TGA, EPS...) are attack surface for nothing.
 ACCEPTED = ("JPEG", "PNG", "WEBP", "GIF", "AVIF")
@@ -19,10 +23,16 @@ _ENCODE = {  # format -> (Pillow name, file extension, MIME type)
 }
 
 
-# Pillow warns between 89 and 179 megapixels and refuses above; our own limit (max_megapixels,
-# checked right after opening) is lower and refuses those images anyway, so the warning only
-# adds noise. A filter set here, once: warnings.catch_warnings() is not safe in threads.
-warnings.filterwarnings("ignore", category=Image.DecompressionBombWarning)
+@cache
+def _pillow() -> ModuleType:
+    """PIL.Image, imported by the first build that makes a thumbnail (not by every rebuild)."""
+    from PIL import Image
+
+    # Pillow warns between 89 and 179 megapixels and refuses above; our own limit
+    # (max_megapixels, checked right after opening) is lower and refuses those images anyway,
+    # so the warning only adds noise. Set once: warnings.catch_warnings() is not thread-safe.
+    warnings.filterwarnings("ignore", category=Image.DecompressionBombWarning)
+    return Image
 
 
 class NotAnImage(Exception):
@@ -82,6 +92,8 @@ def _make(data: bytes, widths: tuple[int, ...], formats: tuple[str, ...], qualit
     with _open(data, max_pixels) as image:
         if image.format == "JPEG":
             image.draft("RGB", _draft_size(image, box or max(widths)))
+        from PIL import ImageOps
+
         image = ImageOps.exif_transpose(image)
         alpha = image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info
         image = image.convert("RGBA" if alpha else "RGB")
@@ -93,7 +105,8 @@ def _make(data: bytes, widths: tuple[int, ...], formats: tuple[str, ...], qualit
     by_size: list[tuple[int, int, Image.Image]] = []
     for width, height in reversed(sizes):  # each from the next larger one: a third of the work
         if (width, height) != scaled.size:
-            scaled = scaled.resize((width, height), Image.Resampling.LANCZOS, reducing_gap=3.0)
+            scaled = scaled.resize((width, height), _pillow().Resampling.LANCZOS,
+                                   reducing_gap=3.0)
         by_size.insert(0, (width, height, scaled))
     for fmt in (*formats, fallback):
         for width, height, scaled in by_size:
@@ -108,10 +121,11 @@ def _make(data: bytes, widths: tuple[int, ...], formats: tuple[str, ...], qualit
 
 def _open(data: bytes, max_pixels: int) -> Image.Image:
     """Open without decoding, refusing other formats and images too large to decode safely."""
+    pillow = _pillow()
     try:
-        image = Image.open(io.BytesIO(data), formats=ACCEPTED)
-    except (UnidentifiedImageError, Image.DecompressionBombWarning,
-            Image.DecompressionBombError) as exc:
+        image = pillow.open(io.BytesIO(data), formats=ACCEPTED)
+    except (pillow.UnidentifiedImageError, pillow.DecompressionBombWarning,
+            pillow.DecompressionBombError) as exc:
         raise NotAnImage(_reason(exc)) from None
     except Exception as exc:  # noqa: BLE001 - hostile bytes reach decoder corners
         raise NotAnImage(f"cannot read: {_short(exc)}") from None
@@ -137,7 +151,7 @@ def _short(exc: BaseException) -> str:
 
 
 def _reason(exc: Exception) -> str:
-    if isinstance(exc, UnidentifiedImageError):
+    if isinstance(exc, _pillow().UnidentifiedImageError):
         return "not an image (or not JPEG, PNG, WebP, GIF or AVIF)"
     return "too many pixels (decompression bomb guard)"
 
