@@ -13,10 +13,8 @@ import os
 import pickle
 import shutil
 import tempfile
-from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from itertools import islice
 from pathlib import Path
 
 from newsdigest import urls
@@ -28,7 +26,6 @@ TEMP_PREFIX = ".tmp-newsdigest-"
 MARKER_TEXT = "made by newsdigest: this folder is replaced by each build\n"
 PHASE_ASSETS = 0
 PARALLEL_THRESHOLD = 400  # below this, forking workers costs more than it saves
-IN_FLIGHT_PER_WORKER = 3  # chunks of rendered pages queued for the writer, per worker
 
 
 @dataclass(frozen=True)
@@ -218,21 +215,21 @@ def clean_stale_staging(output_dir: Path) -> None:
 
 # --- producing files, in parallel when it pays -------------------------------------------------
 
-_jobs: Sequence[Output] = ()
+_jobs: tuple[Sequence[Output], Path, Path] | None = None  # what forked workers produce
 
 
 def _produce_all(outputs: Sequence[Output], dest: Path, previous: Path, workers: int,
                  progress: Callable[[int], None] | None) -> list[Written]:
-    """Render in worker processes, write from this one.
+    """Render and write the outputs, in worker processes when there are enough of them.
 
-    Creating files is metadata work that ext4 serialises: two processes creating folders side
-    by side spend more time contending in the kernel than writing. So workers only render,
-    and the parent writes each batch while the workers render the next.
+    The outputs of one call may be written in any order (callers order the calls), so each
+    worker writes what it renders: the pages' bytes never cross a pipe, and the kernel's work
+    of creating files is shared between cores like the rendering.
     """
     global _jobs
-    made_folders: set[str] = set()
-    results: list[Written] = []
     if workers <= 1 or len(outputs) < PARALLEL_THRESHOLD:
+        made_folders: set[str] = set()
+        results: list[Written] = []
         for output in outputs:
             results.append(_write(output, _data(output), dest, previous, made_folders))
             if progress and len(results) % 200 == 0:
@@ -241,37 +238,30 @@ def _produce_all(outputs: Sequence[Output], dest: Path, previous: Path, workers:
             progress(len(results) % 200)
         return results
     # Forked workers inherit the outputs (and their closures) instead of pickling them.
-    _jobs = outputs
+    _jobs = (outputs, dest, previous)
     chunk = max(25, min(200, len(outputs) // (workers * 8)))
-    ranges = iter([(start, min(start + chunk, len(outputs)))
-                   for start in range(0, len(outputs), chunk)])
+    ranges = [(start, min(start + chunk, len(outputs))) for start in range(0, len(outputs), chunk)]
+    results = []
     try:
         import multiprocessing  # only builds large enough to share out need it
 
         with multiprocessing.get_context("fork").Pool(workers) as pool:
-            # A few chunks in flight, not all: when the disk is slower than rendering, rendered
-            # pages would otherwise pile up here (a third more memory at 10,000 items).
-            pending = deque((bounds, pool.apply_async(_render_range, (bounds,)))
-                            for bounds in islice(ranges, workers * IN_FLIGHT_PER_WORKER))
-            while pending:
-                (start, _), rendering = pending.popleft()
-                datas = rendering.get()
-                following = next(ranges, None)
-                if following is not None:
-                    pending.append((following, pool.apply_async(_render_range, (following,))))
-                for offset, data in enumerate(datas):
-                    output = outputs[start + offset]
-                    results.append(_write(output, data, dest, previous, made_folders))
+            for written in pool.imap(_produce_range, ranges):
+                results.extend(written)
                 if progress:
-                    progress(len(datas))
+                    progress(len(written))
     finally:
-        _jobs = ()
+        _jobs = None
     return results
 
 
-def _render_range(bounds: tuple[int, int]) -> list[bytes | None]:
-    # Copies are read by the writer itself: shipping their bytes through a pipe gains nothing.
-    return [None if _jobs[i].copy_from else _data(_jobs[i]) for i in range(*bounds)]
+_worker_folders: set[str] = set()  # folders this worker process made or saw
+
+
+def _produce_range(bounds: tuple[int, int]) -> list[Written]:
+    assert _jobs is not None
+    outputs, dest, previous = _jobs
+    return [_write(outputs[i], None, dest, previous, _worker_folders) for i in range(*bounds)]
 
 
 def _data(output: Output) -> bytes:
