@@ -28,7 +28,7 @@ from PIL import Image, ImageDraw, ImageFilter
 
 BENCH = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH))
-from run import WORK, machine, newsdigest, settle, timed  # noqa: E402
+from run import WORK, empty_trash, machine, newsdigest, settle, timed  # noqa: E402
 
 SECTION = "## Images"
 
@@ -141,6 +141,7 @@ def main() -> None:
     tail = rest[rest.find("\n## "):] if "\n## " in rest else ""
     args.out.write_text(head.rstrip("\n") + "\n\n" + text + tail)
     print(f"\nwritten to {args.out}")
+    empty_trash()
 
 
 if __name__ == "__main__":
