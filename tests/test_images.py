@@ -496,3 +496,29 @@ def test_generic_pictures_are_one_rule_for_pages_and_the_curation_report(make_si
         assert not page.xpath("//figure[contains(@class,'story-media')]//img"), name
     own = site.html("news/2026/10/01/own/").xpath("//figure[contains(@class,'story-media')]//img")
     assert own and own[0].get("src") == "https://cdn.example/maxresdefault.jpg"
+
+
+def test_every_listing_shows_the_stories_the_image_stage_gave_pictures(site):
+    # The image stage sets pictures on the stories in place: every list (topics, months,
+    # "more", top stories, moved pages) must hold those same stories, not copies without them.
+    from newsdigest.content import discover
+    from newsdigest.grouping import group
+    from newsdigest.images import prepare
+    from newsdigest.loading import LoadSettings, load_items
+
+    config = load_config(site.root / "site.toml")
+    discovery = discover(config.content_dir)
+    loaded = load_items(discovery.items, LoadSettings.of(config), None, 1)
+    index = group(loaded.items, config, NOW).index
+    before = {s.path: s.fingerprint for s in index.stories}
+    stage = prepare(index, config, {a.rel: a.path for a in discovery.assets}, True, 1,
+                    NOW.timestamp())
+    stories = {id(s) for s in stage.index.stories}
+    listed = [*stage.index.top_stories, *stage.index.moved.values(),
+              *(s for t in stage.index.topics for s in t.stories),
+              *(s for y in stage.index.years for m in y.months for s in m.stories),
+              *(s for more in stage.index.more.values() for s in more)]
+    assert listed and all(id(s) in stories for s in listed)
+    with_picture = [s for s in stage.index.stories if s.picture is not None]
+    assert with_picture and all(s.fingerprint != before[s.path] for s in with_picture)
+    assert {s.path for s in stage.index.stories} == set(before)
