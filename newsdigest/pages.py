@@ -6,7 +6,9 @@ Planning is cheap and pure; rendering happens later and only for pages whose fin
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cached_property, partial
 from typing import Any, TypeVar
 
 from newsdigest import urls
@@ -73,13 +75,20 @@ class YearSummary:
 class PageSpec:
     path: str  # page path: 'topics/ai/' (its file is path + 'index.html')
     template: str
-    context: dict[str, Any]
+    # The template's values, or a function making them: an item page's are made only if it
+    # is rendered (a rebuild after one edit renders a few dozen of 8,000 item pages).
+    values: dict[str, Any] | Callable[[], dict[str, Any]]
     phase: int = PHASE_LISTS
     uses_cards: bool = True
-    # What the context is computed from, when that is smaller than the context itself (it is
-    # what the page's fingerprint covers); None means the context.
+    # What the values are computed from, when that is smaller than the values themselves (it
+    # is what the page's fingerprint covers); None means the values.
     inputs: Any = None
     listed: bool = True  # in the sitemaps (a page that only sends readers elsewhere is not)
+    story: Story | None = None  # the story an item page shows
+
+    @cached_property
+    def context(self) -> dict[str, Any]:
+        return self.values() if callable(self.values) else self.values
 
 
 def shorten(text: str, limit: int) -> str:
@@ -144,6 +153,14 @@ def _item_pages(index: SiteIndex, config: SiteConfig) -> list[PageSpec]:
 
 def item_page(story: Story, more: tuple[Story, ...], config: SiteConfig) -> PageSpec:
     """The page of one story, with the stories shown below it as 'more from its topics'."""
+    return PageSpec(
+        story.path, "item.html", partial(_item_context, story, more, config), phase=PHASE_ITEMS,
+        inputs=(story, more),  # the page meta is made from the story and settings alone
+        story=story,
+    )
+
+
+def _item_context(story: Story, more: tuple[Story, ...], config: SiteConfig) -> dict[str, Any]:
     item = story.item
     crumbs = (Crumb("Home", ""),)
     if story.topics:
@@ -157,10 +174,7 @@ def item_page(story: Story, more: tuple[Story, ...], config: SiteConfig) -> Page
         description=shorten(item.excerpt or item.title, 300),
         breadcrumbs=crumbs,
     )
-    return PageSpec(
-        story.path, "item.html", {"page": meta, "story": story, "more": more}, phase=PHASE_ITEMS,
-        inputs=(story, more),  # the meta above is made from the story and settings alone
-    )
+    return {"page": meta, "story": story, "more": more}
 
 
 def _home_pages(index: SiteIndex, config: SiteConfig,

@@ -311,7 +311,6 @@ def page_outputs(pages: list[PageSpec], theme: Theme, config: SiteConfig) -> lis
     card = theme.digest("_card.html")
     outputs = []
     for page in pages:
-        context = {**page.context, "site": config}
         templates = theme.digest(page.template) + (card if page.uses_cards else "")
         values = fingerprint(settings, page.path,
                              page.context if page.inputs is None else page.inputs)
@@ -319,10 +318,14 @@ def page_outputs(pages: list[PageSpec], theme: Theme, config: SiteConfig) -> lis
             path=file_for(page.path),
             phase=page.phase,
             fingerprint=templates + values,
-            produce=partial(_render_page, theme, page.template, context),
+            produce=partial(_render_spec, theme, page, config),
             values=values,
         ))
     return outputs
+
+
+def _render_spec(theme: Theme, page: PageSpec, config: SiteConfig) -> bytes:
+    return _render_page(theme, page.template, {**page.context, "site": config})
 
 
 def _render_page(theme: Theme, template: str, context: dict) -> bytes:

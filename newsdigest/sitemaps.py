@@ -28,7 +28,7 @@ def sitemap_entries(pages: list[PageSpec], config: SiteConfig) -> list[Entry]:
         if not is_listed(page):
             continue
         newest = _newest(page)
-        story = page.context.get("story")
+        story = page.story
         image = config.absolute_link(story.image_url) if story and story.image_url else ""
         video = None
         if story is not None and story.item.embed is not None:
@@ -45,7 +45,7 @@ def is_listed(page: PageSpec) -> bool:
 
 
 def _newest(page: PageSpec) -> datetime | None:
-    story = page.context.get("story")
+    story = page.story
     if story is not None:
         return story.item.updated_at or story.item.published_at
     stories = page.context.get("stories") or ()
