@@ -104,6 +104,7 @@ def stale_outputs(outputs: Sequence[Output], manifest: Manifest, output_dir: Pat
 def write_full(outputs: Sequence[Output], output_dir: Path, workers: int,
                progress: Callable[[int], None] | None = None) -> tuple[Manifest, WriteReport]:
     """Render everything into a staging folder, then swap it with the output folder."""
+    output_dir.parent.mkdir(parents=True, exist_ok=True)  # output_dir = "build/site" on a clone
     staging = Path(tempfile.mkdtemp(prefix=f".{output_dir.name}.staging-", dir=output_dir.parent))
     try:
         _write_marker(staging, output_dir)

@@ -260,3 +260,79 @@ def test_unchanged_rebuild_still_reports_skipped_files_and_exclusions(site):
     assert again.write.rendered == 0
     assert [str(p) for p in again.skipped] == [str(p) for p in first.skipped] != []
     assert again.excluded == first.excluded == {"unpublished": ["draft.md"]}
+
+
+def _story(n: int, rng) -> str:
+    """A random but valid item: topics, scores, pictures, bodies and related links vary."""
+    topics = rng.sample(["AI", "Robotics", "Computer Vision", "AI Policy", "Chips"],
+                        rng.randint(0, 2))
+    day = rng.randint(1, 20)
+    pictures = rng.choice([
+        "", "images:\n  - url: https://img.example/shared.jpg\n    width: 1200\n    height: 630",
+        f"images:\n  - url: https://img.example/{n}.jpg\n    width: 1200\n    height: 675"])
+    related = rng.choice([
+        "", f"related:\n  - title: Coverage of {n}\n    url: https://other.example/{n}",
+        f"related:\n  - title: Earlier\n    url: https://example.com/story/{rng.randint(0, 30)}"])
+    lines = "\n".join(line for line in (pictures, related) if line)
+    if rng.random() < 0.3:  # the same story from several sources: merged into one
+        title, day = "The same headline appears everywhere today", 12
+    else:
+        title = f"Story {n}"
+    text = item(title=title, date=f"2026-11-{day:02d}T{rng.randint(6, 20):02d}:00:00Z",
+                url=f"https://example.com/story/{n}", topics=tuple(topics),
+                body=rng.choice(["", "Some *Markdown* body.\n"]))
+    text = text.replace("quality: 50", f"quality: {rng.randint(10, 95)}")
+    text = text.replace("heat: 10", f"heat: {rng.randint(0, 400)}")
+    front, _, body = text.partition("\n---\n")
+    return f"{front}\n{lines}\n---\n{body}" if lines else text
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_random_edit_sequences_build_exactly_like_clean_builds(make_site, tmp_path, seed):
+    # Edits, additions, removals, duplicates, unpublishing, notes and setting changes in a
+    # seeded random order: after every one, the incremental build must equal a clean build.
+    import random
+
+    rng = random.Random(seed)
+    site = make_site({f"content/s{n}.md": _story(n, rng) for n in range(18)},
+                     SETTINGS + "[images]\ngeneric_threshold = 3\n")
+    build(site)
+    count = 18
+
+    def some_file() -> Path:
+        return rng.choice(sorted((site.root / "content").glob("s*.md")))
+
+    def rewrite(old: str, new: str) -> None:
+        path = some_file()
+        path.write_text(path.read_text().replace(old, new, 1))
+
+    def add() -> None:
+        nonlocal count
+        site.write(f"content/s{count}.md", _story(count, rng))
+        count += 1
+
+    steps = [
+        add,
+        lambda: some_file().write_text(_story(rng.randint(0, 99), rng)),  # anything changes
+        lambda: some_file().unlink(),
+        lambda: rewrite("title: \"", "title: \"Edited "),
+        lambda: rewrite("quality: 50", "quality: 50\npublished: false"),
+        lambda: rewrite("heat: ", "heat: 3"),
+        lambda: rewrite("name: Example News", f"name: Wire {rng.randint(1, 9)}"),
+        lambda: rewrite("topics:", "topics:\n  - \"Chips\""),
+        lambda: rewrite("publishedDateTime: 2026-11-0", "publishedDateTime: 2026-11-1"),
+        lambda: rewrite(":00:00Z", ":30:00Z"),
+        lambda: site.write("content/digests/2026-W46.md",
+                           f"---\ntitle: Week {rng.randint(1, 9)}\n---\nThe *week* in AI.\n"),
+        lambda: (site.root / "site.toml").write_text(
+            (site.root / "site.toml").read_text().replace(
+                "page_size = 3", f"page_size = {rng.choice([2, 3, 4])}")),
+    ]
+    for step in range(16):
+        rng.choice(steps)()
+        report = build(site)
+        assert not report.skipped, report.skipped
+        try:
+            assert_same_as_clean_build(site, tmp_path / f"step-{step}")
+        except AssertionError:
+            pytest.fail(f"seed {seed}, step {step}: incremental build differs from a clean one")
