@@ -9,6 +9,7 @@ from functools import partial
 from typing import Any
 
 from newsdigest.config import SiteConfig
+from newsdigest.fragments import Fragments
 from newsdigest.grouping import SiteIndex, Story
 from newsdigest.pages import paginate
 
@@ -68,7 +69,7 @@ def story_json(story: Story, config: SiteConfig) -> dict[str, Any]:
 
 
 def _pages(folder: str, stories: tuple[Story, ...], config: SiteConfig,
-           extra: dict[str, Any], encoded: dict[str, str]) -> list[Document]:
+           extra: dict[str, Any], encoded: Fragments) -> list[Document]:
     chunks = paginate(stories, config.page_size)
 
     def path(number: int) -> str:
@@ -77,9 +78,11 @@ def _pages(folder: str, stories: tuple[Story, ...], config: SiteConfig,
     def encode_all(chunk: tuple[Story, ...]) -> list[str]:
         found = []
         for story in chunk:
-            text = encoded.get(story.fingerprint)
+            key = (story.fingerprint, "json")
+            text = encoded.get(key)
             if text is None:
-                text = encoded[story.fingerprint] = _encode(story_json(story, config))
+                text = _encode(story_json(story, config))
+                encoded.put(key, text)
             found.append(text)
         return found
 
@@ -99,8 +102,11 @@ def _pages(folder: str, stories: tuple[Story, ...], config: SiteConfig,
     return documents
 
 
-def documents(index: SiteIndex, config: SiteConfig) -> list[Document]:
-    encoded: dict[str, str] = {}  # story fingerprint -> its JSON, shared by all the lists
+def documents(index: SiteIndex, config: SiteConfig,
+              encoded: Fragments | None = None) -> list[Document]:
+    """Every API file; `encoded` keeps each story's JSON, shared by all the lists (and, given
+    a store, between builds)."""
+    encoded = encoded if encoded is not None else Fragments(None, "")
     made = _pages("api/news/", index.stories, config, {"title": config.title}, encoded)
     topics = tuple((t.name, t.slug, t.description, len(t.stories)) for t in index.topics)
 

@@ -62,6 +62,15 @@ class WriteReport:
 Manifest = dict[str, tuple[str, int, int]]  # path -> (fingerprint, size, mtime_ns)
 
 
+@dataclass(frozen=True)
+class Harvest:
+    """What worker processes make besides files (rendered fragments), handed to the parent:
+    `take` runs in a worker after each chunk, `give` in the parent with what it returned."""
+
+    take: Callable[[], object]
+    give: Callable[[object], None]
+
+
 def check_output_dir(output_dir: Path, content_dir: Path, protected: Sequence[Path] = ()) -> None:
     """Refuse an output folder whose replacement would destroy something of the user's."""
     out = output_dir.resolve()
@@ -102,14 +111,15 @@ def stale_outputs(outputs: Sequence[Output], manifest: Manifest, output_dir: Pat
 
 
 def write_full(outputs: Sequence[Output], output_dir: Path, workers: int,
-               progress: Callable[[int], None] | None = None) -> tuple[Manifest, WriteReport]:
+               progress: Callable[[int], None] | None = None,
+               harvest: Harvest | None = None) -> tuple[Manifest, WriteReport]:
     """Render everything into a staging folder, then swap it with the output folder."""
     output_dir.parent.mkdir(parents=True, exist_ok=True)  # output_dir = "build/site" on a clone
     staging = Path(tempfile.mkdtemp(prefix=f".{output_dir.name}.staging-", dir=output_dir.parent))
     try:
         _write_marker(staging, output_dir)
         by_phase = sorted(outputs, key=lambda o: o.phase)
-        results = _produce_all(by_phase, staging, output_dir, workers, progress)
+        results = _produce_all(by_phase, staging, output_dir, workers, progress, harvest)
         _swap_in(staging, output_dir)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
@@ -132,8 +142,8 @@ def _write_marker(staging: Path, output_dir: Path) -> None:
 
 
 def write_incremental(outputs: Sequence[Output], manifest: Manifest, output_dir: Path,
-                      workers: int, progress: Callable[[int], None] | None = None
-                      ) -> tuple[Manifest, WriteReport]:
+                      workers: int, progress: Callable[[int], None] | None = None,
+                      harvest: Harvest | None = None) -> tuple[Manifest, WriteReport]:
     """Replace only what changed, then delete files of pages that are gone.
 
     The order keeps every internal link working at every moment, so a build killed midway
@@ -162,7 +172,7 @@ def write_incremental(outputs: Sequence[Output], manifest: Manifest, output_dir:
         if not batch:
             continue
         for output, result in zip(batch, _produce_all(batch, output_dir, output_dir, workers,
-                                                      progress), strict=True):
+                                                      progress, harvest), strict=True):
             new_manifest[output.path] = (output.fingerprint, result.size, result.mtime_ns)
             if result.changed:
                 report.written += 1
@@ -216,11 +226,12 @@ def clean_stale_staging(output_dir: Path) -> None:
 
 # --- producing files, in parallel when it pays -------------------------------------------------
 
-_jobs: tuple[Sequence[Output], Path, Path] | None = None  # what forked workers produce
+_jobs: tuple[Sequence[Output], Path, Path, Harvest | None] | None = None  # for forked workers
 
 
 def _produce_all(outputs: Sequence[Output], dest: Path, previous: Path, workers: int,
-                 progress: Callable[[int], None] | None) -> list[Written]:
+                 progress: Callable[[int], None] | None,
+                 harvest: Harvest | None = None) -> list[Written]:
     """Render and write the outputs, in worker processes when there are enough of them.
 
     The outputs of one call may be written in any order (callers order the calls), so each
@@ -239,7 +250,7 @@ def _produce_all(outputs: Sequence[Output], dest: Path, previous: Path, workers:
             progress(len(results) % 200)
         return results
     # Forked workers inherit the outputs (and their closures) instead of pickling them.
-    _jobs = (outputs, dest, previous)
+    _jobs = (outputs, dest, previous, harvest)
     chunk = max(25, min(200, len(outputs) // (workers * 8)))
     ranges = [(start, min(start + chunk, len(outputs))) for start in range(0, len(outputs), chunk)]
     results = []
@@ -247,8 +258,10 @@ def _produce_all(outputs: Sequence[Output], dest: Path, previous: Path, workers:
         import multiprocessing  # only builds large enough to share out need it
 
         with multiprocessing.get_context("fork").Pool(workers) as pool:
-            for written in pool.imap(_produce_range, ranges):
+            for written, made in pool.imap(_produce_range, ranges):
                 results.extend(written)
+                if harvest is not None:
+                    harvest.give(made)
                 if progress:
                     progress(len(written))
     finally:
@@ -259,10 +272,11 @@ def _produce_all(outputs: Sequence[Output], dest: Path, previous: Path, workers:
 _worker_folders: set[str] = set()  # folders this worker process made or saw
 
 
-def _produce_range(bounds: tuple[int, int]) -> list[Written]:
+def _produce_range(bounds: tuple[int, int]) -> tuple[list[Written], object]:
     assert _jobs is not None
-    outputs, dest, previous = _jobs
-    return [_write(outputs[i], None, dest, previous, _worker_folders) for i in range(*bounds)]
+    outputs, dest, previous, harvest = _jobs
+    written = [_write(outputs[i], None, dest, previous, _worker_folders) for i in range(*bounds)]
+    return written, harvest.take() if harvest is not None else None
 
 
 def _data(output: Output) -> bytes:

@@ -28,6 +28,7 @@ from newsdigest.config import SiteConfig
 from newsdigest.content import Discovery, SourceFile, discover
 from newsdigest.errors import ContentInvalid, Problem
 from newsdigest.fingerprint import fingerprint
+from newsdigest.fragments import Fragments, code_digest
 from newsdigest.grouping import FUTURE_TOLERANCE, SiteIndex, group
 from newsdigest.loading import CacheEntry, LoadSettings, load_items, save_cache
 from newsdigest.output import Manifest, Output, WriteReport
@@ -37,6 +38,7 @@ from newsdigest.theme import Theme, default_theme_dir
 from newsdigest.urls import file_for
 
 PHASE_META = 3
+CODE = code_digest()  # pieces rendered by other code are not reused
 # Settings no page reads (where things are, where they go): changing them re-renders nothing.
 _LOCATION_SETTINGS = {"content_dir", "output_dir", "cache_dir", "templates_dir", "static_dir",
                       "deploy",
@@ -155,6 +157,12 @@ def _build_site(config: SiteConfig, options: BuildOptions,
 
     # 3. plan every output with the fingerprint of what it is made from
     theme = Theme(config, cache_dir)
+    settings_print = settings_fingerprint(config)
+    # Each story's card and JSON, kept between builds for lists that shift (fragments.py).
+    theme.cards = Fragments(cache_dir / "cards" if cache_dir else None,
+                            fingerprint(CODE, theme.digest("_card.html"), settings_print))
+    jsons = Fragments(cache_dir / "api" if cache_dir else None,
+                      fingerprint(CODE, settings_print))
     pages = plan_pages(index, config, digestpages.latest_link(digest_editions))
     pages += digestpages.digest_pages(digest_editions, config)
     theme.preload(sorted({p.template for p in pages} | {"_card.html"}))
@@ -164,7 +172,7 @@ def _build_site(config: SiteConfig, options: BuildOptions,
         *_asset_outputs(index, discovery.assets, config, warnings),
         *pictures.outputs,
         *page_files,
-        *_meta_outputs(pages, page_files, index, config, now),
+        *_meta_outputs(pages, page_files, index, config, now, jsons),
         *_digest_outputs(digest_editions, config),
         *_report_outputs(curation, theme, config, options),
     ]
@@ -176,12 +184,19 @@ def _build_site(config: SiteConfig, options: BuildOptions,
         manifest = None
     explanations = _explain(outputs, manifest, config.output_dir) if options.explain else []
     counter = _counter(progress, "writing", len(outputs))
+    harvest = output.Harvest(
+        take=lambda: (theme.cards.take_fresh(), jsons.take_fresh()),
+        give=lambda made: (theme.cards.add_made(made[0]), jsons.add_made(made[1])),
+    )
     if manifest is None:
         new_manifest, report = output.write_full(outputs, config.output_dir, options.workers,
-                                                 counter)
+                                                 counter, harvest)
     else:
         new_manifest, report = output.write_incremental(outputs, manifest, config.output_dir,
-                                                        options.workers, counter)
+                                                        options.workers, counter, harvest)
+    current = {story.fingerprint for story in index.stories}
+    theme.cards.save(current)
+    jsons.save(current)
     if manifest_file is not None:
         output.save_atomic(manifest_file, pickle.dumps(new_manifest, pickle.HIGHEST_PROTOCOL))
     if options.search:
@@ -333,13 +348,14 @@ def _render_page(theme: Theme, template: str, context: dict) -> bytes:
 
 
 def _meta_outputs(pages: list[PageSpec], page_files: list[Output], index: SiteIndex,
-                  config: SiteConfig, now: datetime) -> list[Output]:
+                  config: SiteConfig, now: datetime,
+                  jsons: Fragments | None = None) -> list[Output]:
     """Feeds, sitemaps and robots.txt: written after the pages they point at."""
     settings = settings_fingerprint(config)
     outputs = []
     for feed in feeds.site_feeds(index, config):
         outputs += _feed_outputs(feed, settings, config)
-    for document in api.documents(index, config):
+    for document in api.documents(index, config, jsons):
         outputs.append(Output(document.path, PHASE_META,
                               fingerprint(settings, document.path, document.inputs),
                               document.render))

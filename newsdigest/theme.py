@@ -15,6 +15,7 @@ from markupsafe import Markup
 from newsdigest import structured
 from newsdigest.config import SiteConfig
 from newsdigest.errors import TemplateFailure
+from newsdigest.fragments import Fragments
 from newsdigest.output import save_atomic
 from newsdigest.pages import shorten
 
@@ -70,7 +71,8 @@ class Theme:
         self._digests: dict[str, str] = {}
         self._references_file = cache_dir / "templates" / "references.pickle" if cache_dir else None
         self._known_references: dict[str, tuple[str | None, ...]] | None = None
-        self._cards: dict[tuple[str, bool], Markup] = {}
+        # Rendered cards, by story; the build gives it a store kept between builds.
+        self.cards = Fragments(None, "")
         if cache_dir:
             (cache_dir / "templates").mkdir(parents=True, exist_ok=True)
 
@@ -151,14 +153,13 @@ class Theme:
             raise TemplateFailure(_describe_template_error(exc, name)) from None
 
     def card(self, story: Any, eager: bool = False) -> Markup:
-        """A story's card, rendered once per build and reused on every list that shows it."""
+        """A story's card, rendered once and reused on every list that shows it."""
         key = (story.fingerprint, eager)
-        html = self._cards.get(key)
+        html = self.cards.get(key)
         if html is None:
-            html = self._cards[key] = Markup(
-                self.render("_card.html", {"story": story, "eager": eager, "site": self.config})
-            )
-        return html
+            html = self.render("_card.html", {"story": story, "eager": eager, "site": self.config})
+            self.cards.put(key, html)
+        return Markup(html)
 
 
 def _describe_template_error(exc: jinja2.TemplateError, rendering: str = "") -> str:

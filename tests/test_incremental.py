@@ -336,3 +336,47 @@ def test_random_edit_sequences_build_exactly_like_clean_builds(make_site, tmp_pa
             assert_same_as_clean_build(site, tmp_path / f"step-{step}")
         except AssertionError:
             pytest.fail(f"seed {seed}, step {step}: incremental build differs from a clean one")
+
+
+def test_cards_and_api_json_made_in_workers_are_kept_for_the_next_build(site, tmp_path,
+                                                                         monkeypatch):
+    # Adding an item moves every card to another page: the cards (and each story's API JSON)
+    # rendered by the worker processes are kept, so the next build reuses them, and a change
+    # to the card template or the settings makes them unusable.
+    import pickle
+
+    from newsdigest import output
+
+    monkeypatch.setattr(output, "PARALLEL_THRESHOLD", 1)  # workers even for a small site
+    site.write("content/2026-10-20-fresh.md", item(
+        title="A fresh story", date="2026-10-20T09:00:00Z", url="https://example.com/fresh"))
+    config = load_config(site.root / "site.toml")
+    build_site(config, BuildOptions(now=NOW, workers=2, search=False, offline=True))
+
+    def kept(kind: str) -> dict:
+        pieces: dict = {}
+        for shard in (site.root / ".cache" / kind).glob("*.pickle"):
+            pieces.update(pickle.loads(shard.read_bytes())[1])
+        return pieces
+
+    cards, jsons = kept("cards"), kept("api")
+    assert len({fp for fp, _ in cards}) == 15 and len(jsons) == 15  # every story, once
+    assert all("<article class=\"card" in html for html in cards.values())
+    site.write("content/2026-10-21-newer.md", item(
+        title="A newer story", date="2026-10-21T09:00:00Z", url="https://example.com/newer"))
+    build_site(config, BuildOptions(now=NOW, workers=2, search=False, offline=True))
+    assert len(kept("api")) == 16
+    assert_same_as_clean_build(site, tmp_path)
+    # Another page size: what a card shows does not change, but the settings it may read did.
+    (site.root / "site.toml").write_text(SETTINGS.replace("page_size = 3", "page_size = 4"))
+    build(site)
+    assert_same_as_clean_build(site, tmp_path / "after-settings")
+    # A new card template: no kept card may be reused.
+    theme_card = Path(__file__).resolve().parent.parent / "templates" / "_card.html"
+    (site.root / "templates").mkdir(exist_ok=True)
+    (site.root / "templates" / "_card.html").write_text(
+        theme_card.read_text().replace('<article class="card', '<article data-v2 class="card'))
+    build(site)
+    home = (site.public / "index.html").read_text()
+    assert home.count("<article data-v2") == home.count("<article") > 0
+    assert_same_as_clean_build(site, tmp_path / "after-template")

@@ -1,0 +1,97 @@
+"""Rendered pieces of pages (a story's card, its JSON) kept between builds.
+
+Adding an item shifts every paginated list: each card moves to another page, but is made of
+the same inputs. A piece is filed under its story's fingerprint, in a store whose `context`
+names everything else it is made from (the code, the template, the settings): a kept piece is
+exactly what rendering it again would give, and a store made in another context is ignored.
+
+The store is sharded by fingerprint so that a rebuild after one edit rewrites a shard or
+two, and a shard is read only when one of its pieces is asked for.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import pickle
+import zlib
+from pathlib import Path
+
+from newsdigest.output import save_atomic
+
+SHARDS = 32
+Key = tuple[str, object]  # (story fingerprint, variant such as the card's `eager`)
+
+
+def code_digest() -> str:
+    """The package's source: a piece rendered by other code is not reused."""
+    digest = hashlib.blake2b(digest_size=8)
+    for path in sorted(Path(__file__).parent.glob("*.py")):
+        digest.update(path.name.encode() + path.read_bytes())
+    return digest.hexdigest()
+
+
+class Fragments:
+    """Pieces by (story fingerprint, variant), read lazily from `folder` (None: memory only)."""
+
+    def __init__(self, folder: Path | None, context: str):
+        self.folder = folder
+        self.context = context
+        self._shards: dict[int, dict[Key, str]] = {}
+        self._fresh: dict[Key, str] = {}  # made by this process since the last take_fresh()
+        self._made: dict[Key, str] = {}  # made by this build (here or in workers), to save
+
+    def get(self, key: Key) -> str | None:
+        return self._shard(_shard_of(key)).get(key)
+
+    def put(self, key: Key, text: str) -> None:
+        self._shard(_shard_of(key))[key] = text
+        self._fresh[key] = text
+        self._made[key] = text
+
+    def take_fresh(self) -> dict[Key, str]:
+        """In a worker process: the pieces it made since the last call, for the parent."""
+        fresh, self._fresh = self._fresh, {}
+        return fresh
+
+    def add_made(self, pieces: dict[Key, str]) -> None:
+        """In the parent: pieces a worker made, saved with the parent's own."""
+        self._made.update(pieces)
+
+    def save(self, current: set[str]) -> None:
+        """Write the shards that gained pieces, keeping only the stories still in the site."""
+        if self.folder is None or not self._made:
+            return
+        touched: dict[int, dict[Key, str]] = {}
+        for key, text in self._made.items():
+            touched.setdefault(_shard_of(key), {})[key] = text
+        for number, made in touched.items():
+            kept = {k: v for k, v in self._read(number).items() if k[0] in current}
+            kept.update((k, v) for k, v in made.items() if k[0] in current)
+            save_atomic(self._file(number),
+                        pickle.dumps((self.context, kept), pickle.HIGHEST_PROTOCOL))
+        self._made = {}
+
+    def _shard(self, number: int) -> dict[Key, str]:
+        shard = self._shards.get(number)
+        if shard is None:
+            shard = self._shards[number] = self._read(number)
+        return shard
+
+    def _read(self, number: int) -> dict[Key, str]:
+        if self.folder is None:
+            return {}
+        try:
+            with self._file(number).open("rb") as handle:
+                context, pieces = pickle.load(handle)
+        except (OSError, pickle.UnpicklingError, EOFError, ValueError, TypeError,
+                AttributeError):
+            return {}
+        return pieces if context == self.context and isinstance(pieces, dict) else {}
+
+    def _file(self, number: int) -> Path:
+        assert self.folder is not None
+        return self.folder / f"{number:02d}.pickle"
+
+
+def _shard_of(key: Key) -> int:
+    return zlib.crc32(key[0].encode()) % SHARDS
