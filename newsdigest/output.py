@@ -119,7 +119,7 @@ def write_full(outputs: Sequence[Output], output_dir: Path, workers: int,
     try:
         _write_marker(staging, output_dir)
         by_phase = sorted(outputs, key=lambda o: o.phase)
-        results = _produce_all(by_phase, staging, output_dir, workers, progress, harvest)
+        [results] = _produce_all([by_phase], staging, output_dir, workers, progress, harvest)
         _swap_in(staging, output_dir)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
@@ -168,11 +168,9 @@ def write_incremental(outputs: Sequence[Output], manifest: Manifest, output_dir:
         [o for o in stale if o.phase == phase and o.path not in fresh_paths]
         for phase in sorted({o.phase for o in stale})
     ]
-    for batch in batches:
-        if not batch:
-            continue
-        for output, result in zip(batch, _produce_all(batch, output_dir, output_dir, workers,
-                                                      progress, harvest), strict=True):
+    produced = _produce_all(batches, output_dir, output_dir, workers, progress, harvest)
+    for batch, results in zip(batches, produced, strict=True):
+        for output, result in zip(batch, results, strict=True):
             new_manifest[output.path] = (output.fingerprint, result.size, result.mtime_ns)
             if result.changed:
                 report.written += 1
@@ -229,44 +227,55 @@ def clean_stale_staging(output_dir: Path) -> None:
 _jobs: tuple[Sequence[Output], Path, Path, Harvest | None] | None = None  # for forked workers
 
 
-def _produce_all(outputs: Sequence[Output], dest: Path, previous: Path, workers: int,
+def _produce_all(batches: Sequence[Sequence[Output]], dest: Path, previous: Path, workers: int,
                  progress: Callable[[int], None] | None,
-                 harvest: Harvest | None = None) -> list[Written]:
-    """Render and write the outputs, in worker processes when there are enough of them.
+                 harvest: Harvest | None = None) -> list[list[Written]]:
+    """Render and write the outputs, batch after batch, in worker processes when there are
+    enough of them (one set of workers for every batch).
 
-    The outputs of one call may be written in any order (callers order the calls), so each
+    The outputs of one batch may be written in any order (callers order the batches), so each
     worker writes what it renders: the pages' bytes never cross a pipe, and the kernel's work
     of creating files is shared between cores like the rendering.
     """
     global _jobs
-    if workers <= 1 or len(outputs) < PARALLEL_THRESHOLD:
+    every = [output for batch in batches for output in batch]
+    if workers <= 1 or len(every) < PARALLEL_THRESHOLD:
         made_folders: set[str] = set()
-        results: list[Written] = []
-        for output in outputs:
-            results.append(_write(output, _data(output), dest, previous, made_folders))
-            if progress and len(results) % 200 == 0:
-                progress(200)
-        if progress:
-            progress(len(results) % 200)
-        return results
+        done: list[list[Written]] = []
+        for batch in batches:
+            results = []
+            for output in batch:
+                results.append(_write(output, _data(output), dest, previous, made_folders))
+                if progress and len(results) % 200 == 0:
+                    progress(200)
+            if progress and len(results) % 200:
+                progress(len(results) % 200)
+            done.append(results)
+        return done
     # Forked workers inherit the outputs (and their closures) instead of pickling them.
-    _jobs = (outputs, dest, previous, harvest)
-    chunk = max(25, min(200, len(outputs) // (workers * 8)))
-    ranges = [(start, min(start + chunk, len(outputs))) for start in range(0, len(outputs), chunk)]
-    results = []
+    _jobs = (every, dest, previous, harvest)
+    chunk = max(25, min(200, len(every) // (workers * 8)))
+    done = []
     try:
         import multiprocessing  # only builds large enough to share out need it
 
         with multiprocessing.get_context("fork").Pool(workers) as pool:
-            for written, made in pool.imap(_produce_range, ranges):
-                results.extend(written)
-                if harvest is not None:
-                    harvest.give(made)
-                if progress:
-                    progress(len(written))
+            start = 0
+            for batch in batches:
+                end = start + len(batch)
+                ranges = [(at, min(at + chunk, end)) for at in range(start, end, chunk)]
+                results: list[Written] = []
+                for written, made in pool.imap(_produce_range, ranges):  # the whole batch
+                    results.extend(written)
+                    if harvest is not None:
+                        harvest.give(made)
+                    if progress:
+                        progress(len(written))
+                done.append(results)
+                start = end
     finally:
         _jobs = None
-    return results
+    return done
 
 
 _worker_folders: set[str] = set()  # folders this worker process made or saw

@@ -73,6 +73,7 @@ class Theme:
         self._known_references: dict[str, tuple[str | None, ...]] | None = None
         # Rendered cards, by story; the build gives it a store kept between builds.
         self.cards = Fragments(None, "")
+        self._card_markup: dict[tuple[str, bool], Markup] = {}  # this process's, ready to use
         if cache_dir:
             (cache_dir / "templates").mkdir(parents=True, exist_ok=True)
 
@@ -155,11 +156,15 @@ class Theme:
     def card(self, story: Any, eager: bool = False) -> Markup:
         """A story's card, rendered once and reused on every list that shows it."""
         key = (story.fingerprint, eager)
-        html = self.cards.get(key)
-        if html is None:
-            html = self.render("_card.html", {"story": story, "eager": eager, "site": self.config})
-            self.cards.put(key, html)
-        return Markup(html)
+        markup = self._card_markup.get(key)
+        if markup is None:
+            html = self.cards.get(key)
+            if html is None:
+                html = self.render("_card.html",
+                                   {"story": story, "eager": eager, "site": self.config})
+                self.cards.put(key, html)
+            markup = self._card_markup[key] = Markup(html)
+        return markup
 
 
 def _describe_template_error(exc: jinja2.TemplateError, rendering: str = "") -> str:
