@@ -94,7 +94,14 @@ def prepare(index: SiteIndex, config: SiteConfig, assets: dict[str, Path], offli
     report = ImageReport()
     generic = generic_images(index.stories, settings.generic_threshold)
     report.generic = len(generic)
-    logos = {s.path: _logo_source(s) for s in index.stories}
+    by_provider: dict[tuple[object, str], Source | None] = {}  # one per provider logo
+    logos = {}
+    for story in index.stories:
+        provider = story.item.provider
+        key = (provider.logo, provider.name)
+        if key not in by_provider:
+            by_provider[key] = _logo_source(story)
+        logos[story.path] = by_provider[key]
     chains = {s.path: candidates(s, generic, assets, config, logos[s.path])
               for s in index.stories}
     states: dict[tuple[str, bool], Thumbnails | Failed] = {}

@@ -158,11 +158,14 @@ class Theme:
         key = (story.fingerprint, eager)
         markup = self._card_markup.get(key)
         if markup is None:
-            html = self.cards.get(key)
+            # Only the first card of a list loads eagerly, and which story is first changes
+            # when the list shifts: those are rendered again rather than kept.
+            html = None if eager else self.cards.get(key)
             if html is None:
                 html = self.render("_card.html",
                                    {"story": story, "eager": eager, "site": self.config})
-                self.cards.put(key, html)
+                if not eager:
+                    self.cards.put(key, html)
             markup = self._card_markup[key] = Markup(html)
         return markup
 
