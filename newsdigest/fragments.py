@@ -37,39 +37,39 @@ class Fragments:
         self.folder = folder
         self.context = context
         self._shards: dict[int, dict[Key, str]] = {}
-        self._fresh: dict[Key, str] = {}  # made by this process since the last take_fresh()
-        self._made: dict[Key, str] = {}  # made by this build (here or in workers), to save
+        # Made by this process and not saved yet; a worker process hands them to the parent
+        # (take_new), which saves them with its own (add).
+        self._new: dict[Key, str] = {}
 
     def get(self, key: Key) -> str | None:
         return self._shard(_shard_of(key)).get(key)
 
     def put(self, key: Key, text: str) -> None:
         self._shard(_shard_of(key))[key] = text
-        self._fresh[key] = text
-        self._made[key] = text
+        self._new[key] = text
 
-    def take_fresh(self) -> dict[Key, str]:
+    def take_new(self) -> dict[Key, str]:
         """In a worker process: the pieces it made since the last call, for the parent."""
-        fresh, self._fresh = self._fresh, {}
-        return fresh
+        new, self._new = self._new, {}
+        return new
 
-    def add_made(self, pieces: dict[Key, str]) -> None:
-        """In the parent: pieces a worker made, saved with the parent's own."""
-        self._made.update(pieces)
+    def add(self, pieces: dict[Key, str]) -> None:
+        """In the parent: pieces a worker made, to save with the parent's own."""
+        self._new.update(pieces)
 
     def save(self, current: set[str]) -> None:
         """Write the shards that gained pieces, keeping only the stories still in the site."""
-        if self.folder is None or not self._made:
+        if self.folder is None or not self._new:
             return
         touched: dict[int, dict[Key, str]] = {}
-        for key, text in self._made.items():
+        for key, text in self._new.items():
             touched.setdefault(_shard_of(key), {})[key] = text
         for number, made in touched.items():
             kept = {k: v for k, v in self._read(number).items() if k[0] in current}
             kept.update((k, v) for k, v in made.items() if k[0] in current)
             save_atomic(self._file(number),
                         pickle.dumps((self.context, kept), pickle.HIGHEST_PROTOCOL))
-        self._made = {}
+        self._new = {}
 
     def _shard(self, number: int) -> dict[Key, str]:
         shard = self._shards.get(number)

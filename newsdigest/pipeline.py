@@ -185,8 +185,8 @@ def _build_site(config: SiteConfig, options: BuildOptions,
     explanations = _explain(outputs, manifest, config.output_dir) if options.explain else []
     counter = _counter(progress, "writing", len(outputs))
     harvest = output.Harvest(
-        take=lambda: (theme.cards.take_fresh(), jsons.take_fresh()),
-        give=lambda made: (theme.cards.add_made(made[0]), jsons.add_made(made[1])),
+        take=lambda: (theme.cards.take_new(), jsons.take_new()),
+        give=lambda made: (theme.cards.add(made[0]), jsons.add(made[1])),
     )
     if manifest is None:
         new_manifest, report = output.write_full(outputs, config.output_dir, options.workers,
