@@ -364,7 +364,7 @@ def _serve(args: argparse.Namespace) -> int:
     server = PreviewServer(lambda url: serve_config(site_config(args), url), options,
                            ServeOptions(args.host, args.port), _ServeLog(),
                            config_file.resolve() if config_file else None)
-    _stop_on_sigterm()
+    _stop_on_signals()
     try:
         server.start()
         print(f"serving {_shown_path(server.preview.output_dir)} at {server.url} "
@@ -382,8 +382,12 @@ def _serve(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _stop_on_sigterm() -> None:
-    """`kill` and service managers stop the server as cleanly as Ctrl-C does."""
+def _stop_on_signals() -> None:
+    """Ctrl-C, `kill` and service managers stop the server cleanly.
+
+    Python leaves SIGINT ignored when the parent ignored it (a shell's background job, CI
+    runners): the server would then outlive every Ctrl-C and `kill -INT`.
+    """
     import signal
     import threading
 
@@ -398,6 +402,7 @@ def _stop_on_sigterm() -> None:
 
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGTERM, interrupt)
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 class _ServeLog:

@@ -129,10 +129,7 @@ class Watcher:
         """Wait for a change, then for the burst to end; None once the watcher is closed."""
         with self._cond:
             while not self._pending and not self._closed:
-                # A wait without a timeout is not woken by a Ctrl-C the kernel delivers to
-                # another thread (the HTTP or inotify one): waking each second lets the main
-                # thread run its signal handler, so the server always stops.
-                self._cond.wait(1.0)
+                self._cond.wait()
             started = time.monotonic()
             while not self._closed:
                 quiet_left = self._last_event + QUIET - time.monotonic()

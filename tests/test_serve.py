@@ -486,6 +486,8 @@ def test_ctrl_c_stops_the_server_cleanly(make_site):
          "--port", "0"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         env={**os.environ, "PYTHONPATH": str(REPO)},
+        # As a background job of a shell starts it: Ctrl-C must stop it all the same.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),
     )
     try:
         url = ""
