@@ -11,7 +11,6 @@ two, and a shard is read only when one of its pieces is asked for.
 
 from __future__ import annotations
 
-import hashlib
 import pickle
 import zlib
 from pathlib import Path
@@ -20,14 +19,6 @@ from newsdigest.output import save_atomic
 
 SHARDS = 32
 Key = tuple[str, object]  # (story fingerprint, variant such as the card's `eager`)
-
-
-def code_digest() -> str:
-    """The package's source: a piece rendered by other code is not reused."""
-    digest = hashlib.blake2b(digest_size=8)
-    for path in sorted(Path(__file__).parent.glob("*.py")):
-        digest.update(path.name.encode() + path.read_bytes())
-    return digest.hexdigest()
 
 
 class Fragments:

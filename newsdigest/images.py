@@ -80,7 +80,8 @@ class ImageReport:
 
 @dataclass
 class ImageStage:
-    index: SiteIndex  # the stories with their pictures
+    """What the image stage made; the stories of the index it was given now carry pictures."""
+
     outputs: list[Output]
     report: ImageReport
     generic: set[str] = field(default_factory=set)  # image URLs skipped as generic_images
@@ -88,7 +89,7 @@ class ImageStage:
 
 def prepare(index: SiteIndex, config: SiteConfig, assets: dict[str, Path], offline: bool,
             workers: int, now: float, progress: Progress | None = None) -> ImageStage:
-    """Pick, fetch and thumbnail every story's picture and logo."""
+    """Pick, fetch and thumbnail every story's picture and logo, and set them on the stories."""
     settings = config.images
     cache = ImageCache.open(image_cache_dir(config))
     report = ImageReport()
@@ -137,7 +138,7 @@ def prepare(index: SiteIndex, config: SiteConfig, assets: dict[str, Path], offli
     outputs = [Output(output_path(v), output.PHASE_ASSETS, v.name, copy_from=cache.file(v.name))
                for v in used.values()]
     set_pictures(index.stories, pictures)
-    return ImageStage(index, outputs, report, generic)
+    return ImageStage(outputs, report, generic)
 
 
 def supported_formats(settings: ImageSettings) -> tuple[str, ...]:

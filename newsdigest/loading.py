@@ -19,20 +19,14 @@ from newsdigest import content, dedupe, markup, model
 from newsdigest.config import SiteConfig
 from newsdigest.content import SourceFile
 from newsdigest.errors import Problem
+from newsdigest.fingerprint import source_digest
 from newsdigest.model import Validation
 
 PARALLEL_THRESHOLD = 300
 
 
-def _code_version() -> str:
-    """Validation results depend on this code: a new version invalidates the cache."""
-    digest = hashlib.blake2b(digest_size=8)
-    for module in (content, dedupe, markup, model):
-        digest.update(Path(module.__file__ or "").read_bytes())
-    return digest.hexdigest()
-
-
-CODE_VERSION = _code_version()
+# Validation results depend on this code: a new version invalidates the cache.
+CODE_VERSION = source_digest(Path(m.__file__ or "") for m in (content, dedupe, markup, model))
 
 
 @dataclass(frozen=True)

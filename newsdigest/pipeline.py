@@ -27,8 +27,8 @@ from newsdigest import (
 from newsdigest.config import SiteConfig
 from newsdigest.content import Discovery, SourceFile, discover
 from newsdigest.errors import ContentInvalid, Problem
-from newsdigest.fingerprint import fingerprint
-from newsdigest.fragments import Fragments, code_digest
+from newsdigest.fingerprint import fingerprint, source_digest
+from newsdigest.fragments import Fragments
 from newsdigest.grouping import FUTURE_TOLERANCE, SiteIndex, group
 from newsdigest.loading import CacheEntry, LoadSettings, load_items, save_cache
 from newsdigest.output import Manifest, Output, WriteReport
@@ -38,7 +38,7 @@ from newsdigest.theme import Theme, default_theme_dir
 from newsdigest.urls import file_for
 
 PHASE_META = 3
-CODE = code_digest()  # pieces rendered by other code are not reused
+CODE = source_digest(sorted(Path(__file__).parent.glob("*.py")))  # for fragments.py
 # Settings no page reads (where things are, where they go): changing them re-renders nothing.
 _LOCATION_SETTINGS = {"content_dir", "output_dir", "cache_dir", "templates_dir", "static_dir",
                       "deploy",
@@ -148,7 +148,6 @@ def _build_site(config: SiteConfig, options: BuildOptions,
     # 2b. images: thumbnails for every story (downloaded once, made once), or fallbacks
     pictures = images.prepare(index, config, {a.rel: a.path for a in discovery.assets},
                               options.offline, options.workers, now.timestamp(), progress)
-    index = pictures.index
     notes, note_warnings = editions.load_notes(note_sources, config.digest, config.rules.nofollow)
     warnings += note_warnings
     digest_editions = editions.build_editions(index, config, notes)

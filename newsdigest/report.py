@@ -83,9 +83,9 @@ def load_site(config: SiteConfig, now: datetime, workers: int = 1) -> SiteState:
                         workers)
     grouping = group(loaded.items, config, now)
     # The pictures the last build made (offline: nothing is downloaded for an email).
-    pictures = images.prepare(grouping.index, config, {a.rel: a.path for a in discovery.assets},
+    index = grouping.index
+    pictures = images.prepare(index, config, {a.rel: a.path for a in discovery.assets},
                               True, workers, now.timestamp())
-    index = pictures.index
     notes, note_warnings = editions_module.load_notes(notes_sources, config.digest,
                                                       config.rules.nofollow)
     made = editions_module.build_editions(index, config, notes)

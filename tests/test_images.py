@@ -511,14 +511,13 @@ def test_every_listing_shows_the_stories_the_image_stage_gave_pictures(site):
     loaded = load_items(discovery.items, LoadSettings.of(config), None, 1)
     index = group(loaded.items, config, NOW).index
     before = {s.path: s.fingerprint for s in index.stories}
-    stage = prepare(index, config, {a.rel: a.path for a in discovery.assets}, True, 1,
-                    NOW.timestamp())
-    stories = {id(s) for s in stage.index.stories}
-    listed = [*stage.index.top_stories, *stage.index.moved.values(),
-              *(s for t in stage.index.topics for s in t.stories),
-              *(s for y in stage.index.years for m in y.months for s in m.stories),
-              *(s for more in stage.index.more.values() for s in more)]
+    prepare(index, config, {a.rel: a.path for a in discovery.assets}, True, 1, NOW.timestamp())
+    stories = {id(s) for s in index.stories}
+    listed = [*index.top_stories, *index.moved.values(),
+              *(s for t in index.topics for s in t.stories),
+              *(s for y in index.years for m in y.months for s in m.stories),
+              *(s for more in index.more.values() for s in more)]
     assert listed and all(id(s) in stories for s in listed)
-    with_picture = [s for s in stage.index.stories if s.picture is not None]
+    with_picture = [s for s in index.stories if s.picture is not None]
     assert with_picture and all(s.fingerprint != before[s.path] for s in with_picture)
-    assert {s.path for s in stage.index.stories} == set(before)
+    assert {s.path for s in index.stories} == set(before)
