@@ -55,7 +55,7 @@ def _image_type(url: str) -> str:
 
 
 def _updated(story: Story) -> datetime:
-    return story.item.updated_at or story.item.published_at
+    return story.modified
 
 
 def _image_url(story: Story, config: SiteConfig) -> str:

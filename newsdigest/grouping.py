@@ -40,6 +40,7 @@ class Story:
     topics: tuple[TopicRef, ...]
     image: Image | None
     fingerprint: str  # of the item and all derived values above
+    modified: datetime  # its last change: updated, else published
     also: tuple[Credit, ...] = ()  # other sources of the same story, merged into this one
     # Set by the image stage (images.py), which also folds them into the fingerprint.
     picture: Picture | None = None  # the card's and page's image; None: a placeholder tile
@@ -231,7 +232,7 @@ def make_story(item: Item, path: str, local_date: datetime,
     """The story of an item at its place in the site (path, local date, topics, credits)."""
     return Story(item, path, local_date, topics, _main_image(item),
                  _fingerprint(item.digest, path, [(t.name, t.slug) for t in topics], also),
-                 also)
+                 item.updated_at or item.published_at, also)
 
 
 def _fingerprint(*parts: object) -> str:

@@ -358,13 +358,18 @@ def _meta_outputs(pages: list[PageSpec], page_files: list[Output], index: SiteIn
         outputs.append(Output(document.path, PHASE_META,
                               fingerprint(settings, document.path, document.inputs),
                               document.render))
-    # A sitemap says which pages exist and their dates: exactly what the pages' own
-    # fingerprints cover, so it is made only when one of those changed.
-    page_prints = fingerprint(settings, [(o.path, o.values) for o in page_files])
-    listed = sum(sitemaps.is_listed(page) for page in pages)
-    for name in sitemaps.sitemap_names(listed):
-        outputs.append(Output(name, PHASE_META, page_prints,
-                              partial(_sitemap_file, name, pages, config)))
+    # Each sitemap file is made again only when a page it lists changed: a list page's
+    # values, or an item page's story (its fingerprint covers date, image and video).
+    values_of = {o.path: o.values for o in page_files}
+    files = sitemaps.plan_sitemaps(pages)
+    for file in files:
+        inputs = [page.story if page.story is not None else values_of[file_for(page.path)]
+                  for page in file.pages]
+        outputs.append(Output(file.name, PHASE_META, fingerprint(settings, file.name, inputs),
+                              partial(sitemaps.sitemap_file, file, config)))
+    outputs.append(Output("sitemap.xml", PHASE_META,
+                          fingerprint(settings, [(f.name, f.newest) for f in files]),
+                          partial(sitemaps.sitemap_index, files, config)))
     recent = sitemaps.news_window(index.stories, now)
     outputs += [
         Output("sitemap-news.xml", PHASE_META, fingerprint(settings, recent),
@@ -398,10 +403,6 @@ def _report_outputs(curation: CurationReport, theme: Theme, config: SiteConfig,
                    theme.digest("report.html") + fingerprint(settings_fingerprint(config),
                                                               curation),
                    partial(_render_page, theme, "report.html", page_context(curation, config)))]
-
-
-def _sitemap_file(name: str, pages: list[PageSpec], config: SiteConfig) -> bytes:
-    return sitemaps.sitemap_files(sitemaps.sitemap_entries(pages, config), config)[name]
 
 
 def static_outputs(config: SiteConfig) -> list[Output]:

@@ -2,40 +2,101 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from html import escape
+from operator import attrgetter
+from typing import NamedTuple
 
 from newsdigest.config import SiteConfig
 from newsdigest.grouping import Story
 from newsdigest.pages import PageSpec
 
 MAX_URLS = 50_000  # per sitemap file, by the protocol
+_MODIFIED = attrgetter("modified")
 
 
-@dataclass(frozen=True)
-class Entry:
+class Entry(NamedTuple):
     path: str
     lastmod: str
     image: str = ""  # absolute URL of the page's main image
     video: tuple[str, str, str, str, int | None] | None = None  # thumb, title, text, player, s
 
 
-def sitemap_entries(pages: list[PageSpec], config: SiteConfig) -> list[Entry]:
-    """Every page a search engine should know, in page order, with its newest date."""
-    entries = []
+@dataclass(frozen=True)
+class SitemapFile:
+    """One file of the sitemap index and the pages it lists."""
+
+    name: str
+    pages: tuple[PageSpec, ...]
+    newest: datetime | None  # the latest change among its pages, for the index
+
+
+def plan_sitemaps(pages: list[PageSpec]) -> list[SitemapFile]:
+    """sitemap.xml is an index of files: the list pages in one, the item pages by month of
+    publication, each at most 50,000 URLs. An edit then remakes the file of its month only,
+    not one holding every page of the site."""
+    lists: list[PageSpec] = []
+    months: dict[tuple[int, int], list[PageSpec]] = {}
+    newest_of: dict[tuple[int, int], datetime] = {}
     for page in pages:
         if not is_listed(page):
             continue
-        newest = _newest(page)
         story = page.story
-        image = config.absolute_link(story.image_url) if story and story.image_url else ""
+        if story is None:
+            lists.append(page)
+            continue
+        month = (story.local_date.year, story.local_date.month)
+        months.setdefault(month, []).append(page)
+        newest = newest_of.get(month)
+        if newest is None or story.modified > newest:
+            newest_of[month] = story.modified
+    overall = max(newest_of.values(), default=None)  # the archive pages list every story
+    files = _chunked("sitemap-pages", lists, overall)
+    for (year, month), month_pages in sorted(months.items(), reverse=True):
+        files += _chunked(f"sitemap-items-{year}-{month:02d}", month_pages,
+                          newest_of[(year, month)])
+    return files
+
+
+def _chunked(stem: str, pages: list[PageSpec], newest: datetime | None) -> list[SitemapFile]:
+    chunks = [pages[i : i + MAX_URLS] for i in range(0, len(pages), MAX_URLS)]
+    return [SitemapFile(f"{stem}-{n}.xml" if n > 1 else f"{stem}.xml", tuple(chunk), newest)
+            for n, chunk in enumerate(chunks, 1)]
+
+
+def sitemap_index(files: list[SitemapFile], config: SiteConfig) -> bytes:
+    lines = ['<?xml version="1.0" encoding="UTF-8"?>',
+             '<sitemapindex xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">']
+    for file in files:
+        lastmod = f"<lastmod>{file.newest.isoformat()}</lastmod>" if file.newest else ""
+        lines.append(f"  <sitemap><loc>{escape(config.absolute_url(file.name))}</loc>"
+                     f"{lastmod}</sitemap>")
+    lines.append("</sitemapindex>")
+    return ("\n".join(lines) + "\n").encode()
+
+
+def sitemap_file(file: SitemapFile, config: SiteConfig) -> bytes:
+    return _urlset(sitemap_entries(file.pages, config), config)
+
+
+def sitemap_entries(pages: Iterable[PageSpec], config: SiteConfig) -> list[Entry]:
+    """Each page a search engine should know, with its newest date, image and video."""
+    entries = []
+    for page in pages:
+        story = page.story
+        if story is None:
+            newest = _newest(page.context.get("stories") or ())
+            entries.append(Entry(page.path, newest.isoformat() if newest else ""))
+            continue
+        item = story.item
+        image = config.absolute_link(story.image_url) if story.image_url else ""
         video = None
-        if story is not None and story.item.embed is not None:
-            item = story.item
+        if item.embed is not None:
             video = (image or item.embed.poster_url, item.title, item.excerpt or item.title,
                      item.embed.src, item.length_seconds)
-        entries.append(Entry(page.path, newest.isoformat() if newest else "", image, video))
+        entries.append(Entry(page.path, story.modified.isoformat(), image, video))
     return entries
 
 
@@ -44,35 +105,8 @@ def is_listed(page: PageSpec) -> bool:
     return page.listed and not page.path.endswith(".html")
 
 
-def _newest(page: PageSpec) -> datetime | None:
-    story = page.story
-    if story is not None:
-        return story.item.updated_at or story.item.published_at
-    stories = page.context.get("stories") or ()
-    dates = [s.item.updated_at or s.item.published_at for s in stories]
-    return max(dates) if dates else None
-
-
-def sitemap_names(count: int) -> list[str]:
-    """The sitemap files for a number of pages (all sitemap pages are HTML pages but 404)."""
-    if count <= MAX_URLS:
-        return ["sitemap.xml"]
-    return ["sitemap.xml"] + [f"sitemap-{n}.xml" for n in range(1, -(-count // MAX_URLS) + 1)]
-
-
-def sitemap_files(entries: list[Entry], config: SiteConfig) -> dict[str, bytes]:
-    """sitemap.xml, or past 50,000 URLs an index of sitemap-N.xml files."""
-    chunks = [entries[i : i + MAX_URLS] for i in range(0, len(entries), MAX_URLS)] or [[]]
-    if len(chunks) == 1:
-        return {"sitemap.xml": _urlset(chunks[0], config)}
-    files = {f"sitemap-{n}.xml": _urlset(chunk, config) for n, chunk in enumerate(chunks, 1)}
-    lines = ['<?xml version="1.0" encoding="UTF-8"?>',
-             '<sitemapindex xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">']
-    lines += [f"  <sitemap><loc>{escape(config.absolute_url(name))}</loc></sitemap>"
-              for name in files]
-    lines.append("</sitemapindex>")
-    files["sitemap.xml"] = ("\n".join(lines) + "\n").encode()
-    return files
+def _newest(stories: tuple[Story, ...]) -> datetime | None:
+    return max(map(_MODIFIED, stories), default=None)
 
 
 def _urlset(entries: list[Entry], config: SiteConfig) -> bytes:

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+import lxml.etree
 import lxml.html
 import pytest
 
@@ -67,6 +68,21 @@ class Site:
 
     def pages(self) -> list[Path]:
         return sorted(self.public.rglob("*.html"))
+
+    def sitemaps(self) -> list[lxml.etree._Element]:
+        """The files sitemap.xml (an index) points at, parsed, each checked to be one."""
+        index = lxml.etree.fromstring((self.public / "sitemap.xml").read_bytes())
+        assert index.tag == "{http://www.sitemaps.org/schemas/sitemap/0.9}sitemapindex"
+        trees = []
+        for loc in index.xpath("//*[local-name()='loc']/text()"):
+            tree = lxml.etree.fromstring((self.public / loc.rsplit("/", 1)[1]).read_bytes())
+            assert tree.tag == "{http://www.sitemaps.org/schemas/sitemap/0.9}urlset", loc
+            trees.append(tree)
+        return trees
+
+    def sitemap_urls(self) -> list[str]:
+        return [loc for tree in self.sitemaps()
+                for loc in tree.xpath("//*[local-name()='url']/*[local-name()='loc']/text()")]
 
 
 @pytest.fixture(autouse=True)

@@ -303,16 +303,17 @@ def test_nothing_changed_writes_nothing_and_a_note_edit_rebuilds_its_edition_onl
     capsys.readouterr()
     assert built.build("--no-search", "--explain") == 0
     out = capsys.readouterr().out
-    assert "(0 rebuilt, 56 unchanged; 0 files written, 0 deleted)" in out
+    assert "(0 rebuilt, 58 unchanged; 0 files written, 0 deleted)" in out
     time.sleep(0.01)
     built.write("content/digests/2026-W46.md", "Second note.\n")
     assert built.build("--no-search", "--explain") == 0
     rebuilt = sorted(line.split(":")[0].removeprefix("rebuilt ")
                      for line in capsys.readouterr().out.splitlines()
                      if line.startswith("rebuilt "))
-    # (The sitemap follows every page's fingerprint, as it does for any page edit.)
+    # (The sitemap file of list pages follows their fingerprints; the index and the item
+    # pages' files stay.)
     assert rebuilt == ["digest/atom.xml", "digest/feed.json", "digest/feed.xml",
-                       "digest/weekly/2026-W46/index.html", "sitemap.xml"]
+                       "digest/weekly/2026-W46/index.html", "sitemap-pages.xml"]
     assert "Second note." in (built.public / "digest/weekly/2026-W46/index.html").read_text()
 
 
@@ -367,7 +368,7 @@ def test_a_page_merged_into_a_later_lead_keeps_its_url(make_site, browser):
         "https://wire.example/tiny", 90, provider="Wire", domain="wire.example"))
     assert site.build("--no-search") == 0
     assert moved_to(site, "news/2026/11/10/first/") == "/news/2026/11/10/better/"
-    sitemap = (site.public / "sitemap.xml").read_text()
+    sitemap = " ".join(site.sitemap_urls())
     assert "news/2026/11/10/better/" in sitemap and "news/2026/11/10/first/" not in sitemap
     assert main(["check", "--config", str(site.root / "site.toml")]) == 0
     with serve_folder(site.public) as base:

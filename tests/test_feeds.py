@@ -110,9 +110,8 @@ def test_every_page_has_autodiscovery_and_topic_pages_their_own(make_site):
 def test_sitemap_lists_every_page_and_every_url_exists(make_site):
     site = make_site(files(), SETTINGS)
     site.build()
-    tree = lxml.etree.fromstring((site.public / "sitemap.xml").read_bytes())
-    ns = {"s": "http://www.sitemaps.org/schemas/sitemap/0.9"}
-    urls = tree.xpath("//s:loc/text()", namespaces=ns)
+    urls = site.sitemap_urls()
+    assert len(urls) == len(set(urls))
     paths = {urlsplit(u).path.removeprefix("/digest/") for u in urls}
     for path in paths:
         target = site.public / path
@@ -124,6 +123,35 @@ def test_sitemap_lists_every_page_and_every_url_exists(make_site):
     robots = (site.public / "robots.txt").read_text()
     assert "Sitemap: https://example.org/digest/sitemap.xml" in robots
     assert "Sitemap: https://example.org/digest/sitemap-news.xml" in robots
+
+
+def test_sitemap_is_an_index_of_list_pages_and_item_months_and_an_edit_remakes_one(
+        make_site, capsys):
+    site = make_site({
+        "content/oct.md": item("October story", "2026-10-01T10:00:00Z", "https://e.com/1"),
+        "content/nov.md": item("November story", "2026-11-02T10:00:00Z", "https://e.com/2",
+                               updatedDateTime="2026-11-05T08:00:00Z"),
+    }, SETTINGS)
+    assert site.build("--no-search") == 0
+    index = lxml.etree.fromstring((site.public / "sitemap.xml").read_bytes())
+    ns = {"s": "http://www.sitemaps.org/schemas/sitemap/0.9"}
+    listed = {loc.rsplit("/", 1)[1]: mod for loc, mod in zip(
+        index.xpath("//s:loc/text()", namespaces=ns),
+        index.xpath("//s:lastmod/text()", namespaces=ns), strict=True)}
+    assert listed == {"sitemap-pages.xml": "2026-11-05T08:00:00+00:00",
+                      "sitemap-items-2026-11.xml": "2026-11-05T08:00:00+00:00",
+                      "sitemap-items-2026-10.xml": "2026-10-01T10:00:00+00:00"}
+    october = lxml.etree.fromstring((site.public / "sitemap-items-2026-10.xml").read_bytes())
+    assert october.xpath("//s:loc/text()", namespaces=ns) == [
+        "https://example.org/digest/news/2026/10/01/oct/"]
+    capsys.readouterr()
+    site.write("content/oct.md", item("October story, revised", "2026-10-01T10:00:00Z",
+                                      "https://e.com/1"))
+    assert site.build("--no-search", "--explain") == 0
+    rebuilt = {line.split(":")[0].removeprefix("rebuilt ")
+               for line in capsys.readouterr().out.splitlines() if line.startswith("rebuilt ")}
+    assert {name for name in rebuilt if name.startswith("sitemap")} == {
+        "sitemap-items-2026-10.xml", "sitemap-pages.xml"}
 
 
 def test_news_sitemap_holds_the_last_two_days(make_site):
@@ -182,11 +210,11 @@ def test_video_pages_are_in_the_video_sitemap_extension(make_site):
                                            "https://www.youtube.com/watch?v=dQ8x1vKkZ2A",
                                            featuredContent=embed, length="PT2M")}, SETTINGS)
     site.build()
-    tree = lxml.etree.fromstring((site.public / "sitemap.xml").read_bytes())
     ns = {"v": "http://www.google.com/schemas/sitemap-video/1.1"}
-    assert tree.xpath("//v:player_loc/text()", namespaces=ns) == [
+    trees = site.sitemaps()
+    assert [u for t in trees for u in t.xpath("//v:player_loc/text()", namespaces=ns)] == [
         "https://www.youtube-nocookie.com/embed/dQ8x1vKkZ2A"]
-    assert tree.xpath("//v:duration/text()", namespaces=ns) == ["120"]
+    assert [d for t in trees for d in t.xpath("//v:duration/text()", namespaces=ns)] == ["120"]
 
 
 API_ITEM = {
