@@ -8,7 +8,7 @@ from html import escape
 from newsdigest.config import SiteConfig
 from newsdigest.editions import WEEKLY, Edition, EditionLink
 from newsdigest.feeds import Feed
-from newsdigest.fingerprint import fingerprint
+from newsdigest.fingerprint import fingerprint, plain_repr
 from newsdigest.grouping import Story, make_story
 from newsdigest.model import Image, Item, Provider
 from newsdigest.pages import (
@@ -29,6 +29,7 @@ def archive_path(page: int = 1) -> str:
     return FOLDER + (f"page/{page}/" if page > 1 else "")
 
 
+@plain_repr
 @dataclass(frozen=True)
 class EditionSummary:
     """An edition as the archive lists it: no story objects, only what the list shows."""

@@ -10,11 +10,13 @@ import re
 from collections import defaultdict
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
+from functools import cached_property
 
 from newsdigest.config import SiteConfig
 from newsdigest.content import Discovery, SourceFile, decode, parse
 from newsdigest.digestconfig import DigestSettings
 from newsdigest.errors import Problem
+from newsdigest.fingerprint import plain_repr
 from newsdigest.grouping import SiteIndex, Story, TopicRef
 from newsdigest.markup import RenderTimeout, render_body
 
@@ -25,6 +27,7 @@ _WEEK_KEY = re.compile(r"^(\d{4})-W(\d{2})$")
 OTHER_SECTION = "More news"
 
 
+@plain_repr
 @dataclass(frozen=True)
 class Period:
     kind: str  # DAILY or WEEKLY
@@ -36,13 +39,13 @@ class Period:
     def path(self) -> str:
         return f"digest/{self.kind}/{self.key}/"
 
-    @property
+    @cached_property
     def title(self) -> str:
         if self.kind == DAILY:
             return f"Today in AI: {self.start:%A} {self.start.day} {self.start:%B %Y}"
         return f"The week in AI: {date_range(self.start, self.end)}"
 
-    @property
+    @cached_property
     def label(self) -> str:
         """Short name for lists and links: 'Week 46, 2026' or 'Thursday 12 November 2026'."""
         if self.kind == DAILY:
@@ -87,6 +90,7 @@ def parse_period(text: str, kind: str | None = None) -> Period | None:
     return None
 
 
+@plain_repr
 @dataclass(frozen=True)
 class Section:
     label: str
@@ -94,6 +98,7 @@ class Section:
     stories: tuple[Story, ...]
 
 
+@plain_repr
 @dataclass(frozen=True)
 class EditionLink:
     title: str
@@ -101,6 +106,7 @@ class EditionLink:
     path: str
 
 
+@plain_repr
 @dataclass(frozen=True)
 class Edition:
     period: Period
@@ -223,17 +229,19 @@ def _in_domains(domain: str, domains: tuple[str, ...]) -> bool:
 def select(stories: list[Story], settings: DigestSettings) -> list[Story]:
     """The period's entries, best first: pinned items, then by score, within the caps."""
     candidates = [s for s in stories if eligible(s, settings)]
-    return _capped(candidates, settings, {s.path: curation_score(s, settings) for s in candidates})
+    return _capped(candidates, settings, _ranks(candidates, settings))
+
+
+def _ranks(candidates: list[Story], settings: DigestSettings) -> dict[str, tuple]:
+    """Each story's place in a ranking: pinned first, then by score, then the newest."""
+    return {s.path: (s.item.curation != "pin", -curation_score(s, settings),
+                     -s.item.published_at.timestamp(), s.path) for s in candidates}
 
 
 def _capped(candidates: list[Story], settings: DigestSettings,
-            scores: dict[str, float]) -> list[Story]:
-    """Eligible stories ranked (pinned first, then by score) and cut to the caps."""
-    ranked = sorted(
-        candidates,
-        key=lambda s: (s.item.curation != "pin", -scores[s.path],
-                       -s.item.published_at.timestamp(), s.path),
-    )
+            ranks: dict[str, tuple]) -> list[Story]:
+    """Eligible stories ranked (`_ranks`) and cut to the caps."""
+    ranked = sorted(candidates, key=lambda s: ranks[s.path])
     chosen: list[Story] = []
     per_topic: dict[str, int] = defaultdict(int)
     for story in ranked:
@@ -273,7 +281,7 @@ def build_editions(index: SiteIndex, config: SiteConfig,
     notes = notes or {}
     kinds = [k for k, on in ((WEEKLY, settings.weekly), (DAILY, settings.daily)) if on]
     candidates = [s for s in index.stories if eligible(s, settings)]
-    scores = {s.path: curation_score(s, settings) for s in candidates}
+    ranks = _ranks(candidates, settings)
     by_day: dict[date, list[Story]] = defaultdict(list)
     for story in candidates:
         by_day[story.local_date.date()].append(story)
@@ -284,7 +292,7 @@ def build_editions(index: SiteIndex, config: SiteConfig,
             by_period[period_of(kind, day)].extend(day_stories)
         made = []
         for period in sorted(by_period, key=lambda p: p.start):
-            chosen = _capped(by_period[period], settings, scores)
+            chosen = _capped(by_period[period], settings, ranks)
             if not chosen:
                 continue  # an empty edition is not published
             note = notes.get(period.key)

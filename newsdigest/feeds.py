@@ -6,10 +6,10 @@ import json
 import re
 from dataclasses import dataclass
 from datetime import datetime
-from email.utils import format_datetime
 from html import escape
 
 from newsdigest.config import SiteConfig
+from newsdigest.fingerprint import plain_repr
 from newsdigest.grouping import SiteIndex, Story
 
 # Characters XML 1.0 forbids; content copied from the web sometimes carries them.
@@ -18,6 +18,7 @@ KINDS = {"feed.xml": "application/rss+xml", "atom.xml": "application/atom+xml",
          "feed.json": "application/feed+json"}
 
 
+@plain_repr
 @dataclass(frozen=True)
 class Feed:
     """One channel: the whole site, or one topic."""
@@ -63,6 +64,8 @@ def _image_url(story: Story, config: SiteConfig) -> str:
 
 
 def rss(feed: Feed, config: SiteConfig) -> bytes:
+    from email.utils import format_datetime  # a rebuild that writes no RSS does not need it
+
     channel_link = config.absolute_url(feed.page)
     last = max((_updated(s) for s in feed.stories), default=None)
     out = [

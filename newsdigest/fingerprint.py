@@ -10,7 +10,9 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
+
+T = TypeVar("T", bound=type)
 
 
 def fingerprint(*values: Any) -> str:
@@ -18,6 +20,13 @@ def fingerprint(*values: Any) -> str:
     if " object at 0x" in text:
         raise TypeError(f"cannot fingerprint a value without a stable repr: {text[:200]}")
     return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=12).hexdigest()
+
+
+def plain_repr(cls: T) -> T:
+    """For a dataclass of values that fingerprints take the repr of, by the thousand per build:
+    the generated repr without its guard against cycles (values hold none), twice as fast."""
+    cls.__repr__ = cls.__repr__.__wrapped__  # type: ignore[attr-defined]
+    return cls
 
 
 def source_digest(paths: Iterable[Path]) -> str:

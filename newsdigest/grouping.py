@@ -12,12 +12,14 @@ from newsdigest import urls
 from newsdigest.config import SiteConfig
 from newsdigest.dedupe import Credit, merge_duplicates
 from newsdigest.errors import Problem
+from newsdigest.fingerprint import plain_repr
 from newsdigest.model import Image, Item
 from newsdigest.picture import Picture
 
 FUTURE_TOLERANCE = timedelta(minutes=5)
 
 
+@plain_repr
 @dataclass(frozen=True, slots=True)
 class TopicRef:
     name: str
@@ -71,6 +73,7 @@ class Story:
         return self.image.url
 
 
+@plain_repr
 @dataclass(frozen=True)
 class Topic:
     name: str
@@ -88,6 +91,7 @@ class Topic:
         return TopicRef(self.name, self.slug, self.path)
 
 
+@plain_repr
 @dataclass(frozen=True)
 class Month:
     year: int
@@ -103,6 +107,7 @@ class Month:
         return datetime(self.year, self.month, 1).strftime("%B %Y")
 
 
+@plain_repr
 @dataclass(frozen=True)
 class Year:
     year: int
@@ -162,10 +167,9 @@ def group(
     problems: list[Problem] = []
     warnings: list[Problem] = []
     kept, excluded = select(items, now, drafts, future)
-    kept = _drop_duplicate_sources(kept, warnings)
+    kept = _drop_duplicate_sources(newest_first(kept), warnings)  # each step keeps the order
     unmerged = kept
     kept, credits, merged = merge_duplicates(kept, config.tz)
-    kept = newest_first(kept)
     topic_names = _topic_names(kept, config)
     refs = _topic_refs(topic_names, warnings)
     tz = config.tz
@@ -240,9 +244,10 @@ def _fingerprint(*parts: object) -> str:
 
 
 def _drop_duplicate_sources(items: list[Item], warnings: list[Problem]) -> list[Item]:
-    """One story per source URL: the newest (then the first path) wins, the others are named."""
+    """One story per source URL: the first of `items` (newest first) wins, the others are
+    named."""
     best: dict[str, Item] = {}
-    for item in newest_first(items):
+    for item in items:
         kept = best.setdefault(item.url, item)
         if kept is not item:
             warnings.append(Problem(
@@ -366,11 +371,8 @@ def _top_stories(stories: list[Story], config: SiteConfig) -> tuple[Story, ...]:
     """The most notable items of the latest days, relative to the newest item, not the clock."""
     if not stories or config.top_stories < 1:
         return ()
-    newest = stories[0].item.published_at
-    recent = [
-        s for s in stories
-        if newest - s.item.published_at <= timedelta(days=config.top_stories_days)
-    ]
+    start = stories[0].item.published_at - timedelta(days=config.top_stories_days)
+    recent = [s for s in stories if s.item.published_at >= start]
     # A quiet week still gets a full band: then the choice is among the latest few.
     recent = recent if len(recent) >= 3 * config.top_stories else stories[: 3 * config.top_stories]
     ranked = sorted(recent, key=lambda s: (-s.score, -s.item.published_at.timestamp(), s.path))

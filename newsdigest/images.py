@@ -17,7 +17,6 @@ import os
 import re
 from collections import Counter
 from collections.abc import Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from functools import cache, cached_property, partial
 from pathlib import Path
@@ -379,6 +378,8 @@ class _Resolver:
             return found
         done = 0
         _ = self._fetcher  # made here, once, before the worker threads share it
+        from concurrent.futures import ThreadPoolExecutor  # only downloads and encoding need it
+
         with ThreadPoolExecutor(min(self.settings.concurrency, len(todo))) as pool:
             for url, result in zip(todo, pool.map(self._fetch_one, todo), strict=True):
                 found[url] = self._record(url, result)
@@ -425,6 +426,8 @@ class _Resolver:
         if not todo:
             return states
         done = 0
+        from concurrent.futures import ThreadPoolExecutor
+
         with ThreadPoolExecutor(min(self.workers, len(todo))) as pool:
             for (source, digest), result in zip(todo, pool.map(self._encode_one, todo),
                                                 strict=True):

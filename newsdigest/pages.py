@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 
 from newsdigest import urls
 from newsdigest.config import SiteConfig
+from newsdigest.fingerprint import plain_repr
 from newsdigest.grouping import SiteIndex, Story, Topic, TopicRef
 
 T = TypeVar("T")
@@ -20,12 +21,14 @@ PHASE_ITEMS = 1
 PHASE_LISTS = 2
 
 
+@plain_repr
 @dataclass(frozen=True)
 class Crumb:
     label: str
     path: str
 
 
+@plain_repr
 @dataclass(frozen=True)
 class PageMeta:
     """What every page says about itself: <title>, h1, description, canonical path."""
@@ -38,6 +41,7 @@ class PageMeta:
     breadcrumbs: tuple[Crumb, ...] = ()
 
 
+@plain_repr
 @dataclass(frozen=True)
 class Pagination:
     page: int
@@ -47,6 +51,7 @@ class Pagination:
     numbers: tuple[tuple[int, str | None], ...]  # page number and path; None path = a gap
 
 
+@plain_repr
 @dataclass(frozen=True)
 class TopicSummary:
     ref: TopicRef
@@ -56,6 +61,7 @@ class TopicSummary:
     latest: Story | None
 
 
+@plain_repr
 @dataclass(frozen=True)
 class MonthSummary:
     label: str
@@ -63,6 +69,7 @@ class MonthSummary:
     count: int
 
 
+@plain_repr
 @dataclass(frozen=True)
 class YearSummary:
     year: int
@@ -236,6 +243,7 @@ def _topic_pages(index: SiteIndex, config: SiteConfig) -> list[PageSpec]:
     return pages
 
 
+@plain_repr
 @dataclass(frozen=True)
 class TopicHeader:
     """A topic as its pages show it: no story list, so an edit elsewhere leaves pages alone."""
@@ -319,6 +327,7 @@ def _moved_pages(index: SiteIndex, config: SiteConfig) -> list[PageSpec]:
     return pages
 
 
+@plain_repr
 @dataclass(frozen=True)
 class Day:
     label: str

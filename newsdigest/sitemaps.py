@@ -153,7 +153,8 @@ def news_sitemap(stories: tuple[Story, ...], config: SiteConfig) -> bytes:
 
 
 def news_window(stories: tuple[Story, ...], now: datetime) -> tuple[Story, ...]:
-    return tuple(s for s in stories if now - timedelta(days=2) <= s.item.published_at <= now)
+    start = now - timedelta(days=2)
+    return tuple(s for s in stories if start <= s.item.published_at <= now)
 
 
 def robots_txt(config: SiteConfig) -> bytes:
