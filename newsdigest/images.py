@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from functools import cache, cached_property, partial
 from pathlib import Path
+from typing import NamedTuple
 
 from newsdigest import output
 from newsdigest.config import SiteConfig
@@ -36,9 +37,11 @@ OUTPUT_FOLDER = "img"
 Progress = Callable[[str, int, int], None]  # stage, done so far, total
 
 
-@dataclass(frozen=True)
-class Source:
-    """One candidate image: a remote URL or a local file, and what the page may say of it."""
+class Source(NamedTuple):
+    """One candidate image: a remote URL or a local file, and what the page may say of it.
+
+    A named tuple: every story makes a few per build, and tuples are made fastest.
+    """
 
     ref: str  # the URL, or the file's absolute path
     remote: bool
@@ -94,35 +97,44 @@ def prepare(index: SiteIndex, config: SiteConfig, assets: dict[str, Path], offli
     report = ImageReport()
     generic = generic_images(index.stories, settings.generic_threshold)
     report.generic = len(generic)
-    by_provider: dict[tuple[object, str], Source | None] = {}  # one per provider logo
+    by_provider: dict[tuple[str, int | None, int | None, str] | None, Source | None] = {}
     logos = {}
     for story in index.stories:
         provider = story.item.provider
-        key = (provider.logo, provider.name)
+        logo_image = provider.logo
+        key = (logo_image.url, logo_image.width, logo_image.height, provider.name) \
+            if logo_image else None
         if key not in by_provider:
             by_provider[key] = _logo_source(story)
         logos[story.path] = by_provider[key]
-    chains = {s.path: candidates(s, generic, assets, config, logos[s.path])
-              for s in index.stories}
     states: dict[tuple[str, bool], Thumbnails | Failed] = {}
     resolver = _Resolver(cache, settings, offline, workers, now, report, progress)
     needed = {c.key: c for c in logos.values() if c is not None}
-    while True:
-        for chain in chains.values():
-            _, wanted = choose(chain, states)
-            if wanted is not None:
+    # Each round resolves the next candidate of every story still undecided (the one before
+    # it could not be had), all together: downloads and encoding run concurrently.
+    chosen: dict[str, Source | None] = {}
+    undecided = [(s.path, candidates(s, generic, assets, config, logos[s.path]))
+                 for s in index.stories]
+    while undecided:
+        waiting = []
+        for path, chain in undecided:
+            source, wanted = choose(chain, states)
+            if wanted is None:
+                chosen[path] = source
+            else:
                 needed[wanted.key] = wanted
-        if not needed:
-            break
-        states.update(resolver.resolve(list(needed.values())))
-        needed = {}
+                waiting.append((path, chain))
+        if needed:
+            states.update(resolver.resolve(list(needed.values())))
+            needed = {}
+        undecided = waiting
     cache.save()
     pictures: dict[str, tuple[Picture | None, Picture | None]] = {}
     used: dict[str, Variant] = {}
     logo_pictures: dict[tuple[str, bool], Picture | None] = {}  # one per provider logo
     for story in index.stories:
-        chosen, _ = choose(chains[story.path], states)
-        picture = _picture(chosen, states, config, used) if chosen else None
+        source = chosen[story.path]
+        picture = _picture(source, states, config, used) if source else None
         logo_source = logos[story.path]
         logo = None
         if logo_source is not None:
