@@ -131,9 +131,9 @@ def same_story_groups(items: list[Item], tz: tzinfo) -> list[list[int]]:
             other = first.setdefault(("url", url), index)
             if other != index:
                 join(index, other)
-        if keys.title:
-            day = item.published_at.astimezone(tz).date().isoformat()
-            other = first.setdefault(("title", f"{day} {keys.title}"), index)
+        title = title_key(item, tz)
+        if title:
+            other = first.setdefault(("title", title), index)
             if other != index:
                 join(index, other)
     for index, item in enumerate(items):
@@ -145,6 +145,13 @@ def same_story_groups(items: list[Item], tz: tzinfo) -> list[list[int]]:
     for index in range(len(items)):
         groups.setdefault(root(index), []).append(index)
     return [members for members in groups.values() if len(members) > 1]
+
+
+def title_key(item: Item, tz: tzinfo) -> str:
+    """The local day and normalised title: items that share one are the same story; '' for a
+    title too short to tell."""
+    title = item.story_keys.title
+    return f"{item.published_at.astimezone(tz).date().isoformat()} {title}" if title else ""
 
 
 def merge_score(item: Item) -> tuple:

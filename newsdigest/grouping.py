@@ -10,7 +10,7 @@ from operator import attrgetter
 
 from newsdigest import urls
 from newsdigest.config import SiteConfig
-from newsdigest.dedupe import Credit, merge_duplicates
+from newsdigest.dedupe import Credit, merge_duplicates, title_key
 from newsdigest.errors import Problem
 from newsdigest.fingerprint import plain_repr
 from newsdigest.model import Image, Item
@@ -140,6 +140,9 @@ class Grouping:
     index: SiteIndex
     problems: list[Problem]
     warnings: list[Problem]
+    # How many items that may be merged share each dedupe.title_key: a kept site state
+    # (sitestate.py) checks that an edited title joins no other story.
+    title_keys: Counter[str] = field(default_factory=Counter)
 
 
 def select(
@@ -200,7 +203,8 @@ def group(
         merged=merged,
         moved=_moved(unmerged, merged, by_path, tz),
     )
-    return Grouping(index, problems, warnings)
+    return Grouping(index, problems, warnings,
+                    Counter(key for key in (title_key(i, tz) for i in unmerged) if key))
 
 
 def _moved(items: list[Item], merged: dict[str, tuple[str, ...]], by_path: dict[str, Story],

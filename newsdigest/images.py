@@ -90,12 +90,18 @@ class ImageStage:
 
 
 def prepare(index: SiteIndex, config: SiteConfig, assets: dict[str, Path], offline: bool,
-            workers: int, now: float, progress: Progress | None = None) -> ImageStage:
-    """Pick, fetch and thumbnail every story's picture and logo, and set them on the stories."""
+            workers: int, now: float, progress: Progress | None = None,
+            generic: set[str] | None = None) -> ImageStage:
+    """Pick, fetch and thumbnail every story's picture and logo, and set them on the stories.
+
+    `generic`: the generic images of the whole site, when `index` holds only some of its
+    stories (sitestate.py patches edited ones); by default, found among the index's stories.
+    """
     settings = config.images
     cache = ImageCache.open(image_cache_dir(config))
     report = ImageReport()
-    generic = generic_images(index.stories, settings.generic_threshold)
+    if generic is None:
+        generic = generic_images(index.stories, settings.generic_threshold)
     report.generic = len(generic)
     by_provider: dict[tuple[str, int | None, int | None, str] | None, Source | None] = {}
     logos = {}
@@ -321,7 +327,11 @@ class _Resolver:
         self.now = now
         self.report = report
         self.progress = progress
-        self.formats = supported_formats(settings)
+
+    @cached_property
+    def formats(self) -> tuple[str, ...]:
+        # Asks Pillow, which a rebuild that encodes nothing need not import.
+        return supported_formats(self.settings)
 
     @cached_property
     def _fetcher(self) -> Callable[[str], bytes]:
@@ -438,6 +448,7 @@ class _Resolver:
         if not todo:
             return states
         done = 0
+        _ = self.formats  # asked once, before the threads share it
         from concurrent.futures import ThreadPoolExecutor
 
         with ThreadPoolExecutor(min(self.workers, len(todo))) as pool:

@@ -23,6 +23,7 @@ from newsdigest import (
     output,
     search,
     sitemaps,
+    sitestate,
 )
 from newsdigest.config import SiteConfig
 from newsdigest.content import Discovery, SourceFile, discover
@@ -74,6 +75,9 @@ class BuildReport:
     index: SiteIndex | None = None  # what was built, for callers that keep it (serve)
     curation: CurationReport | None = None
     images: images.ImageReport = field(default_factory=images.ImageReport)
+    # Content files patched into the last build's kept site state (sitestate.py); None when
+    # this build read, grouped and pictured every item.
+    patched: list[str] | None = None
 
 
 Progress = Callable[[str, int, int], None]  # stage, done so far, total
@@ -127,31 +131,36 @@ def _build_site(config: SiteConfig, options: BuildOptions,
             return unchanged
     note_sources, discovery = editions.split_notes(discovery)
     settings = LoadSettings.of(config)
-    kept = warm.items if warm and cache_dir and warm.items_key == settings.key else None
-    loaded = load_items(
-        discovery.items,
-        settings,
-        cache_dir / "items" if cache_dir and kept is None else None,
-        options.workers,
-        _counter(progress, "reading", len(discovery.items)),
-        kept,
-    )
-    if warm is not None and cache_dir:
-        warm.items, warm.items_key = loaded.entries, settings.key
-    # 2. group: choose what is published, arrange by topic and date
-    grouping = group(loaded.items, config, now, options.drafts, options.future)
-    problems = loaded.problems + grouping.problems
-    if problems and not options.skip_invalid:
-        raise ContentInvalid(problems)
-    index = grouping.index
-    warnings = discovery.warnings + loaded.warnings + grouping.warnings
-    # 2b. images: thumbnails for every story (downloaded once, made once), or fallbacks
-    pictures = images.prepare(index, config, {a.rel: a.path for a in discovery.assets},
-                              options.offline, options.workers, now.timestamp(), progress)
-    notes, note_warnings = editions.load_notes(note_sources, config.digest, config.rules.nofollow)
-    warnings += note_warnings
-    digest_editions = editions.build_editions(index, config, notes)
-    warnings += editions.unused_notes(notes, digest_editions)
+    assets = {a.rel: a.path for a in discovery.assets}
+    # Steps 1 and 2 are kept between builds (sitestate.py): after edits that move no story,
+    # the last build's state is patched instead.
+    state_file = _manifest_file(config).with_suffix(".state") if cache_dir and not warm else None
+    state_key = _state_key(config, options, note_sources, discovery) if state_file else ""
+    front = None
+    if state_file is not None:
+        front = sitestate.patched(
+            state_file, state_key, discovery, settings, config.tz,
+            partial(_repicture, config, assets, options, now), now)
+    if front is None:
+        front = _front_half(config, options, discovery, note_sources, assets, now, progress,
+                            warm, cache_dir)
+    saved = sitestate.save_in_background(state_file, state_key, front) if state_file \
+        else (lambda: None)
+    try:
+        return _plan_and_write(config, options, progress, started, now, discovery, front,
+                               snapshot_key)
+    finally:
+        saved()
+
+
+def _plan_and_write(config: SiteConfig, options: BuildOptions, progress: Progress | None,
+                    started: float, now: datetime, discovery: Discovery,
+                    front: sitestate.FrontHalf, snapshot_key: str) -> BuildReport:
+    """Steps 3 and 4: plan every output, then render and write those that changed."""
+    cache_dir = config.cache_dir if options.use_cache else None
+    index, pictures, digest_editions = front.index, front.pictures, front.editions
+    problems = front.problems
+    warnings = front.warnings(discovery)
     curation = curation_report(index, digest_editions, problems, warnings, now, pictures.generic)
 
     # 3. plan every output with the fingerprint of what it is made from
@@ -182,6 +191,9 @@ def _build_site(config: SiteConfig, options: BuildOptions,
     if manifest is not None and not (config.output_dir / output.MARKER).exists():
         manifest = None
     explanations = _explain(outputs, manifest, config.output_dir) if options.explain else []
+    if options.explain and front.patched is not None:
+        explanations.insert(0, "site state: the last build's, with "
+                            + (", ".join(front.patched) or "no edit") + " patched in")
     counter = _counter(progress, "writing", len(outputs))
     harvest = output.Harvest(
         take=lambda: (theme.cards.take_new(), jsons.take_new()),
@@ -206,7 +218,7 @@ def _build_site(config: SiteConfig, options: BuildOptions,
         items=len(index.stories),
         pages=len(pages),
         seconds=time.perf_counter() - started,
-        parsed=loaded.parsed,
+        parsed=front.parsed,
         write=report,
         warnings=warnings,
         skipped=problems,
@@ -215,19 +227,90 @@ def _build_site(config: SiteConfig, options: BuildOptions,
         index=index,
         curation=curation,
         images=pictures.report,
+        patched=front.patched,
     )
     if snapshot_key and manifest_file is not None:
-        future = [i.published_at for i in loaded.items
-                  if i.published_at > now + FUTURE_TOLERANCE and not options.future]
-        valid_until = min(future) - FUTURE_TOLERANCE if future else None
-        if pictures.report.retry_at is not None:  # a failed download may be retried then
-            retry = datetime.fromtimestamp(pictures.report.retry_at, UTC)
-            valid_until = min(valid_until, retry) if valid_until else retry
         record = replace(build_report, index=None, explanations=[], write=WriteReport(),
-                         images=pictures.report.as_cached())
+                         images=pictures.report.as_cached(), patched=None)
         output.save_atomic(_snapshot_file(manifest_file),
-                           pickle.dumps((snapshot_key, valid_until, record)))
+                           pickle.dumps((snapshot_key, front.valid_until, record)))
     return build_report
+
+
+def _front_half(config: SiteConfig, options: BuildOptions, discovery: Discovery,
+                note_sources: list[SourceFile], assets: dict[str, Path], now: datetime,
+                progress: Progress | None, warm: WarmState | None,
+                cache_dir: Path | None) -> sitestate.FrontHalf:
+    """Load, validate, group, picture and choose the editions: every file read."""
+    # 1. load and validate every file: all problems are collected before anything is written
+    settings = LoadSettings.of(config)
+    kept = warm.items if warm and cache_dir and warm.items_key == settings.key else None
+    loaded = load_items(
+        discovery.items,
+        settings,
+        cache_dir / "items" if cache_dir and kept is None else None,
+        options.workers,
+        _counter(progress, "reading", len(discovery.items)),
+        kept,
+    )
+    if warm is not None and cache_dir:
+        warm.items, warm.items_key = loaded.entries, settings.key
+    # 2. group: choose what is published, arrange by topic and date
+    grouping = group(loaded.items, config, now, options.drafts, options.future)
+    problems = loaded.problems + grouping.problems
+    if problems and not options.skip_invalid:
+        raise ContentInvalid(problems)
+    index = grouping.index
+    # 2b. images: thumbnails for every story (downloaded once, made once), or fallbacks
+    pictures = images.prepare(index, config, assets, options.offline, options.workers,
+                              now.timestamp(), progress)
+    notes, note_warnings = editions.load_notes(note_sources, config.digest, config.rules.nofollow)
+    digest_editions = editions.build_editions(index, config, notes)
+    future = [i.published_at for i in loaded.items
+              if i.published_at > now + FUTURE_TOLERANCE and not options.future]
+    valid_until = min(future) - FUTURE_TOLERANCE if future else None
+    if pictures.report.retry_at is not None:  # a failed download may be retried then
+        retry = datetime.fromtimestamp(pictures.report.retry_at, UTC)
+        valid_until = min(valid_until, retry) if valid_until else retry
+    entries = loaded.entries
+    return sitestate.FrontHalf(
+        index=index,
+        pictures=pictures,
+        editions=digest_editions,
+        problems=problems,
+        item_warnings={rel: e.result.warnings for rel, e in entries.items() if e.result.warnings},
+        later_warnings=(grouping.warnings + note_warnings
+                        + editions.unused_notes(notes, digest_editions)),
+        valid_until=valid_until,
+        title_keys=grouping.title_keys,
+        records={rel: (e.size, e.mtime_ns, e.digest) for rel, e in entries.items()},
+        parsed=loaded.parsed,
+    )
+
+
+def _repicture(config: SiteConfig, assets: dict[str, Path], options: BuildOptions,
+               now: datetime, index: SiteIndex, generic: set[str]) -> None:
+    images.prepare(index, config, assets, options.offline, options.workers, now.timestamp(),
+                   generic=generic)
+
+
+def _state_key(config: SiteConfig, options: BuildOptions, note_sources: list[SourceFile],
+               discovery: Discovery) -> str:
+    """Everything the kept site state is made from besides the news items themselves."""
+    image_index = images.image_cache_dir(config) / "index.json"
+    try:
+        stat = image_index.stat()
+        image_cache = (stat.st_size, stat.st_mtime_ns)
+    except OSError:
+        image_cache = None
+    static = discover(config.static_dir) if config.static_dir.is_dir() else None
+    return fingerprint(
+        CODE, settings_fingerprint(config), config.images, str(config.content_dir),
+        str(config.static_dir), str(image_index), image_cache,
+        options.drafts, options.future, options.skip_invalid, options.offline,
+        [(s.rel, s.size, s.mtime_ns) for s in note_sources + discovery.assets],
+        [(s.rel, s.size, s.mtime_ns) for s in static.items + static.assets] if static else None,
+    )
 
 
 def current_index(config: SiteConfig, now: datetime | None = None

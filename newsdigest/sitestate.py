@@ -1,0 +1,187 @@
+"""The site as the last build left it (stories grouped and pictured, editions chosen), kept so
+that a rebuild after edits that move no story patches it instead of remaking it.
+
+Reading, grouping, picturing and choosing editions for 10,000 items is most of a rebuild's
+fixed cost (over half a second), while the usual edit, a title, excerpt, body or update date
+corrected, changes none of it but the edited story's own text. Such a rebuild loads the kept
+state, re-reads only the changed files and patches their stories in place; everything after
+(pages, fingerprints, what to write) runs as in any build, so the output is the same as a full
+build's. An edit to anything else that shapes the site (a date, topics, a source URL, images,
+scores, publication), an added or removed file, or a title that now matches another story's
+makes the build do it all again.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from datetime import datetime, tzinfo
+from pathlib import Path
+
+from newsdigest import images, output
+from newsdigest.content import Discovery, SourceFile
+from newsdigest.dedupe import title_key
+from newsdigest.editions import Edition
+from newsdigest.errors import Problem
+from newsdigest.grouping import SiteIndex, Story, make_story
+from newsdigest.loading import LoadSettings, load_one
+from newsdigest.model import Item
+
+MOST_PATCHED = 200  # past this many changed files, doing it all again costs about the same
+
+
+@dataclass
+class FrontHalf:
+    """What a build knows before it plans pages."""
+
+    index: SiteIndex
+    pictures: images.ImageStage
+    editions: list[Edition]
+    problems: list[Problem]
+    item_warnings: dict[str, list[Problem]]  # per content file (only those with any)
+    later_warnings: list[Problem]  # from grouping and the editor's notes
+    valid_until: datetime | None  # when time alone changes it: a future item becomes due
+    title_keys: Counter[str]  # grouping.Grouping.title_keys
+    records: dict[str, tuple[int, int, str]]  # content file -> size, mtime_ns, digest
+    parsed: int = 0  # files read and validated by this build
+    patched: list[str] | None = None  # content files patched into a kept state; None: made
+
+    def warnings(self, discovery: Discovery) -> list[Problem]:
+        """The build's warnings so far, in the order a build that read every file gives."""
+        by_file = [w for s in discovery.items for w in self.item_warnings.get(s.rel, ())]
+        return discovery.warnings + by_file + self.later_warnings
+
+
+def save_in_background(file: Path, key: str, front: FrontHalf) -> Callable[[], None]:
+    """Write the kept state from a forked process while the build goes on (pickling 10,000
+    stories takes a third of a second); returns the function that waits for it."""
+    try:
+        pid = os.fork()
+    except (AttributeError, OSError):  # no fork here: write it now
+        _save(file, key, front)
+        return lambda: None
+    if pid == 0:  # the child: the parent's memory as it is now, copied on write
+        code = 1
+        try:
+            _save(file, key, front)
+            code = 0
+        finally:
+            os._exit(code)
+
+    def wait() -> None:
+        os.waitpid(pid, 0)
+
+    return wait
+
+
+def _save(file: Path, key: str, front: FrontHalf) -> None:
+    # The header first: a build reads the rest only when the header lets it patch.
+    header = pickle.dumps((key, front.valid_until, front.records), pickle.HIGHEST_PROTOCOL)
+    body = pickle.dumps(replace(front, records={}, patched=None), pickle.HIGHEST_PROTOCOL)
+    output.save_atomic(file, header + body)
+
+
+def patched(file: Path, key: str, discovery: Discovery, settings: LoadSettings,
+            tz: tzinfo, repicture: Callable[[SiteIndex, set[str]], object],
+            now: datetime) -> FrontHalf | None:
+    """The kept state with the changed files' stories patched in, or None when the build must
+    do it all again: no kept state for this key, time has changed it (a future item is due),
+    or an edit moves a story.
+
+    `repicture` sets the pictures of an index's stories given the site's generic images
+    (images.prepare on an index of the patched stories).
+    """
+    try:
+        with file.open("rb") as handle:
+            kept_key, valid_until, records = pickle.load(handle)
+            if kept_key != key or (valid_until is not None and now >= valid_until):
+                return None
+            changed = _changed(discovery, records)
+            if changed is None:
+                return None
+            front = pickle.load(handle)
+    except (OSError, pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError,
+            ImportError):
+        return None
+    if not isinstance(front, FrontHalf):
+        return None
+    front.records = records
+    stories = {story.item.source: story for story in front.index.stories} if changed else {}
+    edits: list[tuple[Story, Item]] = []
+    for source in changed:
+        entry = load_one(source, settings)
+        known_digest = records[source.rel][2]
+        records[source.rel] = (entry.size, entry.mtime_ns, entry.digest)
+        if entry.digest == known_digest:
+            continue  # touched, not changed
+        story = stories.get(source.rel)
+        item = entry.result.item
+        if story is None or item is None or entry.result.problems:
+            return None  # not on the site, or no longer valid: a full build says why
+        if not _keeps_its_place(story, item, front, tz):
+            return None
+        edits.append((story, item))
+        if entry.result.warnings:
+            front.item_warnings[source.rel] = entry.result.warnings
+        else:
+            front.item_warnings.pop(source.rel, None)
+    for story, item in edits:
+        fresh = make_story(item, story.path, story.local_date, story.topics, story.also)
+        story.item, story.image = fresh.item, fresh.image
+        story.fingerprint, story.modified = fresh.fingerprint, fresh.modified
+    if edits:
+        repicture(replace(front.index, stories=tuple(story for story, _ in edits)),
+                  front.pictures.generic)
+    front.parsed = len(changed)
+    front.patched = [story.item.source for story, _ in edits]
+    return front
+
+
+def _changed(discovery: Discovery, records: dict[str, tuple[int, int, str]]
+             ) -> list[SourceFile] | None:
+    """The content files changed since the kept state; None if any was added or removed, or
+    so many changed that patching would not pay."""
+    if len(records) != len(discovery.items):
+        return None
+    changed = []
+    for source in discovery.items:
+        known = records.get(source.rel)
+        if known is None:
+            return None  # a file added (and another removed)
+        if (source.size, source.mtime_ns) != known[:2]:
+            changed.append(source)
+            if len(changed) > MOST_PATCHED:
+                return None
+    return changed
+
+
+def _keeps_its_place(story: Story, item: Item, front: FrontHalf, tz: tzinfo) -> bool:
+    """Whether the edited item leaves the site's shape as it was: the same fields but for its
+    own text and update date, and a title that makes it no other story's duplicate.
+
+    The title counts it keeps (`front.title_keys`) follow the edit, so that two titles edited
+    alike in one go are seen to meet.
+    """
+    if story.also or story.item.source in front.index.merged:
+        return False  # its title may be what merged its story: grouping decides again
+    if _shape(story.item) != _shape(item):
+        return False
+    old, new = title_key(story.item, tz), title_key(item, tz)
+    if new != old:
+        if new and front.title_keys[new] > 0:
+            return False  # now the same story as another item
+        if old:
+            front.title_keys[old] -= 1
+        if new:
+            front.title_keys[new] += 1
+    return True
+
+
+def _shape(item: Item) -> Item:
+    """The item without what only its own story shows, which no other part of the site reads:
+    the fields that place it (date, topics, source, images, provider, scores...)."""
+    return replace(item, digest="", title="", excerpt="", body_html="", updated_at=None,
+                   story_keys=replace(item.story_keys, title=""))
