@@ -8,6 +8,7 @@ Files whose bytes did not change are never rewritten, so their mtimes stay.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import os
 import pickle
@@ -23,6 +24,9 @@ from newsdigest.errors import OutputRefused
 MARKER = ".newsdigest"
 WRITING = ".newsdigest-writing"  # present while an incremental build replaces files
 TEMP_PREFIX = ".tmp-newsdigest-"
+_UMASK = os.umask(0o022)  # read once, at import (there is no way to read it without setting it)
+os.umask(_UMASK)
+FILE_MODE = 0o666 & ~_UMASK  # what open() gives a new file: pages must be as readable
 MARKER_TEXT = "made by newsdigest: this folder is replaced by each build\n"
 PHASE_ASSETS = 0
 PARALLEL_THRESHOLD = 400  # below this, forking workers costs more than it saves
@@ -107,7 +111,16 @@ def stale_outputs(outputs: Sequence[Output], manifest: Manifest, output_dir: Pat
             continue
         if (stat.st_size, stat.st_mtime_ns) != known[1:]:
             stale.append(output)
+        else:
+            repair_mode(os.path.join(root, output.path), stat)
     return stale
+
+
+def repair_mode(path: str, stat: os.stat_result) -> None:
+    """Make a page an earlier newsdigest rewrote through a private temporary file (0600, for
+    its owner only) as readable as a new file: a web server reads as another user."""
+    if stat.st_mode & 0o777 == 0o600 != FILE_MODE:
+        os.chmod(path, FILE_MODE)
 
 
 def write_full(outputs: Sequence[Output], output_dir: Path, workers: int,
@@ -320,9 +333,35 @@ def _write(output: Output, data: bytes | None, dest: Path, previous: Path,
             stat = os.fstat(handle.fileno())
         return Written(output.path, stat.st_size, stat.st_mtime_ns, True)
     elif not same:
-        save_atomic(Path(target), data)
+        stat = _replace(target, data)
+        return Written(output.path, stat.st_size, stat.st_mtime_ns, True)
     stat = os.stat(target)
     return Written(output.path, stat.st_size, stat.st_mtime_ns, not same)
+
+
+def _replace(target: str, data: bytes) -> os.stat_result:
+    """Write a page through a temporary file renamed over it: readers see the old file or the
+    new one, never part of one. Unlike save_atomic (for the cache), the file gets the usual
+    permissions (0644 under the usual umask), as the web server reading it needs."""
+    folder, name = os.path.split(target)
+    temporary = os.path.join(folder, f"{TEMP_PREFIX}{name}.{os.getpid()}")
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
+    try:
+        fd = os.open(temporary, flags, 0o666)
+    except FileExistsError:  # left by a build killed midway
+        os.unlink(temporary)
+        fd = os.open(temporary, flags, 0o666)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            stat = os.fstat(handle.fileno())
+        os.replace(temporary, target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temporary)
+        raise
+    return stat
 
 
 def _make_folder(folder: str, made_folders: set[str]) -> None:

@@ -362,12 +362,14 @@ def _unchanged_build(config: SiteConfig, key: str, now: datetime, started: float
         return None
     root = str(config.output_dir)
     for path, (_, size, mtime_ns) in manifest.items():
+        file = os.path.join(root, path)
         try:
-            stat = os.stat(os.path.join(root, path))
+            stat = os.stat(file)
         except OSError:
             return None
         if (stat.st_size, stat.st_mtime_ns) != (size, mtime_ns):
             return None
+        output.repair_mode(file, stat)
     return replace(record, seconds=time.perf_counter() - started,
                    write=WriteReport(unchanged=len(manifest)))
 

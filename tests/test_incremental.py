@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import re
+import stat
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -95,6 +96,28 @@ def test_editing_one_item_rebuilds_its_page_and_its_lists_only(site, tmp_path):
     # page and the three edition feeds.)
     assert report.write.rendered < 26
     assert_same_as_clean_build(site, tmp_path)
+
+
+def test_rewritten_files_are_readable_like_new_ones(site):
+    # A web server reads the output as another user: a page rewritten by an incremental build
+    # must keep the permissions a new file gets (0644 under umask 022), not a temp file's 0600.
+    umask = os.umask(0o022)
+    os.umask(umask)
+    path = site.root / "content/2026-10-05-story-4.md"
+    path.write_text(path.read_text().replace("Story number 4", "Story number four"))
+    report = build(site)
+    assert report.write.written > 0
+    modes = {rel: stat.S_IMODE((site.public / rel).stat().st_mode)
+             for rel in ("index.html", "news/2026/10/05/story-4/index.html", "sitemap.xml")}
+    assert modes == dict.fromkeys(modes, 0o666 & ~umask)
+    # Files an earlier version left at 0600 are made readable, bytes and mtimes untouched.
+    if umask & 0o044 == 0:
+        page = site.public / "news/2026/10/06/story-5/index.html"
+        page.chmod(0o600)
+        before = page.stat().st_mtime_ns
+        build(site, explain=True)
+        assert stat.S_IMODE(page.stat().st_mode) == 0o666 & ~umask
+        assert page.stat().st_mtime_ns == before
 
 
 def test_adding_an_item_shifts_pagination_exactly_like_a_clean_build(site, tmp_path):
