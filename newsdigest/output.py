@@ -316,7 +316,8 @@ def _write(output: Output, data: bytes | None, dest: Path, previous: Path,
     target = os.path.join(dest, output.path)
     old = os.path.join(previous, output.path)
     try:
-        same = os.stat(old).st_size == len(data) and _read(old) == data
+        old_stat = os.stat(old)
+        same = old_stat.st_size == len(data) and _read(old) == data
     except OSError:
         same = False
     in_staging = dest != previous
@@ -325,6 +326,7 @@ def _write(output: Output, data: bytes | None, dest: Path, previous: Path,
         _make_folder(folder, made_folders)
     if same and in_staging:
         os.link(old, target)  # staging keeps the old inode: same bytes, same mtime
+        repair_mode(target, old_stat)
     elif in_staging:
         # Nobody reads the staging folder before the swap: no temporary file needed.
         with open(target, "wb") as handle:
