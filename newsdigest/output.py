@@ -111,7 +111,7 @@ def stale_outputs(outputs: Sequence[Output], manifest: Manifest, output_dir: Pat
             continue
         if (stat.st_size, stat.st_mtime_ns) != known[1:]:
             stale.append(output)
-        else:
+        elif stat.st_mode & 0o777 == 0o600:
             repair_mode(os.path.join(root, output.path), stat)
     return stale
 

@@ -144,8 +144,11 @@ def _build_site(config: SiteConfig, options: BuildOptions,
     if front is None:
         front = _front_half(config, options, discovery, note_sources, assets, now, progress,
                             warm, cache_dir)
-    saved = sitestate.save_in_background(state_file, state_key, front) if state_file \
-        else (lambda: None)
+    # A patched state is not saved again: the next build patches the saved one with every file
+    # changed since (a few milliseconds each), and a fork now would slow this build's own
+    # planning (its memory copied page by page as it is touched).
+    saved = sitestate.save_in_background(state_file, state_key, front) \
+        if state_file and front.patched is None else (lambda: None)
     try:
         return _plan_and_write(config, options, progress, started, now, discovery, front,
                                snapshot_key)
@@ -369,7 +372,8 @@ def _unchanged_build(config: SiteConfig, key: str, now: datetime, started: float
             return None
         if (stat.st_size, stat.st_mtime_ns) != (size, mtime_ns):
             return None
-        output.repair_mode(file, stat)
+        if stat.st_mode & 0o777 == 0o600:
+            output.repair_mode(file, stat)
     return replace(record, seconds=time.perf_counter() - started,
                    write=WriteReport(unchanged=len(manifest)))
 

@@ -309,10 +309,19 @@ def test_text_edits_patch_the_kept_site_state_and_build_like_a_clean_build(site,
     assert_same_as_clean_build(site, tmp_path / "a")
     page = (site.public / "news/2026/10/04/story-3/index.html").read_text()
     assert "A new summary" in page and "<strong>rewritten</strong>" in page
-    # The patched state is kept in turn: the next edit patches it again.
+    # The next build patches the same kept state with every file changed since it was made.
     edit(site, "2026-10-05-story-4.md", "corrected", "corrected twice")
-    assert build(site).patched == ["2026-10-05-story-4.md"]
+    assert sorted(build(site).patched or ()) == ["2026-10-04-story-3.md",
+                                                 "2026-10-05-story-4.md",
+                                                 "2026-10-08-story-7.md"]
     assert_same_as_clean_build(site, tmp_path / "b")
+    # A build that makes the state anew (a new file) keeps that one instead.
+    site.write("content/2026-10-20-new.md", item(title="New", date="2026-10-20T09:00:00Z",
+                                                 url="https://example.com/new"))
+    assert build(site).patched is None
+    edit(site, "2026-10-05-story-4.md", "corrected twice", "corrected thrice")
+    assert build(site).patched == ["2026-10-05-story-4.md"]
+    assert_same_as_clean_build(site, tmp_path / "c")
 
 
 @pytest.mark.parametrize(("rel", "old", "new"), [
