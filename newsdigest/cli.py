@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import gc
 import os
 import shutil
@@ -31,9 +32,15 @@ def run() -> None:
     A 10,000-item build holds about a million objects; tearing them down costs a sixth of a
     no-change rebuild and achieves nothing at exit (mypy exits the same way).
     """
-    code = main()
-    sys.stdout.flush()
-    sys.stderr.flush()
+    try:
+        code = main()
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # The reader went away (`newsdigest build --explain | head`): not an error of ours,
+        # and no traceback. 141 is what a shell reports for a process killed by SIGPIPE.
+        code = 141
+    with contextlib.suppress(BrokenPipeError):
+        sys.stderr.flush()
     os._exit(code)
 
 
@@ -230,6 +237,11 @@ def _build(args: argparse.Namespace) -> int:
     finally:
         if progress:
             progress.clear()
+    if args.explain and report.patched is not None:
+        print(f"kept the last build's site state, patched with {len(report.patched)} edited "
+              f"item{'s' if len(report.patched) != 1 else ''}: "
+              + (", ".join(report.patched[:5]) or "none")
+              + (f" and {len(report.patched) - 5} more" if len(report.patched) > 5 else ""))
     _print_report(report, config, args.quiet)
     if report.curation is not None and not args.quiet:
         from newsdigest.report import REPORT_FOLDER, summary_line

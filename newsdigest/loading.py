@@ -183,6 +183,22 @@ def _read_cache(cache_dir: Path, settings: LoadSettings) -> dict[str, CacheEntry
     return entries
 
 
+def cached_entries(cache_dir: Path, settings: LoadSettings, rels: list[str]
+                   ) -> dict[str, CacheEntry]:
+    """The cached validation of some files, reading only the shards that hold them."""
+    found: dict[str, CacheEntry] = {}
+    for shard in {_shard(rel) for rel in rels}:
+        try:
+            with (cache_dir / f"{shard:02d}.pickle").open("rb") as handle:
+                key, part = pickle.load(handle)
+        except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ValueError, TypeError,
+                ImportError):
+            continue
+        if key == settings.key and isinstance(part, dict):
+            found.update((rel, part[rel]) for rel in rels if rel in part)
+    return found
+
+
 def save_cache(cache_dir: Path, settings: LoadSettings, entries: dict[str, CacheEntry]) -> None:
     """Write entries kept warm in memory, so the next process starts from them."""
     _write_cache(cache_dir, settings, entries, set(range(SHARDS)))

@@ -139,7 +139,7 @@ def _build_site(config: SiteConfig, options: BuildOptions,
     front = None
     if state_file is not None:
         front = sitestate.patched(
-            state_file, state_key, discovery, settings, config.tz,
+            state_file, state_key, discovery, settings, config.cache_dir / "items", config.tz,
             partial(_repicture, config, assets, options, now), now)
     if front is None:
         front = _front_half(config, options, discovery, note_sources, assets, now, progress,
@@ -194,9 +194,6 @@ def _plan_and_write(config: SiteConfig, options: BuildOptions, progress: Progres
     if manifest is not None and not (config.output_dir / output.MARKER).exists():
         manifest = None
     explanations = _explain(outputs, manifest, config.output_dir) if options.explain else []
-    if options.explain and front.patched is not None:
-        explanations.insert(0, "site state: the last build's, with "
-                            + (", ".join(front.patched) or "no edit") + " patched in")
     counter = _counter(progress, "writing", len(outputs))
     harvest = output.Harvest(
         take=lambda: (theme.cards.take_new(), jsons.take_new()),

@@ -26,8 +26,8 @@ from newsdigest.content import Discovery, SourceFile
 from newsdigest.dedupe import title_key
 from newsdigest.editions import Edition
 from newsdigest.errors import Problem
-from newsdigest.grouping import SiteIndex, Story, make_story
-from newsdigest.loading import LoadSettings, load_one
+from newsdigest.grouping import SiteIndex, make_story
+from newsdigest.loading import CacheEntry, LoadSettings, cached_entries, load_one
 from newsdigest.model import Item
 
 MOST_PATCHED = 200  # past this many changed files, doing it all again costs about the same
@@ -78,29 +78,39 @@ def save_in_background(file: Path, key: str, front: FrontHalf) -> Callable[[], N
 
 
 def _save(file: Path, key: str, front: FrontHalf) -> None:
-    # The header first: a build reads the rest only when the header lets it patch.
-    header = pickle.dumps((key, front.valid_until, front.records), pickle.HIGHEST_PROTOCOL)
-    body = pickle.dumps(replace(front, records={}, patched=None), pickle.HIGHEST_PROTOCOL)
-    output.save_atomic(file, header + body)
+    # A header first, with what decides whether the kept state can be patched: a build reads
+    # the rest (most of the file) only when it can.
+    index = front.index
+    patchable = frozenset(story.item.source for story in index.stories
+                          if not story.also and story.item.source not in index.merged)
+    header = (key, front.valid_until, front.records, patchable, front.title_keys)
+    body = replace(front, records={}, title_keys=Counter(), patched=None)
+    output.save_atomic(file, pickle.dumps(header, pickle.HIGHEST_PROTOCOL)
+                       + pickle.dumps(body, pickle.HIGHEST_PROTOCOL))
 
 
 def patched(file: Path, key: str, discovery: Discovery, settings: LoadSettings,
-            tz: tzinfo, repicture: Callable[[SiteIndex, set[str]], object],
+            items_cache: Path, tz: tzinfo, repicture: Callable[[SiteIndex, set[str]], object],
             now: datetime) -> FrontHalf | None:
     """The kept state with the changed files' stories patched in, or None when the build must
     do it all again: no kept state for this key, time has changed it (a future item is due),
     or an edit moves a story.
 
+    The edited items are compared with their previous version in the item cache
+    (`items_cache`), so a build that cannot patch finds out before it reads the kept state.
     `repicture` sets the pictures of an index's stories given the site's generic images
     (images.prepare on an index of the patched stories).
     """
     try:
         with file.open("rb") as handle:
-            kept_key, valid_until, records = pickle.load(handle)
+            kept_key, valid_until, records, patchable, title_keys = pickle.load(handle)
             if kept_key != key or (valid_until is not None and now >= valid_until):
                 return None
             changed = _changed(discovery, records)
             if changed is None:
+                return None
+            edits = _edits(changed, records, patchable, title_keys, settings, items_cache, tz)
+            if edits is None:
                 return None
             front = pickle.load(handle)
     except (OSError, pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError,
@@ -108,36 +118,56 @@ def patched(file: Path, key: str, discovery: Discovery, settings: LoadSettings,
         return None
     if not isinstance(front, FrontHalf):
         return None
-    front.records = records
-    stories = {story.item.source: story for story in front.index.stories} if changed else {}
-    edits: list[tuple[Story, Item]] = []
+    front.records, front.title_keys = records, title_keys
+    stories = {story.item.source: story for story in front.index.stories} if edits else {}
+    for rel, entry in edits:
+        story = stories.get(rel)
+        item = entry.result.item
+        if story is None or item is None:
+            return None  # the kept state and its header disagree: do it all again
+        fresh = make_story(item, story.path, story.local_date, story.topics, story.also)
+        story.item, story.image = fresh.item, fresh.image
+        story.fingerprint, story.modified = fresh.fingerprint, fresh.modified
+        if entry.result.warnings:
+            front.item_warnings[rel] = entry.result.warnings
+        else:
+            front.item_warnings.pop(rel, None)
+    if edits:
+        repicture(replace(front.index, stories=tuple(stories[rel] for rel, _ in edits)),
+                  front.pictures.generic)
+    front.parsed = len(changed)
+    front.patched = [rel for rel, _ in edits]
+    return front
+
+
+def _edits(changed: list[SourceFile], records: dict[str, tuple[int, int, str]],
+           patchable: frozenset[str], title_keys: Counter[str], settings: LoadSettings,
+           items_cache: Path, tz: tzinfo) -> list[tuple[str, CacheEntry]] | None:
+    """The changed files validated, if each edit leaves its story where it was; None if not.
+
+    `records` learn the files' new sizes, times and digests, and `title_keys` the new titles,
+    so that two titles edited alike in one go are seen to meet.
+    """
+    edits = []
+    previous = None
     for source in changed:
         entry = load_one(source, settings)
         known_digest = records[source.rel][2]
         records[source.rel] = (entry.size, entry.mtime_ns, entry.digest)
         if entry.digest == known_digest:
             continue  # touched, not changed
-        story = stories.get(source.rel)
         item = entry.result.item
-        if story is None or item is None or entry.result.problems:
-            return None  # not on the site, or no longer valid: a full build says why
-        if not _keeps_its_place(story, item, front, tz):
+        if source.rel not in patchable or item is None or entry.result.problems:
+            return None  # not a story of its own, or no longer valid: a full build says why
+        if previous is None:
+            previous = cached_entries(items_cache, settings, [s.rel for s in changed])
+        old = previous.get(source.rel)
+        if old is None or old.digest != known_digest or old.result.item is None:
+            return None  # the item cache does not hold the version the kept state shows
+        if not _keeps_its_place(old.result.item, item, title_keys, tz):
             return None
-        edits.append((story, item))
-        if entry.result.warnings:
-            front.item_warnings[source.rel] = entry.result.warnings
-        else:
-            front.item_warnings.pop(source.rel, None)
-    for story, item in edits:
-        fresh = make_story(item, story.path, story.local_date, story.topics, story.also)
-        story.item, story.image = fresh.item, fresh.image
-        story.fingerprint, story.modified = fresh.fingerprint, fresh.modified
-    if edits:
-        repicture(replace(front.index, stories=tuple(story for story, _ in edits)),
-                  front.pictures.generic)
-    front.parsed = len(changed)
-    front.patched = [story.item.source for story, _ in edits]
-    return front
+        edits.append((source.rel, entry))
+    return edits
 
 
 def _changed(discovery: Discovery, records: dict[str, tuple[int, int, str]]
@@ -158,25 +188,19 @@ def _changed(discovery: Discovery, records: dict[str, tuple[int, int, str]]
     return changed
 
 
-def _keeps_its_place(story: Story, item: Item, front: FrontHalf, tz: tzinfo) -> bool:
+def _keeps_its_place(old: Item, new: Item, title_keys: Counter[str], tz: tzinfo) -> bool:
     """Whether the edited item leaves the site's shape as it was: the same fields but for its
-    own text and update date, and a title that makes it no other story's duplicate.
-
-    The title counts it keeps (`front.title_keys`) follow the edit, so that two titles edited
-    alike in one go are seen to meet.
-    """
-    if story.also or story.item.source in front.index.merged:
-        return False  # its title may be what merged its story: grouping decides again
-    if _shape(story.item) != _shape(item):
+    own text and update date, and a title that makes it no other story's duplicate."""
+    if _shape(old) != _shape(new):
         return False
-    old, new = title_key(story.item, tz), title_key(item, tz)
-    if new != old:
-        if new and front.title_keys[new] > 0:
+    old_key, new_key = title_key(old, tz), title_key(new, tz)
+    if new_key != old_key:
+        if new_key and title_keys[new_key] > 0:
             return False  # now the same story as another item
-        if old:
-            front.title_keys[old] -= 1
-        if new:
-            front.title_keys[new] += 1
+        if old_key:
+            title_keys[old_key] -= 1
+        if new_key:
+            title_keys[new_key] += 1
     return True
 
 
