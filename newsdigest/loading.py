@@ -172,14 +172,7 @@ def _shard(rel: str) -> int:
 def _read_cache(cache_dir: Path, settings: LoadSettings) -> dict[str, CacheEntry]:
     entries: dict[str, CacheEntry] = {}
     for shard in range(SHARDS):
-        try:
-            with (cache_dir / f"{shard:02d}.pickle").open("rb") as handle:
-                key, part = pickle.load(handle)
-        except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ValueError, TypeError,
-                ImportError):
-            continue
-        if key == settings.key and isinstance(part, dict):
-            entries.update(part)
+        entries.update(_read_shard(cache_dir, settings, shard))
     return entries
 
 
@@ -188,15 +181,20 @@ def cached_entries(cache_dir: Path, settings: LoadSettings, rels: list[str]
     """The cached validation of some files, reading only the shards that hold them."""
     found: dict[str, CacheEntry] = {}
     for shard in {_shard(rel) for rel in rels}:
-        try:
-            with (cache_dir / f"{shard:02d}.pickle").open("rb") as handle:
-                key, part = pickle.load(handle)
-        except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ValueError, TypeError,
-                ImportError):
-            continue
-        if key == settings.key and isinstance(part, dict):
-            found.update((rel, part[rel]) for rel in rels if rel in part)
+        part = _read_shard(cache_dir, settings, shard)
+        found.update((rel, part[rel]) for rel in rels if rel in part)
     return found
+
+
+def _read_shard(cache_dir: Path, settings: LoadSettings, shard: int) -> dict[str, CacheEntry]:
+    """One shard of the cache; empty if missing, unreadable or made with other settings."""
+    try:
+        with (cache_dir / f"{shard:02d}.pickle").open("rb") as handle:
+            key, part = pickle.load(handle)
+    except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ValueError, TypeError,
+            ImportError):
+        return {}
+    return part if key == settings.key and isinstance(part, dict) else {}
 
 
 def save_cache(cache_dir: Path, settings: LoadSettings, entries: dict[str, CacheEntry]) -> None:

@@ -122,7 +122,6 @@ def _build_site(config: SiteConfig, options: BuildOptions,
     output.clean_stale_staging(config.output_dir)
     cache_dir = config.cache_dir if options.use_cache else None
 
-    # 1. load and validate every file: all problems are collected before anything is written
     discovery = discover(config.content_dir)
     snapshot_key = _inputs_key(config, options, discovery) if cache_dir and not warm else ""
     if snapshot_key:
@@ -142,8 +141,8 @@ def _build_site(config: SiteConfig, options: BuildOptions,
             state_file, state_key, discovery, settings, config.cache_dir / "items", config.tz,
             partial(_repicture, config, assets, options, now), now)
     if front is None:
-        front = _front_half(config, options, discovery, note_sources, assets, now, progress,
-                            warm, cache_dir)
+        front = _front_half(config, options, settings, discovery, note_sources, assets, now,
+                            progress, warm, cache_dir)
     # A patched state is not saved again: the next build patches the saved one with every file
     # changed since (a few milliseconds each), and a fork now would slow this build's own
     # planning (its memory copied page by page as it is touched).
@@ -237,13 +236,12 @@ def _plan_and_write(config: SiteConfig, options: BuildOptions, progress: Progres
     return build_report
 
 
-def _front_half(config: SiteConfig, options: BuildOptions, discovery: Discovery,
-                note_sources: list[SourceFile], assets: dict[str, Path], now: datetime,
-                progress: Progress | None, warm: WarmState | None,
+def _front_half(config: SiteConfig, options: BuildOptions, settings: LoadSettings,
+                discovery: Discovery, note_sources: list[SourceFile], assets: dict[str, Path],
+                now: datetime, progress: Progress | None, warm: WarmState | None,
                 cache_dir: Path | None) -> sitestate.FrontHalf:
     """Load, validate, group, picture and choose the editions: every file read."""
     # 1. load and validate every file: all problems are collected before anything is written
-    settings = LoadSettings.of(config)
     kept = warm.items if warm and cache_dir and warm.items_key == settings.key else None
     loaded = load_items(
         discovery.items,
