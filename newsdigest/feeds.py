@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
-from datetime import datetime
 from html import escape
 
 from newsdigest.config import SiteConfig
@@ -55,10 +54,6 @@ def _image_type(url: str) -> str:
     return "image/jpeg"
 
 
-def _updated(story: Story) -> datetime:
-    return story.modified
-
-
 def _image_url(story: Story, config: SiteConfig) -> str:
     return config.absolute_link(story.image_url) if story.image_url else ""
 
@@ -67,7 +62,7 @@ def rss(feed: Feed, config: SiteConfig) -> bytes:
     from email.utils import format_datetime  # a rebuild that writes no RSS does not need it
 
     channel_link = config.absolute_url(feed.page)
-    last = max((_updated(s) for s in feed.stories), default=None)
+    last = max((s.modified for s in feed.stories), default=None)
     out = [
         '<?xml version="1.0" encoding="utf-8"?>',
         '<rss version="2.0" xmlns:atom="http://www.w3.org/2005/Atom" '
@@ -104,7 +99,7 @@ def rss(feed: Feed, config: SiteConfig) -> bytes:
 
 
 def atom(feed: Feed, config: SiteConfig) -> bytes:
-    last = max((_updated(s) for s in feed.stories), default=None)
+    last = max((s.modified for s in feed.stories), default=None)
     out = [
         '<?xml version="1.0" encoding="utf-8"?>',
         f'<feed xmlns="http://www.w3.org/2005/Atom" xml:lang="{_x(config.language)}">',
@@ -125,7 +120,7 @@ def atom(feed: Feed, config: SiteConfig) -> bytes:
                 f'<link rel="related" href="{_x(item.url)}"/>',
                 f"<id>{_x(link)}</id>",
                 f"<published>{item.published_at.isoformat()}</published>",
-                f"<updated>{_updated(story).isoformat()}</updated>",
+                f"<updated>{story.modified.isoformat()}</updated>",
                 f"<author><name>{_x(item.provider.name)}</name><uri>{_x(item.url)}</uri></author>",
                 f"<summary>{_x(item.excerpt or item.title)}</summary>"]
         if item.body_html:
@@ -151,7 +146,7 @@ def json_feed(feed: Feed, config: SiteConfig) -> bytes:
             "title": item.title,
             "summary": item.excerpt or item.title,
             "date_published": item.published_at.isoformat(),
-            "date_modified": _updated(story).isoformat(),
+            "date_modified": story.modified.isoformat(),
             "authors": [{"name": item.provider.name,
                          "url": f"https://{item.provider.domain}/" if item.provider.domain
                          else item.url}],

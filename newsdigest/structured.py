@@ -54,7 +54,7 @@ def item_page(page: PageMeta, story: Story, config: SiteConfig) -> dict[str, Any
         "url": url,
         "mainEntityOfPage": url,
         "datePublished": item.published_at.isoformat(),
-        "dateModified": (item.updated_at or item.published_at).isoformat(),
+        "dateModified": story.modified.isoformat(),
         "publisher": publisher,
         "author": publisher,
         "isBasedOn": item.url,
