@@ -135,8 +135,9 @@ def bench_ours(corpus: Path, items: int, runs: int, only: set[str]) -> list[Resu
     results = []
     public, cache = corpus / "public", corpus / ".cache"
     templates = corpus / "templates"
-    if not templates.exists():
-        shutil.copytree(REPO / "templates", templates)
+    # A fresh copy each run: the template-change case edits it, and the theme may have changed.
+    shutil.rmtree(templates, ignore_errors=True)
+    shutil.copytree(REPO / "templates", templates)
     # The peers build no search index: ours is measured apart ("search index" below).
     build = [*newsdigest(), "build", "-q", "--config", str(corpus / "site.toml"),
              "--templates", str(templates), "--no-search",

@@ -36,6 +36,11 @@ def _encode(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
+def story_text(story: Story, config: SiteConfig) -> str:
+    """A story's JSON, as every list that shows it embeds it."""
+    return _encode(story_json(story, config))
+
+
 def story_json(story: Story, config: SiteConfig) -> dict[str, Any]:
     """Every field the item page shows, with absolute URLs; never `secured`."""
     item = story.item
@@ -81,7 +86,7 @@ def _pages(folder: str, stories: tuple[Story, ...], config: SiteConfig,
             key = (story.fingerprint, "json")
             text = encoded.get(key)
             if text is None:
-                text = _encode(story_json(story, config))
+                text = story_text(story, config)
                 encoded.put(key, text)
             found.append(text)
         return found

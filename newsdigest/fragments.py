@@ -37,7 +37,8 @@ class Fragments:
 
     def put(self, key: Key, text: str) -> None:
         self._shard(_shard_of(key))[key] = text
-        self._new[key] = text
+        if self.folder is not None:  # a store kept in memory only saves nothing
+            self._new[key] = text
 
     def take_new(self) -> dict[Key, str]:
         """In a worker process: the pieces it made since the last call, for the parent."""

@@ -21,6 +21,7 @@ from newsdigest import (
     feeds,
     images,
     output,
+    parallel,
     search,
     sitemaps,
     sitestate,
@@ -30,7 +31,7 @@ from newsdigest.content import Discovery, SourceFile, discover
 from newsdigest.errors import ContentInvalid, Problem
 from newsdigest.fingerprint import fingerprint, source_digest
 from newsdigest.fragments import Fragments
-from newsdigest.grouping import FUTURE_TOLERANCE, SiteIndex, group
+from newsdigest.grouping import FUTURE_TOLERANCE, SiteIndex, Story, group
 from newsdigest.loading import CacheEntry, LoadSettings, load_items, save_cache
 from newsdigest.output import Manifest, Output, WriteReport
 from newsdigest.pages import PageSpec, plan_pages
@@ -193,6 +194,8 @@ def _plan_and_write(config: SiteConfig, options: BuildOptions, progress: Progres
     if manifest is not None and not (config.output_dir / output.MARKER).exists():
         manifest = None
     explanations = _explain(outputs, manifest, config.output_dir) if options.explain else []
+    if manifest is None:  # every page is made: so is every story's card and JSON
+        _make_fragments(index.stories, theme, jsons, config, options.workers)
     counter = _counter(progress, "writing", len(outputs))
     harvest = output.Harvest(
         take=lambda: (theme.cards.take_new(), jsons.take_new()),
@@ -234,6 +237,33 @@ def _plan_and_write(config: SiteConfig, options: BuildOptions, progress: Progres
         output.save_atomic(_snapshot_file(manifest_file),
                            pickle.dumps((snapshot_key, front.valid_until, record)))
     return build_report
+
+
+FRAGMENTS_PARALLEL_THRESHOLD = 500
+
+
+def _make_fragments(stories: tuple[Story, ...] | list[Story], theme: Theme, jsons: Fragments,
+                    config: SiteConfig, workers: int) -> None:
+    """Each story's card and JSON, made once, shared between the workers, before the pages.
+
+    Left to the page workers, each would make most of them again: every worker renders lists
+    and item pages that show nearly every story.
+    """
+    missing = [story for story in stories
+               if theme.cards.get((story.fingerprint, False)) is None
+               or jsons.get((story.fingerprint, "json")) is None]
+    if workers <= 1 or len(missing) < FRAGMENTS_PARALLEL_THRESHOLD:
+        return  # made on demand, as pages ask for them
+
+    def make(start: int, end: int) -> list[tuple[str, str, str]]:
+        return [(story.fingerprint, theme.card_html(story), api.story_text(story, config))
+                for story in missing[start:end]]
+
+    chunk = max(50, len(missing) // (workers * 4))
+    for part in parallel.fork_map(make, len(missing), workers, chunk):
+        for fingerprint_, card, text in part:
+            theme.cards.put((fingerprint_, False), card)
+            jsons.put((fingerprint_, "json"), text)
 
 
 def _front_half(config: SiteConfig, options: BuildOptions, settings: LoadSettings,

@@ -35,6 +35,14 @@ def default_theme_dir() -> Path:
     return packaged if (packaged / "templates").is_dir() else Path(__file__).parent.parent
 
 
+class _Environment(jinja2.Environment):
+    def make_globals(self, d: Any = None) -> dict[str, Any]:  # type: ignore[override]
+        # A plain dict where Jinja makes a ChainMap over the environment's globals: every
+        # render copies its template's globals, and walking a ChainMap made that a tenth of
+        # rendering an item page. Globals are all set before the first template loads.
+        return {**self.globals, **(d or {})}
+
+
 class Theme:
     """Loads and renders templates; knows which template files every template depends on."""
 
@@ -42,7 +50,7 @@ class Theme:
         self.config = config
         base = default_theme_dir()
         self.search_path = [config.templates_dir, base / "templates"]
-        self.env = jinja2.Environment(
+        self.env = _Environment(
             loader=jinja2.FileSystemLoader([str(p) for p in self.search_path]),
             autoescape=jinja2.select_autoescape(("html", "xml", "htm"), default_for_string=True),
             undefined=jinja2.StrictUndefined,
@@ -65,9 +73,10 @@ class Theme:
         self.env.filters["shorten"] = shorten
         self.env.globals["card"] = self.card
         self.env.globals["csp"] = CONTENT_SECURITY_POLICY
-        self.env.globals["list_jsonld"] = lambda page: structured.list_page(page, config)
-        self.env.globals["item_jsonld"] = lambda page, story: structured.item_page(
-            page, story, config)
+        self.env.globals["list_jsonld"] = lambda page: structured.script_json(
+            structured.list_page(page, config))
+        self.env.globals["item_jsonld"] = lambda page, story: structured.script_json(
+            structured.item_page(page, story, config))
         self._digests: dict[str, str] = {}
         self._references_file = cache_dir / "templates" / "references.pickle" if cache_dir else None
         self._known_references: dict[str, tuple[str | None, ...]] | None = None
@@ -162,12 +171,14 @@ class Theme:
             # when the list shifts: those are rendered again rather than kept.
             html = None if eager else self.cards.get(key)
             if html is None:
-                html = self.render("_card.html",
-                                   {"story": story, "eager": eager, "site": self.config})
+                html = self.card_html(story, eager)
                 if not eager:
                     self.cards.put(key, html)
             markup = self._card_markup[key] = Markup(html)
         return markup
+
+    def card_html(self, story: Any, eager: bool = False) -> str:
+        return self.render("_card.html", {"story": story, "eager": eager, "site": self.config})
 
 
 def _describe_template_error(exc: jinja2.TemplateError, rendering: str = "") -> str:
@@ -183,9 +194,18 @@ def _describe_template_error(exc: jinja2.TemplateError, rendering: str = "") -> 
     return f"{where}: template error: {exc.message or exc}"
 
 
+# English names by table: strftime goes through the C locale machinery for every call, and
+# dates are formatted tens of thousands of times a build.
+_DAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+_MONTH_NAMES = ("January", "February", "March", "April", "May", "June", "July", "August",
+                "September", "October", "November", "December")
+
+
 def format_date(value: datetime, style: str = "long") -> str:
+    """'Tuesday, March 10, 2026 · 09:05'; style 'short': 'Mar 10, 2026'; 'time': '09:05'."""
     if style == "short":
-        return f"{value:%b} {value.day}, {value:%Y}"
+        return f"{_MONTH_NAMES[value.month - 1][:3]} {value.day}, {value.year}"
     if style == "time":
-        return f"{value:%H:%M}"
-    return f"{value:%A}, {value:%B} {value.day}, {value:%Y} · {value:%H:%M}"
+        return f"{value.hour:02d}:{value.minute:02d}"
+    return (f"{_DAY_NAMES[value.weekday()]}, {_MONTH_NAMES[value.month - 1]} {value.day}, "
+            f"{value.year} · {value.hour:02d}:{value.minute:02d}")

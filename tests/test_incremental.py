@@ -253,7 +253,11 @@ def test_a_copy_of_the_cache_from_another_output_is_not_trusted(site, tmp_path):
     assert report.write.full
 
 
-def test_parallel_build_equals_serial_build(make_site, tmp_path):
+def test_parallel_build_equals_serial_build(make_site, tmp_path, monkeypatch):
+    from newsdigest import pipeline
+
+    # cards and API JSON made up front by workers, as in a large site's full build
+    monkeypatch.setattr(pipeline, "FRAGMENTS_PARALLEL_THRESHOLD", 50)
     files = corpus()
     for n in range(14, 500):  # enough outputs to cross the parallel threshold
         files[f"content/extra-{n}.md"] = item(
@@ -515,9 +519,10 @@ def test_cards_and_api_json_made_in_workers_are_kept_for_the_next_build(site, tm
     # to the card template or the settings makes them unusable.
     import pickle
 
-    from newsdigest import output
+    from newsdigest import output, pipeline
 
     monkeypatch.setattr(output, "PARALLEL_THRESHOLD", 1)  # workers even for a small site
+    monkeypatch.setattr(pipeline, "FRAGMENTS_PARALLEL_THRESHOLD", 1)
     site.write("content/2026-10-20-fresh.md", item(
         title="A fresh story", date="2026-10-20T09:00:00Z", url="https://example.com/fresh"))
     config = load_config(site.root / "site.toml")
