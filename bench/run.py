@@ -125,6 +125,9 @@ def measure(runs: int, prepare: Callable[[], None], command: list[str],
     walls, peaks = [], []
     for _ in range(runs):
         prepare()
+        # Every run, of every tool, starts with the previous runs' files on disk: otherwise
+        # the kernel writing them back in the background is timed as part of this one.
+        subprocess.run(["sync"], check=False)
         wall, peak, _ = timed(command, cwd)
         walls.append(wall)
         peaks.append(peak)

@@ -181,7 +181,9 @@ def _item_context(story: Story, more: tuple[Story, ...], config: SiteConfig) -> 
         description=shorten(item.excerpt or item.title, 300),
         breadcrumbs=crumbs,
     )
-    return {"page": meta, "story": story, "more": more}
+    names = [topic.name for topic in story.topics]
+    more_on = ", ".join(names) if len(names) < 3 else "these topics"
+    return {"page": meta, "story": story, "more": more, "more_on": more_on}
 
 
 def _home_pages(index: SiteIndex, config: SiteConfig,
