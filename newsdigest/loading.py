@@ -137,7 +137,7 @@ def _validate_all(todo: Sequence[SourceFile], settings: LoadSettings,
                 progress(1)
         return done
     _pending = (todo, settings, cached)  # inherited by the forked workers
-    chunk = max(20, len(todo) // (workers * 8))
+    chunk = max(20, min(150, len(todo) // (workers * 8)))  # small: no worker waits long at the end
     ranges = [(i, min(i + chunk, len(todo))) for i in range(0, len(todo), chunk)]
     done = []
     try:

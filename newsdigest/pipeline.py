@@ -259,7 +259,7 @@ def _make_fragments(stories: tuple[Story, ...] | list[Story], theme: Theme, json
         return [(story.fingerprint, theme.card_html(story), api.story_text(story, config))
                 for story in missing[start:end]]
 
-    chunk = max(50, len(missing) // (workers * 4))
+    chunk = max(50, min(250, len(missing) // (workers * 8)))
     for part in parallel.fork_map(make, len(missing), workers, chunk):
         for fingerprint_, card, text in part:
             theme.cards.put((fingerprint_, False), card)
