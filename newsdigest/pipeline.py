@@ -264,6 +264,11 @@ def _make_fragments(stories: tuple[Story, ...] | list[Story], theme: Theme, json
         for fingerprint_, card, text in part:
             theme.cards.put((fingerprint_, False), card)
             jsons.put((fingerprint_, "json"), text)
+    # Saved now: the page workers fork from this process, and would otherwise hand all of
+    # them back to it as pieces they made (tens of megabytes through pipes, held twice).
+    current = {story.fingerprint for story in stories}
+    theme.cards.save(current)
+    jsons.save(current)
 
 
 def _front_half(config: SiteConfig, options: BuildOptions, settings: LoadSettings,

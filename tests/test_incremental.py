@@ -512,6 +512,27 @@ def test_random_edit_sequences_build_exactly_like_clean_builds(make_site, tmp_pa
             pytest.fail(f"seed {seed}, step {step}: incremental build differs from a clean one")
 
 
+def test_cards_made_before_the_page_workers_are_not_handed_back_by_them(make_site,
+                                                                         monkeypatch):
+    # A full build makes every card and story JSON first; the page workers inherit them and
+    # must not send them back to the parent as their own (megabytes through pipes, held twice).
+    from newsdigest import output, pipeline
+    from newsdigest.fragments import Fragments
+
+    monkeypatch.setattr(output, "PARALLEL_THRESHOLD", 1)
+    monkeypatch.setattr(pipeline, "FRAGMENTS_PARALLEL_THRESHOLD", 1)
+    handed_back: list[int] = []
+    real_add = Fragments.add
+    monkeypatch.setattr(Fragments, "add", lambda self, pieces: (
+        handed_back.append(len(pieces)), real_add(self, pieces))[1])
+    site = make_site(corpus(), SETTINGS)  # never built: a full build, with a cache to fill
+    config = load_config(site.root / "site.toml")
+    report = build_site(config, BuildOptions(now=NOW, workers=2, search=False, offline=True))
+    assert report.write.full
+    assert handed_back and sum(handed_back) == 0
+    assert len(list((site.root / ".cache" / "cards").glob("*.pickle"))) > 0
+
+
 def test_cards_and_api_json_made_in_workers_are_kept_for_the_next_build(site, tmp_path,
                                                                          monkeypatch):
     # Adding an item moves every card to another page: the cards (and each story's API JSON)
