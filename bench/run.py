@@ -251,6 +251,13 @@ def bench_pelican(corpus: Path, items: int, runs: int) -> list[Result]:
             Result("pelican", "no-change (cache)", items, *again)]
 
 
+def bench_plain(corpus: Path, items: int, runs: int) -> list[Result]:
+    """The issue's "plain Python build" (bench/plain.py): the floor of the libraries we use."""
+    out = corpus / "plain-public"
+    command = [sys.executable, str(BENCH / "plain.py"), str(corpus), str(out)]
+    return [Result("plain python", "clean", items, *measure(runs, lambda: settle(out), command))]
+
+
 def machine() -> list[str]:
     cpu = next((line.split(":", 1)[1].strip() for line in
                 Path("/proc/cpuinfo").read_text().splitlines() if line.startswith("model name")),
@@ -338,7 +345,8 @@ def main() -> None:
         # Peers run once at 10,000+ items: Pelican alone takes about a minute a run there.
         peer_runs = args.runs if items < 10000 else 1
         if not args.skip_peers:
-            for tool, run in (("hugo", bench_hugo), ("pelican", bench_pelican)):
+            for tool, run in (("hugo", bench_hugo), ("pelican", bench_pelican),
+                              ("plain python", bench_plain)):
                 try:
                     results += run(corpus, items, peer_runs)
                 except (RuntimeError, OSError) as exc:
