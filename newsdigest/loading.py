@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from newsdigest import content, dedupe, markup, model
+from newsdigest import content, dedupe, markup, model, parallel
 from newsdigest.config import SiteConfig
 from newsdigest.content import SourceFile
 from newsdigest.errors import Problem
@@ -122,44 +122,23 @@ def _entry(stat: os.stat_result, digest: str, problem: Problem) -> CacheEntry:
     return CacheEntry(stat.st_size, stat.st_mtime_ns, digest, Validation(None, [problem], []))
 
 
-_pending: tuple[Sequence[SourceFile], LoadSettings, dict[str, CacheEntry]] | None = None
-
-
 def _validate_all(todo: Sequence[SourceFile], settings: LoadSettings,
                   cached: dict[str, CacheEntry], workers: int,
                   progress: Callable[[int], None] | None) -> list[tuple[str, CacheEntry]]:
-    global _pending
-    if workers <= 1 or len(todo) < PARALLEL_THRESHOLD:
-        done = []
-        for source in todo:
-            done.append((source.rel, load_one(source, settings, cached.get(source.rel))))
-            if progress:
-                progress(1)
-        return done
-    _pending = (todo, settings, cached)  # inherited by the forked workers
-    chunk = max(20, min(150, len(todo) // (workers * 8)))  # small: no worker waits long at the end
-    ranges = [(i, min(i + chunk, len(todo))) for i in range(0, len(todo), chunk)]
+    def validate(start: int, end: int) -> list[tuple[str, CacheEntry]]:
+        return [(source.rel, load_one(source, settings, cached.get(source.rel)))
+                for source in todo[start:end]]
+
+    if len(todo) < PARALLEL_THRESHOLD:
+        workers = 1
+    # Small shares: no worker waits long at the end for the other.
+    chunk = max(20, min(150, len(todo) // (workers * 8)))
     done = []
-    try:
-        import multiprocessing  # only builds large enough to share out need it
-
-        with multiprocessing.get_context("fork").Pool(workers) as pool:
-            for part in pool.imap(_validate_range, ranges):
-                done.extend(part)
-                if progress:
-                    progress(len(part))
-    finally:
-        _pending = None
+    for part in parallel.fork_map(validate, len(todo), workers, chunk):
+        done.extend(part)
+        if progress:
+            progress(len(part))
     return done
-
-
-def _validate_range(bounds: tuple[int, int]) -> list[tuple[str, CacheEntry]]:
-    assert _pending is not None
-    todo, settings, cached = _pending
-    return [
-        (todo[i].rel, load_one(todo[i], settings, cached.get(todo[i].rel)))
-        for i in range(*bounds)
-    ]
 
 
 SHARDS = 32  # an edit rewrites one thirty-second of the cache, not all of it
