@@ -13,14 +13,13 @@ import hashlib
 import os
 import shutil
 import subprocess
-import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
 from newsdigest.errors import NewsdigestError
-from newsdigest.output import MARKER, rename_exchange
+from newsdigest.output import MARKER, make_staging, rename_exchange, repair_folder_mode
 
 KINDS = ("directory", "rsync", "git", "s3")
 # Files whose names change with their content may be cached for a year; pages must stay fresh.
@@ -131,10 +130,13 @@ def plan_directory(output_dir: Path, target: Path) -> Plan:
 def deploy_directory(output_dir: Path, target: Path, dry_run: bool) -> Plan:
     """Stage the new site beside the target (unchanged files hard-linked), then swap it in."""
     plan = plan_directory(output_dir, target)
-    if dry_run or (target.is_dir() and not plan.transfers and not plan.deleted):
+    if dry_run:
+        return plan
+    if target.is_dir() and not plan.transfers and not plan.deleted:
+        repair_folder_mode(target)
         return plan
     target.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.deploy-", dir=target.parent))
+    staging = make_staging(target, "deploy")
     changed = set(plan.added) | set(plan.changed)
     try:
         for rel in site_files(output_dir):

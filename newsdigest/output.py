@@ -27,6 +27,7 @@ TEMP_PREFIX = ".tmp-newsdigest-"
 _UMASK = os.umask(0o022)  # read once, at import (there is no way to read it without setting it)
 os.umask(_UMASK)
 FILE_MODE = 0o666 & ~_UMASK  # what open() gives a new file: pages must be as readable
+FOLDER_MODE = 0o777 & ~_UMASK  # what mkdir() gives a new folder
 MARKER_TEXT = "made by newsdigest: this folder is replaced by each build\n"
 PHASE_ASSETS = 0
 PARALLEL_THRESHOLD = 400  # below this, forking workers costs more than it saves
@@ -123,12 +124,32 @@ def repair_mode(path: str, stat: os.stat_result) -> None:
         os.chmod(path, FILE_MODE)
 
 
+def make_staging(beside: Path, purpose: str) -> Path:
+    """A new empty folder next to `beside`, to fill and then swap with it.
+
+    mkdtemp makes it private (0700); once swapped in it is the site, which a web server reads
+    as another user, so it gets a new folder's usual mode (0755 under umask 022).
+    """
+    staging = Path(tempfile.mkdtemp(prefix=f".{beside.name}.{purpose}-", dir=beside.parent))
+    os.chmod(staging, FOLDER_MODE)
+    return staging
+
+
+def repair_folder_mode(folder: Path) -> None:
+    """Make a folder an earlier newsdigest swapped in at 0700 (mkdtemp's mode) readable."""
+    try:
+        if FOLDER_MODE != 0o700 and folder.stat().st_mode & 0o777 == 0o700:
+            os.chmod(folder, FOLDER_MODE)
+    except OSError:
+        pass  # gone or not ours: nothing to repair
+
+
 def write_full(outputs: Sequence[Output], output_dir: Path, workers: int,
                progress: Callable[[int], None] | None = None,
                harvest: Harvest | None = None) -> tuple[Manifest, WriteReport]:
     """Render everything into a staging folder, then swap it with the output folder."""
     output_dir.parent.mkdir(parents=True, exist_ok=True)  # output_dir = "build/site" on a clone
-    staging = Path(tempfile.mkdtemp(prefix=f".{output_dir.name}.staging-", dir=output_dir.parent))
+    staging = make_staging(output_dir, "staging")
     try:
         _write_marker(staging, output_dir)
         by_phase = sorted(outputs, key=lambda o: o.phase)

@@ -11,13 +11,17 @@ import os
 import shutil
 import subprocess
 import sys
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
 from newsdigest.errors import NewsdigestError
 from newsdigest.fingerprint import fingerprint
-from newsdigest.output import Output, rename_exchange, save_atomic
+from newsdigest.output import (
+    Output,
+    make_staging,
+    rename_exchange,
+    save_atomic,
+)
 
 FOLDER = "pagefind"
 INDEXED = "news/**/index.html"
@@ -37,7 +41,7 @@ def update_index(output_dir: Path, record: Path | None, printed: str) -> bool:
                 return False
         except OSError:
             pass
-    fresh = Path(tempfile.mkdtemp(prefix=f".{output_dir.name}.pagefind-", dir=output_dir.parent))
+    fresh = make_staging(output_dir, "pagefind")
     try:
         done = subprocess.run(
             [sys.executable, "-m", "pagefind", "--site", str(output_dir), "--output-path",

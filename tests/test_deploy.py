@@ -3,6 +3,8 @@ branch transfers only what changed."""
 
 from __future__ import annotations
 
+import os
+import stat
 import subprocess
 
 from conftest import item
@@ -75,8 +77,15 @@ def test_deploy_to_a_folder_twice_transfers_nothing_the_second_time(make_site, t
     assert "share: transferred" in first and "transferred 0 files" not in first
     live = tmp_path / "live"
     assert (live / "index.html").exists() and not (live / ".newsdigest").exists()
+    umask = os.umask(0o022)
+    os.umask(umask)
+    # swapped in from a private temporary folder, yet readable by the web server
+    assert stat.S_IMODE(live.stat().st_mode) == 0o777 & ~umask
+    if umask & 0o055 == 0:
+        live.chmod(0o700)  # as an earlier version left it
     assert _main(site, "deploy", "share") == 0
     assert "share: transferred 0 files, 0 deleted" in capsys.readouterr().out
+    assert stat.S_IMODE(live.stat().st_mode) == 0o777 & ~umask
     (site.root / "content/s2.md").unlink()
     assert _main(site, "deploy", "share", "--dry-run") == 0
     dry = capsys.readouterr().out

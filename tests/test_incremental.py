@@ -120,6 +120,21 @@ def test_rewritten_files_are_readable_like_new_ones(site):
         assert page.stat().st_mtime_ns == before
 
 
+def test_every_output_folder_is_readable_like_a_new_folder(site):
+    # The output folder is swapped in from a staging folder, which mkdtemp makes private
+    # (0700): a web server reading the site as another user could not enter it.
+    umask = os.umask(0o022)
+    os.umask(umask)
+    folders = [site.public, *(p for p in site.public.rglob("*") if p.is_dir())]
+    assert {stat.S_IMODE(p.stat().st_mode) for p in folders} == {0o777 & ~umask}
+    if umask & 0o055 == 0:
+        # an output folder an earlier version left private is repaired, even by a build that
+        # has nothing to write
+        site.public.chmod(0o700)
+        assert build(site).write.written == 0
+        assert stat.S_IMODE(site.public.stat().st_mode) == 0o777 & ~umask
+
+
 def test_adding_an_item_shifts_pagination_exactly_like_a_clean_build(site, tmp_path):
     site.write("content/2026-10-20-fresh.md", item(
         title="A fresh story", date="2026-10-20T09:00:00Z", url="https://example.com/fresh",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import stat
 from collections.abc import Iterator
 
 import pytest
@@ -57,6 +59,21 @@ def test_no_search_flag_and_unchanged_pages_skip_indexing(make_site):
     stamp = (site.public / "pagefind" / "pagefind-entry.json").stat().st_mtime_ns
     site.build()
     assert (site.public / "pagefind" / "pagefind-entry.json").stat().st_mtime_ns == stamp
+
+
+def test_the_index_folder_is_readable_like_a_new_folder(make_site):
+    # It is made in a private (0700) temporary folder and swapped in: a web server reading
+    # the site as another user must be able to enter it, or search breaks.
+    umask = os.umask(0o022)
+    os.umask(umask)
+    site = make_site(files(), SETTINGS)
+    site.build()
+    index = site.public / "pagefind"
+    assert stat.S_IMODE(index.stat().st_mode) == 0o777 & ~umask
+    if umask & 0o055 == 0:
+        index.chmod(0o700)  # as an earlier version left it; the index itself is up to date
+        site.build()
+        assert stat.S_IMODE(index.stat().st_mode) == 0o777 & ~umask
 
 
 def test_typing_a_query_finds_the_right_item(browser, served):
