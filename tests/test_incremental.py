@@ -548,6 +548,45 @@ def test_cards_made_before_the_page_workers_are_not_handed_back_by_them(make_sit
     assert len(list((site.root / ".cache" / "cards").glob("*.pickle"))) > 0
 
 
+def test_a_template_error_in_a_worker_names_the_file_and_leaves_the_site(make_site,
+                                                                         monkeypatch, capsys):
+    # The cards are rendered by forked workers before any page: an error there must reach
+    # the user as the template's file and line, with the previous site left untouched.
+    from newsdigest import output, parallel, pipeline
+    from newsdigest.cli import main
+
+    files = corpus()
+    for n in range(14, 120):  # enough stories for the cards to be shared between workers
+        files[f"content/extra-{n}.md"] = item(
+            title=f"Extra {n}", date=f"2026-09-{1 + n % 28:02d}T10:{n % 60:02d}:00Z",
+            url=f"https://example.com/extra/{n}", topics=("AI",))
+    site = make_site(files, SETTINGS)
+    build(site)
+    monkeypatch.setattr(output, "PARALLEL_THRESHOLD", 1)
+    monkeypatch.setattr(pipeline, "FRAGMENTS_PARALLEL_THRESHOLD", 1)
+    forked = []
+    real_fork_map = parallel.fork_map
+    monkeypatch.setattr(parallel, "fork_map", lambda task, total, workers, chunk: (
+        forked.append(total > chunk and workers > 1), real_fork_map(task, total, workers,
+                                                                    chunk))[1])
+    before = {p: p.read_bytes() for p in site.public.rglob("*") if p.is_file()}
+    theme_card = Path(__file__).resolve().parent.parent / "templates" / "_card.html"
+    (site.root / "templates").mkdir(exist_ok=True)
+    broken = theme_card.read_text().replace('<h3 class="card-title">',
+                                            '<h3 class="card-title">{{ story.no_such_field }}', 1)
+    assert broken != theme_card.read_text()
+    (site.root / "templates" / "_card.html").write_text(broken)
+    code = main(["build", "--config", str(site.root / "site.toml"), "--no-cache",
+                 "--no-search", "--offline", "--jobs", "2"])
+    err = capsys.readouterr().err
+    assert code != 0 and "Traceback" not in err
+    line = 1 + broken.split("\n").index(next(t for t in broken.split("\n")
+                                              if "no_such_field" in t))
+    assert f"_card.html:{line}: template error:" in err and "no_such_field" in err
+    assert {p: p.read_bytes() for p in site.public.rglob("*") if p.is_file()} == before
+    assert forked[-1]  # the cards (the last shared task) were made by worker processes
+
+
 def test_cards_and_api_json_made_in_workers_are_kept_for_the_next_build(site, tmp_path,
                                                                          monkeypatch):
     # Adding an item moves every card to another page: the cards (and each story's API JSON)
