@@ -7,7 +7,7 @@ import hashlib
 import os
 import pickle
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, fields, replace
 from datetime import UTC, datetime
 from functools import partial
@@ -244,7 +244,7 @@ def _plan_and_write(config: SiteConfig, options: BuildOptions, progress: Progres
 FRAGMENTS_PARALLEL_THRESHOLD = 500
 
 
-def _make_fragments(stories: tuple[Story, ...] | list[Story], theme: Theme, jsons: Fragments,
+def _make_fragments(stories: Sequence[Story], theme: Theme, jsons: Fragments,
                     config: SiteConfig, workers: int) -> None:
     """Each story's card and JSON, made once, shared between the workers, before the pages.
 

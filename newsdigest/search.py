@@ -16,12 +16,7 @@ from pathlib import Path
 
 from newsdigest.errors import NewsdigestError
 from newsdigest.fingerprint import fingerprint
-from newsdigest.output import (
-    Output,
-    make_staging,
-    rename_exchange,
-    save_atomic,
-)
+from newsdigest.output import Output, make_staging, rename_exchange, save_atomic
 
 FOLDER = "pagefind"
 INDEXED = "news/**/index.html"
