@@ -564,6 +564,23 @@ def _asset_outputs(index: SiteIndex, assets: list[SourceFile], config: SiteConfi
     return outputs
 
 
+def _what_changed(before: str, now: Output) -> str:
+    """Which inputs of an output changed, as far as its fingerprint tells.
+
+    A page's fingerprint is its templates' digests followed by the fingerprint of its values
+    (`Output.values`): the two halves say whether a template or what it shows changed.
+    """
+    size = len(now.values)
+    if not size or len(before) != len(now.fingerprint):
+        return "its inputs changed"
+    reasons = []
+    if before[:-size] != now.fingerprint[:-size]:
+        reasons.append("a template it uses changed")
+    if before[-size:] != now.values:
+        reasons.append("what it shows changed (its items or the settings)")
+    return " and ".join(reasons)
+
+
 def _explain(outputs: list[Output], manifest: Manifest | None, output_dir: Path) -> list[str]:
     if manifest is None:
         return ["full build: no record of a previous build for this output folder"]
@@ -573,8 +590,7 @@ def _explain(outputs: list[Output], manifest: Manifest | None, output_dir: Path)
         if known is None:
             lines.append(f"{stale.path}: new page")
         elif known[0] != stale.fingerprint:
-            lines.append(f"{stale.path}: inputs changed (fingerprint {known[0]} -> "
-                         f"{stale.fingerprint})")
+            lines.append(f"{stale.path}: {_what_changed(known[0], stale)}")
         else:
             lines.append(f"{stale.path}: file on disk differs from the last build")
     return lines

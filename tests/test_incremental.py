@@ -239,8 +239,16 @@ def test_explain_says_why_a_page_was_rebuilt(site):
     path = site.root / "content/2026-10-05-story-4.md"
     path.write_text(path.read_text().replace("Story number 4", "Story four"))
     report = build(site, explain=True)
-    assert any(line.startswith("news/2026/10/05/story-4/index.html: inputs changed")
-               for line in report.explanations)
+    assert ("news/2026/10/05/story-4/index.html: what it shows changed (its items or the "
+            "settings)") in report.explanations
+    # the card template: the pages that show cards, each saying why
+    theme_card = Path(__file__).resolve().parent.parent / "templates" / "_card.html"
+    (site.root / "templates").mkdir(exist_ok=True)
+    (site.root / "templates" / "_card.html").write_text(
+        theme_card.read_text().replace('<article class="card', '<article data-v2 class="card'))
+    report = build(site, explain=True)
+    assert "index.html: a template it uses changed" in report.explanations
+    assert not any("what it shows changed" in line for line in report.explanations)
 
 
 def test_explain_says_when_the_kept_site_state_was_patched(make_site, capsys):
@@ -252,7 +260,7 @@ def test_explain_says_when_the_kept_site_state_was_patched(make_site, capsys):
     out = capsys.readouterr().out
     assert ("kept the last build's site state, patched with 1 edited item: "
             "2026-10-05-story-4.md") in out.splitlines()
-    assert "rebuilt news/2026/10/05/story-4/index.html: inputs changed" in out
+    assert "rebuilt news/2026/10/05/story-4/index.html: what it shows changed" in out
 
 
 def test_no_cache_build_is_full_and_keeps_unchanged_files_mtimes(site):
