@@ -94,6 +94,10 @@ class WarmState:
 
     items: dict[str, CacheEntry] | None = None
     items_key: str = ""  # the LoadSettings.key they were validated with
+    # The last build's front half (sitestate.py), patched in place by the next build when
+    # its edits move no story; made with the settings that give `front_key`.
+    front: sitestate.FrontHalf | None = None
+    front_key: str = ""
 
     def save(self, config: SiteConfig) -> None:
         settings = LoadSettings.of(config)
@@ -137,15 +141,24 @@ def _build_site(config: SiteConfig, options: BuildOptions,
     # Steps 1 and 2 are kept between builds (sitestate.py): after edits that move no story,
     # the last build's state is patched instead.
     state_file = _manifest_file(config).with_suffix(".state") if cache_dir and not warm else None
-    state_key = _state_key(config, options, note_sources, discovery) if state_file else ""
+    state_key = _state_key(config, options, note_sources, discovery) if cache_dir else ""
+    repicture = partial(_repicture, config, assets, options, now)
     front = None
     if state_file is not None:
-        front = sitestate.patched(
-            state_file, state_key, discovery, settings, config.cache_dir / "items", config.tz,
-            partial(_repicture, config, assets, options, now), now)
+        front = sitestate.patched(state_file, state_key, discovery, settings,
+                                  config.cache_dir / "items", config.tz, repicture, now)
+    elif warm is not None and warm.front is not None:
+        # Patched in place: kept for the next build only once this one has a front half.
+        kept, warm.front = warm.front, None
+        if warm.front_key == state_key and warm.items is not None \
+                and warm.items_key == settings.key:
+            front = sitestate.patched_in_memory(kept, discovery, settings, warm.items,
+                                                config.tz, repicture, now)
     if front is None:
         front = _front_half(config, options, settings, discovery, note_sources, assets, now,
                             progress, warm, cache_dir)
+    if warm is not None and cache_dir:
+        warm.front, warm.front_key = front, state_key
     # A patched state is not saved again: the next build patches the saved one with every file
     # changed since (a few milliseconds each), and a fork now would slow this build's own
     # planning (its memory copied page by page as it is touched).

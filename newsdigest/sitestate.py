@@ -80,10 +80,7 @@ def save_in_background(file: Path, key: str, front: FrontHalf) -> Callable[[], N
 def _save(file: Path, key: str, front: FrontHalf) -> None:
     # A header first, with what decides whether the kept state can be patched: a build reads
     # the rest (most of the file) only when it can.
-    index = front.index
-    patchable = frozenset(story.item.source for story in index.stories
-                          if not story.also and story.item.source not in index.merged)
-    header = (key, front.valid_until, front.records, patchable, front.title_keys)
+    header = (key, front.valid_until, front.records, _patchable(front.index), front.title_keys)
     body = replace(front, records={}, title_keys=Counter(), patched=None)
     output.save_atomic(file, pickle.dumps(header, pickle.HIGHEST_PROTOCOL)
                        + pickle.dumps(body, pickle.HIGHEST_PROTOCOL))
@@ -109,7 +106,8 @@ def patched(file: Path, key: str, discovery: Discovery, settings: LoadSettings,
             changed = _changed(discovery, records)
             if changed is None:
                 return None
-            edits = _edits(changed, records, patchable, title_keys, settings, items_cache, tz)
+            edits = _edits(changed, records, patchable, title_keys, settings,
+                           lambda rels: cached_entries(items_cache, settings, rels), tz)
             if edits is None:
                 return None
             front = pickle.load(handle)
@@ -119,6 +117,37 @@ def patched(file: Path, key: str, discovery: Discovery, settings: LoadSettings,
     if not isinstance(front, FrontHalf):
         return None
     front.records, front.title_keys = records, title_keys
+    return _apply(front, edits, len(changed), repicture)
+
+
+def patched_in_memory(front: FrontHalf, discovery: Discovery, settings: LoadSettings,
+                      items: dict[str, CacheEntry], tz: tzinfo,
+                      repicture: Callable[[SiteIndex, set[str]], object],
+                      now: datetime) -> FrontHalf | None:
+    """`patched` for a state kept in memory between builds (the preview server), with the
+    warm item cache (`items`) as the previous versions; it learns the edited files' new ones.
+
+    The state is patched in place, partly so when it returns None: the caller keeps it only
+    if it returns it.
+    """
+    if front.valid_until is not None and now >= front.valid_until:
+        return None
+    changed = _changed(discovery, front.records)
+    if changed is None:
+        return None
+    edits = _edits(changed, front.records, _patchable(front.index), front.title_keys, settings,
+                   lambda rels: {rel: items[rel] for rel in rels if rel in items}, tz)
+    if edits is None:
+        return None
+    patched_front = _apply(front, edits, len(changed), repicture)
+    if patched_front is not None:
+        items.update(edits)
+    return patched_front
+
+
+def _apply(front: FrontHalf, edits: list[tuple[str, CacheEntry]], changed: int,
+           repicture: Callable[[SiteIndex, set[str]], object]) -> FrontHalf | None:
+    """The edited items' stories updated in place, and pictured again."""
     stories = {story.item.source: story for story in front.index.stories} if edits else {}
     for rel, entry in edits:
         story = stories.get(rel)
@@ -135,18 +164,26 @@ def patched(file: Path, key: str, discovery: Discovery, settings: LoadSettings,
     if edits:
         repicture(replace(front.index, stories=tuple(stories[rel] for rel, _ in edits)),
                   front.pictures.generic)
-    front.parsed = len(changed)
+    front.parsed = changed
     front.patched = [rel for rel, _ in edits]
     return front
 
 
+def _patchable(index: SiteIndex) -> frozenset[str]:
+    """The content files whose story is theirs alone (not merged with another's)."""
+    return frozenset(story.item.source for story in index.stories
+                     if not story.also and story.item.source not in index.merged)
+
+
 def _edits(changed: list[SourceFile], records: dict[str, tuple[int, int, str]],
            patchable: frozenset[str], title_keys: Counter[str], settings: LoadSettings,
-           items_cache: Path, tz: tzinfo) -> list[tuple[str, CacheEntry]] | None:
+           previous_versions: Callable[[list[str]], dict[str, CacheEntry]], tz: tzinfo
+           ) -> list[tuple[str, CacheEntry]] | None:
     """The changed files validated, if each edit leaves its story where it was; None if not.
 
     `records` learn the files' new sizes, times and digests, and `title_keys` the new titles,
-    so that two titles edited alike in one go are seen to meet.
+    so that two titles edited alike in one go are seen to meet. `previous_versions` gives the
+    validated items the kept state was made from, by content file.
     """
     edits = []
     previous = None
@@ -160,7 +197,7 @@ def _edits(changed: list[SourceFile], records: dict[str, tuple[int, int, str]],
         if source.rel not in patchable or item is None or entry.result.problems:
             return None  # not a story of its own, or no longer valid: a full build says why
         if previous is None:
-            previous = cached_entries(items_cache, settings, [s.rel for s in changed])
+            previous = previous_versions([s.rel for s in changed])
         old = previous.get(source.rel)
         if old is None or old.digest != known_digest or old.result.item is None:
             return None  # the item cache does not hold the version the kept state shows

@@ -638,3 +638,38 @@ def test_cards_and_api_json_made_in_workers_are_kept_for_the_next_build(site, tm
     home = (site.public / "index.html").read_text()
     assert home.count("<article data-v2") == home.count("<article") > 0
     assert_same_as_clean_build(site, tmp_path / "after-template")
+
+
+def test_the_preview_server_patches_the_site_state_it_keeps_in_memory(site, tmp_path):
+    # The preview server keeps the last build's front half in memory: an edit that moves no
+    # story patches it (no file read but the edited one), and the site is a clean build's.
+    from newsdigest.pipeline import WarmState
+
+    config = load_config(site.root / "site.toml")
+    options = BuildOptions(now=NOW, workers=1, search=False, offline=True)
+    warm = WarmState()
+    assert build_site(config, options, warm=warm).patched is None
+    rel = "2026-10-05-story-4.md"
+    edit(site, rel, "Story number 4", "Story four")
+    report = build_site(config, options, warm=warm)
+    assert report.patched == [rel] and report.parsed == 1
+    assert_same_as_clean_build(site, tmp_path / "edit")
+    edit(site, rel, "Story four", "Story four, again")  # its new version is the one kept
+    assert build_site(config, options, warm=warm).patched == [rel]
+    assert_same_as_clean_build(site, tmp_path / "again")
+    # an added file reshapes the site: the front half is made anew, and kept
+    site.write("content/2026-10-20-fresh.md", item(
+        title="A fresh story", date="2026-10-20T09:00:00Z", url="https://example.com/fresh"))
+    assert build_site(config, options, warm=warm).patched is None
+    assert_same_as_clean_build(site, tmp_path / "added")
+    # a broken edit fails the build; once fixed, the site is right again
+    edit(site, rel, "Story four, again", "Story four, fixed")
+    edit(site, rel, "publishedDateTime: 2026-10-05T12:00:00Z", "publishedDateTime: soon")
+    with pytest.raises(ContentInvalid):
+        build_site(config, options, warm=warm)
+    edit(site, rel, "publishedDateTime: soon", "publishedDateTime: 2026-10-05T12:00:00Z")
+    build_site(config, options, warm=warm)
+    assert_same_as_clean_build(site, tmp_path / "fixed")
+    edit(site, rel, "Story four, fixed", "Story four, last")
+    assert build_site(config, options, warm=warm).patched == [rel]
+    assert_same_as_clean_build(site, tmp_path / "last")
