@@ -209,7 +209,11 @@ def _plan_and_write(config: SiteConfig, options: BuildOptions, progress: Progres
     if manifest is not None and not (config.output_dir / output.MARKER).exists():
         manifest = None
     explanations = _explain(outputs, manifest, config.output_dir) if options.explain else []
-    if manifest is None:  # every page is made: so is every story's card and JSON
+    # Every page is made (no record of the last build), or every card is (its template or the
+    # settings changed: a kept card missing for a story that did not change tells): then every
+    # story's card and JSON is made first.
+    probe = index.stories[len(index.stories) // 2] if index.stories else None
+    if manifest is None or (probe and theme.cards.get((probe.fingerprint, False)) is None):
         _make_fragments(index.stories, theme, jsons, config, options.workers)
     counter = _counter(progress, "writing", len(outputs))
     harvest = output.Harvest(
