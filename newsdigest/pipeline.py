@@ -210,9 +210,9 @@ def _plan_and_write(config: SiteConfig, options: BuildOptions, progress: Progres
         manifest = None
     explanations = _explain(outputs, manifest, config.output_dir) if options.explain else []
     # Every page is made (no record of the last build), or every card is (its template or the
-    # settings changed: a kept card missing for a story that did not change tells): then every
-    # story's card and JSON is made first.
-    probe = index.stories[len(index.stories) // 2] if index.stories else None
+    # settings changed: the oldest story's card, rarely edited, is then missing too): then
+    # every story's card and JSON is made first.
+    probe = index.stories[-1] if index.stories else None
     if manifest is None or (probe and theme.cards.get((probe.fingerprint, False)) is None):
         _make_fragments(index.stories, theme, jsons, config, options.workers)
     counter = _counter(progress, "writing", len(outputs))
