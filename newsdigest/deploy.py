@@ -19,7 +19,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from newsdigest.errors import NewsdigestError
-from newsdigest.output import MARKER, make_staging, rename_exchange, repair_folder_mode
+from newsdigest.output import MARKER, make_staging, rename_exchange, repair_mode
 
 KINDS = ("directory", "rsync", "git", "s3")
 # Files whose names change with their content may be cached for a year; pages must stay fresh.
@@ -133,7 +133,7 @@ def deploy_directory(output_dir: Path, target: Path, dry_run: bool) -> Plan:
     if dry_run:
         return plan
     if target.is_dir() and not plan.transfers and not plan.deleted:
-        repair_folder_mode(target)
+        repair_mode(target)
         return plan
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = make_staging(target, "deploy")

@@ -17,6 +17,7 @@ import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from stat import S_ISDIR
 
 from newsdigest import urls
 from newsdigest.errors import OutputRefused
@@ -117,11 +118,17 @@ def stale_outputs(outputs: Sequence[Output], manifest: Manifest, output_dir: Pat
     return stale
 
 
-def repair_mode(path: str, stat: os.stat_result) -> None:
-    """Make a page an earlier newsdigest rewrote through a private temporary file (0600, for
-    its owner only) as readable as a new file: a web server reads as another user."""
-    if stat.st_mode & 0o777 == 0o600 != FILE_MODE:
-        os.chmod(path, FILE_MODE)
+def repair_mode(path: str | Path, stat: os.stat_result | None = None) -> None:
+    """Make a file or folder an earlier newsdigest left private as readable as a new one (a
+    web server reads the site as another user): pages it rewrote through a temporary file
+    were 0600, folders it swapped in from mkdtemp 0700. `stat`: the path's, when known."""
+    try:
+        mode = (stat or os.stat(path)).st_mode
+        private, usual = (0o700, FOLDER_MODE) if S_ISDIR(mode) else (0o600, FILE_MODE)
+        if mode & 0o777 == private != usual:
+            os.chmod(path, usual)
+    except OSError:
+        pass  # gone or not ours: nothing to repair
 
 
 def make_staging(beside: Path, purpose: str) -> Path:
@@ -133,15 +140,6 @@ def make_staging(beside: Path, purpose: str) -> Path:
     staging = Path(tempfile.mkdtemp(prefix=f".{beside.name}.{purpose}-", dir=beside.parent))
     os.chmod(staging, FOLDER_MODE)
     return staging
-
-
-def repair_folder_mode(folder: Path) -> None:
-    """Make a folder an earlier newsdigest swapped in at 0700 (mkdtemp's mode) readable."""
-    try:
-        if FOLDER_MODE != 0o700 and folder.stat().st_mode & 0o777 == 0o700:
-            os.chmod(folder, FOLDER_MODE)
-    except OSError:
-        pass  # gone or not ours: nothing to repair
 
 
 def write_full(outputs: Sequence[Output], output_dir: Path, workers: int,

@@ -126,7 +126,7 @@ def _build_site(config: SiteConfig, options: BuildOptions,
                             (config.templates_dir, config.static_dir))
     output.clean_stale_staging(config.output_dir)
     for folder in (config.output_dir, config.output_dir / search.FOLDER):
-        output.repair_folder_mode(folder)  # left private by earlier versions
+        output.repair_mode(folder)  # left private by earlier versions
     cache_dir = config.cache_dir if options.use_cache else None
 
     discovery = discover(config.content_dir)
