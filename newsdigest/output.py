@@ -316,7 +316,12 @@ _worker_folders: set[str] = set()  # folders this worker process made or saw
 def _produce_range(bounds: tuple[int, int]) -> tuple[list[Written], object]:
     assert _jobs is not None
     outputs, dest, previous, harvest = _jobs
-    written = [_write(outputs[i], None, dest, previous, _worker_folders) for i in range(*bounds)]
+    # Everything rendered, then everything written: each kind of work stays warm in the
+    # processor's caches, rather than alternating between Jinja and the file system.
+    chosen = outputs[bounds[0]:bounds[1]]
+    data = [_data(output) for output in chosen]
+    written = [_write(output, made, dest, previous, _worker_folders)
+               for output, made in zip(chosen, data, strict=True)]
     return written, harvest.take() if harvest is not None else None
 
 
