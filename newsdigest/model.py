@@ -148,9 +148,35 @@ class _Checker:
         self.warnings.append(Problem(self.raw.source, self.raw.line(name), name, message))
 
 
-def validate(raw: RawItem, digest: str, tz: tzinfo,
-             rules: ContentRules = ContentRules()) -> Validation:
-    """Type-check every field; wrong types fail the file, unsafe optional values are dropped."""
+@dataclass(frozen=True)
+class RenderedBody:
+    """An item's Markdown body as sanitized HTML, or why it could not be rendered."""
+
+    html: str = ""
+    cut: bool = False  # longer than the limit: rendered up to it
+    error: str = ""
+    hint: str = ""
+
+
+def render_item_body(body: str, rules: ContentRules = ContentRules()) -> RenderedBody:
+    encoded = body.encode("utf-8", "surrogatepass")
+    cut = len(encoded) > rules.max_body_bytes
+    if cut:
+        body = encoded[: rules.max_body_bytes].decode("utf-8", "ignore").rsplit("\n", 1)[0]
+    try:
+        return RenderedBody(render_body(body, rules.render_seconds, rules.nofollow), cut)
+    except RenderTimeout as exc:
+        return RenderedBody(cut=cut, error=str(exc), hint="simplify the Markdown")
+    except RecursionError:
+        return RenderedBody(cut=cut, error="Markdown nests too deeply to render")
+
+
+def validate(raw: RawItem, digest: str, tz: tzinfo, rules: ContentRules = ContentRules(),
+             body: RenderedBody | None = None) -> Validation:
+    """Type-check every field; wrong types fail the file, unsafe optional values are dropped.
+
+    `body` is render_item_body(raw.body, rules), when the caller rendered it already.
+    """
     check = _Checker(raw)
     data = raw.data
     title = _required_text(check, data, "title")
@@ -175,19 +201,12 @@ def validate(raw: RawItem, digest: str, tz: tzinfo,
     length = _length(check, data)
     slug = item_slug(raw.source, _text(check, data, "slug"))
     curation = _curation(check, data)
-    body_html = ""
-    body = raw.body
-    if len(body.encode("utf-8", "surrogatepass")) > rules.max_body_bytes:
-        body = body.encode("utf-8", "surrogatepass")[: rules.max_body_bytes].decode(
-            "utf-8", "ignore").rsplit("\n", 1)[0]
+    rendered = body if body is not None else render_item_body(raw.body, rules)
+    if rendered.cut:
         check.warn("body", f"longer than {rules.max_body_bytes // 1024} KB; cut (raise "
                            "build.max_body_kb to keep more)")
-    try:
-        body_html = render_body(body, rules.render_seconds, rules.nofollow)
-    except RenderTimeout as exc:
-        check.error("body", str(exc), "simplify the Markdown")
-    except RecursionError:
-        check.error("body", "Markdown nests too deeply to render")
+    if rendered.error:
+        check.error("body", rendered.error, rendered.hint)
     if check.problems:
         return Validation(None, check.problems, check.warnings)
     assert title is not None and published_at is not None and url is not None
@@ -216,7 +235,7 @@ def validate(raw: RawItem, digest: str, tz: tzinfo,
         length_seconds=length,
         price=_text(check, data, "price"),
         related=related,
-        body_html=body_html,
+        body_html=rendered.html,
         extra={k: v for k, v in data.items() if k not in _KNOWN_FIELDS},
         curation=curation,
         story_keys=story_keys(title, url, amp_url, related),
