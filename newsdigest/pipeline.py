@@ -275,8 +275,10 @@ def _make_fragments(stories: Sequence[Story], theme: Theme, jsons: Fragments,
         return  # made on demand, as pages ask for them
 
     def make(start: int, end: int) -> list[tuple[str, str, str]]:
-        return [(story.fingerprint, theme.card_html(story), api.story_text(story, config))
-                for story in missing[start:end]]
+        share = missing[start:end]
+        cards = [theme.card_html(story) for story in share]  # all cards, then all JSON:
+        texts = [api.story_text(story, config) for story in share]  # each stays warm
+        return list(zip([story.fingerprint for story in share], cards, texts, strict=True))
 
     chunk = max(50, min(250, len(missing) // (workers * 8)))
     for part in parallel.fork_map(make, len(missing), workers, chunk):
