@@ -273,11 +273,17 @@ class _Converter:
         mapping: dict[Any, Any] = {}
         seen, lines = self.seen, self.lines
         for key_node, value_node in node.value:
-            if key_node.tag == "tag:yaml.org,2002:merge":
+            # Field names are text nearly always: taken here too.
+            if (key_node.tag == _STR and type(key_node) is yaml.ScalarNode
+                    and id(key_node) not in seen):
+                seen.add(id(key_node))
+                key = key_node.value
+            elif key_node.tag == "tag:yaml.org,2002:merge":
                 raise self.refuse(key_node, path, "anchors/aliases not allowed")
-            if not isinstance(key_node, yaml.ScalarNode):
+            elif not isinstance(key_node, yaml.ScalarNode):
                 raise self.refuse(key_node, path, "a field name must be plain text")
-            key = self.value(key_node, "")
+            else:
+                key = self.value(key_node, "")
             child = f"{path}.{key}" if path else str(key)
             if key in mapping:
                 raise self.refuse(key_node, child, "duplicate key")

@@ -58,6 +58,9 @@ class Theme:
             lstrip_blocks=True,
             keep_trailing_newline=True,
             auto_reload=False,
+            # A plain dict: a theme has a few dozen templates, and every page looks up three
+            # or four of them (extends, imports) through the default LRU cache's lock.
+            cache_size=-1,
             # Compiled templates are kept between builds: compiling them is most of the cost of
             # a rebuild that renders a few pages.
             bytecode_cache=(jinja2.FileSystemBytecodeCache(str(cache_dir / "templates"))
