@@ -44,6 +44,7 @@ class Output:
     produce: Callable[[], bytes] | None = None
     copy_from: Path | None = None  # assets are copied, not produced
     values: str = ""  # pages: the fingerprint of their values alone, without the templates
+    templates: tuple[str, ...] = ()  # pages: the templates they are rendered with
 
 
 @dataclass(frozen=True)

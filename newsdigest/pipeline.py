@@ -208,7 +208,10 @@ def _plan_and_write(config: SiteConfig, options: BuildOptions, progress: Progres
     manifest = output.load_manifest(manifest_file) if manifest_file else None
     if manifest is not None and not (config.output_dir / output.MARKER).exists():
         manifest = None
-    explanations = _explain(outputs, manifest, config.output_dir) if options.explain else []
+    templates_file = manifest_file.with_suffix(".templates") if manifest_file else None
+    explanations = _explain(outputs, manifest, config.output_dir,
+                            _templates_changed(theme, templates_file),
+                            theme) if options.explain else []
     # Every page is made (no record of the last build), or every card is (its template or the
     # settings changed: the oldest story's card, rarely edited, is then missing too): then
     # every story's card and JSON is made first.
@@ -229,8 +232,10 @@ def _plan_and_write(config: SiteConfig, options: BuildOptions, progress: Progres
     current = {story.fingerprint for story in index.stories}
     theme.cards.save(current)
     jsons.save(current)
-    if manifest_file is not None:
+    if manifest_file is not None and templates_file is not None:
         output.save_atomic(manifest_file, pickle.dumps(new_manifest, pickle.HIGHEST_PROTOCOL))
+        # what the pages were made with, so that --explain can name the templates that change
+        output.save_atomic(templates_file, pickle.dumps(theme.source_digests()))
     if options.search:
         record = manifest_file.with_suffix(".search") if manifest_file else None
         report.search_indexed = search.update_index(config.output_dir, record,
@@ -474,6 +479,7 @@ def page_outputs(pages: list[PageSpec], theme: Theme, config: SiteConfig) -> lis
             fingerprint=templates + values,
             produce=partial(_render_spec, theme, page, config),
             values=values,
+            templates=(page.template, "_card.html") if page.uses_cards else (page.template,),
         ))
     return outputs
 
@@ -542,7 +548,8 @@ def _report_outputs(curation: CurationReport, theme: Theme, config: SiteConfig,
     return [Output(REPORT_FOLDER + "index.html", PHASE_META,
                    theme.digest("report.html") + fingerprint(settings_fingerprint(config),
                                                               curation),
-                   partial(_render_page, theme, "report.html", page_context(curation, config)))]
+                   partial(_render_page, theme, "report.html", page_context(curation, config)),
+                   templates=("report.html",))]
 
 
 def static_outputs(config: SiteConfig) -> list[Output]:
@@ -583,24 +590,42 @@ def _asset_outputs(index: SiteIndex, assets: list[SourceFile], config: SiteConfi
     return outputs
 
 
-def _what_changed(before: str, now: Output) -> str:
+def _templates_changed(theme: Theme, record: Path | None) -> set[str]:
+    """The templates whose source changed since the last build (as far as it recorded)."""
+    if record is None:
+        return set()
+    try:
+        with record.open("rb") as handle:
+            before = pickle.load(handle)
+    except (OSError, pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError):
+        return set()
+    if not isinstance(before, dict):
+        return set()
+    return {name for name, digest in theme.source_digests().items()
+            if name in before and before[name] != digest}
+
+
+def _what_changed(before: str, now: Output, templates: list[str]) -> str:
     """Which inputs of an output changed, as far as its fingerprint tells.
 
     A page's fingerprint is its templates' digests followed by the fingerprint of its values
     (`Output.values`): the two halves say whether a template or what it shows changed.
+    `templates` are the changed ones among those it uses, when known.
     """
     size = len(now.values)
     if not size or len(before) != len(now.fingerprint):
         return "its inputs changed"
     reasons = []
     if before[:-size] != now.fingerprint[:-size]:
-        reasons.append("a template it uses changed")
+        reasons.append("a template it uses changed"
+                       + (f" ({', '.join(templates)})" if templates else ""))
     if before[-size:] != now.values:
         reasons.append("what it shows changed (its items or the settings)")
     return " and ".join(reasons)
 
 
-def _explain(outputs: list[Output], manifest: Manifest | None, output_dir: Path) -> list[str]:
+def _explain(outputs: list[Output], manifest: Manifest | None, output_dir: Path,
+             templates_changed: set[str], theme: Theme) -> list[str]:
     if manifest is None:
         return ["full build: no record of a previous build for this output folder"]
     lines = []
@@ -609,7 +634,9 @@ def _explain(outputs: list[Output], manifest: Manifest | None, output_dir: Path)
         if known is None:
             lines.append(f"{stale.path}: new page")
         elif known[0] != stale.fingerprint:
-            lines.append(f"{stale.path}: {_what_changed(known[0], stale)}")
+            used = set().union(*(theme.uses(name) for name in stale.templates))
+            why = _what_changed(known[0], stale, sorted(used & templates_changed))
+            lines.append(f"{stale.path}: {why}")
         else:
             lines.append(f"{stale.path}: file on disk differs from the last build")
     return lines

@@ -81,6 +81,8 @@ class Theme:
         self.env.globals["item_jsonld"] = lambda page, story: structured.script_json(
             structured.item_page(page, story, config))
         self._digests: dict[str, str] = {}
+        self._own_digests: dict[str, str] = {}  # each template's source alone
+        self._references: dict[str, set[str]] = {}
         self._references_file = cache_dir / "templates" / "references.pickle" if cache_dir else None
         self._known_references: dict[str, tuple[str | None, ...]] | None = None
         # Rendered cards, by story; the build gives it a store kept between builds.
@@ -97,11 +99,28 @@ class Theme:
         if name not in self._digests:
             self._digests[name] = "..."  # a cycle guard while the dependencies are walked
             source, references = self._source_and_references(name)
+            self._own_digests[name] = hashlib.blake2b(source.encode(), digest_size=12).hexdigest()
+            self._references[name] = references
             parts = [source] + [self.digest(ref) for ref in sorted(references)]
             self._digests[name] = hashlib.blake2b(
                 "\0".join(parts).encode(), digest_size=12
             ).hexdigest()
         return self._digests[name]
+
+    def source_digests(self) -> dict[str, str]:
+        """The digest of each template's own source, for every template digested so far."""
+        return dict(self._own_digests)
+
+    def uses(self, name: str) -> set[str]:
+        """The template and every template it extends, includes or imports, at any depth."""
+        self.digest(name)
+        found, pending = set(), [name]
+        while pending:
+            current = pending.pop()
+            if current not in found:
+                found.add(current)
+                pending.extend(self._references.get(current, ()))
+        return found
 
     def _source_and_references(self, name: str) -> tuple[str, set[str]]:
         try:

@@ -247,8 +247,28 @@ def test_explain_says_why_a_page_was_rebuilt(site):
     (site.root / "templates" / "_card.html").write_text(
         theme_card.read_text().replace('<article class="card', '<article data-v2 class="card'))
     report = build(site, explain=True)
-    assert "index.html: a template it uses changed" in report.explanations
+    assert "index.html: a template it uses changed (_card.html)" in report.explanations
     assert not any("what it shows changed" in line for line in report.explanations)
+
+
+def test_explain_names_the_changed_template_a_page_uses_through_another(site):
+    # item.html imports _macros.html: its pages name the macros, not the template they name
+    templates = site.root / "templates"
+    templates.mkdir()
+    macros = Path(__file__).resolve().parent.parent / "templates" / "_macros.html"
+    (templates / "_macros.html").write_text(
+        macros.read_text().replace("<time datetime=", '<time class="x" datetime='))
+    report = build(site, explain=True)
+    assert ("news/2026/10/05/story-4/index.html: a template it uses changed (_macros.html)"
+            in report.explanations)
+    assert not any("archive/index.html" in line for line in report.explanations)
+    # and both, when two changed
+    (templates / "_picture.html").write_text(
+        (macros.parent / "_picture.html").read_text() + "\n")
+    (templates / "_macros.html").write_text(macros.read_text())
+    report = build(site, explain=True)
+    assert ("news/2026/10/05/story-4/index.html: a template it uses changed "
+            "(_macros.html, _picture.html)") in report.explanations
 
 
 def test_explain_says_when_the_kept_site_state_was_patched(make_site, capsys):
