@@ -18,7 +18,7 @@ from newsdigest import __version__
 from newsdigest.config import SiteConfig, load_config
 from newsdigest.errors import EXIT_OK, EXIT_USAGE, NewsdigestError, Problem, UsageError
 from newsdigest.images import ImageReport
-from newsdigest.pipeline import BuildOptions, BuildReport, build_site
+from newsdigest.pipeline import BuildOptions, BuildReport, build_site, why
 
 if TYPE_CHECKING:
     from newsdigest.preview import Rebuild
@@ -90,6 +90,22 @@ def _parser() -> argparse.ArgumentParser:
                        help="leave the curation report page (_report/) out of the output")
     _offline_option(build)
     build.set_defaults(run=_build)
+
+    why = commands.add_parser(
+        "why", help="say what the next build would do with one page, and why",
+        description="Plan the next build (writing no page) and say whether it would render "
+                    "PAGE again and why, which templates make it and which items it shows.")
+    why.add_argument("page", metavar="PAGE",
+                     help="a path of the site (news/2026/11/02/slug/, feed.xml), a URL of the "
+                          "site, or a file in the output folder")
+    _site_options(why)
+    why.add_argument("--drafts", action="store_true", help="as `build --drafts`")
+    why.add_argument("--future", action="store_true", help="as `build --future`")
+    why.add_argument("--skip-invalid", action="store_true", help="as `build --skip-invalid`")
+    why.add_argument("--no-search", action="store_true", help=argparse.SUPPRESS)
+    why.add_argument("--no-report", action="store_true", help="as `build --no-report`")
+    _offline_option(why)
+    why.set_defaults(run=_why, no_cache=False, explain=False, jobs=None)
 
     _serve_parser(commands)
     _digest_parsers(commands)
@@ -515,6 +531,20 @@ def _shown_path(path: Path) -> str:
         return str(path.relative_to(Path.cwd()))
     except ValueError:
         return str(path)
+
+
+def _why(args: argparse.Namespace) -> int:
+    config = content_config(args)
+    answer = why(config, build_options(args), args.page)
+    print(f"{answer.path}: {answer.verdict}")
+    if answer.templates:
+        print(f"  made with: {', '.join(answer.templates)}")
+    if answer.sources:
+        more = f" and {len(answer.sources) - 5} more" if len(answer.sources) > 5 else ""
+        print(f"  shows: {', '.join(answer.sources[:5])}{more}")
+    if answer.similar:
+        print(f"  did you mean: {', '.join(answer.similar)}")
+    return EXIT_OK if not answer.verdict.startswith("not a file") else EXIT_USAGE
 
 
 def _check(args: argparse.Namespace) -> int:

@@ -171,17 +171,27 @@ def _build_site(config: SiteConfig, options: BuildOptions,
         saved()
 
 
-def _plan_and_write(config: SiteConfig, options: BuildOptions, progress: Progress | None,
-                    started: float, now: datetime, discovery: Discovery,
-                    front: sitestate.FrontHalf, snapshot_key: str) -> BuildReport:
-    """Steps 3 and 4: plan every output, then render and write those that changed."""
+@dataclass
+class SitePlan:
+    """Every output of the site with its fingerprint, before any is rendered (step 3)."""
+
+    outputs: list[Output]
+    pages: list[PageSpec]
+    page_files: list[Output]  # the pages' outputs, in the order of `pages`
+    theme: Theme
+    jsons: Fragments
+    warnings: list[Problem]
+    curation: CurationReport
+
+
+def _plan(config: SiteConfig, options: BuildOptions, now: datetime, discovery: Discovery,
+          front: sitestate.FrontHalf) -> SitePlan:
+    """Plan every output with the fingerprint of what it is made from."""
     cache_dir = config.cache_dir if options.use_cache else None
     index, pictures, digest_editions = front.index, front.pictures, front.editions
-    problems = front.problems
     warnings = front.warnings(discovery)
-    curation = curation_report(index, digest_editions, problems, warnings, now, pictures.generic)
-
-    # 3. plan every output with the fingerprint of what it is made from
+    curation = curation_report(index, digest_editions, front.problems, warnings, now,
+                               pictures.generic)
     theme = Theme(config, cache_dir)
     settings_print = settings_fingerprint(config)
     # Each story's card and JSON, kept between builds for lists that shift (fragments.py).
@@ -202,6 +212,19 @@ def _plan_and_write(config: SiteConfig, options: BuildOptions, progress: Progres
         *_digest_outputs(digest_editions, config),
         *_report_outputs(curation, theme, config, options),
     ]
+    return SitePlan(outputs, pages, page_files, theme, jsons, warnings, curation)
+
+
+def _plan_and_write(config: SiteConfig, options: BuildOptions, progress: Progress | None,
+                    started: float, now: datetime, discovery: Discovery,
+                    front: sitestate.FrontHalf, snapshot_key: str) -> BuildReport:
+    """Steps 3 and 4: plan every output, then render and write those that changed."""
+    cache_dir = config.cache_dir if options.use_cache else None
+    index, pictures, problems = front.index, front.pictures, front.problems
+    plan = _plan(config, options, now, discovery, front)
+    theme, jsons, pages, page_files, outputs = (plan.theme, plan.jsons, plan.pages,
+                                                plan.page_files, plan.outputs)
+    warnings, curation = plan.warnings, plan.curation
 
     # 4. render and write what changed
     manifest_file = _manifest_file(config) if cache_dir else None
@@ -261,6 +284,94 @@ def _plan_and_write(config: SiteConfig, options: BuildOptions, progress: Progres
         output.save_atomic(_snapshot_file(manifest_file),
                            pickle.dumps((snapshot_key, front.valid_until, record)))
     return build_report
+
+
+@dataclass
+class Why:
+    """What the next build would do with one file of the site, and why."""
+
+    path: str  # the file, relative to the output folder
+    verdict: str
+    templates: list[str] = field(default_factory=list)  # every one a page is made with
+    sources: list[str] = field(default_factory=list)  # content files of the stories it shows
+    similar: list[str] = field(default_factory=list)  # for a path that is no file of the site
+
+
+def why(config: SiteConfig, options: BuildOptions, wanted: str) -> Why:
+    """Plan the next build as `build_site` would, and say what it would do with one file
+    (a path of the output folder, a URL of the site or a file in the output folder).
+
+    Nothing of the site is written; the caches are used and brought up to date.
+    """
+    now = options.now or datetime.now(UTC)
+    cache_dir = config.cache_dir if options.use_cache else None
+    discovery = discover(config.content_dir)
+    note_sources, discovery = editions.split_notes(discovery)
+    assets = {a.rel: a.path for a in discovery.assets}
+    front = _front_half(config, options, LoadSettings.of(config), discovery, note_sources,
+                        assets, now, None, None, cache_dir)
+    plan = _plan(config, options, now, discovery, front)
+    path = output_path(wanted, config)
+    manifest_file = _manifest_file(config) if cache_dir else None
+    manifest = output.load_manifest(manifest_file) if manifest_file else None
+    if manifest is not None and not (config.output_dir / output.MARKER).exists():
+        manifest = None
+    found = next((o for o in plan.outputs if o.path == path), None)
+    if found is None:
+        if manifest is not None and path in manifest:
+            return Why(path, "deleted: no longer a file of the site")
+        import difflib
+
+        similar = difflib.get_close_matches(path, [o.path for o in plan.outputs], n=3)
+        return Why(path, "not a file of the site", similar=similar)
+    spec = next((page for page, made in zip(plan.pages, plan.page_files, strict=True)
+                 if made is found), None)
+    templates = sorted(set().union(*(plan.theme.uses(name) for name in found.templates)))
+    sources = [story.item.source for story in _stories_shown(spec)] if spec else []
+    if manifest is None:
+        verdict = "made: the next build is a full build (no record of a previous one)"
+    elif path not in manifest:
+        verdict = "made: a new file"
+    elif manifest[path][0] != found.fingerprint:
+        changed = _templates_changed(plan.theme, manifest_file.with_suffix(".templates")
+                                     if manifest_file else None)
+        verdict = "rebuilt: " + _what_changed(
+            manifest[path][0], found,
+            sorted(set().union(*(plan.theme.uses(n) for n in found.templates)) & changed))
+    elif output.stale_outputs([found], manifest, config.output_dir):
+        verdict = "rewritten: the file on disk differs from the last build"
+    else:
+        verdict = "up to date: neither rendered nor written"
+    return Why(path, verdict, templates, sources)
+
+
+def output_path(wanted: str, config: SiteConfig) -> str:
+    """The output file a user means by a path, a URL of the site or a file in the output."""
+    text = wanted.strip().split("#", 1)[0].split("?", 1)[0]
+    base = config.base_url.rstrip("/") + "/"
+    base_path = "/" + base.split("://", 1)[-1].partition("/")[2]
+    if text.startswith(base):
+        text = text[len(base):]
+    elif text.startswith(("http://", "https://")):
+        text = "/" + text.split("://", 1)[1].partition("/")[2]
+    on_disk = Path(text).expanduser().absolute()
+    if on_disk.is_relative_to(config.output_dir.absolute()):
+        text = on_disk.relative_to(config.output_dir.absolute()).as_posix()
+        text = "" if text == "." else text + ("/" if on_disk.is_dir() else "")
+    elif text.startswith(base_path):
+        text = text[len(base_path):]
+    text = text.lstrip("/")
+    if not text or text.endswith("/"):
+        return text + "index.html"
+    return text if "." in text.rsplit("/", 1)[-1] else text + "/index.html"
+
+
+def _stories_shown(page: PageSpec) -> list[Story]:
+    """The story of an item page, then those of its "More on" list; a list's stories."""
+    shown = [page.story] if page.story is not None else []
+    for key in ("stories", "more"):
+        shown += [s for s in page.context.get(key, ()) if isinstance(s, Story)]
+    return shown
 
 
 FRAGMENTS_PARALLEL_THRESHOLD = 500

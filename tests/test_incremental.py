@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from conftest import item
 
+from newsdigest.cli import main
 from newsdigest.config import load_config
 from newsdigest.errors import ContentInvalid
 from newsdigest.pipeline import BuildOptions, BuildReport, build_site
@@ -693,3 +694,54 @@ def test_the_preview_server_patches_the_site_state_it_keeps_in_memory(site, tmp_
     edit(site, rel, "Story four, fixed", "Story four, last")
     assert build_site(config, options, warm=warm).patched == [rel]
     assert_same_as_clean_build(site, tmp_path / "last")
+
+
+def why(site, capsys, page: str) -> tuple[int, list[str]]:
+    capsys.readouterr()
+    code = main(["why", page, "--config", str(site.root / "site.toml"), "--offline"])
+    return code, capsys.readouterr().out.splitlines()
+
+
+def test_why_says_what_the_next_build_would_do_with_a_page_and_writes_nothing(site, capsys):
+    page = "news/2026/10/05/story-4/index.html"
+    code, out = why(site, capsys, "news/2026/10/05/story-4/")
+    assert code == 0
+    assert out[0] == f"{page}: up to date: neither rendered nor written"
+    assert out[1] == "  made with: _card.html, _macros.html, _picture.html, base.html, item.html"
+    assert out[2].startswith("  shows: 2026-10-05-story-4.md, ")  # then its "More on" stories
+    edit(site, "2026-10-05-story-4.md", "Story number 4", "Story four")
+    before = mtimes(site.public)
+    # the same page as a URL of the site, and as a file in the output folder
+    for name in ("https://news.example/digest/news/2026/10/05/story-4/",
+                 "/digest/news/2026/10/05/story-4/", str(site.public / "news/2026/10/05/story-4")):
+        assert why(site, capsys, name)[1][0] == (
+            f"{page}: rebuilt: what it shows changed (its items or the settings)"), name
+    assert why(site, capsys, str(site.public / "archive" / "index.html"))[1][0] == (
+        "archive/index.html: up to date: neither rendered nor written")
+    assert mtimes(site.public) == before  # nothing written
+    # the build does what it said
+    report = build(site, explain=True)
+    assert f"{page}: what it shows changed (its items or the settings)" in report.explanations
+    assert not any(line.startswith("archive/index.html") for line in report.explanations)
+    assert why(site, capsys, page)[1][0] == f"{page}: up to date: neither rendered nor written"
+
+
+def test_why_names_new_deleted_and_unknown_files_and_changed_templates(site, capsys):
+    site.write("content/2026-10-20-new.md", item(title="A new story", date="2026-10-20T09:00:00Z",
+                                                 url="https://example.com/new"))
+    (site.root / "content/2026-10-05-story-4.md").unlink()
+    assert why(site, capsys, "news/2026/10/20/new/")[1][0] == (
+        "news/2026/10/20/new/index.html: made: a new file")
+    assert why(site, capsys, "news/2026/10/05/story-4/")[1][0] == (
+        "news/2026/10/05/story-4/index.html: deleted: no longer a file of the site")
+    code, out = why(site, capsys, "news/2026/10/06/story-55/")
+    assert code == 2
+    assert out[0] == "news/2026/10/06/story-55/index.html: not a file of the site"
+    assert out[1].startswith("  did you mean: news/2026/10/06/story-5/index.html")
+    build(site)
+    templates = site.root / "templates"
+    templates.mkdir()
+    macros = Path(__file__).resolve().parent.parent / "templates" / "_macros.html"
+    (templates / "_macros.html").write_text(macros.read_text() + "{# edited #}\n")
+    assert why(site, capsys, "news/2026/10/20/new/")[1][0] == (
+        "news/2026/10/20/new/index.html: rebuilt: a template it uses changed (_macros.html)")
