@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import gc
 import hashlib
 import os
@@ -227,10 +228,7 @@ def _plan_and_write(config: SiteConfig, options: BuildOptions, progress: Progres
     warnings, curation = plan.warnings, plan.curation
 
     # 4. render and write what changed
-    manifest_file = _manifest_file(config) if cache_dir else None
-    manifest = output.load_manifest(manifest_file) if manifest_file else None
-    if manifest is not None and not (config.output_dir / output.MARKER).exists():
-        manifest = None
+    manifest_file, manifest = _last_manifest(config, cache_dir)
     templates_file = manifest_file.with_suffix(".templates") if manifest_file else None
     explanations = _explain(outputs, manifest, config.output_dir,
                             _templates_changed(theme, templates_file),
@@ -312,16 +310,11 @@ def why(config: SiteConfig, options: BuildOptions, wanted: str) -> Why:
                         assets, now, None, None, cache_dir)
     plan = _plan(config, options, now, discovery, front)
     path = output_path(wanted, config)
-    manifest_file = _manifest_file(config) if cache_dir else None
-    manifest = output.load_manifest(manifest_file) if manifest_file else None
-    if manifest is not None and not (config.output_dir / output.MARKER).exists():
-        manifest = None
+    manifest_file, manifest = _last_manifest(config, cache_dir)
     found = next((o for o in plan.outputs if o.path == path), None)
     if found is None:
         if manifest is not None and path in manifest:
             return Why(path, "deleted: no longer a file of the site")
-        import difflib
-
         similar = difflib.get_close_matches(path, [o.path for o in plan.outputs], n=3)
         return Why(path, "not a file of the site", similar=similar)
     spec = next((page for page, made in zip(plan.pages, plan.page_files, strict=True)
@@ -329,17 +322,11 @@ def why(config: SiteConfig, options: BuildOptions, wanted: str) -> Why:
     templates = sorted(set().union(*(plan.theme.uses(name) for name in found.templates)))
     sources = [story.item.source for story in _stories_shown(spec)] if spec else []
     if manifest is None:
-        verdict = "made: the next build is a full build (no record of a previous one)"
-    elif path not in manifest:
-        verdict = "made: a new file"
-    elif manifest[path][0] != found.fingerprint:
+        verdict = "rebuilt: the next build is a full build (no record of a previous one)"
+    elif output.stale_outputs([found], manifest, config.output_dir):
         changed = _templates_changed(plan.theme, manifest_file.with_suffix(".templates")
                                      if manifest_file else None)
-        verdict = "rebuilt: " + _what_changed(
-            manifest[path][0], found,
-            sorted(set().union(*(plan.theme.uses(n) for n in found.templates)) & changed))
-    elif output.stale_outputs([found], manifest, config.output_dir):
-        verdict = "rewritten: the file on disk differs from the last build"
+        verdict = "rebuilt: " + _reason(found, manifest, plan.theme, changed)
     else:
         verdict = "up to date: neither rendered nor written"
     return Why(path, verdict, templates, sources)
@@ -739,15 +726,27 @@ def _explain(outputs: list[Output], manifest: Manifest | None, output_dir: Path,
              templates_changed: set[str], theme: Theme) -> list[str]:
     if manifest is None:
         return ["full build: no record of a previous build for this output folder"]
-    lines = []
-    for stale in output.stale_outputs(outputs, manifest, output_dir):
-        known = manifest.get(stale.path)
-        if known is None:
-            lines.append(f"{stale.path}: new page")
-        elif known[0] != stale.fingerprint:
-            used = set().union(*(theme.uses(name) for name in stale.templates))
-            why = _what_changed(known[0], stale, sorted(used & templates_changed))
-            lines.append(f"{stale.path}: {why}")
-        else:
-            lines.append(f"{stale.path}: file on disk differs from the last build")
-    return lines
+    return [f"{stale.path}: {_reason(stale, manifest, theme, templates_changed)}"
+            for stale in output.stale_outputs(outputs, manifest, output_dir)]
+
+
+def _reason(stale: Output, manifest: Manifest, theme: Theme, templates_changed: set[str]
+            ) -> str:
+    """Why an output the last build made (or did not) must be made again."""
+    known = manifest.get(stale.path)
+    if known is None:
+        return "new page"
+    if known[0] != stale.fingerprint:
+        used = set().union(*(theme.uses(name) for name in stale.templates))
+        return _what_changed(known[0], stale, sorted(used & templates_changed))
+    return "file on disk differs from the last build"
+
+
+def _last_manifest(config: SiteConfig, cache_dir: Path | None
+                   ) -> tuple[Path | None, Manifest | None]:
+    """The record of the last build into the output folder, and where it is kept."""
+    manifest_file = _manifest_file(config) if cache_dir else None
+    manifest = output.load_manifest(manifest_file) if manifest_file else None
+    if manifest is not None and not (config.output_dir / output.MARKER).exists():
+        manifest = None  # the folder was replaced or emptied since
+    return manifest_file, manifest

@@ -724,6 +724,9 @@ def test_why_says_what_the_next_build_would_do_with_a_page_and_writes_nothing(si
     assert f"{page}: what it shows changed (its items or the settings)" in report.explanations
     assert not any(line.startswith("archive/index.html") for line in report.explanations)
     assert why(site, capsys, page)[1][0] == f"{page}: up to date: neither rendered nor written"
+    (site.public / page).write_text("tampered")
+    assert why(site, capsys, page)[1][0] == (
+        f"{page}: rebuilt: file on disk differs from the last build")
 
 
 def test_why_names_new_deleted_and_unknown_files_and_changed_templates(site, capsys):
@@ -731,7 +734,7 @@ def test_why_names_new_deleted_and_unknown_files_and_changed_templates(site, cap
                                                  url="https://example.com/new"))
     (site.root / "content/2026-10-05-story-4.md").unlink()
     assert why(site, capsys, "news/2026/10/20/new/")[1][0] == (
-        "news/2026/10/20/new/index.html: made: a new file")
+        "news/2026/10/20/new/index.html: rebuilt: new page")
     assert why(site, capsys, "news/2026/10/05/story-4/")[1][0] == (
         "news/2026/10/05/story-4/index.html: deleted: no longer a file of the site")
     code, out = why(site, capsys, "news/2026/10/06/story-55/")
