@@ -23,7 +23,8 @@ from newsdigest.output import MARKER, make_staging, rename_exchange, repair_mode
 
 KINDS = ("directory", "rsync", "git", "s3")
 # Files whose names change with their content may be cached for a year; pages must stay fresh.
-HASHED = ("pagefind/fragment/", "pagefind/index/", "pagefind/filter/")
+HASHED = tuple(f"{index}/{part}/" for index in ("pagefind", "pagefind-recent")
+               for part in ("fragment", "index", "filter"))
 CACHE_LONG = "public, max-age=31536000, immutable"
 CACHE_SHORT = "public, max-age=300, must-revalidate"
 EXCLUDED = {MARKER, ".newsdigest-writing"}

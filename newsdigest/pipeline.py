@@ -260,7 +260,7 @@ def _plan_and_write(config: SiteConfig, options: BuildOptions, progress: Progres
     if options.search:
         record = manifest_file.with_suffix(".search") if manifest_file else None
         report.search_indexed = search.update_index(config.output_dir, record,
-                                                    search.pages_print(page_files))
+                                                    search.item_pages(page_files))
     build_report = BuildReport(
         items=len(index.stories),
         pages=len(pages),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import stat
 from collections.abc import Iterator
@@ -9,6 +10,8 @@ from collections.abc import Iterator
 import pytest
 from browser import browser_fixture, serve_folder  # noqa: F401 - provides `browser`
 from conftest import item
+
+from newsdigest import search
 
 SETTINGS = """\
 [site]
@@ -100,3 +103,63 @@ def test_header_search_box_lands_on_results(browser, served):
     assert "/search/?q=laundry" in page.url
     assert page.locator(".search-result-title").first.inner_text().startswith("Robot hands")
     page.close()
+
+
+def entry(index) -> dict:
+    return json.loads((index / "pagefind-entry.json").read_text())
+
+
+def test_an_edit_indexes_only_the_changed_pages_until_there_are_many(make_site, monkeypatch):
+    site = make_site(files(), SETTINGS)
+    site.build()
+    whole, recent = site.public / "pagefind", site.public / "pagefind-recent"
+    stamp = (whole / "pagefind-entry.json").stat().st_mtime_ns
+    assert (recent / "replaced.json").read_text() == "[]"  # always there: no 404 to search
+    robots = site.root / "content/2026-10-02-robots.md"
+    robots.write_text(robots.read_text().replace("tactile", "capacitive"))
+    site.build()
+    assert (whole / "pagefind-entry.json").stat().st_mtime_ns == stamp  # not made again
+    assert entry(recent)["languages"]["en"]["page_count"] == 1
+    assert (recent / "replaced.json").read_text() == '["news/2026/10/02/robots/"]'
+    (site.root / "content/2026-10-01-chips.md").unlink()
+    site.build()
+    assert (whole / "pagefind-entry.json").stat().st_mtime_ns == stamp
+    assert sorted(json.loads((recent / "replaced.json").read_text())) == [
+        "news/2026/10/01/chips/", "news/2026/10/02/robots/"]
+    # past the limit, the whole index is made again and the recent one emptied
+    monkeypatch.setattr(search, "MOST_RECENT", 1)
+    robots.write_text(robots.read_text().replace("capacitive", "piezoresistive"))
+    site.build()
+    assert (whole / "pagefind-entry.json").stat().st_mtime_ns != stamp
+    assert entry(whole)["languages"]["en"]["page_count"] == 1
+    assert (recent / "replaced.json").read_text() == "[]"
+
+
+def test_search_finds_edited_pages_as_they_are_now(browser, make_site, tmp_path):
+    site = make_site(files(), SETTINGS)
+    assert site.build() == 0
+    robots = site.root / "content/2026-10-02-robots.md"
+    robots.write_text(robots.read_text().replace("tactile", "capacitive")
+                      .replace("Robot hands learn", "Robot hands finally learn"))
+    (site.root / "content/2026-10-01-chips.md").unlink()
+    assert site.build() == 0
+    root = tmp_path / "root"
+    root.mkdir()
+    (root / "digest").symlink_to(site.public)
+    with serve_folder(root) as base:
+        page = browser.new_page()
+        page.goto(base + "digest/search/")
+        page.fill("#search-query", "capacitive")
+        result = page.locator(".search-result-title").first
+        result.wait_for(timeout=10_000)
+        assert result.inner_text() == "Robot hands finally learn to fold laundry"
+        assert result.get_attribute("href") == "/digest/news/2026/10/02/robots/"
+        # the edited page once, as it is now; its old words and a deleted page find nothing
+        page.fill("#search-query", "laundry")
+        page.locator(".search-status", has_text="1 result for").wait_for(timeout=10_000)
+        assert page.locator(".search-result-title").all_inner_texts() == [
+            "Robot hands finally learn to fold laundry"]
+        for gone in ("tactile", "wafer"):
+            page.fill("#search-query", gone)
+            page.locator(".search-status", has_text="No results").wait_for(timeout=10_000)
+        page.close()

@@ -1,4 +1,6 @@
-// Client-side search with Pagefind's index (built by `newsdigest build` into /pagefind/).
+// Client-side search with Pagefind's indexes (built by `newsdigest build`): /pagefind/ holds
+// every item page as of the last time it was made whole, /pagefind-recent/ the pages changed
+// since, with the list of pages whose entries in the first are out of date (replaced.json).
 (function () {
   "use strict";
   var status = document.querySelector("[data-search-bundle]");
@@ -6,16 +8,53 @@
   var input = document.getElementById("search-query");
   if (!status || !list || !input) { return; }
   var base = status.getAttribute("data-search-base") || "/";
-  var pagefindPromise = null;
+  var SHOWN = 20;
+  var indexesPromise = null;
   var decoder = document.createElement("textarea");
 
+  function index(bundle) {
+    return import(bundle).then(function (pf) {
+      if (typeof pf.search !== "function") { return null; }  // an index with no page
+      return pf.options({ baseUrl: base }).then(function () { return pf; });
+    });
+  }
+
   function load() {
-    if (!pagefindPromise) {
-      pagefindPromise = import(status.getAttribute("data-search-bundle")).then(function (pf) {
-        return pf.options({ baseUrl: base }).then(function () { return pf; });
+    if (!indexesPromise) {
+      var recent = status.getAttribute("data-search-recent");
+      var replaced = recent.replace(/pagefind\.js$/, "replaced.json");
+      indexesPromise = Promise.all([
+        index(status.getAttribute("data-search-bundle")),
+        index(recent).catch(function () { return null; }),  // (a site built before it)
+        fetch(replaced).then(function (r) { return r.ok ? r.json() : []; })
+          .catch(function () { return []; }),
+      ]).then(function (found) {
+        var stale = {};
+        found[2].forEach(function (path) { stale[base + path] = true; });
+        return { whole: found[0], recent: found[1], stale: stale };
       });
     }
-    return pagefindPromise;
+    return indexesPromise;
+  }
+
+  // Both indexes' hits by score; the whole index's hits on pages it has out of date are left
+  // out (their new versions, if any, are hits of the recent index).
+  function search(indexes, query) {
+    var searches = [indexes.whole.search(query),
+      indexes.recent ? indexes.recent.search(query) : Promise.resolve({ results: [] })];
+    return Promise.all(searches).then(function (done) {
+      var hits = done[0].results.map(function (r) { return { result: r, whole: true }; })
+        .concat(done[1].results.map(function (r) { return { result: r, whole: false }; }));
+      hits.sort(function (a, b) { return b.result.score - a.result.score; });
+      var wanted = SHOWN + Object.keys(indexes.stale).length;
+      return Promise.all(hits.slice(0, wanted).map(function (hit) {
+        return hit.result.data().then(function (data) {
+          return hit.whole && indexes.stale[data.url] ? null : data;
+        });
+      }));
+    }).then(function (results) {
+      return results.filter(function (data) { return data; }).slice(0, SHOWN);
+    });
   }
 
   function text(tag, className, value) {
@@ -69,9 +108,7 @@
     var ticket = ++latest;
     if (!query.trim()) { list.replaceChildren(); status.textContent = ""; return; }
     status.textContent = "Searching…";
-    load().then(function (pf) { return pf.search(query); }).then(function (search) {
-      return Promise.all(search.results.slice(0, 20).map(function (r) { return r.data(); }));
-    }).then(function (results) {
+    load().then(function (indexes) { return search(indexes, query); }).then(function (results) {
       if (ticket === latest) { show(results, query); }
     }).catch(function () {
       status.textContent = "The search index is not available. Build the site with `newsdigest build`.";
