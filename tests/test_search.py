@@ -6,6 +6,7 @@ import json
 import os
 import stat
 from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 from browser import browser_fixture, serve_folder  # noqa: F401 - provides `browser`
@@ -33,16 +34,22 @@ def files() -> dict[str, str]:
     }
 
 
-@pytest.fixture
-def served(make_site, tmp_path) -> Iterator[str]:
-    site = make_site(files(), SETTINGS)
-    assert site.build() == 0
-    # Serve the output under /digest/, as a host with a base path would.
+@contextmanager
+def served_with_base_path(site, tmp_path) -> Iterator[str]:
+    """The output served under /digest/, as a host with a base path would."""
     root = tmp_path / "root"
     root.mkdir()
     (root / "digest").symlink_to(site.public)
     with serve_folder(root) as base:
         yield base + "digest/"
+
+
+@pytest.fixture
+def served(make_site, tmp_path) -> Iterator[str]:
+    site = make_site(files(), SETTINGS)
+    assert site.build() == 0
+    with served_with_base_path(site, tmp_path) as url:
+        yield url
 
 
 def test_index_covers_item_pages_only(make_site):
@@ -79,12 +86,18 @@ def test_the_index_folder_is_readable_like_a_new_folder(make_site):
         assert stat.S_IMODE(index.stat().st_mode) == 0o777 & ~umask
 
 
+def first_result(page, query: str):
+    """The first result's title link once a query is typed on the search page."""
+    page.fill("#search-query", query)
+    result = page.locator(".search-result-title").first
+    result.wait_for(timeout=10_000)
+    return result
+
+
 def test_typing_a_query_finds_the_right_item(browser, served):
     page = browser.new_page()
     page.goto(served + "search/")
-    page.fill("#search-query", "tactile")
-    result = page.locator(".search-result-title").first
-    result.wait_for(timeout=10_000)
+    result = first_result(page, "tactile")
     assert result.inner_text() == "Robot hands learn to fold laundry"
     assert result.get_attribute("href") == "/digest/news/2026/10/02/robots/"
     assert "tactile" in page.locator(".search-result mark").first.inner_text().lower()
@@ -143,15 +156,10 @@ def test_search_finds_edited_pages_as_they_are_now(browser, make_site, tmp_path)
                       .replace("Robot hands learn", "Robot hands finally learn"))
     (site.root / "content/2026-10-01-chips.md").unlink()
     assert site.build() == 0
-    root = tmp_path / "root"
-    root.mkdir()
-    (root / "digest").symlink_to(site.public)
-    with serve_folder(root) as base:
+    with served_with_base_path(site, tmp_path) as url:
         page = browser.new_page()
-        page.goto(base + "digest/search/")
-        page.fill("#search-query", "capacitive")
-        result = page.locator(".search-result-title").first
-        result.wait_for(timeout=10_000)
+        page.goto(url + "search/")
+        result = first_result(page, "capacitive")
         assert result.inner_text() == "Robot hands finally learn to fold laundry"
         assert result.get_attribute("href") == "/digest/news/2026/10/02/robots/"
         # the edited page once, as it is now; its old words and a deleted page find nothing
