@@ -104,7 +104,7 @@ def load_many(sources: Sequence[SourceFile], settings: LoadSettings,
 
     Reading every file, then parsing every one, rendering every body and validating every
     one, rather than each file in turn, keeps each stage's code warm in the processor's
-    caches: a quarter less time.
+    caches: a tenth less time.
     """
     rules = settings.rules
     read = [_read(source, settings, cached.get(source.rel)) for source in sources]

@@ -229,9 +229,8 @@ def _plan_and_write(config: SiteConfig, options: BuildOptions, progress: Progres
 
     # 4. render and write what changed
     manifest_file, manifest = _last_manifest(config, cache_dir)
-    templates_file = manifest_file.with_suffix(".templates") if manifest_file else None
     explanations = _explain(outputs, manifest, config.output_dir,
-                            _templates_changed(theme, templates_file),
+                            _templates_changed(theme, manifest_file),
                             theme) if options.explain else []
     # Every page is made (no record of the last build), or every card is (its template or the
     # settings changed: the oldest story's card, rarely edited, is then missing too): then
@@ -253,10 +252,11 @@ def _plan_and_write(config: SiteConfig, options: BuildOptions, progress: Progres
     current = {story.fingerprint for story in index.stories}
     theme.cards.save(current)
     jsons.save(current)
-    if manifest_file is not None and templates_file is not None:
+    if manifest_file is not None:
         output.save_atomic(manifest_file, pickle.dumps(new_manifest, pickle.HIGHEST_PROTOCOL))
         # what the pages were made with, so that --explain can name the templates that change
-        output.save_atomic(templates_file, pickle.dumps(theme.source_digests()))
+        output.save_atomic(_templates_record(manifest_file),
+                           pickle.dumps(theme.source_digests()))
     if options.search:
         record = manifest_file.with_suffix(".search") if manifest_file else None
         report.search_indexed = search.update_index(config.output_dir, record,
@@ -307,7 +307,7 @@ def why(config: SiteConfig, options: BuildOptions, wanted: str) -> Why:
     note_sources, discovery = editions.split_notes(discovery)
     assets = {a.rel: a.path for a in discovery.assets}
     front = _front_half(config, options, LoadSettings.of(config), discovery, note_sources,
-                        assets, now, None, None, cache_dir)
+                        assets, now, progress=None, warm=None, cache_dir=cache_dir)
     plan = _plan(config, options, now, discovery, front)
     path = output_path(wanted, config)
     manifest_file, manifest = _last_manifest(config, cache_dir)
@@ -319,13 +319,12 @@ def why(config: SiteConfig, options: BuildOptions, wanted: str) -> Why:
         return Why(path, "not a file of the site", similar=similar)
     spec = next((page for page, made in zip(plan.pages, plan.page_files, strict=True)
                  if made is found), None)
-    templates = sorted(set().union(*(plan.theme.uses(name) for name in found.templates)))
+    templates = sorted(_templates_used(plan.theme, found))
     sources = [story.item.source for story in _stories_shown(spec)] if spec else []
     if manifest is None:
         verdict = "rebuilt: the next build is a full build (no record of a previous one)"
     elif output.stale_outputs([found], manifest, config.output_dir):
-        changed = _templates_changed(plan.theme, manifest_file.with_suffix(".templates")
-                                     if manifest_file else None)
+        changed = _templates_changed(plan.theme, manifest_file)
         verdict = "rebuilt: " + _reason(found, manifest, plan.theme, changed)
     else:
         verdict = "up to date: neither rendered nor written"
@@ -688,12 +687,21 @@ def _asset_outputs(index: SiteIndex, assets: list[SourceFile], config: SiteConfi
     return outputs
 
 
-def _templates_changed(theme: Theme, record: Path | None) -> set[str]:
+def _templates_record(manifest_file: Path) -> Path:
+    return manifest_file.with_suffix(".templates")
+
+
+def _templates_used(theme: Theme, made: Output) -> set[str]:
+    """Every template an output is made with, those its templates reach included."""
+    return set().union(*(theme.uses(name) for name in made.templates))
+
+
+def _templates_changed(theme: Theme, manifest_file: Path | None) -> set[str]:
     """The templates whose source changed since the last build (as far as it recorded)."""
-    if record is None:
+    if manifest_file is None:
         return set()
     try:
-        with record.open("rb") as handle:
+        with _templates_record(manifest_file).open("rb") as handle:
             before = pickle.load(handle)
     except (OSError, pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError):
         return set()
@@ -737,8 +745,8 @@ def _reason(stale: Output, manifest: Manifest, theme: Theme, templates_changed: 
     if known is None:
         return "new page"
     if known[0] != stale.fingerprint:
-        used = set().union(*(theme.uses(name) for name in stale.templates))
-        return _what_changed(known[0], stale, sorted(used & templates_changed))
+        return _what_changed(known[0], stale,
+                             sorted(_templates_used(theme, stale) & templates_changed))
     return "file on disk differs from the last build"
 
 
