@@ -27,8 +27,8 @@ FOLDER = "pagefind"  # every item page, as of the last time the whole index was 
 RECENT = "pagefind-recent"  # the item pages changed since, and the ones it replaces
 REPLACED = "replaced.json"  # in RECENT: page paths whose entries in FOLDER are out of date
 INDEXED = "news/**/index.html"
-# Past this many changed item pages, making the whole index again costs about the same as
-# the small one, and keeps every search from loading two indexes' worth of changes.
+# Past this many changed item pages the whole index is made again (seconds): otherwise the
+# search page passes over more and more out-of-date entries, and the small index keeps growing.
 MOST_RECENT = 300
 
 

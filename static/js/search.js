@@ -46,14 +46,22 @@
       var hits = done[0].results.map(function (r) { return { result: r, whole: true }; })
         .concat(done[1].results.map(function (r) { return { result: r, whole: false }; }));
       hits.sort(function (a, b) { return b.result.score - a.result.score; });
-      var wanted = SHOWN + Object.keys(indexes.stale).length;
-      return Promise.all(hits.slice(0, wanted).map(function (hit) {
-        return hit.result.data().then(function (data) {
-          return hit.whole && indexes.stale[data.url] ? null : data;
-        });
-      }));
-    }).then(function (results) {
-      return results.filter(function (data) { return data; }).slice(0, SHOWN);
+      return collect(hits, indexes.stale, [], 0);
+    });
+  }
+
+  // A hit's page (its URL) is known once its data is loaded: load them a screenful at a time
+  // until there are enough that are not out of date.
+  function collect(hits, stale, kept, from) {
+    if (kept.length >= SHOWN || from >= hits.length) {
+      return Promise.resolve(kept.slice(0, SHOWN));
+    }
+    return Promise.all(hits.slice(from, from + SHOWN).map(function (hit) {
+      return hit.result.data().then(function (data) {
+        return hit.whole && stale[data.url] ? null : data;
+      });
+    })).then(function (found) {
+      return collect(hits, stale, kept.concat(found.filter(Boolean)), from + SHOWN);
     });
   }
 
