@@ -171,3 +171,26 @@ def test_search_finds_edited_pages_as_they_are_now(browser, make_site, tmp_path)
             page.fill("#search-query", gone)
             page.locator(".search-status", has_text="No results").wait_for(timeout=10_000)
         page.close()
+
+
+def test_a_full_screen_of_results_leaves_out_every_out_of_date_entry(browser, make_site,
+                                                                     tmp_path):
+    # 25 pages that all match, all edited since the whole index was made: their 25 entries in
+    # it are out of date, and may rank anywhere among the 25 new ones.
+    site = make_site({
+        f"content/2026-10-{n + 1:02d}-zebra.md": item(
+            f"Zebra story {n}", f"2026-10-{n + 1:02d}T10:00:00Z", f"https://example.com/z{n}",
+            ("Robotics",), body="Zebra crossings and zebra herds.\n")
+        for n in range(25)}, SETTINGS)
+    assert site.build() == 0
+    for path in (site.root / "content").glob("*-zebra.md"):
+        path.write_text(path.read_text().replace("Zebra story", "Edited zebra story"))
+    assert site.build() == 0
+    with served_with_base_path(site, tmp_path) as url:
+        page = browser.new_page()
+        page.goto(url + "search/")
+        first_result(page, "zebra")
+        page.locator(".search-status", has_text="20 results for").wait_for(timeout=10_000)
+        titles = page.locator(".search-result-title").all_inner_texts()
+        assert len(titles) == 20 and all(t.startswith("Edited zebra story") for t in titles)
+        page.close()
