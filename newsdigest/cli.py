@@ -102,10 +102,10 @@ def _parser() -> argparse.ArgumentParser:
     why.add_argument("--drafts", action="store_true", help="as `build --drafts`")
     why.add_argument("--future", action="store_true", help="as `build --future`")
     why.add_argument("--skip-invalid", action="store_true", help="as `build --skip-invalid`")
-    why.add_argument("--no-search", action="store_true", help=argparse.SUPPRESS)
     why.add_argument("--no-report", action="store_true", help="as `build --no-report`")
     _offline_option(why)
-    why.set_defaults(run=_why, no_cache=False, explain=False, jobs=None)
+    # the build options `why` has no use for: the search index makes no page
+    why.set_defaults(run=_why, no_cache=False, explain=False, jobs=None, no_search=True)
 
     _serve_parser(commands)
     _digest_parsers(commands)

@@ -159,6 +159,8 @@ class RenderedBody:
 
 
 def render_item_body(body: str, rules: ContentRules = ContentRules()) -> RenderedBody:
+    """The body as sanitized HTML, cut to the size limit first; a body that fails to render
+    (too slow, nested too deeply) is an error of the item, not of the build."""
     encoded = body.encode("utf-8", "surrogatepass")
     cut = len(encoded) > rules.max_body_bytes
     if cut:
