@@ -5,7 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 
-@dataclass(frozen=True, slots=True, repr=False)
+# No slots: frozen slotted dataclasses unpickle through a Python __setstate__, and the kept
+# site state (sitestate.py) holds one or two per story: an eighth of loading it.
+@dataclass(frozen=True, repr=False)
 class Picture:
     """A responsive image, or a remote URL when no thumbnail could be made.
 
