@@ -157,6 +157,8 @@ def bench_ours(corpus: Path, items: int, runs: int, only: set[str]) -> list[Resu
             results.append(Result("newsdigest", name, items, 0, 0, str(exc)[-200:], True))
 
     case("clean", lambda: settle(public, cache), ["--no-cache"])
+    # The same build on one core: the work itself, without what sharing it out costs.
+    case("clean, one core", lambda: settle(public, cache), ["--no-cache", "--jobs", "1"])
     case("clean+cache", lambda: settle(public, cache))
     case("no-change", lambda: None)
     # An item in the middle that is on the site (1 in 8 is unpublished: editing or copying
@@ -310,6 +312,22 @@ def table(results: list[Result]) -> list[str]:
     return lines
 
 
+def two_core_bound(results: list[Result]) -> list[str]:
+    """Half our one-core build: the fastest two cores could make it if every step were shared
+    out perfectly (grouping cannot be), against the time 5× faster than Pelican allows."""
+    lines = []
+    for one in results:
+        if one.tool != "newsdigest" or one.case != "clean, one core" or one.failed:
+            continue
+        pelican = next((r for r in results if (r.tool, r.case, r.items) ==
+                        ("pelican", "clean", one.items) and not r.failed), None)
+        if pelican:
+            lines.append(f"- {one.items:,} items: our one-core build ÷ 2 = "
+                         f"{one.seconds / 2:.2f} s, the least two cores could take; "
+                         f"5× faster than Pelican needs ≤ {pelican.seconds / 5:.2f} s.")
+    return ["## The two-core bound", "", *lines] if lines else []
+
+
 def scaling(results: list[Result]) -> list[str]:
     """How each of our cases grows from the smallest corpus to the larger ones (1.0 = linear)."""
     ours = {(r.case, r.items): r.seconds for r in results
@@ -367,7 +385,7 @@ def main() -> None:
               "Produced by `make bench` (`python bench/run.py`): medians "
               f"of {args.runs} whole-process runs (peers once at 10,000 items and more), peak "
               "resident memory of the largest process.", "", *machine(), "", *table(results),
-              "", *scaling(results)]
+              "", *two_core_bound(results), "", *scaling(results)]
     args.out.write_text("\n".join(report) + "\n")
     print(f"\nwritten to {args.out}")
     empty_trash()
