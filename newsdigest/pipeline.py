@@ -9,7 +9,7 @@ import os
 import pickle
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field, fields, is_dataclass, replace
 from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
@@ -353,11 +353,27 @@ def output_path(wanted: str, config: SiteConfig) -> str:
 
 
 def _stories_shown(page: PageSpec) -> list[Story]:
-    """The story of an item page, then those of its "More on" list; a list's stories."""
-    shown = [page.story] if page.story is not None else []
-    for key in ("stories", "more"):
-        shown += [s for s in page.context.get(key, ()) if isinstance(s, Story)]
-    return shown
+    """Every story a page's fingerprint covers, in the order its values hold them: an item
+    page's own first, then its "More on" list; a list's top stories, an edition's sections,
+    the topics page's latest story of each topic."""
+    shown: dict[str, Story] = {}
+
+    def visit(value: object) -> None:
+        if isinstance(value, Story):
+            shown.setdefault(value.path, value)
+        elif isinstance(value, dict):
+            for inner in value.values():
+                visit(inner)
+        elif isinstance(value, list | tuple):
+            for inner in value:
+                visit(inner)
+        elif is_dataclass(value) and not isinstance(value, type):
+            for spec in fields(value):
+                visit(getattr(value, spec.name))
+
+    visit(page.story)
+    visit(page.context if page.inputs is None else page.inputs)
+    return list(shown.values())
 
 
 FRAGMENTS_PARALLEL_THRESHOLD = 500
