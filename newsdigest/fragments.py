@@ -15,7 +15,7 @@ import pickle
 import zlib
 from pathlib import Path
 
-from newsdigest.output import save_atomic
+from newsdigest.output import load_pickle, save_atomic
 
 SHARDS = 32
 Key = tuple[str, object]  # (story fingerprint, variant such as the card's `eager`)
@@ -72,13 +72,11 @@ class Fragments:
     def _read(self, number: int) -> dict[Key, str]:
         if self.folder is None:
             return {}
-        try:
-            with self._file(number).open("rb") as handle:
-                context, pieces = pickle.load(handle)
-        except (OSError, pickle.UnpicklingError, EOFError, ValueError, TypeError,
-                AttributeError):
-            return {}
-        return pieces if context == self.context and isinstance(pieces, dict) else {}
+        match load_pickle(self._file(number)):
+            case (context, dict() as pieces) if context == self.context:
+                return pieces
+            case _:
+                return {}
 
     def _file(self, number: int) -> Path:
         assert self.folder is not None

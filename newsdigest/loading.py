@@ -209,13 +209,13 @@ def cached_entries(cache_dir: Path, settings: LoadSettings, rels: list[str]
 
 def _read_shard(cache_dir: Path, settings: LoadSettings, shard: int) -> dict[str, CacheEntry]:
     """One shard of the cache; empty if missing, unreadable or made with other settings."""
-    try:
-        with (cache_dir / f"{shard:02d}.pickle").open("rb") as handle:
-            key, part = pickle.load(handle)
-    except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ValueError, TypeError,
-            ImportError):
-        return {}
-    return part if key == settings.key and isinstance(part, dict) else {}
+    from newsdigest.output import load_pickle
+
+    match load_pickle(cache_dir / f"{shard:02d}.pickle"):
+        case (key, dict() as part) if key == settings.key:
+            return part
+        case _:
+            return {}
 
 
 def save_cache(cache_dir: Path, settings: LoadSettings, entries: dict[str, CacheEntry]) -> None:

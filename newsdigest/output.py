@@ -18,6 +18,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from stat import S_ISDIR
+from typing import Any
 
 from newsdigest import urls
 from newsdigest.errors import OutputRefused
@@ -226,12 +227,23 @@ def _sweep_temporary_files(output_dir: Path) -> None:
                 os.unlink(os.path.join(root, name))
 
 
-def load_manifest(path: Path) -> Manifest | None:
+# What reading back a cache file may raise when it is missing, cut short, or written by other
+# code (a class gone or renamed since): the cache is only ever a shortcut, so that is a miss.
+UNREADABLE = (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError,
+              ValueError, TypeError)
+
+
+def load_pickle(path: Path) -> Any:
+    """The object a cache file holds, or None when it cannot be read back (UNREADABLE)."""
     try:
         with path.open("rb") as handle:
-            manifest = pickle.load(handle)
-    except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ValueError):
+            return pickle.load(handle)
+    except UNREADABLE:
         return None
+
+
+def load_manifest(path: Path) -> Manifest | None:
+    manifest = load_pickle(path)
     return manifest if isinstance(manifest, dict) else None
 
 

@@ -520,12 +520,12 @@ def _unchanged_build(config: SiteConfig, key: str, now: datetime, started: float
     future becomes due. The record says when that happens first.
     """
     manifest_file = _manifest_file(config)
-    try:
-        with _snapshot_file(manifest_file).open("rb") as handle:
-            last_key, valid_until, record = pickle.load(handle)
-    except (OSError, pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError):
-        return None
-    if last_key != key or (valid_until is not None and now >= valid_until):
+    match output.load_pickle(_snapshot_file(manifest_file)):
+        case (last_key, valid_until, record) if last_key == key:
+            pass
+        case _:
+            return None
+    if valid_until is not None and now >= valid_until:
         return None
     manifest = output.load_manifest(manifest_file)
     if manifest is None or not (config.output_dir / output.MARKER).exists():
@@ -716,11 +716,7 @@ def _templates_changed(theme: Theme, manifest_file: Path | None) -> set[str]:
     """The templates whose source changed since the last build (as far as it recorded)."""
     if manifest_file is None:
         return set()
-    try:
-        with _templates_record(manifest_file).open("rb") as handle:
-            before = pickle.load(handle)
-    except (OSError, pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError):
-        return set()
+    before = output.load_pickle(_templates_record(manifest_file))
     if not isinstance(before, dict):
         return set()
     return {name for name, digest in theme.source_digests().items()

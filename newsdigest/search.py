@@ -21,7 +21,7 @@ from pathlib import Path
 
 from newsdigest.errors import NewsdigestError
 from newsdigest.fingerprint import fingerprint
-from newsdigest.output import Output, make_staging, rename_exchange, save_atomic
+from newsdigest.output import Output, load_pickle, make_staging, rename_exchange, save_atomic
 
 FOLDER = "pagefind"  # every item page, as of the last time the whole index was made
 RECENT = "pagefind-recent"  # the item pages changed since, and the ones it replaces
@@ -110,12 +110,11 @@ def _run_pagefind(site: Path, target: Path, replaced: list[str] | None) -> None:
 
 
 def _read_record(record: Path) -> tuple[dict[str, str], str] | None:
-    try:
-        with record.open("rb") as handle:
-            indexed, recent = pickle.load(handle)
-    except (OSError, pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError):
-        return None
-    return (indexed, recent) if isinstance(indexed, dict) and isinstance(recent, str) else None
+    match load_pickle(record):
+        case (dict() as indexed, str() as recent):
+            return indexed, recent
+        case _:
+            return None
 
 
 def _write_record(record: Path | None, indexed: dict[str, str], recent: str) -> None:

@@ -111,8 +111,7 @@ def patched(file: Path, key: str, discovery: Discovery, settings: LoadSettings,
             if edits is None:
                 return None
             front = pickle.load(handle)
-    except (OSError, pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError,
-            ImportError):
+    except output.UNREADABLE:
         return None
     if not isinstance(front, FrontHalf):
         return None

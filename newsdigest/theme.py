@@ -16,7 +16,7 @@ from newsdigest import structured
 from newsdigest.config import SiteConfig
 from newsdigest.errors import TemplateFailure
 from newsdigest.fragments import Fragments
-from newsdigest.output import save_atomic
+from newsdigest.output import load_pickle, save_atomic
 from newsdigest.pages import shorten
 
 # Only the theme's own files run: no inline script or style, no eval (WebAssembly is allowed
@@ -161,11 +161,7 @@ class Theme:
     def _load_references(self) -> dict[str, tuple[str | None, ...]]:
         if self._references_file is None:
             return {}
-        try:
-            with self._references_file.open("rb") as handle:
-                known = pickle.load(handle)
-        except (OSError, pickle.UnpicklingError, EOFError, ValueError, TypeError):
-            return {}
+        known = load_pickle(self._references_file)
         return known if isinstance(known, dict) else {}
 
     def preload(self, names: list[str]) -> None:
