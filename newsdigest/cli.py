@@ -570,8 +570,12 @@ def _check(args: argparse.Namespace) -> int:
 
 
 def _deploy(args: argparse.Namespace) -> int:
+    from dataclasses import replace
+
     from newsdigest import deploy
     from newsdigest.check import check_site
+    from newsdigest.output import load_manifest
+    from newsdigest.pipeline import _manifest_file
 
     config = load_config(args.config)
     targets = {t.name: t for t in config.deploy}
@@ -585,25 +589,39 @@ def _deploy(args: argparse.Namespace) -> int:
     if name not in targets:
         raise UsageError(f"no target {name!r} in [deploy] (known: {', '.join(sorted(targets))})")
     target = targets[name]
+    project = args.config.resolve().parent if args.config else Path.cwd().resolve()
+    protected = deploy.project_folders(config, project)
+    deploy.check_destination(target, protected)  # before building: a refusal costs nothing
+    built = config
+    if args.dry_run and not args.no_build:
+        # A dry run changes nothing the user has: the site is built into a folder of the
+        # cache (kept, so the next dry run is an incremental build), not into the output.
+        built = replace(config, output_dir=config.cache_dir / deploy.DRY_RUN_OUTPUT)
     if not args.no_build:
-        report = build_site(config, BuildOptions(now=build_options_now()))
-        _print_report(report, config, quiet=True)
-    findings = check_site(config.output_dir, config, os.cpu_count() or 1)
+        report = build_site(built, BuildOptions(now=build_options_now()))
+        _print_report(report, built, quiet=True)
+    findings = check_site(built.output_dir, built, os.cpu_count() or 1)
     for finding in findings:
         print(finding, file=sys.stderr)
     if findings and not args.force:
         raise NewsdigestError(f"the check found {len(findings)} problems: nothing deployed "
                               "(fix them, or deploy anyway with --force)")
+    files = deploy.site_files(built.output_dir, load_manifest(_manifest_file(built)))
+    if not files:
+        raise NewsdigestError(f"{built.output_dir} holds no built site: nothing deployed "
+                              "(build it, or deploy without --no-build)")
+    work = config.cache_dir / "deploy" / name
     if target.kind == "directory":
-        plan = deploy.deploy_directory(config.output_dir, Path(target.destination).expanduser()
-                                       .resolve(), args.dry_run)
+        plan = deploy.deploy_directory(built.output_dir, files, deploy.directory_path(target),
+                                       args.dry_run, protected)
     elif target.kind == "rsync":
-        plan = deploy.deploy_rsync(config.output_dir, target.destination, args.dry_run)
+        plan = deploy.deploy_rsync(built.output_dir, files, target.destination, args.dry_run,
+                                   protected, work)
     elif target.kind == "s3":
-        plan = deploy.deploy_s3(config.output_dir, target, args.dry_run)
+        plan = deploy.deploy_s3(built.output_dir, files, target, args.dry_run)
     else:
-        plan = deploy.deploy_git(config.output_dir, target, config.cache_dir / "deploy" / name,
-                                 config.title, args.dry_run)
+        plan = deploy.deploy_git(built.output_dir, files, target, work, config.title,
+                                 args.dry_run)
     for line in plan.lines():
         print(line)
     verb = "would transfer" if args.dry_run else "transferred"

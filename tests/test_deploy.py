@@ -91,6 +91,7 @@ def test_deploy_to_a_folder_twice_transfers_nothing_the_second_time(make_site, t
     dry = capsys.readouterr().out
     assert "delete news/2026/10/03/s2/index.html" in dry and "would transfer" in dry
     assert (live / "news/2026/10/03/s2/index.html").exists()  # a dry run changes nothing
+    assert site.build() == 0  # not even the output folder: --no-build deploys what this built
     assert _main(site, "deploy", "share", "--no-build") == 0
     assert not (live / "news/2026/10/03/s2").exists()
 
