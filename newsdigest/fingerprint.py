@@ -35,3 +35,8 @@ def source_digest(paths: Iterable[Path]) -> str:
     for path in paths:
         digest.update(path.name.encode() + b"\0" + path.read_bytes())
     return digest.hexdigest()
+
+
+# Every module of the package, sub-packages included: caches of what the code made are keyed
+# on it, so a changed module is never answered from a cache the old one filled.
+CODE = source_digest(sorted(Path(__file__).parent.rglob("*.py")))

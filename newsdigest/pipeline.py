@@ -30,7 +30,7 @@ from newsdigest import (
 from newsdigest.config import SiteConfig
 from newsdigest.content import Discovery, SourceFile, discover
 from newsdigest.errors import ContentInvalid, Problem
-from newsdigest.fingerprint import fingerprint, source_digest
+from newsdigest.fingerprint import CODE, fingerprint
 from newsdigest.fragments import Fragments
 from newsdigest.grouping import FUTURE_TOLERANCE, SiteIndex, Story, group
 from newsdigest.loading import CacheEntry, LoadSettings, load_items, save_cache
@@ -41,7 +41,6 @@ from newsdigest.theme import Theme, default_theme_dir
 from newsdigest.urls import file_for
 
 PHASE_META = 3
-CODE = source_digest(sorted(Path(__file__).parent.glob("*.py")))  # for fragments.py
 # Settings no page reads (where things are, where they go): changing them re-renders nothing.
 _LOCATION_SETTINGS = {"content_dir", "output_dir", "cache_dir", "templates_dir", "static_dir",
                       "deploy",
@@ -501,7 +500,7 @@ def _inputs_key(config: SiteConfig, options: BuildOptions, discovery: Discovery)
                default_theme_dir() / "static"]
     found = [discover(folder) if folder.is_dir() else None for folder in folders]
     code = sorted((p.name, p.stat().st_size, p.stat().st_mtime_ns)
-                  for p in Path(__file__).parent.glob("*.py"))
+                  for p in Path(__file__).parent.rglob("*.py"))
     return fingerprint(
         __version__, code, settings_fingerprint(config), config.images,
         [str(f) for f in folders], options.drafts, options.future, options.skip_invalid,

@@ -15,6 +15,7 @@ from markupsafe import Markup
 from newsdigest import structured
 from newsdigest.config import SiteConfig
 from newsdigest.errors import TemplateFailure
+from newsdigest.fingerprint import CODE, fingerprint
 from newsdigest.fragments import Fragments
 from newsdigest.output import load_pickle, save_atomic
 from newsdigest.pages import shorten
@@ -43,6 +44,22 @@ class _Environment(jinja2.Environment):
         return {**self.globals, **(d or {})}
 
 
+class _SettingsBytecodeCache(jinja2.FileSystemBytecodeCache):
+    """Compiled templates, kept apart for each version of the code and of the settings.
+
+    Jinja folds a filter with constant arguments into the compiled code
+    (`{{ "/css/site.css" | url }}` becomes the text of the URL), so compiled code depends on
+    the base URL and every other setting a filter reads, not only on the template's source.
+    """
+
+    def __init__(self, directory: Path, config: SiteConfig):
+        super().__init__(str(directory))
+        self.variant = fingerprint(CODE, jinja2.__version__, config)
+
+    def get_cache_key(self, name: str, filename: str | None = None) -> str:
+        return super().get_cache_key(f"{self.variant}\0{name}", filename)
+
+
 class Theme:
     """Loads and renders templates; knows which template files every template depends on."""
 
@@ -63,7 +80,7 @@ class Theme:
             cache_size=-1,
             # Compiled templates are kept between builds: compiling them is most of the cost of
             # a rebuild that renders a few pages.
-            bytecode_cache=(jinja2.FileSystemBytecodeCache(str(cache_dir / "templates"))
+            bytecode_cache=(_SettingsBytecodeCache(cache_dir / "templates", config)
                             if cache_dir else None),
         )
         self.env.filters["url"] = config.url
