@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
@@ -12,6 +11,7 @@ from newsdigest.config import SiteConfig
 from newsdigest.fragments import Fragments
 from newsdigest.grouping import SiteIndex, Story
 from newsdigest.pages import paginate
+from newsdigest.structured import inert_json
 
 
 @dataclass(frozen=True)
@@ -31,9 +31,9 @@ class Document:
 
 
 def _encode(value: Any) -> str:
-    # Compact on purpose: `indent` switches json to its pure-Python encoder, which made the
-    # API cost as much as rendering every item page.
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    # Compact on purpose (inert_json): `indent` switches json to its pure-Python encoder,
+    # which made the API cost as much as rendering every item page.
+    return inert_json(value)
 
 
 def story_text(story: Story, config: SiteConfig) -> str:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass
 from html import escape
@@ -10,6 +9,7 @@ from html import escape
 from newsdigest.config import SiteConfig
 from newsdigest.fingerprint import plain_repr
 from newsdigest.grouping import SiteIndex, Story
+from newsdigest.structured import inert_json
 
 # Characters XML 1.0 forbids; content copied from the web sometimes carries them.
 _NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
@@ -42,7 +42,47 @@ def site_feeds(index: SiteIndex, config: SiteConfig) -> list[Feed]:
 
 
 def _x(text: str) -> str:
+    """Text as XML character data: what a reader that takes the element as text shows."""
     return escape(_NOT_XML.sub("", text), quote=True)
+
+
+def _as_html(text: str) -> str:
+    """Text for an element that readers take as HTML (RSS <description>, Atom type="html"):
+    escaped as HTML, then as XML, so `<img>` arrives as the four characters, never an element."""
+    return _x(escape(text, quote=False))
+
+
+# What makes an RSS reader that guesses (feedparser and the many modelled on it) take a title
+# as HTML, and what a reader that always does so would turn into an element or a character:
+# a tag of an HTML element, a comment or declaration, or a character reference.
+_MARKUP = re.compile(r"</?([A-Za-z][A-Za-z0-9]*)|<[!?]|&(?:#[0-9]+|#[xX][0-9A-Fa-f]+|"
+                     r"[A-Za-z][A-Za-z0-9]*);")
+_HTML_ELEMENTS = frozenset("""
+    a abbr acronym address applet area article aside audio b base basefont bdi bdo bgsound big
+    blink blockquote body br button canvas caption center cite code col colgroup data datalist dd
+    del details dfn dialog dir div dl dt em embed fieldset figcaption figure font footer form
+    frame frameset h1 h2 h3 h4 h5 h6 head header hgroup hr html i iframe image img input ins
+    isindex kbd keygen label legend li link listing main map mark marquee math menu menuitem meta
+    meter nav nobr noembed noframes noscript object ol optgroup option output p param picture
+    plaintext portal pre progress q rb rp rt rtc ruby s samp script search section select slot
+    small source span strike strong style sub summary sup svg table tbody td template textarea
+    tfoot th thead time title tr track tt u ul var video wbr xmp
+""".split())
+
+
+def _reads_as_markup(text: str) -> bool:
+    for found in _MARKUP.finditer(text):
+        name = found.group(1)  # None for a comment or a character reference
+        if name is None or name.lower() in _HTML_ELEMENTS:
+            return True
+    return False
+
+
+def _rss_title(text: str) -> str:
+    """An RSS title: RSS gives no type, so readers guess. Plain text reads the same either way
+    unless it holds markup; then it is sent as escaped HTML, which every reader shows as the
+    literal text (a guessing one sees the entities and takes it as HTML)."""
+    return _as_html(text) if _reads_as_markup(text) else _x(text)
 
 
 def _image_type(url: str) -> str:
@@ -69,9 +109,9 @@ def rss(feed: Feed, config: SiteConfig) -> bytes:
         'xmlns:content="http://purl.org/rss/1.0/modules/content/" '
         'xmlns:dc="http://purl.org/dc/elements/1.1/">',
         "<channel>",
-        f"<title>{_x(feed.title)}</title>",
+        f"<title>{_rss_title(feed.title)}</title>",
         f"<link>{_x(channel_link)}</link>",
-        f"<description>{_x(feed.description)}</description>",
+        f"<description>{_as_html(feed.description)}</description>",
         f"<language>{_x(config.language)}</language>",
         f'<atom:link href="{_x(config.absolute_url(feed.path("feed.xml")))}" rel="self" '
         'type="application/rss+xml"/>',
@@ -81,11 +121,12 @@ def rss(feed: Feed, config: SiteConfig) -> bytes:
     for story in feed.stories:
         item = story.item
         link = config.absolute_url(story.path)
-        out += ["<item>", f"<title>{_x(item.title)}</title>", f"<link>{_x(link)}</link>",
+        out += ["<item>", f"<title>{_rss_title(item.title)}</title>",
+                f"<link>{_x(link)}</link>",
                 f'<guid isPermaLink="true">{_x(link)}</guid>',
                 f"<pubDate>{format_datetime(item.published_at)}</pubDate>",
                 f"<dc:creator>{_x(item.provider.name)}</dc:creator>",
-                f"<description>{_x(item.excerpt or item.title)}</description>"]
+                f"<description>{_as_html(item.excerpt or item.title)}</description>"]
         if item.body_html:
             out.append(f"<content:encoded>{_x(item.body_html)}</content:encoded>")
         out += [f"<category>{_x(t.name)}</category>" for t in story.topics]
@@ -103,8 +144,8 @@ def atom(feed: Feed, config: SiteConfig) -> bytes:
     out = [
         '<?xml version="1.0" encoding="utf-8"?>',
         f'<feed xmlns="http://www.w3.org/2005/Atom" xml:lang="{_x(config.language)}">',
-        f"<title>{_x(feed.title)}</title>",
-        f"<subtitle>{_x(feed.description)}</subtitle>",
+        f'<title type="html">{_as_html(feed.title)}</title>',
+        f'<subtitle type="html">{_as_html(feed.description)}</subtitle>',
         f"<id>{_x(config.absolute_url(feed.path('atom.xml')))}</id>",
         f'<link rel="self" type="application/atom+xml" '
         f'href="{_x(config.absolute_url(feed.path("atom.xml")))}"/>',
@@ -115,14 +156,14 @@ def atom(feed: Feed, config: SiteConfig) -> bytes:
     for story in feed.stories:
         item = story.item
         link = config.absolute_url(story.path)
-        out += ["<entry>", f"<title>{_x(item.title)}</title>",
+        out += ["<entry>", f'<title type="html">{_as_html(item.title)}</title>',
                 f'<link rel="alternate" type="text/html" href="{_x(link)}"/>',
                 f'<link rel="related" href="{_x(item.url)}"/>',
                 f"<id>{_x(link)}</id>",
                 f"<published>{item.published_at.isoformat()}</published>",
                 f"<updated>{story.modified.isoformat()}</updated>",
                 f"<author><name>{_x(item.provider.name)}</name><uri>{_x(item.url)}</uri></author>",
-                f"<summary>{_x(item.excerpt or item.title)}</summary>"]
+                f'<summary type="html">{_as_html(item.excerpt or item.title)}</summary>']
         if item.body_html:
             out.append(f'<content type="html">{_x(item.body_html)}</content>')
         out += [f'<category term="{_x(t.slug)}" label="{_x(t.name)}"/>' for t in story.topics]
@@ -169,7 +210,7 @@ def json_feed(feed: Feed, config: SiteConfig) -> bytes:
         "language": config.language,
         "items": items,
     }
-    return (json.dumps(document, ensure_ascii=False, separators=(",", ":")) + "\n").encode()
+    return (inert_json(document) + "\n").encode()
 
 
 WRITERS = {"feed.xml": rss, "atom.xml": atom, "feed.json": json_feed}

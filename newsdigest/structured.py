@@ -11,13 +11,28 @@ from newsdigest.config import SiteConfig
 from newsdigest.grouping import Story
 from newsdigest.pages import Crumb, PageMeta
 
-_SCRIPT_SAFE = str.maketrans({"<": "\\u003c", ">": "\\u003e", "&": "\\u0026", "'": "\\u0027"})
+# Characters that mean something to an HTML parser (or end a line in old JavaScript) where
+# JSON text is inlined into a page, written as the \u escapes Go's encoding/json uses: the
+# value is the same, the bytes can never close a <script> or start an entity.
+_INERT = (("<", "\\u003c"), (">", "\\u003e"), ("&", "\\u0026"),
+          ("\u2028", "\\u2028"), ("\u2029", "\\u2029"))
+
+
+def inert_json(value: Any) -> str:
+    """Compact JSON that stays inert when a page inlines it: every JSON file the site writes
+    (JSON Feed, the API, JSON-LD) goes through here."""
+    # Compact on purpose: `indent` switches json to its pure-Python encoder.
+    text = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    for raw, escaped in _INERT:
+        text = text.replace(raw, escaped)  # outside strings JSON has none of these characters
+    return text
 
 
 def script_json(data: dict[str, Any]) -> Markup:
-    """JSON to put inside <script>: what Jinja's tojson gives, without sorting the keys (the
-    order is already fixed) and with no filter call per page."""
-    return Markup(json.dumps(data, separators=(",", ":")).translate(_SCRIPT_SAFE))
+    """JSON to put inside <script>: what Jinja's tojson gives (an apostrophe escaped too, for
+    attributes in single quotes), without sorting the keys (the order is already fixed) and
+    with no filter call per page."""
+    return Markup(inert_json(data).replace("'", "\\u0027"))
 
 
 def breadcrumbs(page: PageMeta, config: SiteConfig) -> dict[str, Any]:
