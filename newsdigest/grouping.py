@@ -170,9 +170,11 @@ def group(
     problems: list[Problem] = []
     warnings: list[Problem] = []
     kept, excluded = select(items, now, drafts, future)
-    kept = _drop_duplicate_sources(newest_first(kept), warnings)  # each step keeps the order
+    selected = newest_first(kept)
+    kept, same_source = _drop_duplicate_sources(selected)  # each step keeps the order
     unmerged = kept
     kept, credits, merged = merge_duplicates(kept, config.tz)
+    merged = _with_same_source(merged, same_source)
     topic_names = _topic_names(kept, config)
     refs = _topic_refs(topic_names, warnings)
     tz = config.tz
@@ -201,7 +203,7 @@ def group(
         more=_more_from_topics(stories, config.more_items),
         excluded=excluded,
         merged=merged,
-        moved=_moved(unmerged, merged, by_path, tz),
+        moved=_moved(selected, merged, by_path, tz),
     )
     return Grouping(index, problems, warnings,
                     Counter(key for key in (title_key(i, tz) for i in unmerged) if key))
@@ -247,18 +249,29 @@ def _fingerprint(*parts: object) -> str:
     return hashlib.blake2b(repr(parts).encode(), digest_size=12).hexdigest()
 
 
-def _drop_duplicate_sources(items: list[Item], warnings: list[Problem]) -> list[Item]:
-    """One story per source URL: the first of `items` (newest first) wins, the others are
-    named."""
+def _drop_duplicate_sources(items: list[Item]) -> tuple[list[Item], dict[str, tuple[str, ...]]]:
+    """One story per source URL: the first of `items` (newest first) stays; the others are
+    its copies, by the source file of the one that stays."""
     best: dict[str, Item] = {}
+    copies: dict[str, tuple[str, ...]] = {}
     for item in items:
         kept = best.setdefault(item.url, item)
         if kept is not item:
-            warnings.append(Problem(
-                item.source, None, "webUrl", f"same source as {kept.source}; left out"
-            ))
+            copies[kept.source] = copies.get(kept.source, ()) + (item.source,)
     keep = {id(i) for i in best.values()}
-    return [i for i in items if id(i) in keep]
+    return [i for i in items if id(i) in keep], copies
+
+
+def _with_same_source(merged: dict[str, tuple[str, ...]], copies: dict[str, tuple[str, ...]]
+                      ) -> dict[str, tuple[str, ...]]:
+    """Copies of one source URL merged into the story their kept copy is part of (its own, or
+    the one it was merged into): their pages send readers there, as other duplicates' do."""
+    lead_of = {other: lead for lead, others in merged.items() for other in others}
+    combined = dict(merged)
+    for kept, sources in copies.items():
+        lead = lead_of.get(kept, kept)
+        combined[lead] = combined.get(lead, ()) + sources
+    return combined
 
 
 def _topic_names(items: list[Item], config: SiteConfig) -> dict[str, str]:

@@ -138,8 +138,8 @@ def text_report(report: CurationReport, limit: int = LISTED) -> str:
     lines = [f"Curation report: {report.items} items, {report.weekly_editions} weekly and "
              f"{report.daily_editions} daily editions", ""]
 
-    def part(title: str, entries: list[str]) -> None:
-        lines.append(f"{title} ({len(entries)})")
+    def part(title: str, entries: list[str], count: str = "") -> None:
+        lines.append(f"{title} ({count or len(entries)})")
         lines.extend(f"  {e}" for e in entries[:limit])
         if len(entries) > limit:
             lines.append(f"  ... and {len(entries) - limit} more")
@@ -147,7 +147,10 @@ def text_report(report: CurationReport, limit: int = LISTED) -> str:
 
     part("Items per topic", [f"{n:5}  {name}" for name, n in report.per_topic])
     part("Items per day", [f"{n:5}  {day}" for day, n in report.per_day])
-    part("Duplicate stories merged", report.merged_lines)
+    # Counted as the build's summary counts them: the items merged into another story.
+    part("Duplicates merged", report.merged_lines,
+         f"{report.duplicates} into {len(report.merged)} "
+         f"stor{'y' if len(report.merged) == 1 else 'ies'}")
     part("Items without an image", list(report.no_image))
     part("Items with a generic image", report.generic_lines)
     part("Embeds dropped", [f"{where}: {why}" for where, why in report.dropped_embeds])

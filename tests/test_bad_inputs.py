@@ -181,14 +181,20 @@ def test_slug_collisions_get_a_suffix_and_a_warning(make_site, capsys):
     assert "slug 'ai-ml' already used" in capsys.readouterr().err
 
 
-def test_same_source_url_keeps_the_newest(make_site, capsys):
+def test_same_source_url_keeps_the_newest_and_the_older_url_sends_readers_to_it(
+        make_site, capsys):
     site = make_site({
         "content/a.md": item("Older", "2026-10-01T10:00:00Z", "https://example.com/same"),
         "content/b.md": item("Newer", "2026-10-02T10:00:00Z", "https://example.com/same"),
     }, SETTINGS)
     assert site.build() == 0
-    assert "a.md: webUrl: same source as b.md; left out" in capsys.readouterr().err
-    assert not (site.public / "news/2026/10/01/a").exists()
+    assert "1 duplicate merged" in capsys.readouterr().out
+    older = site.html("news/2026/10/01/a/")
+    refresh = older.xpath("//meta[@http-equiv='refresh']/@content")
+    assert refresh and refresh[0].endswith("url=/news/2026/10/02/b/")
+    assert not older.xpath("//article")  # a page that sends readers on, not a second copy
+    report = (site.public / "_report/index.html").read_text(encoding="utf-8")
+    assert "b.md &lt;- a.md" in report or "b.md <- a.md" in report
 
 
 def test_two_items_on_one_url_is_an_error_naming_both(make_site, capsys):

@@ -181,8 +181,8 @@ def test_report_in_the_terminal_as_a_page_and_after_the_build(make_site, capsys,
     assert main(["report", "--config", str(site.root / "site.toml"),
                  "--html", str(tmp_path / "report.html")]) == 0
     out = capsys.readouterr().out
-    assert "Duplicate stories merged (1)\n  verge.md <- verge-amp.md, reuters.md, bloomberg.md" \
-        in out
+    assert ("Duplicates merged (3 into 1 story)\n"
+            "  verge.md <- verge-amp.md, reuters.md, bloomberg.md") in out
     assert "Items without an image (3)" in out
     assert "Invalid files skipped (1)\n  broken.md:2" in out
     assert "Embeds dropped (1)\n  video.md:" in out
