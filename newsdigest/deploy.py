@@ -158,15 +158,27 @@ def check_folder(target: Path, protected: Mapping[str, Path]) -> None:
     if where == Path(where.anchor) or where == Path.home().resolve():
         raise DeployRefused(f"deploy target {where} is refused: a deploy replaces the whole "
                             "folder; choose one of its own")
-    for name, folder in protected.items():
-        folder = folder.resolve()
-        if where == folder or where.is_relative_to(folder) or folder.is_relative_to(where):
-            raise DeployRefused(f"deploy target {where} overlaps {name} ({folder}); a deploy "
-                                "replaces the whole folder: choose one outside it")
+    folders = [(folder.resolve(), name) for name, folder in protected.items()]
+    # named after the innermost folder that holds it, else the outermost one it holds
+    holding = sorted((f for f in folders if where.is_relative_to(f[0])), key=_depth)
+    held = sorted((f for f in folders if f[0].is_relative_to(where)), key=_depth)
+    if holding or held:
+        folder, name = holding[-1] if holding else held[0]
+        raise DeployRefused(f"deploy target {where} overlaps {name} ({folder}); a deploy "
+                            "replaces the whole folder: choose one outside it")
     if where.exists() and not where.is_dir():
         raise DeployRefused(f"deploy target {where} exists and is not a folder")
-    if where.is_dir() and any(where.iterdir()) and not _is_regular(where / DEPLOY_MARKER):
+    try:
+        foreign = where.is_dir() and any(where.iterdir())
+    except OSError as exc:
+        raise DeployRefused(f"deploy target {where} cannot be read ({exc.strerror}): nothing "
+                            "in it can be checked, so nothing is replaced") from None
+    if foreign and not _is_regular(where / DEPLOY_MARKER):
         raise DeployRefused(_foreign(str(where)))
+
+
+def _depth(folder: tuple[Path, str]) -> int:
+    return len(folder[0].parts)
 
 
 def _foreign(where: str) -> str:
