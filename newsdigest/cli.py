@@ -131,7 +131,8 @@ def _parser() -> argparse.ArgumentParser:
     deploy.add_argument("--no-build", action="store_true", help="deploy the existing output")
     deploy.add_argument("--force", action="store_true", help="deploy even if the check fails")
     deploy.add_argument("--dry-run", action="store_true",
-                        help="list what would be added, changed and deleted; change nothing")
+                        help="list what would be added, changed and deleted; change nothing "
+                        "(the site is built into the cache, not the output folder)")
     deploy.set_defaults(run=_deploy)
 
     _images_parser(commands)
