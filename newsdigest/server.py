@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import errno
 import ipaddress
-import json
 import secrets
 import socket
 import sys
@@ -30,6 +29,7 @@ from newsdigest.config import SiteConfig
 from newsdigest.errors import NewsdigestError, UsageError
 from newsdigest.pipeline import BuildOptions
 from newsdigest.preview import ErrorEntry, Preview, Rebuild
+from newsdigest.structured import inert_json
 from newsdigest.watcher import Watcher
 
 RESERVED = "/__newsdigest/"  # the server's own files; never looked up in the output folder
@@ -96,6 +96,51 @@ def is_loopback(host: str) -> bool:
         return False
 
 
+LOOPBACK_NAMES = frozenset({"127.0.0.1", "localhost", "::1"})
+_WILDCARDS = frozenset({"", "0.0.0.0", "::"})
+
+
+def host_allowed(header: str | None, bound: str) -> bool:
+    """Whether a request's Host header names the address the server was bound to.
+
+    A DNS-rebinding page reaches this server under its own domain name: its requests carry that
+    name, which is refused, so it can read neither drafts nor build errors. Answered: the
+    loopback names, the --host given, and when listening on every address, any IP address
+    (a rebinding page never has one as its name). Any port: a forwarded port keeps the name.
+    """
+    if header is None:
+        return True  # only a hand-made request omits it; every browser sends one
+    name = _host_name(header.strip().lower())
+    if name is None:
+        return False
+    bound = bound.strip("[]").lower()
+    if name in LOOPBACK_NAMES or (name == bound and bound not in _WILDCARDS):
+        return True
+    if bound in _WILDCARDS:
+        try:
+            ipaddress.ip_address(name)
+        except ValueError:
+            return False
+        return True
+    return False
+
+
+def _host_name(value: str) -> str | None:
+    """The name in a Host header value (an IPv6 address without its brackets), or None when
+    the value is not a name with an optional numeric port."""
+    if value.startswith("["):
+        name, bracket, rest = value[1:].partition("]")
+        if not bracket:
+            return None
+    else:
+        name, colon, port = value.partition(":")
+        rest = colon + port
+        name = name.removesuffix(".")  # 'localhost.' is the same name, fully qualified
+    if rest and not (rest[0] == ":" and rest[1:].isascii() and rest[1:].isdigit()):
+        return None  # also an IPv6 address without brackets
+    return name or None
+
+
 class PreviewServer:
     """Binds at once (so a taken port fails fast), builds on start(), serves until stop()."""
 
@@ -110,6 +155,7 @@ class PreviewServer:
             self._http.server_close()
             raise
         self.hub = Broadcast()
+        self._http.bound_host = serve.host
         self._http.preview = self.preview
         self._http.hub = self.hub
         self._log = log
@@ -254,11 +300,12 @@ class Broadcast:
 
 
 def _event(name: str, data: object) -> bytes:
-    return f"event: {name}\ndata: {json.dumps(data, separators=(',', ':'))}\n\n".encode()
+    return f"event: {name}\ndata: {inert_json(data)}\n\n".encode()
 
 
 class _Server(ThreadingHTTPServer):
     daemon_threads = True  # open event streams must not hold up the exit
+    bound_host = "127.0.0.1"  # --host: the Host headers answered are this one's (host_allowed)
     preview: Preview
     hub: Broadcast
 
@@ -299,6 +346,22 @@ class _Handler(BaseHTTPRequestHandler):
     server_version = "newsdigest-serve"
     timeout = 60  # seconds a kept-alive connection may sit idle before its thread lets go
     _send_body = True
+
+    def parse_request(self) -> bool:
+        """Refuse, before any method sees it, a request made under another host's name."""
+        if not super().parse_request():
+            return False
+        hosts = self.headers.get_all("Host") or []
+        if len(hosts) <= 1 and host_allowed(hosts[0] if hosts else None,
+                                            self.server.bound_host):
+            return True
+        self._send_body = self.command != "HEAD"
+        self.close_connection = True
+        self._send(HTTPStatus.MISDIRECTED_REQUEST,
+                   b"misdirected request: this preview answers only under the name it listens "
+                   b"on (127.0.0.1, localhost, [::1] or the --host given)\n",
+                   "text/plain; charset=utf-8", extra={"Connection": "close"})
+        return False
 
     def do_GET(self) -> None:  # noqa: N802 - the name http.server dispatches to
         self._answer(send_body=True)

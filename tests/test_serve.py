@@ -101,7 +101,7 @@ def serve(make_site: Callable[..., Site]) -> Iterator[Callable[..., Served]]:
     running: list[tuple[PreviewServer, threading.Thread]] = []
 
     def start(files: dict[str, str], folders: tuple[str, ...] = ("templates", "static"),
-              options: BuildOptions | None = None) -> Served:
+              options: BuildOptions | None = None, host: str = "127.0.0.1") -> Served:
         site = make_site(files)
         for folder in folders:
             (site.root / folder).mkdir(exist_ok=True)
@@ -111,7 +111,7 @@ def serve(make_site: Callable[..., Site]) -> Iterator[Callable[..., Served]]:
             lambda url: serve_config(load_config(config_file), url),
             options or BuildOptions(drafts=True, future=True, workers=1, now=NOW,
                                     search=False, offline=True),
-            ServeOptions("127.0.0.1", 0), log, config_file,
+            ServeOptions(host, 0), log, config_file,
         )
         server.start()
         thread = threading.Thread(target=server.run, daemon=True)
