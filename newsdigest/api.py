@@ -57,7 +57,8 @@ def story_json(story: Story, config: SiteConfig) -> dict[str, Any]:
         "quality": item.quality,
         "heat": item.heat,
         "provider": {"name": item.provider.name, "domain": item.provider.domain,
-                     "logo": item.provider.logo.url if item.provider.logo else None},
+                     "logo": item.provider.logo.url
+                     if item.provider.logo and not item.provider.logo.local else None},
         "topics": [{"name": t.name, "slug": t.slug, "url": config.absolute_url(t.path)}
                    for t in story.topics],
         "tags": list(item.tags),

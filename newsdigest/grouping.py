@@ -47,6 +47,9 @@ class Story:
     # Set by the image stage (images.py), which also folds them into the fingerprint.
     picture: Picture | None = None  # the card's and page's image; None: a placeholder tile
     logo: Picture | None = None  # the provider's logo, small
+    # A local main image as published: its re-encoded largest thumbnail (a site path), never
+    # the file as given (an SVG or HTML file would run on the site); '' if it is not an image.
+    image_file: str = ""
 
     def __repr__(self) -> str:
         # The fingerprint covers the path too; a bare attribute is the cheapest repr, and page
@@ -65,12 +68,10 @@ class Story:
 
     @property
     def image_url(self) -> str:
-        """Absolute URL of a remote image, or the site path of a local one beside the page."""
+        """Absolute URL of a remote image, or the site path of a local one's published copy."""
         if self.image is None:
             return ""
-        if self.image.local:
-            return self.path + self.image.url.rsplit("/", 1)[-1]
-        return self.image.url
+        return self.image_file if self.image.local else self.image.url
 
 
 @plain_repr

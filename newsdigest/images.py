@@ -111,11 +111,16 @@ def prepare(index: SiteIndex, config: SiteConfig, assets: dict[str, Path], offli
         key = (logo_image.url, logo_image.width, logo_image.height, provider.name) \
             if logo_image else None
         if key not in by_provider:
-            by_provider[key] = _logo_source(story)
+            by_provider[key] = _logo_source(story, assets)
         logos[story.path] = by_provider[key]
+    # Each local main image is checked and re-encoded even when another candidate is shown:
+    # feeds and metadata point at its published copy.
+    local_images = {story.path: source for story in index.stories
+                    if story.image is not None and story.image.local
+                    and (source := _item_source(story.image, "", assets)) is not None}
     states: dict[tuple[str, bool], Thumbnails | Failed] = {}
     resolver = _Resolver(cache, settings, offline, workers, now, report, progress)
-    needed = {c.key: c for c in logos.values() if c is not None}
+    needed = {c.key: c for c in [*logos.values(), *local_images.values()] if c is not None}
     # Each round resolves the next candidate of every story still undecided (the one before
     # it could not be had), all together: downloads and encoding run concurrently.
     chosen: dict[str, Source | None] = {}
@@ -135,7 +140,7 @@ def prepare(index: SiteIndex, config: SiteConfig, assets: dict[str, Path], offli
             needed = {}
         undecided = waiting
     cache.save()
-    pictures: dict[str, tuple[Picture | None, Picture | None]] = {}
+    pictures: dict[str, tuple[Picture | None, Picture | None, str]] = {}
     used: dict[str, Variant] = {}
     logo_pictures: dict[tuple[str, bool], Picture | None] = {}  # one per provider logo
     for story in index.stories:
@@ -148,7 +153,9 @@ def prepare(index: SiteIndex, config: SiteConfig, assets: dict[str, Path], offli
                 made = _picture(logo_source, states, config, used)
                 logo_pictures[logo_source.key] = replace(made, alt="") if made else None
             logo = logo_pictures[logo_source.key]
-        pictures[story.path] = (picture, logo)
+        local = local_images.get(story.path)
+        pictures[story.path] = (picture, logo,
+                                _published_copy(states[local.key], used) if local else "")
     for ref_key, state in states.items():
         if isinstance(state, Failed):
             report.fallbacks.setdefault(state.reason, []).append(ref_key[0])
@@ -249,11 +256,16 @@ def _item_source(image: Image, title: str, assets: dict[str, Path]) -> Source | 
     return Source(str(path), False, image.width, image.height, alt) if path else None
 
 
-def _logo_source(story: Story) -> Source | None:
+def _logo_source(story: Story, assets: dict[str, Path]) -> Source | None:
     logo = story.item.provider.logo
     if logo is None:
         return None
-    return Source(logo.url, True, logo.width, logo.height, story.item.provider.name, logo=True)
+    if not logo.local:
+        return Source(logo.url, True, logo.width, logo.height, story.item.provider.name,
+                      logo=True)
+    path = assets.get(logo.url)
+    return Source(str(path), False, logo.width, logo.height, story.item.provider.name,
+                  logo=True) if path else None
 
 
 def _topic_source(image: str, title: str, config: SiteConfig) -> Source | None:
@@ -299,17 +311,30 @@ def _picture(source: Source, states: dict[tuple[str, bool], Thumbnails | Failed]
 
 
 def set_pictures(stories: Iterable[Story],
-                 pictures: dict[str, tuple[Picture | None, Picture | None]]) -> None:
-    """Give every story its picture and logo, in place: the index keeps listing the same
-    stories (about a tenth of a rebuild to copy them all at 10,000 items).
+                 pictures: dict[str, tuple[Picture | None, Picture | None, str]]) -> None:
+    """Give every story its picture, logo and local image's published copy, in place: the
+    index keeps listing the same stories (about a tenth of a rebuild to copy them all at
+    10,000 items).
 
     A story's fingerprint names its page and card: it changes exactly when a picture does.
     """
     for story in stories:
-        picture, logo = pictures.get(story.path, (None, None))
-        story.fingerprint = hashlib.blake2b(repr((story.fingerprint, picture, logo)).encode(),
-                                            digest_size=12).hexdigest()
-        story.picture, story.logo = picture, logo
+        picture, logo, image_file = pictures.get(story.path, (None, None, ""))
+        story.fingerprint = hashlib.blake2b(
+            repr((story.fingerprint, picture, logo, image_file)).encode(),
+            digest_size=12).hexdigest()
+        story.picture, story.logo, story.image_file = picture, logo, image_file
+
+
+def _published_copy(state: Thumbnails | Failed, used: dict[str, Variant]) -> str:
+    """The site path of a local image's largest thumbnail in its fallback format (JPEG or
+    PNG, as every reader takes), published among the thumbnails; '' if it is no image."""
+    if isinstance(state, Failed):
+        return ""
+    largest = max((v for v in state.variants if v.format == state.fallback),
+                  key=lambda v: v.width)
+    used[largest.name] = largest
+    return output_path(largest)
 
 
 # --- fetching and encoding -----------------------------------------------------------------------
@@ -553,7 +578,7 @@ def prune(index: SiteIndex, config: SiteConfig, assets: dict[str, Path]) -> Prun
     cache = ImageCache.open(image_cache_dir(config))
     sources: list[Source] = []
     for story in index.stories:  # every candidate, the provider's logo among them
-        sources += candidates(story, set(), assets, config, _logo_source(story))
+        sources += candidates(story, set(), assets, config, _logo_source(story, assets))
     urls = {s.ref for s in sources if s.remote}
     paths = {s.ref for s in sources if not s.remote}
     report = PruneReport()

@@ -193,7 +193,7 @@ def validate(raw: RawItem, digest: str, tz: tzinfo, rules: ContentRules = Conten
     removed = _flag(check, data, "removed", False)
     topics = _names(check, data, "topics", rules.max_topics)
     tags = _names(check, data, "tags", rules.max_topics)
-    provider = _provider(check, data.get("provider"), url)
+    provider = _provider(check, data.get("provider"), url, raw.source)
     images = tuple(
         image
         for index, entry in enumerate(_list(check, data, "images"))
@@ -528,7 +528,7 @@ def _local_path(url: str, source: str) -> str | None:
     return "/".join(parts) if parts else None
 
 
-def _provider(check: _Checker, value: Any, url: str | None) -> Provider:
+def _provider(check: _Checker, value: Any, url: str | None, source: str) -> Provider:
     host = (urlsplit(url).hostname or "") if url else ""
     host = host.removeprefix("www.")
     if value is None:
@@ -550,10 +550,9 @@ def _provider(check: _Checker, value: Any, url: str | None) -> Provider:
     logos = value.get("images")
     if isinstance(logos, list):
         for index, entry in enumerate(logos):
-            logo = _image(check, entry, f"provider.images[{index}]", "")
-            if logo is not None and not logo.local:
+            logo = _image(check, entry, f"provider.images[{index}]", source)
+            if logo is not None:
                 break
-            logo = None
     elif logos is not None:
         check.warn("provider.images", f"expected a list, got {_describe(logos)}; ignored")
     return Provider(_squash(name), domain.strip().lower(), logo)

@@ -21,7 +21,7 @@ from stat import S_ISDIR
 from typing import Any
 
 from newsdigest import urls
-from newsdigest.errors import OutputRefused
+from newsdigest.errors import NewsdigestError, OutputRefused
 
 MARKER = ".newsdigest"
 WRITING = ".newsdigest-writing"  # present while an incremental build replaces files
@@ -46,6 +46,32 @@ class Output:
     copy_from: Path | None = None  # assets are copied, not produced
     values: str = ""  # pages: the fingerprint of their values alone, without the templates
     templates: tuple[str, ...] = ()  # pages: the templates they are rendered with
+
+
+class PathClaimedTwice(NewsdigestError):
+    """Two outputs of one build would write the same file: one would silently replace the
+    other (a static file over a page, a picture over a feed), so the build stops instead."""
+
+
+def check_one_claim_per_path(outputs: Sequence[Output]) -> None:
+    """PathClaimedTwice naming every path that more than one output would write."""
+    claims: dict[str, list[Output]] = {}
+    for made in outputs:
+        claims.setdefault(made.path, []).append(made)
+    clashes = [f"{path}: {' and '.join(_claimant(o) for o in claimed)}"
+               for path, claimed in claims.items() if len(claimed) > 1]
+    if clashes:
+        raise PathClaimedTwice(
+            "two outputs would write the same file; rename one of them:\n  "
+            + "\n  ".join(clashes))
+
+
+def _claimant(made: Output) -> str:
+    if made.copy_from is not None:
+        return f"the file {made.copy_from}"
+    if made.templates:
+        return f"a page made with {made.templates[0]}"
+    return "a generated file"
 
 
 @dataclass(frozen=True)

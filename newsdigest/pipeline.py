@@ -205,13 +205,14 @@ def _plan(config: SiteConfig, options: BuildOptions, now: datetime, discovery: D
     page_files = page_outputs(pages, theme, config)
     outputs = [
         *static_outputs(config),
-        *_asset_outputs(index, discovery.assets, config, warnings),
         *pictures.outputs,
         *page_files,
         *_meta_outputs(pages, page_files, index, config, now, jsons),
         *_digest_outputs(digest_editions, config),
         *_report_outputs(curation, theme, config, options),
     ]
+    warnings += _missing_local_images(index, discovery.assets)
+    output.check_one_claim_per_path(outputs)
     return SitePlan(outputs, pages, page_files, theme, jsons, warnings, curation)
 
 
@@ -681,25 +682,23 @@ def static_outputs(config: SiteConfig) -> list[Output]:
     return outputs
 
 
-def _asset_outputs(index: SiteIndex, assets: list[SourceFile], config: SiteConfig,
-                   warnings: list[Problem]) -> list[Output]:
-    """Local files an item uses, copied beside its page."""
-    by_rel = {a.rel: a.path for a in assets}
-    outputs = []
+def _missing_local_images(index: SiteIndex, assets: list[SourceFile]) -> list[Problem]:
+    """Local images and logos an item names that are not in the content folder.
+
+    (Local images are published only as the image stage re-encodes them, never copied as
+    they are: an SVG or HTML file beside an item would run on the site.)
+    """
+    present = {a.rel for a in assets}
+    missing = []
     for story in index.stories:
-        for image in story.item.images:
-            if not image.local:
-                continue
-            source = by_rel.get(image.url)
-            if source is None:
-                warnings.append(Problem(story.item.source, None, "images",
-                                        f"local image {image.url} not found"))
-                continue
-            stat = source.stat()
-            outputs.append(Output(story.path + image.url.rsplit("/", 1)[-1], output.PHASE_ASSETS,
-                                  fingerprint(image.url, stat.st_size, stat.st_mtime_ns),
-                                  copy_from=source))
-    return outputs
+        named = [("images", image) for image in story.item.images]
+        if story.item.provider.logo is not None:
+            named.append(("provider.images", story.item.provider.logo))
+        for field_name, image in named:
+            if image.local and image.url not in present:
+                missing.append(Problem(story.item.source, None, field_name,
+                                       f"local image {image.url} not found"))
+    return missing
 
 
 def _templates_record(manifest_file: Path) -> Path:
