@@ -2,11 +2,33 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 EXIT_OK = 0
 EXIT_INVALID = 1
 EXIT_USAGE = 2
+
+# Front matter fields whose value is a credential (`secured`: a signed blob from the pipeline):
+# kept in the file, never rendered, and never quoted by an error either, since `serve` sends
+# errors to the browser.
+SECRET_FIELDS = frozenset({"secured"})
+_LEADING_WORDS = re.compile(r"[A-Za-z][A-Za-z ,/-]*")
+
+
+def is_secret_field(field: str) -> bool:
+    """`secured`, or anything inside it (`secured[0]`, `secured.key`)."""
+    return field.partition(".")[0].partition("[")[0] in SECRET_FIELDS
+
+
+def _without_value(text: str) -> str:
+    """A message's leading words, without what follows them: a quoted text, a YAML tag or a
+    number there may be a piece of the value."""
+    words = _LEADING_WORDS.match(text)
+    kept = words.group().rstrip(" ,") if words else ""
+    if kept == text:
+        return text
+    return f"{kept} (the value is not shown)" if kept else "invalid (the value is not shown)"
 
 
 @dataclass(frozen=True)
@@ -19,6 +41,12 @@ class Problem:
     message: str
     hint: str = ""
     column: int | None = None
+
+    def __post_init__(self) -> None:
+        if is_secret_field(self.field):
+            object.__setattr__(self, "message", _without_value(self.message))
+            if self.hint and _without_value(self.hint) != self.hint:
+                object.__setattr__(self, "hint", "")
 
     def sort_key(self) -> tuple[str, int, str, str]:
         """File order, then line order; problems without a line first."""

@@ -24,7 +24,7 @@ from pathlib import Path
 from newsdigest import output
 from newsdigest.config import SiteConfig
 from newsdigest.content import ITEM_SUFFIXES, SourceFile
-from newsdigest.errors import ConfigError, ContentInvalid, NewsdigestError
+from newsdigest.errors import SECRET_FIELDS, ConfigError, ContentInvalid, NewsdigestError
 from newsdigest.grouping import SiteIndex, Story, make_story
 from newsdigest.loading import LoadSettings, load_one
 from newsdigest.model import Item
@@ -49,6 +49,13 @@ QUICK_LIMIT = 20  # more edited items than this at once go straight to the incre
 _PLACEMENT_FIELDS = ("source", "slug", "published_at", "url", "topics", "quality", "heat",
                      "published", "removed")
 _LOCATED = re.compile(r"^(?P<file>[^\n:]+):(?P<line>\d+): (?P<message>.*)$", re.DOTALL)
+# A line that starts a secret field (`secured:`), as a key of a block mapping (or a list entry's
+# mapping) or of a flow mapping: found in the text, since the YAML may be what failed to parse.
+_SECRET_NAMES = "|".join(re.escape(name) for name in sorted(SECRET_FIELDS))
+_SECRET_KEY = re.compile(rf"""(?:^\s*(?:-\s+)*|[{{,]\s*)(["']?)(?:{_SECRET_NAMES})\1\s*:""")
+_BOUNDARY_LINE = re.compile(r"^-{3,}\s*$")  # as content.py splits front matter from the body
+_KEY_LINE = re.compile(r"""^\s*(?:"[^"]*"|'[^']*'|[^\s#'"-][^:#]*?)\s*:(?:\s|$)""")
+HIDDEN = "[not shown]"
 
 
 @dataclass(frozen=True)
@@ -268,8 +275,44 @@ def _context(path: Path, line: int | None, before: int = 2, after: int = 1,
         return ()
     lines = text.splitlines()
     first = max(1, line - before)
-    return tuple((number, lines[number - 1][:width])
+    hidden = secret_lines(lines)
+    return tuple((number, hidden.get(number - 1, lines[number - 1])[:width])
                  for number in range(first, min(len(lines), line + after) + 1))
+
+
+def secret_lines(lines: list[str]) -> dict[int, str]:
+    """The lines (by 0-based index) that hold a secret field's value, each as it may be shown:
+    the key kept, the value replaced. A value goes on up to the next line that starts another
+    field no deeper than its key (past a block scalar, a folded or broken plain one, list
+    entries) and, when it opens a quote, to the line that closes it. When in doubt a line is
+    hidden: this only decides what an error shows, and a broken value is what errors point at."""
+    hidden: dict[int, str] = {}
+    index = next((i for i, line in enumerate(lines) if line.strip()), len(lines))
+    if index == len(lines) or not _BOUNDARY_LINE.match(lines[index]):
+        return hidden  # no front matter
+    index += 1
+    while index < len(lines) and not _BOUNDARY_LINE.match(lines[index]):
+        key = _SECRET_KEY.search(lines[index])
+        if key is None:
+            index += 1
+            continue
+        line = lines[index]
+        hidden[index] = f"{line[:key.end()]} {HIDDEN}"
+        indent = len(line) - len(line.lstrip())
+        value = line[key.end():].strip()
+        quote = value[:1] if value[:1] in ("'", '"') else ""
+        open_quote = bool(quote) and quote not in value[1:]
+        index += 1
+        while index < len(lines) and not _BOUNDARY_LINE.match(lines[index]):
+            following = lines[index]
+            deeper = len(following) - len(following.lstrip()) > indent
+            if not (deeper or open_quote or not _KEY_LINE.match(following)):
+                break
+            if following.strip():  # a blank line shows nothing of the value
+                hidden[index] = following[: len(following) - len(following.lstrip())] + HIDDEN
+            open_quote = open_quote and quote not in following
+            index += 1
+    return hidden
 
 
 def _shown_file(path: Path) -> str:

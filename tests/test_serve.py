@@ -424,6 +424,72 @@ def test_the_server_starts_and_reports_even_when_the_first_build_fails(serve):
     assert served.request("/")[0] == 200
 
 
+SECRET = "c2VjcmV0LXNpZ25lZC1ibG9i"  # a `secured` value: pieces of it must never be shown
+SECRET_TAG = "c2VjcmV0VGFn"
+
+
+def _events_until_status(served: Served) -> bytes:
+    """The event stream from its start up to the end of its first status event."""
+    host, port = served.url.removeprefix("http://").rstrip("/").split(":")
+    connection = http.client.HTTPConnection(host, int(port), timeout=5)
+    try:
+        connection.request("GET", "/__newsdigest/events?since=x.0")
+        response = connection.getresponse()
+        data = b""
+        while b"event: status" not in data or not data.endswith(b"\n\n"):
+            chunk = response.read1()
+            assert chunk, data
+            data += chunk
+        return data
+    finally:
+        connection.close()
+
+
+def test_build_errors_never_show_a_secured_value(serve):
+    served = serve({
+        **SITE,
+        # An error on the line after `secured`: the lines around it are shown.
+        "content/2026-10-05-bad-date.md": f'---\ntitle: "Bad date"\nsecured: {SECRET}\n'
+        'publishedDateTime: yesterday\nwebUrl: "https://example.com/5"\n---\n',
+        # The value itself broken over two lines: the YAML error points into it.
+        "content/2026-10-06-broken.md": f'---\ntitle: "Broken"\nsecured: {SECRET[:8]}\n'
+        f"{SECRET[8:]}\npublishedDateTime: 2026-10-06T10:00:00Z\n---\n",
+        # A tag on the value: the problem is about the tag, which is part of the value.
+        "content/2026-10-07-tagged.md": f'---\ntitle: "Tagged"\nsecured: !{SECRET_TAG} '
+        f'{SECRET}\npublishedDateTime: 2026-10-07T10:00:00Z\nwebUrl: "https://example.com/7"\n'
+        "---\n",
+    })
+    failed = served.log.rebuilds[0]
+    assert not failed.ok
+    entries = {e.file.rsplit("/", 1)[-1]: e for e in failed.errors}
+    assert set(entries) == {"2026-10-05-bad-date.md", "2026-10-06-broken.md",
+                            "2026-10-07-tagged.md"}
+    bad_date = entries["2026-10-05-bad-date.md"]
+    assert bad_date.line == 4 and "publishedDateTime" in bad_date.message
+    assert bad_date.context[1:3] == ((3, "secured: [not shown]"),
+                                     (4, "publishedDateTime: yesterday"))
+    assert entries["2026-10-07-tagged.md"].message.startswith("secured: unsupported YAML tag")
+    shown = [str(failed.errors), str(failed.error), _events_until_status(served).decode()]
+    for text in shown:
+        for piece in (SECRET, SECRET[:8], SECRET[8:], SECRET_TAG):
+            assert piece not in text
+
+
+def test_every_shape_of_a_secured_value_is_hidden_and_nothing_else():
+    from newsdigest.preview import secret_lines
+
+    lines = ["---", "secured: |", "  block one", "", "  block two", "title: kept",
+             '"secured": "quoted', 'over lines"', "secured:", "- in a list", "- too",
+             "provider: {name: kept, secured: flow}", "secured: folded", "  plain", "webUrl: kept",
+             "body: secured: kept", "---", "secured: in the body, kept"]
+    hidden = secret_lines(lines)
+    assert sorted(hidden) == [1, 2, 4, 6, 7, 8, 9, 10, 11, 12, 13]
+    assert hidden[1] == "secured: [not shown]" and hidden[2] == "  [not shown]"
+    assert hidden[11] == "provider: {name: kept, secured: [not shown]"
+    assert all(not any(word in text for word in ("block", "quoted", "list", "flow", "plain"))
+               for text in hidden.values())
+
+
 # --- the event stream ----------------------------------------------------------------------------
 
 def test_a_page_that_loaded_before_a_change_learns_of_it_when_it_connects():
