@@ -115,12 +115,16 @@ def _parser() -> argparse.ArgumentParser:
                                 "pages, feeds, sitemaps and page titles of the built site.")
     check.add_argument("--config", type=Path, metavar="FILE", help="site settings (site.toml)")
     check.add_argument("--output", type=Path, metavar="DIR", help="the built site to check")
+    check.add_argument("--base-url", metavar="URL",
+                       help="public URL the site was built for (default: the one the build "
+                            "recorded, else site.toml's)")
     check.add_argument("--jobs", type=int, default=None, metavar="N", help="worker processes")
     check.add_argument("--external", action="store_true",
                        help="also fetch every item's source URL (cached for a day)")
     check.add_argument("--archive", action="store_true",
                        help="with --external: suggest an archived copy for dead sources")
     check.add_argument("--allow-private", action="store_true", help=argparse.SUPPRESS)
+    check.add_argument("--allow-loopback", action="store_true", help=argparse.SUPPRESS)
     check.set_defaults(run=_check)
 
     deploy = commands.add_parser(
@@ -550,24 +554,34 @@ def _why(args: argparse.Namespace) -> int:
 
 def _check(args: argparse.Namespace) -> int:
     from newsdigest.check import check_site
+    from newsdigest.output import recorded_base_url
 
     config = load_config(args.config)
     output = args.output.resolve() if args.output else config.output_dir
     if not (output / "index.html").is_file():
         raise NewsdigestError(f"no built site in {_shown_path(output)}; run newsdigest build")
-    findings = check_site(output, config, args.jobs or os.cpu_count() or 1)
+    # Links are checked against the base URL the site was built with (`build --base-url`).
+    config = config.with_overrides(base_url=args.base_url or recorded_base_url(output))
+    workers = args.jobs or os.cpu_count() or 1
+    findings = check_site(output, config, workers)
+    no_network = False
     if args.external:
-        from newsdigest.check import check_sources, item_sources
+        from newsdigest.check import NO_NETWORK, check_sources, item_sources, source_files
 
-        findings += check_sources(item_sources(output), config.cache_dir / "sources.json",
-                                  time.time(), allow_private=args.allow_private,
-                                  archive=args.archive)
+        checked = check_sources(item_sources(output), config.cache_dir / "sources.json",
+                                time.time(), allow_private=args.allow_private,
+                                archive=args.archive, allow_loopback=args.allow_loopback,
+                                files=lambda: source_files(config))
+        no_network = checked.no_network
+        findings += checked.findings
     for finding in findings:
         print(finding)
+    if no_network:
+        print(NO_NETWORK, file=sys.stderr)
     pages = sum(1 for _ in output.rglob("*.html"))
     print(f"checked {pages} pages: {len(findings)} problem{'s' if len(findings) != 1 else ''}",
           file=sys.stderr)
-    return 1 if findings else EXIT_OK
+    return 1 if findings or no_network else EXIT_OK
 
 
 def _deploy(args: argparse.Namespace) -> int:

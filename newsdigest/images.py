@@ -59,6 +59,7 @@ class Source(NamedTuple):
 class Failed:
     reason: str
     lasting: bool  # will fail again (404, not an image): try the next candidate
+    remember: bool = True  # False: says nothing of the source (the stage's time ran out)
 
 
 @dataclass
@@ -447,7 +448,7 @@ class _Resolver:
             data = self._fetcher(url)
             check_image(data, self.settings.max_pixels)
         except FetchFailed as exc:
-            return Failed(exc.reason, exc.lasting)
+            return Failed(exc.reason, exc.lasting, exc.remember)
         except NotAnImage as exc:
             return Failed(str(exc), lasting=True)
         digest = hashlib.blake2b(data, digest_size=16).hexdigest()
@@ -460,6 +461,8 @@ class _Resolver:
         if isinstance(result, str):
             self.cache.remote[url] = {"sha": result}
             self.report.fetched += 1
+            return result
+        if not result.remember:  # the next build asks again
             return result
         self.cache.remote[url] = {"failed": result.reason, "lasting": result.lasting,
                                   "at": self.now}

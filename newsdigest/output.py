@@ -31,6 +31,7 @@ os.umask(_UMASK)
 FILE_MODE = 0o666 & ~_UMASK  # what open() gives a new file: pages must be as readable
 FOLDER_MODE = 0o777 & ~_UMASK  # what mkdir() gives a new folder
 MARKER_TEXT = "made by newsdigest: this folder is replaced by each build\n"
+BASE_URL_LINE = "base_url: "  # the marker's second line (record_base_url)
 PHASE_ASSETS = 0
 PARALLEL_THRESHOLD = 400  # below this, forking workers costs more than it saves
 
@@ -193,12 +194,34 @@ def _write_marker(staging: Path, output_dir: Path) -> None:
     """The marker says the folder is ours to replace; an unchanged one keeps its mtime."""
     old = output_dir / MARKER
     try:
-        if old.read_text() == MARKER_TEXT:
+        if old.read_text().startswith(MARKER_TEXT):  # record_base_url adds to it
             os.link(old, staging / MARKER)
             return
     except OSError:
         pass
     (staging / MARKER).write_text(MARKER_TEXT)
+
+
+def record_base_url(output_dir: Path, base_url: str) -> None:
+    """Note in the marker the base URL the site was built with, for `check`; a marker that
+    says so already is left as it is."""
+    text = f"{MARKER_TEXT}{BASE_URL_LINE}{base_url}\n"
+    marker = output_dir / MARKER
+    with contextlib.suppress(OSError, UnicodeDecodeError):
+        if marker.read_text() == text:
+            return
+    save_atomic(marker, text.encode())
+    os.chmod(marker, FILE_MODE)  # as the folder's other files, not mkstemp's 0600
+
+
+def recorded_base_url(output_dir: Path) -> str | None:
+    """The base URL record_base_url noted, if any."""
+    try:
+        lines = (output_dir / MARKER).read_text().splitlines()
+    except (OSError, UnicodeDecodeError):
+        return None
+    return next((line.removeprefix(BASE_URL_LINE) for line in lines
+                 if line.startswith(BASE_URL_LINE)), None)
 
 
 def write_incremental(outputs: Sequence[Output], manifest: Manifest, output_dir: Path,

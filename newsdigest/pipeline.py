@@ -249,6 +249,7 @@ def _plan_and_write(config: SiteConfig, options: BuildOptions, progress: Progres
     else:
         new_manifest, report = output.write_incremental(outputs, manifest, config.output_dir,
                                                         options.workers, counter, harvest)
+    output.record_base_url(config.output_dir, config.base_url)  # `check` reads it back
     current = {story.fingerprint for story in index.stories}
     theme.cards.save(current)
     jsons.save(current)
