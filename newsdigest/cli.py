@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from newsdigest import __version__
-from newsdigest.config import SiteConfig, load_config
+from newsdigest.config import DEFAULT_CONFIG, SiteConfig, load_config
 from newsdigest.errors import EXIT_OK, EXIT_USAGE, NewsdigestError, Problem, UsageError
 from newsdigest.images import ImageReport
 from newsdigest.pipeline import BuildOptions, BuildReport, build_site, why
@@ -53,6 +53,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not getattr(args, "command", None):
         parser.print_help()
         return EXIT_USAGE
+    if "config" in args and args.config is None:
+        # Run from any folder of a site, as git is from any folder of a repository.
+        args.config = find_site_config(Path.cwd())
     try:
         return int(args.run(args))
     except NewsdigestError as exc:
@@ -222,13 +225,28 @@ def site_config(args: argparse.Namespace) -> SiteConfig:
 def content_config(args: argparse.Namespace) -> SiteConfig:
     """The settings of a command that reads the content, which must then exist."""
     config = site_config(args)
-    require_content(config)
+    require_content(config, args.config)
     return config
 
 
-def require_content(config: SiteConfig) -> None:
-    if not config.content_dir.is_dir():
-        raise NewsdigestError(f"content folder not found: {config.content_dir}")
+def find_site_config(start: Path) -> Path | None:
+    """site.toml in `start` or the nearest folder above it that has one."""
+    for folder in (start, *start.parents):
+        candidate = folder / DEFAULT_CONFIG
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def require_content(config: SiteConfig, config_file: Path | None) -> None:
+    if config.content_dir.is_dir():
+        return
+    if config_file is None:
+        raise NewsdigestError(
+            f"no {DEFAULT_CONFIG} in {Path.cwd()} or any folder above it, and no content "
+            "folder here: run newsdigest in your site's folder, or pass --config FILE")
+    raise NewsdigestError(f"content folder not found: {config.content_dir} "
+                          f"(set by {config_file}, [build] content)")
 
 
 def build_options(args: argparse.Namespace) -> BuildOptions:
@@ -326,7 +344,7 @@ def _digest(args: argparse.Namespace) -> int:
         if period is None:
             raise UsageError(f"--date: expected YYYY-MM-DD"
                              f"{' or YYYY-Www' if kind == 'weekly' else ''}, got {args.date!r}")
-    require_content(config)
+    require_content(config, args.config)
     state = load_site(config, build_options_now() or datetime.now(UTC), os.cpu_count() or 1)
     edition = (editions.find(state.editions, period) if period
                else editions.latest(state.editions, kind))
@@ -393,7 +411,7 @@ def _serve(args: argparse.Namespace) -> int:
         search=False,
         offline=_offline(args),
     )
-    config_file = args.config or (Path("site.toml") if Path("site.toml").exists() else None)
+    config_file = args.config
     server = PreviewServer(lambda url: serve_config(site_config(args), url), options,
                            ServeOptions(args.host, args.port), _ServeLog(),
                            config_file.resolve() if config_file else None)
