@@ -4,18 +4,23 @@ address checked on every hop, and `check` that names files and says when it has 
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import shutil
 import socket
+import ssl
 import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 import pytest
 from conftest import REPO, Site, item
 
+from newsdigest import imagefetch
 from newsdigest.check import NO_NETWORK, check_sources
 from newsdigest.cli import main
 from newsdigest.config import load_config
@@ -110,6 +115,67 @@ def test_a_slow_drip_download_is_cut_at_its_deadline(server, path):
     took = time.monotonic() - started
     assert caught.value.reason == "timed out after 1 s" and caught.value.cause == "timeout"
     assert 0.9 < took < 1.8, took  # each read returned within 0.5 s; the download did not
+
+
+@pytest.fixture
+def tls_drip(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """An https server, trusted by the fetcher for this test only, that answers with a body
+    sent a byte at a time: the reads then wait inside the TLS library."""
+    cert, key = _self_signed(tmp_path)
+    server_side = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    server_side.load_cert_chain(cert, key)
+    client_side = ssl.create_default_context(cafile=str(cert))
+    monkeypatch.setattr(imagefetch, "_tls_context", lambda: client_side)
+    listener = socket.create_server(("127.0.0.1", 0))
+
+    def serve() -> None:
+        raw, _ = listener.accept()
+        try:
+            with server_side.wrap_socket(raw, server_side=True) as conn:
+                conn.recv(4096)
+                conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n")
+                ends = time.monotonic() + DRIP_FOR
+                while time.monotonic() < ends:
+                    conn.sendall(b"x")
+                    time.sleep(DRIP_EVERY)
+        except OSError:
+            pass  # the client gave up
+
+    threading.Thread(target=serve, daemon=True).start()
+    with listener:
+        yield f"https://127.0.0.1:{listener.getsockname()[1]}/picture.jpg"
+
+
+def _self_signed(folder: Path) -> tuple[Path, Path]:
+    pytest.importorskip("cryptography")  # installed with moto, for the S3 tests
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.now(UTC)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
+            .public_key(key.public_key()).serial_number(1)
+            .not_valid_before(now - timedelta(days=1)).not_valid_after(now + timedelta(days=1))
+            .add_extension(x509.SubjectAlternativeName(
+                [x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            .sign(key, hashes.SHA256()))
+    (folder / "cert.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    (folder / "key.pem").write_bytes(key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption()))
+    return folder / "cert.pem", folder / "key.pem"
+
+
+def test_a_slow_drip_over_tls_is_cut_at_its_deadline(tls_drip):
+    started = time.monotonic()
+    with pytest.raises(FetchFailed) as caught:
+        fetch(tls_drip, FetchLimits(0.5, 1_000_000, allow_loopback=True, seconds=1.0))
+    assert caught.value.reason == "timed out after 1 s"
+    assert 0.9 < time.monotonic() - started < 1.8
 
 
 def test_past_the_stage_deadline_no_download_starts_and_none_goes_on(server):
