@@ -190,3 +190,22 @@ def test_the_first_build_is_quiet_and_shows_the_provider_logos(sample: Built) ->
     logo = page.xpath("//*[contains(@class, 'story-meta')]//img[contains(@class, "
                       "'provider-logo')]/@src")
     assert logo and logo[0].startswith("/img/")
+
+
+def test_the_readme_example_item_uses_every_field_and_builds_without_a_warning(
+        make_site, capsys: pytest.CaptureFixture[str]) -> None:
+    section = (REPO / "README.md").read_text(encoding="utf-8").split("## The item format", 1)[1]
+    example = re.search(r"```yaml\n(.*?)```", section, re.S).group(1)
+    documented = set(re.findall(r"^\| `([^`]+)`(?:, `([^`]+)`)? \|", section, re.M))
+    fields = {name for pair in documented for name in pair if name}
+    video_only = {"featuredContent", "length"}  # the example is an article
+    assert fields - video_only == set(yaml.safe_load(example.split("---\n")[1]))
+    site = make_site({"content/2026/10/robotaxi.md": example,
+                      "content/images/robotaxi-city.jpg":
+                          (REPO / "content/images/robotaxi-city.jpg").read_bytes(),
+                      "content/logos/theverge.com.png":
+                          (REPO / "content/logos/theverge.com.png").read_bytes()})
+    assert site.build("--no-search") == 0
+    assert "warning" not in capsys.readouterr().err
+    page = site.html("news/2026/10/13/robotaxi-two-more-cities/")
+    assert page.xpath("//article//figure//img/@src")[0].startswith("/img/")
