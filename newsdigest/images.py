@@ -462,7 +462,8 @@ class _Resolver:
             self.cache.remote[url] = {"sha": result}
             self.report.fetched += 1
             return result
-        if not result.remember:  # the next build asks again
+        if not result.remember:  # the next build asks again: this one's result expires now
+            self.report.retry_at = min(self.report.retry_at or self.now, self.now)
             return result
         self.cache.remote[url] = {"failed": result.reason, "lasting": result.lasting,
                                   "at": self.now}
