@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import shutil
 import stat
 import subprocess
@@ -236,9 +237,10 @@ def _describes(manifest: Manifest, found: dict[str, tuple[int, int]]) -> bool:
         return False
 
 
-def _regular_files(root: Path) -> dict[str, tuple[int, int]]:
+def _regular_files(root: Path, bookkeeping: bool = False) -> dict[str, tuple[int, int]]:
     """Every regular file under `root` (relative posix path -> size, mtime), by lstat: a
-    symbolic link, to a file or to a folder, is neither listed nor entered."""
+    symbolic link, to a file or to a folder, is neither listed nor entered. Markers and
+    temporary files (EXCLUDED, TEMP_PREFIX) only with `bookkeeping`."""
     found: dict[str, tuple[int, int]] = {}
     pending = [("", str(root))]
     while pending:
@@ -248,8 +250,9 @@ def _regular_files(root: Path) -> dict[str, tuple[int, int]]:
                 for entry in entries:
                     if entry.is_dir(follow_symlinks=False):
                         pending.append((f"{prefix}{entry.name}/", entry.path))
-                    elif (entry.is_file(follow_symlinks=False) and entry.name not in EXCLUDED
-                          and not entry.name.startswith(TEMP_PREFIX)):
+                    elif entry.is_file(follow_symlinks=False) and (
+                            bookkeeping or (entry.name not in EXCLUDED
+                                            and not entry.name.startswith(TEMP_PREFIX))):
                         info = entry.stat(follow_symlinks=False)
                         found[prefix + entry.name] = (info.st_size, info.st_mtime_ns)
         except FileNotFoundError:
@@ -320,8 +323,8 @@ def deploy_directory(output_dir: Path, files: list[str], target: Path, dry_run: 
 
 def deploy_rsync(output_dir: Path, files: list[str], destination: str, dry_run: bool,
                  protected: Mapping[str, Path], work: Path) -> Plan:
-    """Mirror the site with rsync --delete, from a copy of exactly its files (hard links in
-    `work`) with the deploy marker beside them, so the marker travels with the site."""
+    """Mirror the site with rsync --delete: the deploy marker first (so the next deploy knows
+    the folder is ours), then the output without any file that is not one of the site's."""
     if not shutil.which("rsync"):
         raise DeployError("rsync is not installed (apt-get install rsync)")
     local = rsync_local_path(destination)
@@ -329,21 +332,21 @@ def deploy_rsync(output_dir: Path, files: list[str], destination: str, dry_run: 
         check_folder(local, protected)
     else:
         _check_remote_folder(destination)
+    marker, rules = work / "marker", work / "exclude"
     shutil.rmtree(work, ignore_errors=True)
-    work.mkdir(parents=True)
-    try:
-        _link_files(output_dir, files, work)
-        (work / DEPLOY_MARKER).write_text(DEPLOY_MARKER_TEXT)
-        command = ["rsync", "--recursive", "--times", "--checksum", "--delete",
-                   "--delay-updates", "--itemize-changes", IO_TIMEOUT]
-        if dry_run:
-            command.append("--dry-run")
-        done = subprocess.run([*command, f"{work}/", destination], capture_output=True,
-                              text=True)
-    except OSError as exc:
-        raise DeployError(f"cannot stage the site for rsync in {work}: {exc}") from None
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
+    marker.mkdir(parents=True)
+    (marker / DEPLOY_MARKER).write_text(DEPLOY_MARKER_TEXT)
+    rules.write_bytes(_exclusions(output_dir, files))
+    # Without --links rsync skips every symbolic link; the rules leave out the rest, and
+    # --delete-excluded takes what they name out of the mirror too. Of two sources holding the
+    # same name the first wins: the marker is always ours.
+    command = ["rsync", "--recursive", "--times", "--checksum", "--delete", "--delete-excluded",
+               "--delay-updates", "--itemize-changes", IO_TIMEOUT, "--from0",
+               f"--exclude-from={rules}"]
+    if dry_run:
+        command.append("--dry-run")
+    done = subprocess.run([*command, f"{marker}/", f"{output_dir}/", destination],
+                          capture_output=True, text=True)
     if done.returncode != 0:
         raise DeployError(f"rsync failed: {done.stderr.strip()[-500:]}; with --delay-updates "
                           "the files already sent are in hidden folders, the live files "
@@ -360,19 +363,34 @@ def deploy_rsync(output_dir: Path, files: list[str], destination: str, dry_run: 
     return plan
 
 
-def _link_files(output_dir: Path, files: list[str], into: Path, copy: bool = False) -> None:
-    """The site's files in another folder: hard links (nothing copied) unless `copy`, or
-    where the two are on different devices."""
+def _exclusions(output_dir: Path, files: list[str]) -> bytes:
+    """rsync filter rules (NUL-separated, anchored at the site's root) naming every regular
+    file of the output that is not a file of the site: by its outermost folder that holds no
+    file of the site, else by itself."""
+    site_folders = {rel[:at] for rel in files for at, char in enumerate(rel) if char == "/"}
+    rules = set()
+    for rel in set(_regular_files(output_dir, bookkeeping=True)) - set(files):
+        if rel == DEPLOY_MARKER:
+            continue  # the marker source comes first: a file of that name here is not sent
+        cut = next((at for at, char in enumerate(rel) if char == "/" and
+                    rel[:at] not in site_folders), None)
+        rules.add(rel if cut is None else rel[:cut + 1])
+    # A rule with a wildcard character is a pattern, where a backslash escapes; else literal.
+    escaped = (re.sub(r"([*?\[\\])", r"\\\1", rule) if any(c in rule for c in "*?[") else rule
+               for rule in sorted(rules))
+    return b"".join(b"/" + os.fsencode(rule) + b"\0" for rule in escaped)
+
+
+def _copy_files(output_dir: Path, files: list[str], into: Path) -> None:
+    made: set[str] = set()
+    source, into_text = str(output_dir), str(into)
     for rel in files:
-        destination = into / rel
-        destination.parent.mkdir(parents=True, exist_ok=True)
-        if not copy:
-            try:
-                os.link(output_dir / rel, destination, follow_symlinks=False)
-                continue
-            except OSError:
-                pass
-        shutil.copy2(output_dir / rel, destination, follow_symlinks=False)
+        destination = os.path.join(into_text, rel)
+        folder = os.path.dirname(destination)
+        if folder not in made:  # once per folder, not once per file
+            os.makedirs(folder, exist_ok=True)
+            made.add(folder)
+        shutil.copy2(os.path.join(source, rel), destination, follow_symlinks=False)
 
 
 def _check_remote_folder(destination: str) -> None:
@@ -431,8 +449,7 @@ def deploy_git(output_dir: Path, files: list[str], target: Target, work: Path,
     for entry in work.iterdir():
         if entry.name != ".git":
             shutil.rmtree(entry) if entry.is_dir() and not entry.is_symlink() else entry.unlink()
-    # Copies, not hard links: git rewrites the files of the work tree at each checkout.
-    _link_files(output_dir, files, work, copy=True)
+    _copy_files(output_dir, files, work)
     count = len(files)
     (work / ".nojekyll").write_text("")  # serve folders that start with _ as they are
     if target.cname:
