@@ -2,6 +2,7 @@
 
 Targets: "directory" (a local or mounted folder: staged beside it and swapped in, unchanged
 files hard-linked), "rsync" (any rsync destination, --delay-updates so files appear together),
+"s3" (a bucket, or a prefix of one: changed files by ETag, deletions last),
 "git" (a branch such as gh-pages of a remote: plain git, history kept, pushed in one step).
 Secrets never live in site.toml: a git remote or rsync destination with a password in it is
 refused; credentials come from the environment (SSH agent, git credential helpers).
