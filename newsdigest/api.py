@@ -11,7 +11,7 @@ from newsdigest.config import SiteConfig
 from newsdigest.fragments import Fragments
 from newsdigest.grouping import SiteIndex, Story
 from newsdigest.pages import paginate
-from newsdigest.structured import inert_json
+from newsdigest.structured import inert_json, logo_url
 
 
 @dataclass(frozen=True)
@@ -57,8 +57,7 @@ def story_json(story: Story, config: SiteConfig) -> dict[str, Any]:
         "quality": item.quality,
         "heat": item.heat,
         "provider": {"name": item.provider.name, "domain": item.provider.domain,
-                     "logo": item.provider.logo.url
-                     if item.provider.logo and not item.provider.logo.local else None},
+                     "logo": logo_url(story, config) or None},
         "topics": [{"name": t.name, "slug": t.slug, "url": config.absolute_url(t.path)}
                    for t in story.topics],
         "tags": list(item.tags),

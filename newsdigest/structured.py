@@ -63,6 +63,17 @@ def list_page(page: PageMeta, config: SiteConfig) -> dict[str, Any]:
     return data
 
 
+def logo_url(story: Story, config: SiteConfig) -> str:
+    """The full URL of the provider's logo: a remote logo's own, a local one's published
+    thumbnail (the file in content/ is never published); '' if there is none."""
+    logo = story.item.provider.logo
+    if logo is None:
+        return ""
+    if not logo.local:
+        return logo.url
+    return config.origin + story.logo.src if story.logo else ""
+
+
 def item_page(page: PageMeta, story: Story, config: SiteConfig) -> dict[str, Any]:
     item = story.item
     url = config.absolute_url(story.path)
@@ -70,8 +81,8 @@ def item_page(page: PageMeta, story: Story, config: SiteConfig) -> dict[str, Any
     publisher = {"@type": "Organization", "name": item.provider.name}
     if item.provider.domain:
         publisher["url"] = f"https://{item.provider.domain}/"
-    if item.provider.logo:
-        publisher["logo"] = {"@type": "ImageObject", "url": item.provider.logo.url}
+    if logo := logo_url(story, config):
+        publisher["logo"] = {"@type": "ImageObject", "url": logo}
     data: dict[str, Any] = {
         "@context": "https://schema.org",
         "@type": "NewsArticle",

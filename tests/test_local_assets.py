@@ -4,6 +4,7 @@ as the image stage re-encodes it, and no two outputs may claim one path."""
 from __future__ import annotations
 
 import io
+import json
 
 import feedparser
 import pytest
@@ -105,3 +106,23 @@ def test_two_outputs_on_one_path_stop_the_build_naming_both(make_site, capsys, n
     assert f"{name}: the file " in err and "static" in err
     assert "Traceback" not in err
     assert not (site.public / name).exists() or (site.public / name).read_text() != "mine\n"
+
+
+def test_a_local_logo_is_named_by_its_published_thumbnail_in_metadata(make_site):
+    logo = io.BytesIO()
+    Image.new("RGB", (64, 64), (20, 90, 200)).save(logo, "PNG")
+    story = item("With a logo", url="https://e.com/logo").replace(
+        "  domain: example.com\n",
+        '  domain: example.com\n  images:\n    - url: "logos/example.png"\n'
+        "      width: 64\n      height: 64\n")
+    site = make_site({"content/2026-10-01-logo.md": story,
+                      "content/logos/example.png": logo.getvalue()}, SETTINGS)
+    assert site.build("--offline") == 0
+    page = site.html("news/2026/10/01/logo/")
+    data = json.loads(page.xpath("//script[@type='application/ld+json']/text()")[0])
+    url = data["publisher"]["logo"]["url"]
+    assert url.startswith("https://news.example/digest/img/")
+    assert (site.public / url.removeprefix("https://news.example/digest/")).is_file()
+    api = json.loads((site.public / "api/news/index.json").read_bytes())
+    assert [s["provider"]["logo"] for s in api["items"]] == [url]
+    assert not (site.public / "logos").exists()
