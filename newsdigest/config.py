@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import re
 import tomllib
+from collections.abc import Iterator
 from dataclasses import dataclass, field, fields, replace
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from newsdigest.content import DEFAULT_IGNORE
 from newsdigest.digestconfig import DigestSettings, parse_digest
 from newsdigest.errors import ConfigError
 from newsdigest.imagesettings import ImageSettings, parse_image_settings
@@ -53,6 +56,8 @@ class SiteConfig:
     static_dir: Path = Path("static")
     cache_dir: Path = Path(".cache")
     max_file_bytes: int = 1024 * 1024
+    # Glob patterns of files and folders in the content folder that are not news items.
+    ignore: tuple[str, ...] = DEFAULT_IGNORE
     topics: tuple[TopicSettings, ...] = field(default_factory=tuple)
     deploy: tuple[Target, ...] = field(default_factory=tuple)
     rules: ContentRules = ContentRules()
@@ -106,8 +111,9 @@ class SiteConfig:
         """Command-line values on top of the file; None means 'not given'."""
         given = {k: v for k, v in overrides.items() if v is not None}
         if "base_url" in given:
-            problems: list[str] = []
-            given["base_url"] = _check_base_url(given["base_url"], problems)
+            problems = [f"base_url: {reason}" for reason in url_secrets(given["base_url"])]
+            if not problems:
+                given["base_url"] = _check_base_url(given["base_url"], problems)
             if problems:
                 raise ConfigError("--base-url", problems)
         for key in ("content_dir", "output_dir", "templates_dir", "static_dir", "cache_dir"):
@@ -130,6 +136,7 @@ _SITE_KEYS = {
     "max_title_chars": int,
     "max_excerpt_chars": int,
 }
+_RULES_FLAGS = {"strict"}  # [build] keys of ContentRules that are true or false
 _RULES_KEYS = {  # [build] key -> (ContentRules field, scale)
     "max_body_kb": ("max_body_bytes", 1024),
     "max_front_matter_kb": ("max_front_matter_bytes", 1024),
@@ -159,8 +166,10 @@ def load_config(path: Path | None) -> SiteConfig:
         raise ConfigError(str(path), ["file not found"]) from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError(str(path), [f"not valid TOML: {exc}"]) from None
+    secrets, held = _secrets(data)
     problems: list[str] = []
     values = _parse(data, problems)
+    problems = secrets + [p for p in problems if not _repeats_secret(p, held)]
     if problems:
         raise ConfigError(str(path), problems)
     return _with_root(SiteConfig(**values), path.resolve().parent)
@@ -219,7 +228,19 @@ def _parse(data: dict[str, Any], problems: list[str]) -> dict[str, Any]:
                 rules["embed_hosts"] = tuple(value)
     for key, value in data.get("build", {}).items():
         target = _BUILD_KEYS.get(key)
-        if key in _RULES_KEYS:
+        if key in _RULES_FLAGS:
+            if isinstance(value, bool):
+                rules[key] = value
+            else:
+                problems.append(f"build.{key}: expected true or false, got {value!r}")
+        elif key == "ignore":
+            if not isinstance(value, list) or not all(isinstance(p, str) and p.strip()
+                                                      for p in value):
+                problems.append(f"build.ignore: expected a list of file name patterns such as "
+                                f'"README*", got {value!r}')
+            else:
+                values["ignore"] = tuple(p.strip() for p in value)
+        elif key in _RULES_KEYS:
             name, scale = _RULES_KEYS[key]
             if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
                 problems.append(f"build.{key}: expected a positive number, got {value!r}")
@@ -250,6 +271,8 @@ def _parse(data: dict[str, Any], problems: list[str]) -> dict[str, Any]:
         if not unknown and not bad:
             topics.append(TopicSettings(name=name, **meta))
     values["topics"] = tuple(topics)
+    # Items' topics are checked against these (a near miss is a likely typo).
+    rules["declared_topics"] = tuple(topic.name for topic in topics)
     values["rules"] = ContentRules(**rules)
     deploy = data.get("deploy", {})
     if isinstance(deploy, dict):
@@ -273,3 +296,85 @@ def _check_base_url(url: str, problems: list[str], label: str = "base_url") -> s
         return url
     path = parts.path if parts.path.endswith("/") else parts.path + "/"
     return f"{parts.scheme}://{parts.netloc}{path}"
+
+
+# Query parameters that carry a credential: a name with one of these words in it, or one of
+# the short names services use for one.
+_SECRET_WORDS = ("token", "secret", "password", "passwd", "signature", "apikey", "api_key",
+                 "credential", "private_key", "access_key", "session")
+_SECRET_NAMES = {"key", "sig", "pwd", "pass", "auth", "authorization", "code"}
+# Token shapes that are secrets wherever they appear, a user name included (GitHub, GitLab,
+# Slack, AWS access keys, JWTs).
+_TOKEN = re.compile(r"\b(?:(?:ghp|gho|ghu|ghs|ghr|github_pat|glpat|xox[abprs])[-_]\w{8,}"
+                    r"|AKIA[0-9A-Z]{16}|eyJ[\w-]+\.[\w-]+\.)")
+_URL = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^\s\"'<>]+")
+# user@host:path, the scp-like form of ssh, rsync and git remotes (no scheme)
+_SCP = re.compile(r"([^\s/@:]+(?::[^\s/@]*)?)@[^\s/@:]+:[^\s]*")
+# Schemes where a user name is not a secret: the credential is a key held by the SSH agent.
+_SSH_SCHEMES = {"ssh", "git+ssh", "ssh+git", "sftp", "rsync", "git"}
+
+
+def _secrets(data: dict[str, Any]) -> tuple[list[str], dict[str, str]]:
+    """A problem for each setting holding a credential, and those settings with their text."""
+    problems: list[str] = []
+    held: dict[str, str] = {}
+    for setting, text in _strings(data):
+        for reason in url_secrets(text):
+            problems.append(f"{setting}: {reason}")
+            held[setting] = text
+    return problems, held
+
+
+def _repeats_secret(problem: str, held: dict[str, str]) -> bool:
+    """Whether another check's problem is about a setting holding a secret (or its table):
+    it would say the same again, or quote the secret."""
+    setting = problem.split(": ", 1)[0]
+    return (setting in held or any(setting == name.rsplit(".", 1)[0] for name in held)
+            or any(text in problem for text in held.values()))
+
+
+def url_secrets(text: str) -> list[str]:
+    """Why a setting's text holds a credential (in a URL in it, or as a token): secrets do not
+    belong in site.toml, which is shared, committed and shown in error messages."""
+    fix = ("keep it out of site.toml: use a credential helper, the SSH agent or an environment "
+           "variable")
+    reasons: list[str] = []
+    for found in _URL.finditer(text):
+        try:
+            parts = urlsplit(found.group())
+            user, password = parts.username, parts.password
+        except ValueError:
+            continue
+        if password is not None:
+            reasons.append(f"the URL has a password in it; {fix}")
+        elif user is not None and parts.scheme.lower() not in _SSH_SCHEMES:
+            reasons.append(f"the URL has a user name in it (often a token); {fix}")
+        names = [name for name, _ in parse_qsl(parts.query, keep_blank_values=True)]
+        names += [name for name, _ in parse_qsl(parts.fragment, keep_blank_values=True)]
+        secret = next((name for name in names if _is_secret_name(name)), None)
+        if secret is not None:
+            reasons.append(f"the URL has a credential in it (?{secret}=); {fix}")
+    scp = _SCP.fullmatch(text.strip())
+    if scp is not None and "://" not in text and ":" in scp.group(1):
+        reasons.append(f"the address has a password in it; {fix}")
+    if not reasons and _TOKEN.search(text):
+        reasons.append(f"the value holds an access token; {fix}")
+    return reasons
+
+
+def _is_secret_name(name: str) -> bool:
+    name = name.strip().lower().replace("-", "_")
+    return name in _SECRET_NAMES or any(word in name for word in _SECRET_WORDS)
+
+
+def _strings(value: Any, path: str = "") -> Iterator[tuple[str, str]]:
+    """Every text value of the settings, with the dotted name of its setting: each is checked
+    for credentials, whatever setting it is (a new setting needs no check of its own)."""
+    if isinstance(value, str):
+        yield path, value
+    elif isinstance(value, dict):
+        for key, inner in value.items():
+            yield from _strings(inner, f"{path}.{key}" if path else str(key))
+    elif isinstance(value, list):
+        for index, inner in enumerate(value):
+            yield from _strings(inner, f"{path}[{index}]")

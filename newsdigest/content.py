@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from fnmatch import translate
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +27,12 @@ _JUNK_SUFFIXES = ("~", ".swp", ".swo", ".swx", ".tmp", ".bak", ".orig", ".part")
 _TIMESTAMP_TAG = "tag:yaml.org,2002:timestamp"
 _BOUNDARY = frontmatter.YAMLHandler.FM_BOUNDARY
 _LAST_STEP = re.compile(r"(\.[^.\[]*|\[\d+\])$")
+# site.toml [build] ignore: files in the content folder that are not news items (a README, the
+# editors' own notes). Editor's notes for digest editions live in digests/ and stay visible.
+DEFAULT_IGNORE = ("README*", "_*")
+# Whole numbers in front matter beyond 64 bits are a mistake or an attack: past 4,300 digits
+# even str() of one raises, so they are refused where YAML makes them.
+MAX_YAML_INT = 2**63 - 1
 
 
 @dataclass(frozen=True)
@@ -81,8 +90,24 @@ def is_junk(name: str) -> bool:
     )
 
 
-def discover(content_dir: Path) -> Discovery:
-    """Every item and asset below the content folder, in a stable order; links are not followed."""
+def is_ignored(name: str, rel: str, patterns: Sequence[str]) -> bool:
+    """Whether a file or folder matches an ignore pattern (a glob), by its name or its path in
+    the folder, in any letter case (README.md, Readme.md and readme.md are all one file)."""
+    matches = _ignore_pattern(tuple(patterns)).match
+    return bool(matches(name.casefold()) or matches(rel.casefold()))
+
+
+@lru_cache(maxsize=16)
+def _ignore_pattern(patterns: tuple[str, ...]) -> re.Pattern[str]:
+    # One expression for all the patterns: asked for every file of every build.
+    return re.compile("|".join(translate(p.casefold()) for p in patterns) or r"(?!)")
+
+
+def discover(content_dir: Path, ignore: Sequence[str] = ()) -> Discovery:
+    """Every item and asset below the content folder, in a stable order; links are not followed.
+
+    Files and folders matching an `ignore` pattern (site.toml [build] ignore) are left out.
+    """
     items: list[SourceFile] = []
     assets: list[SourceFile] = []
     warnings: list[Problem] = []
@@ -99,6 +124,8 @@ def discover(content_dir: Path) -> Discovery:
             if is_junk(entry.name):
                 continue
             rel = prefix + entry.name
+            if ignore and is_ignored(entry.name, rel, ignore):
+                continue
             if entry.is_symlink():
                 warnings.append(Problem(rel, None, "", "symbolic link not followed"))
             elif entry.is_dir():
@@ -262,7 +289,13 @@ class _Converter:
             method = _SCALARS.get(node.tag)
             if method is None:
                 raise self.refuse(node, path, f"unsupported YAML tag {node.tag}")
-            return getattr(self.loader, method)(node)
+            try:
+                value = getattr(self.loader, method)(node)
+            except ValueError:  # int() refuses more than 4,300 digits
+                raise self.refuse(node, path, "number too large") from None
+            if type(value) is int and not -MAX_YAML_INT <= value <= MAX_YAML_INT:
+                raise self.refuse(node, path, "number too large")
+            return value
         if isinstance(node, yaml.SequenceNode):
             if node.tag != "tag:yaml.org,2002:seq":
                 raise self.refuse(node, path, f"unsupported YAML tag {node.tag}")

@@ -12,6 +12,7 @@ import pickle
 import zlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -39,9 +40,13 @@ class LoadSettings:
     def of(cls, config: SiteConfig) -> LoadSettings:
         return cls(config.timezone, config.max_file_bytes, config.rules)
 
-    @property
+    @cached_property
     def key(self) -> str:
-        return f"{CODE_VERSION}:{self.timezone}:{self.max_file_bytes}:{self.rules!r}"
+        """Everything validation reads besides the file: the rules hold the declared topics
+        (thousands of names on some sites), so the key is their digest, made once, as every
+        file's digest is made from it."""
+        text = f"{CODE_VERSION}:{self.timezone}:{self.max_file_bytes}:{self.rules!r}"
+        return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()
 
 
 @dataclass

@@ -77,14 +77,22 @@ _renderers = threading.local()
 
 
 def render_body(text: str, budget_seconds: float = 10.0, nofollow: bool = False) -> str:
-    """Markdown to sanitized HTML; raises RenderTimeout past the budget."""
+    """Markdown to sanitized HTML; raises RenderTimeout past the budget, or what Markdown
+    raised (RecursionError on deep nesting). A failed render leaves no trace in the next one."""
     if not text.strip():
         return ""
     renderer = getattr(_renderers, "renderer", None)
     if renderer is None:
         renderer = _renderers.renderer = _Renderer()
-    with _time_limit(budget_seconds):
-        html = renderer.convert(text)
+    try:
+        with _time_limit(budget_seconds):
+            html = renderer.convert(text)
+    except BaseException:
+        # A conversion cut short (RecursionError, the time limit, a bug on odd input) leaves
+        # the shared converter half-way through its state: later bodies lost their <p> and
+        # crashed on attribute lists. reset() does not undo it; a new converter does.
+        _renderers.renderer = None
+        raise
     return sanitize(html, nofollow)
 
 

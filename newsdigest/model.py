@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import difflib
 import math
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, tzinfo
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -18,6 +19,13 @@ from newsdigest.urls import item_slug
 
 MAX_DIMENSION = 10_000
 MAX_RELATED = 20
+MAX_SCORE = 1_000_000_000  # quality and heat; past it a number is a mistake, not a score
+MAX_LENGTH_SECONDS = 31 * 86400  # a video's `length`
+# Dates a site can hold. Later steps count from them (a week before the newest item, an
+# edition's ISO week, feeds' timestamps): year 1 and year 9999 overflow there, and an offset
+# alone takes 9999-12-31T23:00:00-05:00 past the last date Python has.
+EARLIEST = datetime(1900, 1, 1, tzinfo=UTC)
+LATEST = datetime(3000, 1, 1, tzinfo=UTC)
 
 
 @dataclass(frozen=True)
@@ -30,13 +38,37 @@ class ContentRules:
     render_seconds: float = 10.0  # per body: Markdown has super-linear inputs
     embed_hosts: tuple[str, ...] = DEFAULT_EMBED_HOSTS
     nofollow: bool = False  # add rel="nofollow" to links in bodies
+    strict: bool = False  # every warning about an item makes it invalid
+    declared_topics: tuple[str, ...] = ()  # site.toml [topics]: near misses are warned about
 
-_KNOWN_FIELDS = {
-    "title", "excerpt", "publishedDateTime", "updatedDateTime", "webUrl", "originalUrl",
-    "ampWebUrl", "cdnAmpWebUrl", "category", "type", "quality", "heat", "published", "removed",
-    "provider", "topics", "tags", "images", "featuredContent", "length", "price", "related",
-    "secured", "slug", "digest",
+    @cached_property
+    def near_topics(self) -> NearNames:
+        # Built once per process, on first use: hashing the rules for a cache would cost a walk
+        # of every declared topic per item.
+        return NearNames(self.declared_topics)
+
+
+# The fields of the format (FORMAT.md and what validate() reads); a mapping's value is the
+# fields inside it (or inside each entry, for a list of mappings), None for a plain value.
+_Fields = dict[str, "_Fields | None"]
+_IMAGE_FIELDS: _Fields = dict.fromkeys(("url", "width", "height", "title", "isCached"))
+_PROVIDER_FIELDS: _Fields = {"name": None, "domain": None, "images": _IMAGE_FIELDS}
+_RELATED_FIELDS: _Fields = {
+    **dict.fromkeys(("title", "excerpt", "publishedDateTime", "webUrl", "originalUrl", "type",
+                     "quality")),
+    "provider": _PROVIDER_FIELDS,
 }
+_FIELDS: _Fields = {
+    **dict.fromkeys((
+        "title", "excerpt", "publishedDateTime", "updatedDateTime", "webUrl", "originalUrl",
+        "ampWebUrl", "cdnAmpWebUrl", "category", "type", "quality", "heat", "published",
+        "removed", "topics", "tags", "featuredContent", "length", "price", "secured", "slug",
+        "digest")),
+    "provider": _PROVIDER_FIELDS,
+    "images": _IMAGE_FIELDS,
+    "related": _RELATED_FIELDS,
+}
+_KNOWN_FIELDS = frozenset(_FIELDS)
 DIGEST_RULES = ("pin", "skip")  # front matter `digest:`: always in its editions, or never
 _DURATION = re.compile(r"P(?:(\d+)D)?T?(?:(\d+)H)?(?:(\d+)M)?(?:(\d+(?:\.\d+)?)S)?")
 _DOMAIN = re.compile(r"(?=.{1,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}")
@@ -147,6 +179,34 @@ class _Checker:
     def warn(self, name: str, message: str) -> None:
         self.warnings.append(Problem(self.raw.source, self.raw.line(name), name, message))
 
+    def unknown_fields(self, data: dict[Any, Any], known: _Fields, path: str = "") -> None:
+        """A warning for each field the format does not have, with the nearest one it does:
+        a misspelt `publised: false` would otherwise publish the item without a word."""
+        unknown = data.keys() - known.keys()
+        for key in data if unknown else ():
+            if key in unknown:
+                name = f"{path}.{key}" if path else str(key)
+                near = _nearest_field(str(key), known)
+                self.warn(name, f"unknown field; did you mean {path + '.' if path else ''}{near}?"
+                          if near else "unknown field; ignored")
+        for key, inner in known.items():
+            value = data.get(key) if inner is not None else None
+            name = f"{path}.{key}" if path else key
+            if isinstance(value, dict):
+                self.unknown_fields(value, inner, name)  # type: ignore[arg-type]
+            elif isinstance(value, list):
+                # Only the related entries that are kept are read: the rest are dropped whole.
+                entries = value[:MAX_RELATED] if key == "related" and not path else value
+                for index, entry in enumerate(entries):
+                    if isinstance(entry, dict):
+                        self.unknown_fields(entry, inner, f"{name}[{index}]")  # type: ignore
+
+
+def _nearest_field(name: str, known: _Fields) -> str:
+    by_case = {known_name.casefold(): known_name for known_name in known}
+    match = difflib.get_close_matches(name.casefold(), by_case, n=1, cutoff=0.6)
+    return by_case[match[0]] if match else ""
+
 
 @dataclass(frozen=True)
 class RenderedBody:
@@ -170,7 +230,11 @@ def render_item_body(body: str, rules: ContentRules = ContentRules()) -> Rendere
     except RenderTimeout as exc:
         return RenderedBody(cut=cut, error=str(exc), hint="simplify the Markdown")
     except RecursionError:
-        return RenderedBody(cut=cut, error="Markdown nests too deeply to render")
+        return RenderedBody(cut=cut, error="Markdown nests too deeply to render",
+                            hint="simplify the Markdown")
+    except Exception as exc:  # Python-Markdown fails on some odd input (attribute lists)
+        return RenderedBody(cut=cut, error=f"Markdown failed to render ({type(exc).__name__})",
+                            hint="simplify the Markdown")
 
 
 def validate(raw: RawItem, digest: str, tz: tzinfo, rules: ContentRules = ContentRules(),
@@ -191,7 +255,7 @@ def validate(raw: RawItem, digest: str, tz: tzinfo, rules: ContentRules = Conten
     heat = _score(check, data, "heat")
     published = _flag(check, data, "published", True)
     removed = _flag(check, data, "removed", False)
-    topics = _names(check, data, "topics", rules.max_topics)
+    topics = _names(check, data, "topics", rules.max_topics, rules.near_topics)
     tags = _names(check, data, "tags", rules.max_topics)
     provider = _provider(check, data.get("provider"), url, raw.source)
     images = tuple(
@@ -209,6 +273,11 @@ def validate(raw: RawItem, digest: str, tz: tzinfo, rules: ContentRules = Conten
                            "build.max_body_kb to keep more)")
     if rendered.error:
         check.error("body", rendered.error, rendered.hint)
+    check.unknown_fields(data, _FIELDS)
+    if rules.strict and check.warnings:
+        check.problems += [replace(w, hint=w.hint or "an error with build.strict = true")
+                           for w in check.warnings]
+        check.warnings = []
     if check.problems:
         return Validation(None, check.problems, check.warnings)
     assert title is not None and published_at is not None and url is not None
@@ -250,6 +319,9 @@ def _describe(value: Any) -> str:
         return "nothing (null)"
     if isinstance(value, bool):
         return f"{'true' if value else 'false'} (a yes/no value)"
+    if isinstance(value, int) and not -10**18 < value < 10**18:
+        # Never written out: past 4,300 digits, str() itself raises.
+        return f"a number of about {int(value.bit_length() * math.log10(2)) + 1} digits"
     if isinstance(value, (int, float)):
         return f"the number {value!r}"
     if isinstance(value, str):
@@ -292,14 +364,23 @@ def _squash(text: str) -> str:
 
 
 def parse_date(value: Any, tz: tzinfo) -> datetime | None:
-    """ISO 8601 text (Z, offset, or none: the site's time zone), a bare date, or epoch seconds."""
+    """ISO 8601 text (Z, offset, or none: the site's time zone), a bare date, or epoch seconds,
+    from EARLIEST to LATEST."""
+    parsed = _parse_date(value, tz)
+    return parsed if isinstance(parsed, datetime) else None
+
+
+_OUT_OF_RANGE = "out of range"
+
+
+def _parse_date(value: Any, tz: tzinfo) -> datetime | str:
+    """The date in UTC, or why not: "invalid" or _OUT_OF_RANGE."""
     if isinstance(value, bool):
-        return None
+        return "invalid"
     if isinstance(value, (int, float)) and math.isfinite(value):
-        try:
-            return datetime.fromtimestamp(value, UTC)
-        except (OverflowError, OSError, ValueError):
-            return None
+        if not EARLIEST.timestamp() <= value < LATEST.timestamp():
+            return _OUT_OF_RANGE
+        return datetime.fromtimestamp(value, UTC)
     if isinstance(value, datetime):
         parsed = value
     elif isinstance(value, date):
@@ -308,12 +389,16 @@ def parse_date(value: Any, tz: tzinfo) -> datetime | None:
         try:
             parsed = datetime.fromisoformat(value.strip())
         except ValueError:
-            return None
+            return "invalid"
     else:
-        return None
+        return "invalid"
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=tz)
-    return parsed.astimezone(UTC)
+    try:
+        parsed = parsed.astimezone(UTC)
+    except (OverflowError, ValueError):  # moved past year 1 or 9999 by the offset
+        return _OUT_OF_RANGE
+    return parsed if EARLIEST <= parsed < LATEST else _OUT_OF_RANGE
 
 
 def _required_date(
@@ -331,12 +416,16 @@ def _optional_date(
     value = data.get(name)
     if value is None:
         return None
-    parsed = parse_date(value, tz)
-    if parsed is None:
+    parsed = _parse_date(value, tz)
+    if isinstance(parsed, str):
         shown = value if isinstance(value, str) else _describe(value)
-        check.error(
-            name, f"invalid date ({shown!s:.40})", "use ISO 8601, e.g. 2021-05-06T10:00:00Z"
-        )
+        if parsed == _OUT_OF_RANGE:
+            check.error(name, f"date out of range ({shown!s:.40})",
+                        f"use a date from {EARLIEST.year} to {LATEST.year - 1}")
+        else:
+            check.error(name, f"invalid date ({shown!s:.40})",
+                        "use ISO 8601, e.g. 2021-05-06T10:00:00Z")
+        return None
     return parsed
 
 
@@ -416,6 +505,10 @@ def _score(check: _Checker, data: dict[str, Any], name: str) -> int:
     if value is None:
         return 0
     if isinstance(value, str) and re.fullmatch(r"\s*\d+\s*", value):
+        if len(value.strip()) > 18:  # not a score, and int() refuses past 4,300 digits
+            check.error(name, f"expected a whole number up to {MAX_SCORE:,}, got "
+                              f"{len(value.strip())} digits")
+            return 0
         value = int(value)
     if isinstance(value, float) and value.is_integer():
         value = int(value)
@@ -423,7 +516,11 @@ def _score(check: _Checker, data: dict[str, Any], name: str) -> int:
         check.error(name, f"expected a whole number, got {_describe(value)}")
         return 0
     if value < 0:
-        check.error(name, f"expected a whole number of 0 or more, got {value}")
+        check.error(name, f"expected a whole number of 0 or more, got {_describe(value)}")
+        return 0
+    if value > MAX_SCORE:
+        check.error(name, f"expected a whole number up to {MAX_SCORE:,}, got "
+                          f"{_describe(value)}")
         return 0
     return value
 
@@ -448,24 +545,80 @@ def _list(check: _Checker, data: dict[str, Any], name: str) -> list[Any]:
     return value
 
 
-def _names(check: _Checker, data: dict[str, Any], name: str, limit: int) -> tuple[str, ...]:
+def _names(check: _Checker, data: dict[str, Any], name: str, limit: int,
+           declared: NearNames | None = None) -> tuple[str, ...]:
+    """Up to `limit` different names, in their order; with `declared`, a name one edit away
+    from a declared one (and not itself declared) is warned about."""
     value = data.get(name)
     if isinstance(value, str):
         check.warn(name, f"expected a list, got one name; read as [{value!r}]")
         value = [value]
         data = {name: value}
-    names: list[str] = []
-    for index, entry in enumerate(_list(check, data, name)):
+    entries = _list(check, data, name)
+    names: dict[str, str] = {}  # casefolded -> as written: one lookup per entry, not a scan
+    for index, entry in enumerate(entries):
+        if len(names) == limit:
+            # The limit comes before the work: 10,000 topics once cost seconds to compare.
+            check.warn(name, f"{len(entries)} {name}; only the first {limit} are used")
+            break
         if not isinstance(entry, str):
             check.error(f"{name}[{index}]", f"expected text, got {_describe(entry)}", "quote it")
         elif not entry.strip():
             check.warn(f"{name}[{index}]", "empty name ignored")
-        elif _squash(entry).casefold() not in {n.casefold() for n in names}:
-            names.append(_squash(entry))
-    if len(names) > limit:
-        check.warn(name, f"{len(names)} {name}; only the first {limit} are used")
-        names = names[:limit]
-    return tuple(names)
+        else:
+            squashed = _squash(entry)
+            key = squashed.casefold()
+            if key not in names:
+                names[key] = squashed
+                near = declared.near(key) if declared is not None else None
+                if near is not None:
+                    check.warn(f"{name}[{index}]", f"topic {squashed!r} is not declared in "
+                                                   f"site.toml; did you mean {near!r}?")
+    return tuple(names.values())
+
+
+class NearNames:
+    """Declared names, to find the one a name misses by one edit (a letter left out, added,
+    changed, or two swapped), for any number of names at a few lookups each."""
+
+    MIN_LENGTH = 4  # shorter names one edit apart are usually different words (AI, AR, VR)
+
+    def __init__(self, names: tuple[str, ...]):
+        self.exact: dict[str, str] = {}
+        for name in names:
+            self.exact.setdefault(_squash(name).casefold(), name)
+        # Each declared name with one letter left out: a misspelling meets its name here.
+        self.shortened: dict[str, list[str]] = {}
+        for key in self.exact:
+            for cut in {key[:i] + key[i + 1:] for i in range(len(key))}:
+                self.shortened.setdefault(cut, []).append(key)
+
+    def near(self, key: str) -> str | None:
+        """The declared name (as declared) one edit from `key`, a casefolded name; None when
+        `key` is declared itself, or near none."""
+        if key in self.exact or len(key) < self.MIN_LENGTH or not self.exact:
+            return None
+        cuts = {key[:i] + key[i + 1:] for i in range(len(key))}
+        candidates = set(self.shortened.get(key, ()))  # a letter left out of `key`
+        for cut in cuts:
+            if cut in self.exact:  # a letter added to `key`
+                candidates.add(cut)
+            candidates.update(self.shortened.get(cut, ()))  # changed, or two swapped
+        found = sorted(c for c in candidates if _one_edit(key, c))
+        return self.exact[found[0]] if found else None
+
+
+def _one_edit(a: str, b: str) -> bool:
+    """One letter apart (left out, added or changed), or two neighbours swapped."""
+    if len(a) > len(b):
+        a, b = b, a
+    if len(b) - len(a) > 1 or a == b:
+        return False
+    start = next((i for i, (x, y) in enumerate(zip(a, b, strict=False)) if x != y), len(a))
+    if len(a) != len(b):
+        return a[start:] == b[start + 1:]
+    return (a[start + 1:] == b[start + 1:]
+            or (a[start:start + 2] == b[start:start + 2][::-1] and a[start + 2:] == b[start + 2:]))
 
 
 def _curation(check: _Checker, data: dict[str, Any]) -> str:
@@ -580,7 +733,12 @@ def _length(check: _Checker, data: dict[str, Any]) -> int | None:
         check.warn("length", f"expected an ISO 8601 duration like PT12M9S, got {_describe(value)}")
         return None
     days, hours, minutes, seconds = (float(g) if g else 0.0 for g in match.groups())
-    return int(days * 86400 + hours * 3600 + minutes * 60 + seconds)
+    total = days * 86400 + hours * 3600 + minutes * 60 + seconds
+    if not total <= MAX_LENGTH_SECONDS:  # also infinity: float() of a thousand digits
+        check.warn("length", f"longer than {MAX_LENGTH_SECONDS // 86400} days ({value:.40}); "
+                             "ignored")
+        return None
+    return int(total)
 
 
 def _related(check: _Checker, data: dict[str, Any], tz: tzinfo) -> tuple[Related, ...]:
@@ -615,7 +773,7 @@ def _related(check: _Checker, data: dict[str, Any], tz: tzinfo) -> tuple[Related
                 published_at=parse_date(entry.get("publishedDateTime"), tz),
                 type=kind if isinstance(kind, str) else "article",
                 provider=_squash(provider_name) if isinstance(provider_name, str) else "",
-                quality=quality if type(quality) is int else 0,
+                quality=quality if type(quality) is int and 0 <= quality <= MAX_SCORE else 0,
             )
         )
     return tuple(related)

@@ -129,7 +129,7 @@ def _build_site(config: SiteConfig, options: BuildOptions,
         output.repair_mode(folder)  # left private by earlier versions
     cache_dir = config.cache_dir if options.use_cache else None
 
-    discovery = discover(config.content_dir)
+    discovery = discover(config.content_dir, config.ignore)
     snapshot_key = _inputs_key(config, options, discovery) if cache_dir and not warm else ""
     if snapshot_key:
         unchanged = _unchanged_build(config, snapshot_key, now, started, options.search)
@@ -226,6 +226,8 @@ def _plan_and_write(config: SiteConfig, options: BuildOptions, progress: Progres
     theme, jsons, pages, page_files, outputs = (plan.theme, plan.jsons, plan.pages,
                                                 plan.page_files, plan.outputs)
     warnings, curation = plan.warnings, plan.curation
+    if config.rules.strict and warnings:  # site.toml build.strict: a warning fails the build
+        raise ContentInvalid(warnings)
 
     # 4. render and write what changed
     manifest_file, manifest = _last_manifest(config, cache_dir)
@@ -304,7 +306,7 @@ def why(config: SiteConfig, options: BuildOptions, wanted: str) -> Why:
     """
     now = options.now or datetime.now(UTC)
     cache_dir = config.cache_dir if options.use_cache else None
-    discovery = discover(config.content_dir)
+    discovery = discover(config.content_dir, config.ignore)
     note_sources, discovery = editions.split_notes(discovery)
     assets = {a.rel: a.path for a in discovery.assets}
     front = _front_half(config, options, LoadSettings.of(config), discovery, note_sources,
@@ -490,7 +492,7 @@ def current_index(config: SiteConfig, now: datetime | None = None
                   ) -> tuple[SiteIndex, dict[str, Path]]:
     """Every item a build may show (drafts and future ones too) and the content's other files,
     for commands that need to know what is in use (images --prune)."""
-    _, discovery = editions.split_notes(discover(config.content_dir))
+    _, discovery = editions.split_notes(discover(config.content_dir, config.ignore))
     loaded = load_items(discovery.items, LoadSettings.of(config), None, 1, None, None)
     grouping = group(loaded.items, config, now or datetime.now(UTC), True, True)
     return grouping.index, {a.rel: a.path for a in discovery.assets}

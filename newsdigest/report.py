@@ -78,7 +78,8 @@ class SiteState:
 
 def load_site(config: SiteConfig, now: datetime, workers: int = 1) -> SiteState:
     """Load, validate and group as a build does (invalid files skipped), and make the editions."""
-    notes_sources, discovery = editions_module.split_notes(discover(config.content_dir))
+    notes_sources, discovery = editions_module.split_notes(
+        discover(config.content_dir, config.ignore))
     loaded = load_items(discovery.items, LoadSettings.of(config), config.cache_dir / "items",
                         workers)
     grouping = group(loaded.items, config, now)

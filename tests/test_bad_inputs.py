@@ -58,6 +58,17 @@ SKIPPED = [
     ("quality NaN", header(*BASE, "quality: .nan"), "x.md:5: quality: expected a whole number"),
     ("quality text", header(*BASE, 'quality: "high"'), "quality: expected a whole number"),
     ("quality negative", header(*BASE, "quality: -3"), "quality: expected a whole number of 0"),
+    # Values at the limits of Python's numbers and dates: each one line, never a traceback.
+    ("quality of 4,400 digits", header(*BASE, "quality: " + "9" * 4400),
+     "x.md:5: quality: number too large"),
+    ("date past year 9999 in UTC",
+     header(BASE[0], "publishedDateTime: 9999-12-31T23:00:00-05:00", BASE[2]),
+     "x.md:3: publishedDateTime: date out of range (9999-12-31T23:00:00-05:00) (use a date "
+     "from 1900 to 2999)"),
+    ("year 1", header(BASE[0], "publishedDateTime: 0001-01-01", BASE[2]),
+     "x.md:3: publishedDateTime: date out of range (0001-01-01)"),
+    ("body nested too deeply", header(*BASE) + "* " * 600 + "x\n",
+     "x.md: body: Markdown nests too deeply to render"),
 ]
 BAD_URLS = ["javascript:alert(1)", "JaVaScRiPt:alert(1)", "\\x01javascript:alert(1)",
             "data:text/html,hi", "vbscript:x", "//evil.example/x", "https:evil.example",
@@ -78,6 +89,51 @@ def test_unusable_file_is_named_and_nothing_is_written(make_site, capsys, case, 
     assert site.build("--skip-invalid") == 0
     skipped = capsys.readouterr().err
     assert "skipped: x.md" in skipped and expected.split("x.md")[-1] in skipped
+
+
+# More values at the limits, checked by the loader alone (a build each would cost seconds).
+LIMITS = [
+    ("quality: \"" + "9" * 4400 + "\"",
+     "quality: expected a whole number up to 1,000,000,000, got 4400 digits"),
+    ("heat: 10000000000", "heat: expected a whole number up to 1,000,000,000, got the number "
+                          "10000000000"),
+    ("heat: 0x" + "f" * 4000, "heat: number too large"),
+    ("quality: 1.0e+400", "quality: expected a whole number, got the number inf"),
+    ("updatedDateTime: 0001-01-01T00:00:00+01:00", "updatedDateTime: date out of range"),
+    ("updatedDateTime: 9999-12-31T23:59:59", "updatedDateTime: date out of range"),
+    ("updatedDateTime: 99999999999999", "updatedDateTime: date out of range"),
+    ("updatedDateTime: -99999999999999", "updatedDateTime: date out of range"),
+    ("updatedDateTime: 1899-12-31T23:59:59Z", "updatedDateTime: date out of range"),
+]
+
+
+@pytest.mark.parametrize("line, expected", LIMITS, ids=[c[0][:30] for c in LIMITS])
+def test_values_at_their_limits_are_one_located_problem(tmp_path, line, expected):
+    from newsdigest.content import SourceFile
+    from newsdigest.loading import LoadSettings, load_many
+
+    path = tmp_path / "x.md"
+    path.write_text(header(*BASE, line))
+    entry, = load_many([SourceFile(str(path), "x.md")], LoadSettings("Pacific/Kiritimati",
+                                                                     1 << 20), {})
+    problem, = entry.result.problems
+    assert str(problem).startswith(f"x.md:5: {expected}")
+
+
+def test_dates_at_the_edges_of_the_range_are_kept(tmp_path):
+    from newsdigest.content import SourceFile
+    from newsdigest.loading import LoadSettings, load_many
+
+    path = tmp_path / "x.md"
+    path.write_text(header(BASE[0], "publishedDateTime: 1900-01-01T00:00:00Z", BASE[2],
+                           "updatedDateTime: 2999-12-31T23:59:59Z", "related:",
+                           '  - title: "R"', '    webUrl: "https://e.com/r"',
+                           "    publishedDateTime: 0001-01-01", "    quality: 10000000000"))
+    entry, = load_many([SourceFile(str(path), "x.md")], LoadSettings("UTC", 1 << 20), {})
+    story = entry.result.item
+    assert story is not None, entry.result.problems
+    assert (story.published_at.year, story.updated_at.year) == (1900, 2999)
+    assert story.related[0].published_at is None and story.related[0].quality == 0
 
 
 @pytest.mark.parametrize("url", BAD_URLS)

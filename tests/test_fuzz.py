@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import re
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
 import lxml.html
@@ -79,5 +80,60 @@ def test_random_items_build_safely_or_are_reported(tmp_path_factory, front, body
     except ContentInvalid as exc:
         assert exc.problems and all(p.path == "item.md" for p in exc.problems)
         assert not (root / "public").exists()  # nothing written
+        return
+    check_output(root / "public")
+
+
+# Numbers and dates at their limits, as YAML writes them: Python's 4,300-digit cap on int(),
+# the first and last dates it has (an offset alone moves them past), floats that overflow.
+BIG = ["9" * 4400, "-" + "9" * 4400, "0x" + "f" * 4000, str(2**63), str(2**63 - 1),
+       str(-2**63), "1.0e+400", "-1.0e+400", ".inf", "-.inf", ".nan", "0o777", "1:30:00",
+       "1_000", '"' + "9" * 5000 + '"', '"-1"', "10000000000", "1000000000"]
+NUMBER = st.one_of(st.sampled_from(BIG), st.integers(-10**20, 10**20).map(str),
+                   st.floats(allow_nan=True, allow_infinity=True).map(repr))
+OFFSET = st.timedeltas(min_value=-timedelta(hours=23, minutes=59),
+                       max_value=timedelta(hours=23, minutes=59)).map(timezone)
+DATE = st.one_of(
+    st.datetimes(min_value=datetime(1, 1, 1), max_value=datetime(9999, 12, 31, 23, 59, 59),
+                 timezones=st.one_of(st.none(), OFFSET)).map(datetime.isoformat),
+    st.dates().map(date.isoformat),
+    st.sampled_from(["0001-01-01", "9999-12-31", "9999-12-31T23:00:00-05:00",
+                     "0001-01-01T00:00:00+01:00", "1899-12-31T23:59:59Z", "1900-01-01",
+                     "2999-12-31T23:59:59-12:00", "3000-01-01"]),
+    NUMBER,
+)
+
+
+# Each field at a limit or ordinary, so that examples with every value usable build too.
+ORDINARY_DATE = st.one_of(DATE, st.just("2026-10-01T10:00:00Z"))
+ORDINARY_NUMBER = st.one_of(NUMBER, st.just("7"))
+
+
+@given(published=ORDINARY_DATE, updated=ORDINARY_DATE, related_date=DATE,
+       quality=ORDINARY_NUMBER, heat=ORDINARY_NUMBER, width=NUMBER, length=NUMBER,
+       zone=st.sampled_from(["UTC", "Pacific/Kiritimati", "Etc/GMT+12", "America/New_York"]))
+@settings(max_examples=int(os.environ.get("FUZZ_LIMITS_EXAMPLES", "40")))
+def test_numbers_and_dates_at_their_limits_build_or_are_one_located_problem(
+        tmp_path_factory, published, updated, related_date, quality, heat, width, length, zone):
+    root = tmp_path_factory.mktemp("limits")
+    (root / "content").mkdir()
+    lines = ['title: "Limits"', f"publishedDateTime: {published}", 'webUrl: "https://e.com/l"',
+             f"updatedDateTime: {updated}", f"quality: {quality}", f"heat: {heat}",
+             f'length: "PT{length.strip(chr(34))}S"', "type: video",
+             "provider:", "  name: E", "  domain: e.com",
+             "images:", '  - url: "https://e.com/i.jpg"', f"    width: {width}",
+             "related:", '  - title: "R"', '    webUrl: "https://e.com/r"',
+             f"    publishedDateTime: {related_date}", f"    quality: {quality}"]
+    (root / "content" / "item.md").write_text("---\n" + "\n".join(lines) + "\n---\n")
+    (root / "site.toml").write_text(f'[site]\nbase_url = "https://f.example/"\n'
+                                    f'timezone = "{zone}"\n')
+    config = load_config(root / "site.toml")
+    try:
+        build_site(config, BuildOptions(workers=1, search=False, offline=True, use_cache=False,
+                                        future=True, report=False))
+    except ContentInvalid as exc:
+        for problem in exc.problems:  # each names the file, the line and the field
+            assert problem.path == "item.md" and problem.field and problem.line, problem
+        assert not (root / "public").exists()
         return
     check_output(root / "public")

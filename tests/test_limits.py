@@ -76,3 +76,70 @@ def test_a_pathological_body_costs_seconds_not_minutes(make_site, capsys):
     assert time.monotonic() - started < 30
     assert "hostile.md: body: render exceeded 1 s" in capsys.readouterr().err
     assert (site.public / "news/2026/10/02/fine/index.html").exists()
+
+
+def test_ten_thousand_topics_cost_no_more_than_twelve(tmp_path):
+    # One 47 KB item listing 10,000 different topics: comparing each with those kept before
+    # it once cost seconds of CPU, outside any render budget.
+    from newsdigest.content import SourceFile
+    from newsdigest.loading import LoadSettings, load_many
+
+    letters = "abcdefghijklmnopqrstuvwxyz0123456789"
+    names = [f"{a}{b}{c}" for a in letters[:26] for b in letters for c in letters][:10_000]
+    text = item("Many topics", "2026-10-01T10:00:00Z", "https://e.com/m").replace(
+        '  - "AI"', "").replace("topics:", "topics: [" + ", ".join(names) + "]")
+    assert len(text) > 45_000
+    path = tmp_path / "many.md"
+    path.write_text(text)
+    started = time.process_time()
+    entry, = load_many([SourceFile(str(path), "many.md")], LoadSettings("UTC", 1 << 20), {})
+    seconds = time.process_time() - started
+    assert entry.result.item is not None and entry.result.item.topics == tuple(names[:12])
+    assert [str(w) for w in entry.result.warnings] == [
+        "many.md:11: topics: 10000 topics; only the first 12 are used"]
+    assert seconds < 1.0, seconds  # 3.5 s before, quadratic; 0.1 s now, most of it YAML
+
+
+def test_a_body_that_fails_to_render_changes_no_other_item(make_site, tmp_path):
+    # Rendered in file order by one shared Markdown converter: the nested list leaves it broken
+    # unless it is replaced, and the next body lost its <p> or, with an attribute list, crashed
+    # the build.
+    others = {
+        "content/b-attributes.md": item("Attributes", "2026-10-02T10:00:00Z", "https://e.com/b",
+                                        body="A paragraph\n{: .note}\n\nAnother *one*.\n"),
+        "content/c-plain.md": item("Plain", "2026-10-03T10:00:00Z", "https://e.com/c",
+                                   body="First.\n\n- a list\n- of two\n"),
+    }
+    bad = item("Nested", "2026-10-01T10:00:00Z", "https://e.com/a", body="* " * 600 + "x\n")
+    site = make_site({**others, "content/a-nested.md": bad},
+                     '[site]\nbase_url = "https://l.example/"\n')
+    assert site.build("--skip-invalid", "--no-search") == 0
+    without = type(site)(tmp_path / "without")  # the same site without the bad item
+    without.write("site.toml", '[site]\nbase_url = "https://l.example/"\n')
+    for rel, text in others.items():
+        without.write(rel, text)
+    assert without.build("--no-search") == 0
+    for page in ("news/2026/10/02/b-attributes/", "news/2026/10/03/c-plain/"):
+        body = "//div[contains(@class,'story-body')]"
+        shown = lxml_html(site.html(page).xpath(body)[0])
+        assert shown == lxml_html(without.html(page).xpath(body)[0])
+        assert "<p>" in shown
+
+
+def lxml_html(element) -> str:
+    import lxml.html
+
+    return lxml.html.tostring(element, encoding="unicode")
+
+
+def test_a_markdown_failure_is_a_problem_of_its_item_only(monkeypatch):
+    from newsdigest import markup, model
+
+    def fails(self, text: str) -> str:
+        raise ValueError("Markdown failed to strip top-level tags")
+
+    monkeypatch.setattr(markup._Renderer, "convert", fails)
+    assert model.render_item_body("Para\n{: .x}\n").error == \
+        "Markdown failed to render (ValueError)"
+    monkeypatch.undo()
+    assert model.render_item_body("*fine*").html == "<p><em>fine</em></p>"
