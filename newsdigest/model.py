@@ -48,27 +48,29 @@ class ContentRules:
         return NearNames(self.declared_topics)
 
 
-# The fields of the format (FORMAT.md and what validate() reads); a mapping's value is the
-# fields inside it (or inside each entry, for a list of mappings), None for a plain value.
-_Fields = dict[str, "_Fields | None"]
-_IMAGE_FIELDS: _Fields = dict.fromkeys(("url", "width", "height", "title", "isCached"))
-_PROVIDER_FIELDS: _Fields = {"name": None, "domain": None, "images": _IMAGE_FIELDS}
-_RELATED_FIELDS: _Fields = {
-    **dict.fromkeys(("title", "excerpt", "publishedDateTime", "webUrl", "originalUrl", "type",
-                     "quality")),
-    "provider": _PROVIDER_FIELDS,
-}
-_FIELDS: _Fields = {
-    **dict.fromkeys((
-        "title", "excerpt", "publishedDateTime", "updatedDateTime", "webUrl", "originalUrl",
-        "ampWebUrl", "cdnAmpWebUrl", "category", "type", "quality", "heat", "published",
-        "removed", "topics", "tags", "featuredContent", "length", "price", "secured", "slug",
-        "digest")),
-    "provider": _PROVIDER_FIELDS,
-    "images": _IMAGE_FIELDS,
-    "related": _RELATED_FIELDS,
-}
-_KNOWN_FIELDS = frozenset(_FIELDS)
+@dataclass(frozen=True)
+class _Fields:
+    """The fields of one mapping of the format (FORMAT.md and what validate() reads), and the
+    mappings inside it (a mapping, or a list of them) with their own fields."""
+
+    names: frozenset[str]
+    nested: tuple[tuple[str, _Fields], ...] = ()
+
+
+def _fields(plain: tuple[str, ...], **nested: _Fields) -> _Fields:
+    return _Fields(frozenset(plain) | frozenset(nested), tuple(nested.items()))
+
+
+_IMAGE_FIELDS = _fields(("url", "width", "height", "title", "isCached"))
+_PROVIDER_FIELDS = _fields(("name", "domain"), images=_IMAGE_FIELDS)
+_RELATED_FIELDS = _fields(("title", "excerpt", "publishedDateTime", "webUrl", "originalUrl",
+                           "type", "quality"), provider=_PROVIDER_FIELDS)
+_FIELDS = _fields((
+    "title", "excerpt", "publishedDateTime", "updatedDateTime", "webUrl", "originalUrl",
+    "ampWebUrl", "cdnAmpWebUrl", "category", "type", "quality", "heat", "published", "removed",
+    "topics", "tags", "featuredContent", "length", "price", "secured", "slug", "digest",
+), provider=_PROVIDER_FIELDS, images=_IMAGE_FIELDS, related=_RELATED_FIELDS)
+_KNOWN_FIELDS = _FIELDS.names
 DIGEST_RULES = ("pin", "skip")  # front matter `digest:`: always in its editions, or never
 _DURATION = re.compile(r"P(?:(\d+)D)?T?(?:(\d+)H)?(?:(\d+)M)?(?:(\d+(?:\.\d+)?)S)?")
 _DOMAIN = re.compile(r"(?=.{1,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}")
@@ -182,28 +184,28 @@ class _Checker:
     def unknown_fields(self, data: dict[Any, Any], known: _Fields, path: str = "") -> None:
         """A warning for each field the format does not have, with the nearest one it does:
         a misspelt `publised: false` would otherwise publish the item without a word."""
-        unknown = data.keys() - known.keys()
-        for key in data if unknown else ():
-            if key in unknown:
-                name = f"{path}.{key}" if path else str(key)
-                near = _nearest_field(str(key), known)
-                self.warn(name, f"unknown field; did you mean {path + '.' if path else ''}{near}?"
-                          if near else "unknown field; ignored")
-        for key, inner in known.items():
-            value = data.get(key) if inner is not None else None
+        if not data.keys() <= known.names:
+            for key in data:
+                if key not in known.names:
+                    name = f"{path}.{key}" if path else str(key)
+                    near = _nearest_field(str(key), known.names)
+                    self.warn(name, f"unknown field; did you mean {path + '.' if path else ''}"
+                                    f"{near}?" if near else "unknown field; ignored")
+        for key, inner in known.nested:
+            value = data.get(key)
             name = f"{path}.{key}" if path else key
             if isinstance(value, dict):
-                self.unknown_fields(value, inner, name)  # type: ignore[arg-type]
+                self.unknown_fields(value, inner, name)
             elif isinstance(value, list):
                 # Only the related entries that are kept are read: the rest are dropped whole.
                 entries = value[:MAX_RELATED] if key == "related" and not path else value
                 for index, entry in enumerate(entries):
                     if isinstance(entry, dict):
-                        self.unknown_fields(entry, inner, f"{name}[{index}]")  # type: ignore
+                        self.unknown_fields(entry, inner, f"{name}[{index}]")
 
 
-def _nearest_field(name: str, known: _Fields) -> str:
-    by_case = {known_name.casefold(): known_name for known_name in known}
+def _nearest_field(name: str, known: frozenset[str]) -> str:
+    by_case = {known_name.casefold(): known_name for known_name in sorted(known)}
     match = difflib.get_close_matches(name.casefold(), by_case, n=1, cutoff=0.6)
     return by_case[match[0]] if match else ""
 
