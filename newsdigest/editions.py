@@ -188,8 +188,12 @@ def load_notes(sources: list[SourceFile], settings: DigestSettings,
             body = raw.body
         try:
             html = render_body(body, 10.0, nofollow)
-        except (RenderTimeout, RecursionError):
+        except RenderTimeout:
             warnings.append(Problem(source.rel, None, "", "too complex to render; ignored"))
+            continue
+        except Exception as exc:  # noqa: BLE001 - Python-Markdown fails on odd input, as items'
+            warnings.append(Problem(source.rel, None, "",
+                                    f"cannot be rendered ({type(exc).__name__}); ignored"))
             continue
         notes[stem] = EditorNote(stem, source.rel, html)
     return notes, warnings

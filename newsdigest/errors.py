@@ -85,13 +85,14 @@ class ConfigError(NewsdigestError):
 class ContentInvalid(NewsdigestError):
     """Some content files cannot be used; nothing was written."""
 
-    def __init__(self, problems: list[Problem]):
+    def __init__(self, problems: list[Problem], skippable: bool = True):
         self.problems = sorted(problems, key=Problem.sort_key)
         files = len({p.path for p in self.problems})
         lines = [str(p) for p in self.problems]
         lines.append(
             f"error: {files} invalid file{'s' if files != 1 else ''}; nothing was written "
-            "(fix them, or build the rest with --skip-invalid)"
+            + ("(fix them, or build the rest with --skip-invalid)" if skippable else
+               "(fix them: strict = true in site.toml makes every warning an error)")
         )
         super().__init__("\n".join(lines))
 

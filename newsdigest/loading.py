@@ -16,18 +16,16 @@ from functools import cached_property
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from newsdigest import content, dedupe, markup, model, parallel
+from newsdigest import content, model, parallel
 from newsdigest.config import SiteConfig
 from newsdigest.content import SourceFile
 from newsdigest.errors import Problem
-from newsdigest.fingerprint import source_digest
+from newsdigest.fingerprint import CODE
 from newsdigest.model import Validation
 
 PARALLEL_THRESHOLD = 300
 
 
-# Validation results depend on this code: a new version invalidates the cache.
-CODE_VERSION = source_digest(Path(m.__file__ or "") for m in (content, dedupe, markup, model))
 
 
 @dataclass(frozen=True)
@@ -45,7 +43,7 @@ class LoadSettings:
         """Everything validation reads besides the file: the rules hold the declared topics
         (thousands of names on some sites), so the key is their digest, made once, as every
         file's digest is made from it."""
-        text = f"{CODE_VERSION}:{self.timezone}:{self.max_file_bytes}:{self.rules!r}"
+        text = f"{CODE}:{self.timezone}:{self.max_file_bytes}:{self.rules!r}"
         return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()
 
 

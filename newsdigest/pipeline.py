@@ -227,7 +227,7 @@ def _plan_and_write(config: SiteConfig, options: BuildOptions, progress: Progres
                                                 plan.page_files, plan.outputs)
     warnings, curation = plan.warnings, plan.curation
     if config.rules.strict and warnings:  # site.toml build.strict: a warning fails the build
-        raise ContentInvalid(warnings)
+        raise ContentInvalid(warnings, skippable=False)
 
     # 4. render and write what changed
     manifest_file, manifest = _last_manifest(config, cache_dir)

@@ -242,6 +242,19 @@ def test_editors_note_introduces_its_edition_and_is_not_a_news_item(make_site, c
     assert "title" not in err
 
 
+def test_an_editors_note_markdown_cannot_render_is_a_warning_not_a_traceback(make_site,
+                                                                            capsys):
+    # Python-Markdown raises RecursionError on deep nesting (and other errors on odd input).
+    site = make_site({**WEEK, "content/digests/2026-W46.md": "* " * 600 + "x\n"}, SETTINGS)
+    assert site.build("--no-search") == 0
+    err = capsys.readouterr().err
+    assert "digests/2026-W46.md: cannot be rendered" in err or \
+        "digests/2026-W46.md: too complex to render" in err
+    assert "Traceback" not in err
+    assert not site.html("digest/weekly/2026-W46/").xpath(
+        "//section[contains(@class,'edition-note')]")
+
+
 def test_edition_feeds_in_three_formats(make_site):
     site = make_site(WEEK, SETTINGS)
     assert site.build("--no-search") == 0
