@@ -1,0 +1,1 @@
+"""The build: gather, plan, write what changed, index for search, keep records."""

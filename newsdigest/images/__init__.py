@@ -1,0 +1,1 @@
+"""The image stage: which picture each story shows, fetched, checked and thumbnailed."""

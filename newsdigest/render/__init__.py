@@ -1,0 +1,1 @@
+"""Pages, feeds, sitemaps, JSON and email made from the stories, with the theme."""

@@ -1,0 +1,1 @@
+"""The preview server: serves the output, rebuilds on change, reloads the browser."""
