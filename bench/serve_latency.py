@@ -180,9 +180,9 @@ class Server:
 
 
 def timed_item_edits(server: Server, site: Path, edits: int) -> dict[str, list[float]]:
-    from newsdigest.config import load_config
-    from newsdigest.content import SourceFile
-    from newsdigest.loading import LoadSettings, load_one
+    from newsdigest.config.site import load_config
+    from newsdigest.content.files import SourceFile
+    from newsdigest.content.loading import LoadSettings, load_one
     from newsdigest.urls import item_path, item_slug
 
     config = load_config(site / "site.toml")
@@ -226,7 +226,7 @@ def timed_item_edits(server: Server, site: Path, edits: int) -> dict[str, list[f
 
 
 def timed_css_edits(server: Server, site: Path, edits: int) -> list[float]:
-    from newsdigest.theme import default_theme_dir
+    from newsdigest.render.theme import default_theme_dir
 
     stylesheet = site / "static" / "css" / "site.css"
     existed = stylesheet.exists()

@@ -15,13 +15,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from newsdigest import __version__
-from newsdigest.config import DEFAULT_CONFIG, SiteConfig, load_config
+from newsdigest.build.pipeline import BuildOptions, BuildReport, build_site, why
+from newsdigest.config.site import DEFAULT_CONFIG, SiteConfig, load_config
 from newsdigest.errors import EXIT_OK, EXIT_USAGE, NewsdigestError, Problem, UsageError
-from newsdigest.images import ImageReport
-from newsdigest.pipeline import BuildOptions, BuildReport, build_site, why
+from newsdigest.images.stage import ImageReport
 
 if TYPE_CHECKING:
-    from newsdigest.preview import Rebuild
+    from newsdigest.serve.rebuild import Rebuild
 
 MAX_WARNINGS_SHOWN = 25
 
@@ -283,7 +283,7 @@ def _build(args: argparse.Namespace) -> int:
               + (f" and {len(report.patched) - 5} more" if len(report.patched) > 5 else ""))
     _print_report(report, config, args.quiet)
     if report.curation is not None and not args.quiet:
-        from newsdigest.report import REPORT_FOLDER, summary_line
+        from newsdigest.render.curation import REPORT_FOLDER, summary_line
 
         shown = f" (report: {_shown_path(config.output_dir / REPORT_FOLDER)})" if (
             config.digest.report and not args.no_report) else ""
@@ -329,9 +329,10 @@ def _digest_parsers(commands: argparse._SubParsersAction) -> None:
 
 
 def _digest(args: argparse.Namespace) -> int:
-    from newsdigest import editions, newsletter
-    from newsdigest.report import load_site
-    from newsdigest.theme import Theme
+    from newsdigest.render import newsletter
+    from newsdigest.render.curation import load_site
+    from newsdigest.render.theme import Theme
+    from newsdigest.stories import editions
 
     config = site_config(args)
     settings = config.digest
@@ -374,8 +375,8 @@ def _digest(args: argparse.Namespace) -> int:
 
 
 def _report_command(args: argparse.Namespace) -> int:
-    from newsdigest.report import curation_report, load_site, page_context, text_report
-    from newsdigest.theme import Theme
+    from newsdigest.render.curation import curation_report, load_site, page_context, text_report
+    from newsdigest.render.theme import Theme
 
     config = content_config(args)
     now = build_options_now() or datetime.now(UTC)
@@ -392,8 +393,8 @@ def _report_command(args: argparse.Namespace) -> int:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from newsdigest.preview import serve_config
-    from newsdigest.server import PreviewServer, ServeOptions, is_loopback
+    from newsdigest.serve.rebuild import serve_config
+    from newsdigest.serve.server import PreviewServer, ServeOptions, is_loopback
 
     content_config(args)  # settings and content are read again by each rebuild
     if not 0 <= args.port <= 65535:
@@ -571,8 +572,8 @@ def _why(args: argparse.Namespace) -> int:
 
 
 def _check(args: argparse.Namespace) -> int:
+    from newsdigest.build.output import recorded_base_url
     from newsdigest.check import check_site
-    from newsdigest.output import recorded_base_url
 
     config = load_config(args.config)
     output = args.output.resolve() if args.output else config.output_dir
@@ -606,9 +607,9 @@ def _deploy(args: argparse.Namespace) -> int:
     from dataclasses import replace
 
     from newsdigest import deploy
+    from newsdigest.build.output import load_manifest
+    from newsdigest.build.pipeline import _manifest_file
     from newsdigest.check import check_site
-    from newsdigest.output import load_manifest
-    from newsdigest.pipeline import _manifest_file
 
     config = load_config(args.config)
     targets = {t.name: t for t in config.deploy}
@@ -669,8 +670,8 @@ def build_options_now() -> datetime | None:
 
 
 def _images(args: argparse.Namespace) -> int:
-    from newsdigest.images import image_cache_dir, prune
-    from newsdigest.pipeline import current_index
+    from newsdigest.build.pipeline import current_index
+    from newsdigest.images.stage import image_cache_dir, prune
 
     if not args.prune:
         raise UsageError("images: nothing to do (try --prune)")
@@ -689,7 +690,7 @@ def _clean(args: argparse.Namespace) -> int:
         shutil.rmtree(cache)
         print(f"removed {_shown_path(cache)}")
     if args.output and config.output_dir.is_dir():
-        from newsdigest.output import MARKER
+        from newsdigest.build.output import MARKER
 
         if not (config.output_dir / MARKER).exists():
             raise NewsdigestError(f"{config.output_dir} was not made by newsdigest; not removed")

@@ -29,9 +29,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from newsdigest import search
-from newsdigest.errors import EXIT_USAGE, NewsdigestError
-from newsdigest.output import (
+from newsdigest.build import search
+from newsdigest.build.output import (
     MARKER,
     TEMP_PREFIX,
     WRITING,
@@ -40,9 +39,10 @@ from newsdigest.output import (
     rename_exchange,
     repair_mode,
 )
+from newsdigest.errors import EXIT_USAGE, NewsdigestError
 
 if TYPE_CHECKING:
-    from newsdigest.config import SiteConfig
+    from newsdigest.config.site import SiteConfig
 
 KINDS = ("directory", "rsync", "git", "s3")
 # Files whose names change with their content may be cached for a year; pages must stay fresh.

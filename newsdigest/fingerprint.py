@@ -39,4 +39,5 @@ def source_digest(paths: Iterable[Path]) -> str:
 
 # Every module of the package, sub-packages included: caches of what the code made are keyed
 # on it, so a changed module is never answered from a cache the old one filled.
-CODE = source_digest(sorted(Path(__file__).parent.rglob("*.py")))
+PACKAGE = Path(__file__).parent
+CODE = source_digest(sorted(PACKAGE.rglob("*.py")))

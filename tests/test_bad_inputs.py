@@ -109,8 +109,8 @@ LIMITS = [
 
 @pytest.mark.parametrize("line, expected", LIMITS, ids=[c[0][:30] for c in LIMITS])
 def test_values_at_their_limits_are_one_located_problem(tmp_path, line, expected):
-    from newsdigest.content import SourceFile
-    from newsdigest.loading import LoadSettings, load_many
+    from newsdigest.content.files import SourceFile
+    from newsdigest.content.loading import LoadSettings, load_many
 
     path = tmp_path / "x.md"
     path.write_text(header(*BASE, line))
@@ -121,8 +121,8 @@ def test_values_at_their_limits_are_one_located_problem(tmp_path, line, expected
 
 
 def test_dates_at_the_edges_of_the_range_are_kept(tmp_path):
-    from newsdigest.content import SourceFile
-    from newsdigest.loading import LoadSettings, load_many
+    from newsdigest.content.files import SourceFile
+    from newsdigest.content.loading import LoadSettings, load_many
 
     path = tmp_path / "x.md"
     path.write_text(header(BASE[0], "publishedDateTime: 1900-01-01T00:00:00Z", BASE[2],

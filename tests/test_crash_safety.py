@@ -92,9 +92,9 @@ class Crash(BaseException):
 def test_a_build_stopped_after_any_write_leaves_no_broken_link(make_site, monkeypatch):
     from datetime import UTC, datetime
 
-    from newsdigest import output
-    from newsdigest.config import load_config
-    from newsdigest.pipeline import BuildOptions, build_site
+    from newsdigest.build import output
+    from newsdigest.build.pipeline import BuildOptions, build_site
+    from newsdigest.config.site import load_config
 
     files = {f"content/old-{n}.md": item(f"Old {n}", f"2026-09-{1 + n % 28:02d}T10:00:00Z",
                                          f"https://example.com/old/{n}", ("AI", f"T{n % 3}"))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from browser import browser_fixture, serve_folder  # noqa: F401 - provides `browser`
 from conftest import item
 
-from newsdigest.theme import CONTENT_SECURITY_POLICY
+from newsdigest.render.theme import CONTENT_SECURITY_POLICY
 
 SETTINGS = '[site]\ntitle = "CSP"\nbase_url = "http://127.0.0.1/"\n'
 EMBED = '"<iframe src=\\"https://www.youtube.com/embed/dQ8x1vKkZ2A\\"></iframe>"'

@@ -13,8 +13,8 @@ from browser import browser_fixture, serve_folder  # noqa: F401 - provides `brow
 from test_feeds import JSON_FEED_SCHEMA
 
 from newsdigest.cli import main
-from newsdigest.dedupe import merge_duplicates, normalise_title, normalise_url, story_keys
-from newsdigest.model import Item, Provider
+from newsdigest.content.dedupe import merge_duplicates, normalise_title, normalise_url, story_keys
+from newsdigest.content.model import Item, Provider
 
 SETTINGS = """\
 [site]
@@ -334,8 +334,8 @@ def test_a_duplicate_added_later_updates_the_story_exactly_like_a_clean_build(ma
                                                                               tmp_path):
     from test_incremental import NOW, tree
 
-    from newsdigest.config import load_config
-    from newsdigest.pipeline import BuildOptions, build_site
+    from newsdigest.build.pipeline import BuildOptions, build_site
+    from newsdigest.config.site import load_config
 
     def build(**options: object):
         config = load_config(site.root / "site.toml").with_overrides(**options)
@@ -396,7 +396,7 @@ def test_related_coverage_merges_through_any_variant_of_the_url():
     start = datetime(2026, 11, 1, tzinfo=UTC)
 
     def make(source: str, url: str, related: str = "", quality: int = 10) -> Item:
-        from newsdigest.model import Related
+        from newsdigest.content.model import Related
 
         return keyed(source=source, digest=source, title=source, slug=source,
                      published_at=start, url=url, quality=quality,

@@ -9,7 +9,7 @@ import feedparser
 import lxml.etree
 import lxml.html
 
-from newsdigest.structured import inert_json
+from newsdigest.render.structured import inert_json
 
 TITLE = 'Update <a href="https://phish.example/login">sign in</a> & <img src="https://t.example/t.gif">'
 EXCERPT = ('Read <img src="https://t.example/pixel.gif"> then <a href="https://phish.example/">'

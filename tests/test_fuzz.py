@@ -12,9 +12,9 @@ import lxml.html
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from newsdigest.config import load_config
+from newsdigest.build.pipeline import BuildOptions, build_site
+from newsdigest.config.site import load_config
 from newsdigest.errors import ContentInvalid
-from newsdigest.pipeline import BuildOptions, build_site
 
 # The default run stays quick; CI can ask for more with HYPOTHESIS_PROFILE=ci.
 settings.register_profile("default", max_examples=25, deadline=None,

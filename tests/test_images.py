@@ -21,12 +21,12 @@ import pytest
 from conftest import item
 from PIL import Image, features
 
+from newsdigest.build.pipeline import BuildOptions, BuildReport, build_site
 from newsdigest.cli import main
-from newsdigest.config import load_config
+from newsdigest.config.site import load_config
 from newsdigest.errors import ConfigError
-from newsdigest.imagefetch import FetchFailed, FetchLimits, fetch, refusal
-from newsdigest.pipeline import BuildOptions, BuildReport, build_site
-from newsdigest.thumbnails import NotAnImage, check_image, make_thumbnails
+from newsdigest.images.fetch import FetchFailed, FetchLimits, fetch, refusal
+from newsdigest.images.thumbnails import NotAnImage, check_image, make_thumbnails
 
 NOW = datetime(2026, 11, 20, tzinfo=UTC)
 
@@ -501,10 +501,10 @@ def test_generic_pictures_are_one_rule_for_pages_and_the_curation_report(make_si
 def test_every_listing_shows_the_stories_the_image_stage_gave_pictures(site):
     # The image stage sets pictures on the stories in place: every list (topics, months,
     # "more", top stories, moved pages) must hold those same stories, not copies without them.
-    from newsdigest.content import discover
-    from newsdigest.grouping import group
-    from newsdigest.images import prepare
-    from newsdigest.loading import LoadSettings, load_items
+    from newsdigest.content.files import discover
+    from newsdigest.content.loading import LoadSettings, load_items
+    from newsdigest.images.stage import prepare
+    from newsdigest.stories.grouping import group
 
     config = load_config(site.root / "site.toml")
     discovery = discover(config.content_dir)

@@ -12,10 +12,10 @@ from pathlib import Path
 import pytest
 from conftest import item
 
+from newsdigest.build.pipeline import BuildOptions, BuildReport, build_site
 from newsdigest.cli import main
-from newsdigest.config import load_config
+from newsdigest.config.site import load_config
 from newsdigest.errors import ContentInvalid
-from newsdigest.pipeline import BuildOptions, BuildReport, build_site
 
 NOW = datetime(2026, 11, 20, tzinfo=UTC)
 SETTINGS = """\
@@ -298,7 +298,7 @@ def test_a_copy_of_the_cache_from_another_output_is_not_trusted(site, tmp_path):
 
 
 def test_parallel_build_equals_serial_build(make_site, tmp_path, monkeypatch):
-    from newsdigest import pipeline
+    from newsdigest.build import pipeline
 
     # cards and API JSON made up front by workers, as in a large site's full build
     monkeypatch.setattr(pipeline, "FRAGMENTS_PARALLEL_THRESHOLD", 50)
@@ -560,8 +560,8 @@ def test_cards_made_before_the_page_workers_are_not_handed_back_by_them(make_sit
                                                                          monkeypatch):
     # A full build makes every card and story JSON first; the page workers inherit them and
     # must not send them back to the parent as their own (megabytes through pipes, held twice).
-    from newsdigest import output, pipeline
-    from newsdigest.fragments import Fragments
+    from newsdigest.build import output, pipeline
+    from newsdigest.render.fragments import Fragments
 
     monkeypatch.setattr(output, "PARALLEL_THRESHOLD", 1)
     monkeypatch.setattr(pipeline, "FRAGMENTS_PARALLEL_THRESHOLD", 1)
@@ -581,7 +581,8 @@ def test_a_template_error_in_a_worker_names_the_file_and_leaves_the_site(make_si
                                                                          monkeypatch, capsys):
     # The cards are rendered by forked workers before any page: an error there must reach
     # the user as the template's file and line, with the previous site left untouched.
-    from newsdigest import output, parallel, pipeline
+    from newsdigest import parallel
+    from newsdigest.build import output, pipeline
     from newsdigest.cli import main
 
     files = corpus()
@@ -623,7 +624,7 @@ def test_cards_and_api_json_made_in_workers_are_kept_for_the_next_build(site, tm
     # to the card template or the settings makes them unusable.
     import pickle
 
-    from newsdigest import output, pipeline
+    from newsdigest.build import output, pipeline
 
     monkeypatch.setattr(output, "PARALLEL_THRESHOLD", 1)  # workers even for a small site
     monkeypatch.setattr(pipeline, "FRAGMENTS_PARALLEL_THRESHOLD", 1)
@@ -664,7 +665,7 @@ def test_cards_and_api_json_made_in_workers_are_kept_for_the_next_build(site, tm
 def test_the_preview_server_patches_the_site_state_it_keeps_in_memory(site, tmp_path):
     # The preview server keeps the last build's front half in memory: an edit that moves no
     # story patches it (no file read but the edited one), and the site is a clean build's.
-    from newsdigest.pipeline import WarmState
+    from newsdigest.build.pipeline import WarmState
 
     config = load_config(site.root / "site.toml")
     options = BuildOptions(now=NOW, workers=1, search=False, offline=True)

@@ -81,8 +81,8 @@ def test_a_pathological_body_costs_seconds_not_minutes(make_site, capsys):
 def test_ten_thousand_topics_cost_no_more_than_twelve(tmp_path):
     # One 47 KB item listing 10,000 different topics: comparing each with those kept before
     # it once cost seconds of CPU, outside any render budget.
-    from newsdigest.content import SourceFile
-    from newsdigest.loading import LoadSettings, load_many
+    from newsdigest.content.files import SourceFile
+    from newsdigest.content.loading import LoadSettings, load_many
 
     letters = "abcdefghijklmnopqrstuvwxyz0123456789"
     names = [f"{a}{b}{c}" for a in letters[:26] for b in letters for c in letters][:10_000]
@@ -133,7 +133,7 @@ def lxml_html(element) -> str:
 
 
 def test_a_markdown_failure_is_a_problem_of_its_item_only(monkeypatch):
-    from newsdigest import markup, model
+    from newsdigest.content import markup, model
 
     def fails(self, text: str) -> str:
         raise ValueError("Markdown failed to strip top-level tags")

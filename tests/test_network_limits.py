@@ -22,12 +22,12 @@ import PIL.Image
 import pytest
 from conftest import REPO, Site, item
 
-from newsdigest import imagefetch
+from newsdigest.build.pipeline import BuildOptions, build_site
 from newsdigest.check import NO_NETWORK, check_sources
 from newsdigest.cli import main
-from newsdigest.config import load_config
-from newsdigest.imagefetch import FetchFailed, FetchLimits, Lookups, fetch
-from newsdigest.pipeline import BuildOptions, build_site
+from newsdigest.config.site import load_config
+from newsdigest.images import fetch as fetch_module
+from newsdigest.images.fetch import FetchFailed, FetchLimits, Lookups, fetch
 
 DRIP_EVERY = 0.02  # each read gets a byte well within any socket timeout used here
 DRIP_FOR = 4.0  # then the server gives up: a request not cut by its deadline lasts this long
@@ -143,7 +143,7 @@ def tls_drip(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     server_side = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     server_side.load_cert_chain(cert, key)
     client_side = ssl.create_default_context(cafile=str(cert))
-    monkeypatch.setattr(imagefetch, "_tls_context", lambda: client_side)
+    monkeypatch.setattr(fetch_module, "_tls_context", lambda: client_side)
     listener = socket.create_server(("127.0.0.1", 0))
 
     def serve() -> None:

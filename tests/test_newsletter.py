@@ -14,7 +14,7 @@ from test_images import photo
 
 from newsdigest.check import check_site
 from newsdigest.cli import main
-from newsdigest.config import load_config
+from newsdigest.config.site import load_config
 
 UNSUBSCRIBE = "https://lists.example/unsubscribe?list=ai"
 MAIL_SETTINGS = SETTINGS + (f'unsubscribe = "{UNSUBSCRIBE}"\n'

@@ -12,7 +12,7 @@ import pytest
 from browser import browser_fixture, serve_folder  # noqa: F401 - provides `browser`
 from conftest import item
 
-from newsdigest import search
+from newsdigest.build import search
 
 SETTINGS = """\
 [site]

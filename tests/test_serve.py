@@ -21,12 +21,12 @@ import pytest
 from browser import browser_fixture  # noqa: F401 - provides `browser`
 from conftest import REPO, Site, item
 
+from newsdigest.build.pipeline import BuildOptions
 from newsdigest.cli import main
-from newsdigest.config import SiteConfig, load_config
-from newsdigest.pipeline import BuildOptions
-from newsdigest.preview import Rebuild, serve_config
-from newsdigest.server import Broadcast, PreviewServer, ServeOptions, is_loopback
-from newsdigest.watcher import Changes, Sources, Watcher
+from newsdigest.config.site import SiteConfig, load_config
+from newsdigest.serve.rebuild import Rebuild, serve_config
+from newsdigest.serve.server import Broadcast, PreviewServer, ServeOptions, is_loopback
+from newsdigest.serve.watcher import Changes, Sources, Watcher
 
 NOW = datetime(2026, 11, 20, tzinfo=UTC)
 FIRST = "content/2026-10-01-first.md"
@@ -476,7 +476,7 @@ def test_build_errors_never_show_a_secured_value(serve):
 
 
 def test_every_shape_of_a_secured_value_is_hidden_and_nothing_else():
-    from newsdigest.preview import secret_lines
+    from newsdigest.serve.rebuild import secret_lines
 
     lines = ["---", "secured: |", "  block one", "", "  block two", "title: kept",
              '"secured": "quoted', 'over lines"', "secured:", "- in a list", "- too",
@@ -506,7 +506,7 @@ def test_a_page_that_loaded_before_a_change_learns_of_it_when_it_connects():
 
 
 def test_build_errors_are_sent_to_pages_that_connect_later():
-    from newsdigest.preview import ErrorEntry
+    from newsdigest.serve.rebuild import ErrorEntry
 
     hub = Broadcast()
     hub.set_errors((ErrorEntry("content/a.md", 3, "title: missing"),))
@@ -676,8 +676,8 @@ def test_a_content_folder_deleted_and_made_again_is_still_watched(watched):
 
 
 def test_the_item_cache_kept_in_memory_is_saved_when_the_server_stops(serve):
-    from newsdigest.content import discover
-    from newsdigest.loading import LoadSettings, load_items
+    from newsdigest.content.files import discover
+    from newsdigest.content.loading import LoadSettings, load_items
 
     served = serve(SITE)
     served.edit(FIRST, item("First story, cached", url="https://example.com/1"))

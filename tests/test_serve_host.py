@@ -10,7 +10,7 @@ import pytest
 from conftest import item
 from test_serve import FIRST_PAGE, SITE, Served, serve  # noqa: F401 - `serve` is a fixture
 
-from newsdigest.server import host_allowed
+from newsdigest.serve.server import host_allowed
 
 DRAFT = "content/2026-10-03-draft.md"
 PATHS = ["/", "/" + FIRST_PAGE, "/news/2026/10/03/draft/", "/__newsdigest/events?since=x.0",

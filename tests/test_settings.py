@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from conftest import item
 
-from newsdigest.config import url_secrets
+from newsdigest.config.site import url_secrets
 
 SITE = '[site]\ntitle = "Settings"\nbase_url = "https://settings.example/"\n'
 GOOD = item("Good", "2026-10-01T10:00:00Z", "https://e.com/good")

@@ -14,8 +14,8 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from test_incremental import tree
 
-from newsdigest.config import load_config
-from newsdigest.pipeline import BuildOptions, build_site
+from newsdigest.build.pipeline import BuildOptions, build_site
+from newsdigest.config.site import load_config
 
 NOW = datetime(2026, 11, 20, 12, tzinfo=UTC)
 

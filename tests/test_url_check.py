@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from newsdigest.model import check_url, parse_url
+from newsdigest.content.model import check_url, parse_url
 
 
 def reference(value: str) -> str | None:

@@ -21,14 +21,15 @@ from dataclasses import dataclass, replace
 from datetime import datetime, tzinfo
 from pathlib import Path
 
-from newsdigest import images, output
-from newsdigest.content import Discovery, SourceFile
-from newsdigest.dedupe import title_key
-from newsdigest.editions import Edition
+from newsdigest.build import output
+from newsdigest.content.dedupe import title_key
+from newsdigest.content.files import Discovery, SourceFile
+from newsdigest.content.loading import CacheEntry, LoadSettings, cached_entries, load_one
+from newsdigest.content.model import Item
 from newsdigest.errors import Problem
-from newsdigest.grouping import SiteIndex, make_story
-from newsdigest.loading import CacheEntry, LoadSettings, cached_entries, load_one
-from newsdigest.model import Item
+from newsdigest.images import stage as image_stage
+from newsdigest.stories.editions import Edition
+from newsdigest.stories.grouping import SiteIndex, make_story
 
 MOST_PATCHED = 200  # past this many changed files, doing it all again costs about the same
 
@@ -38,7 +39,7 @@ class FrontHalf:
     """What a build knows before it plans pages."""
 
     index: SiteIndex
-    pictures: images.ImageStage
+    pictures: image_stage.ImageStage
     editions: list[Edition]
     problems: list[Problem]
     item_warnings: dict[str, list[Problem]]  # per content file (only those with any)
@@ -96,7 +97,7 @@ def patched(file: Path, key: str, discovery: Discovery, settings: LoadSettings,
     The edited items are compared with their previous version in the item cache
     (`items_cache`), so a build that cannot patch finds out before it reads the kept state.
     `repicture` sets the pictures of an index's stories given the site's generic images
-    (images.prepare on an index of the patched stories).
+    (image_stage.prepare on an index of the patched stories).
     """
     try:
         with file.open("rb") as handle:

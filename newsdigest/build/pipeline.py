@@ -14,30 +14,22 @@ from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
 
-from newsdigest import (
-    __version__,
-    api,
-    digestpages,
-    editions,
-    feeds,
-    images,
-    output,
-    parallel,
-    search,
-    sitemaps,
-    sitestate,
-)
-from newsdigest.config import SiteConfig
-from newsdigest.content import Discovery, SourceFile, discover
+from newsdigest import __version__, parallel
+from newsdigest.build import kept_state, output, search
+from newsdigest.build.output import Manifest, Output, WriteReport
+from newsdigest.config.site import SiteConfig
+from newsdigest.content.files import Discovery, SourceFile, discover
+from newsdigest.content.loading import CacheEntry, LoadSettings, load_items, save_cache
 from newsdigest.errors import ContentInvalid, Problem
-from newsdigest.fingerprint import CODE, fingerprint
-from newsdigest.fragments import Fragments
-from newsdigest.grouping import FUTURE_TOLERANCE, SiteIndex, Story, group
-from newsdigest.loading import CacheEntry, LoadSettings, load_items, save_cache
-from newsdigest.output import Manifest, Output, WriteReport
-from newsdigest.pages import PageSpec, plan_pages
-from newsdigest.report import REPORT_FOLDER, CurationReport, curation_report, page_context
-from newsdigest.theme import Theme, default_theme_dir
+from newsdigest.fingerprint import CODE, PACKAGE, fingerprint
+from newsdigest.images import stage as image_stage
+from newsdigest.render import api, edition_pages, feeds, sitemaps
+from newsdigest.render.curation import REPORT_FOLDER, CurationReport, curation_report, page_context
+from newsdigest.render.fragments import Fragments
+from newsdigest.render.pages import PageSpec, plan_pages
+from newsdigest.render.theme import Theme, default_theme_dir
+from newsdigest.stories import editions
+from newsdigest.stories.grouping import FUTURE_TOLERANCE, SiteIndex, Story, group
 from newsdigest.urls import file_for
 
 PHASE_META = 3
@@ -75,8 +67,8 @@ class BuildReport:
     explanations: list[str] = field(default_factory=list)
     index: SiteIndex | None = None  # what was built, for callers that keep it (serve)
     curation: CurationReport | None = None
-    images: images.ImageReport = field(default_factory=images.ImageReport)
-    # Content files patched into the last build's kept site state (sitestate.py); None when
+    images: image_stage.ImageReport = field(default_factory=image_stage.ImageReport)
+    # Content files patched into the last build's kept site state (kept_state.py); None when
     # this build read, grouped and pictured every item.
     patched: list[str] | None = None
 
@@ -94,9 +86,9 @@ class WarmState:
 
     items: dict[str, CacheEntry] | None = None
     items_key: str = ""  # the LoadSettings.key they were validated with
-    # The last build's front half (sitestate.py), patched in place by the next build when
+    # The last build's front half (kept_state.py), patched in place by the next build when
     # its edits move no story; made with the settings that give `front_key`.
-    front: sitestate.FrontHalf | None = None
+    front: kept_state.FrontHalf | None = None
     front_key: str = ""
 
     def save(self, config: SiteConfig) -> None:
@@ -138,21 +130,21 @@ def _build_site(config: SiteConfig, options: BuildOptions,
     note_sources, discovery = editions.split_notes(discovery)
     settings = LoadSettings.of(config)
     assets = {a.rel: a.path for a in discovery.assets}
-    # Steps 1 and 2 are kept between builds (sitestate.py): after edits that move no story,
+    # Steps 1 and 2 are kept between builds (kept_state.py): after edits that move no story,
     # the last build's state is patched instead.
     state_file = _manifest_file(config).with_suffix(".state") if cache_dir and not warm else None
     state_key = _state_key(config, options, note_sources, discovery) if cache_dir else ""
     repicture = partial(_repicture, config, assets, options, now)
     front = None
     if state_file is not None:
-        front = sitestate.patched(state_file, state_key, discovery, settings,
+        front = kept_state.patched(state_file, state_key, discovery, settings,
                                   config.cache_dir / "items", config.tz, repicture, now)
     elif warm is not None and warm.front is not None:
         # Patched in place: kept for the next build only once this one has a front half.
         kept, warm.front = warm.front, None
         if warm.front_key == state_key and warm.items is not None \
                 and warm.items_key == settings.key:
-            front = sitestate.patched_in_memory(kept, discovery, settings, warm.items,
+            front = kept_state.patched_in_memory(kept, discovery, settings, warm.items,
                                                 config.tz, repicture, now)
     if front is None:
         front = _front_half(config, options, settings, discovery, note_sources, assets, now,
@@ -162,7 +154,7 @@ def _build_site(config: SiteConfig, options: BuildOptions,
     # A patched state is not saved again: the next build patches the saved one with every file
     # changed since (a few milliseconds each), and a fork now would slow this build's own
     # planning (its memory copied page by page as it is touched).
-    saved = sitestate.save_in_background(state_file, state_key, front) \
+    saved = kept_state.save_in_background(state_file, state_key, front) \
         if state_file and front.patched is None else (lambda: None)
     try:
         return _plan_and_write(config, options, progress, started, now, discovery, front,
@@ -185,7 +177,7 @@ class SitePlan:
 
 
 def _plan(config: SiteConfig, options: BuildOptions, now: datetime, discovery: Discovery,
-          front: sitestate.FrontHalf) -> SitePlan:
+          front: kept_state.FrontHalf) -> SitePlan:
     """Plan every output with the fingerprint of what it is made from."""
     cache_dir = config.cache_dir if options.use_cache else None
     index, pictures, digest_editions = front.index, front.pictures, front.editions
@@ -199,8 +191,8 @@ def _plan(config: SiteConfig, options: BuildOptions, now: datetime, discovery: D
                             fingerprint(CODE, theme.digest("_card.html"), settings_print))
     jsons = Fragments(cache_dir / "api" if cache_dir else None,
                       fingerprint(CODE, settings_print))
-    pages = plan_pages(index, config, digestpages.latest_link(digest_editions))
-    pages += digestpages.digest_pages(digest_editions, config)
+    pages = plan_pages(index, config, edition_pages.latest_link(digest_editions))
+    pages += edition_pages.digest_pages(digest_editions, config)
     theme.preload(sorted({p.template for p in pages} | {"_card.html"}))
     page_files = page_outputs(pages, theme, config)
     outputs = [
@@ -218,7 +210,7 @@ def _plan(config: SiteConfig, options: BuildOptions, now: datetime, discovery: D
 
 def _plan_and_write(config: SiteConfig, options: BuildOptions, progress: Progress | None,
                     started: float, now: datetime, discovery: Discovery,
-                    front: sitestate.FrontHalf, snapshot_key: str) -> BuildReport:
+                    front: kept_state.FrontHalf, snapshot_key: str) -> BuildReport:
     """Steps 3 and 4: plan every output, then render and write those that changed."""
     cache_dir = config.cache_dir if options.use_cache else None
     index, pictures, problems = front.index, front.pictures, front.problems
@@ -416,7 +408,7 @@ def _make_fragments(stories: Sequence[Story], theme: Theme, jsons: Fragments,
 def _front_half(config: SiteConfig, options: BuildOptions, settings: LoadSettings,
                 discovery: Discovery, note_sources: list[SourceFile], assets: dict[str, Path],
                 now: datetime, progress: Progress | None, warm: WarmState | None,
-                cache_dir: Path | None) -> sitestate.FrontHalf:
+                cache_dir: Path | None) -> kept_state.FrontHalf:
     """Load, validate, group, picture and choose the editions: every file read."""
     # 1. load and validate every file: all problems are collected before anything is written
     kept = warm.items if warm and cache_dir and warm.items_key == settings.key else None
@@ -437,7 +429,7 @@ def _front_half(config: SiteConfig, options: BuildOptions, settings: LoadSetting
         raise ContentInvalid(problems)
     index = grouping.index
     # 2b. images: thumbnails for every story (downloaded once, made once), or fallbacks
-    pictures = images.prepare(index, config, assets, options.offline, options.workers,
+    pictures = image_stage.prepare(index, config, assets, options.offline, options.workers,
                               now.timestamp(), progress)
     notes, note_warnings = editions.load_notes(note_sources, config.digest, config.rules.nofollow)
     digest_editions = editions.build_editions(index, config, notes)
@@ -448,7 +440,7 @@ def _front_half(config: SiteConfig, options: BuildOptions, settings: LoadSetting
         retry = datetime.fromtimestamp(pictures.report.retry_at, UTC)
         valid_until = min(valid_until, retry) if valid_until else retry
     entries = loaded.entries
-    return sitestate.FrontHalf(
+    return kept_state.FrontHalf(
         index=index,
         pictures=pictures,
         editions=digest_editions,
@@ -465,14 +457,14 @@ def _front_half(config: SiteConfig, options: BuildOptions, settings: LoadSetting
 
 def _repicture(config: SiteConfig, assets: dict[str, Path], options: BuildOptions,
                now: datetime, index: SiteIndex, generic: set[str]) -> None:
-    images.prepare(index, config, assets, options.offline, options.workers, now.timestamp(),
+    image_stage.prepare(index, config, assets, options.offline, options.workers, now.timestamp(),
                    generic=generic)
 
 
 def _state_key(config: SiteConfig, options: BuildOptions, note_sources: list[SourceFile],
                discovery: Discovery) -> str:
     """Everything the kept site state is made from besides the news items themselves."""
-    image_index = images.image_cache_dir(config) / "index.json"
+    image_index = image_stage.image_cache_dir(config) / "index.json"
     try:
         stat = image_index.stat()
         image_cache = (stat.st_size, stat.st_mtime_ns)
@@ -503,8 +495,8 @@ def _inputs_key(config: SiteConfig, options: BuildOptions, discovery: Discovery)
     folders = [config.templates_dir, default_theme_dir() / "templates", config.static_dir,
                default_theme_dir() / "static"]
     found = [discover(folder) if folder.is_dir() else None for folder in folders]
-    code = sorted((p.name, p.stat().st_size, p.stat().st_mtime_ns)
-                  for p in Path(__file__).parent.rglob("*.py"))
+    code = sorted((p.relative_to(PACKAGE).as_posix(), p.stat().st_size, p.stat().st_mtime_ns)
+                  for p in PACKAGE.rglob("*.py"))
     return fingerprint(
         __version__, code, settings_fingerprint(config), config.images,
         [str(f) for f in folders], options.drafts, options.future, options.skip_invalid,
@@ -645,7 +637,7 @@ def _meta_outputs(pages: list[PageSpec], page_files: list[Output], index: SiteIn
 def _digest_outputs(digest_editions: list[editions.Edition],
                     config: SiteConfig) -> list[Output]:
     """The feed of editions, in the three formats of the site's feeds."""
-    feed = digestpages.editions_feed(digest_editions, config)
+    feed = edition_pages.editions_feed(digest_editions, config)
     return _feed_outputs(feed, settings_fingerprint(config), config)
 
 

@@ -12,12 +12,12 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from newsdigest.content import DEFAULT_IGNORE
-from newsdigest.digestconfig import DigestSettings, parse_digest
+from newsdigest.config.digest import DigestSettings, parse_digest
+from newsdigest.config.images import ImageSettings, parse_image_settings
+from newsdigest.content.files import DEFAULT_IGNORE
+from newsdigest.content.markup import KNOWN_EMBED_HOSTS
+from newsdigest.content.model import ContentRules
 from newsdigest.errors import ConfigError
-from newsdigest.imagesettings import ImageSettings, parse_image_settings
-from newsdigest.markup import KNOWN_EMBED_HOSTS
-from newsdigest.model import ContentRules
 
 if TYPE_CHECKING:
     from newsdigest.deploy import Target

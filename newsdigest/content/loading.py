@@ -16,12 +16,13 @@ from functools import cached_property
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from newsdigest import content, model, parallel
-from newsdigest.config import SiteConfig
-from newsdigest.content import SourceFile
+from newsdigest import parallel
+from newsdigest.config.site import SiteConfig
+from newsdigest.content import files, model
+from newsdigest.content.files import SourceFile
+from newsdigest.content.model import Validation
 from newsdigest.errors import Problem
 from newsdigest.fingerprint import CODE
-from newsdigest.model import Validation
 
 PARALLEL_THRESHOLD = 300
 
@@ -112,9 +113,9 @@ def load_many(sources: Sequence[SourceFile], settings: LoadSettings,
     rules = settings.rules
     read = [_read(source, settings, cached.get(source.rel)) for source in sources]
     parsed = [done if isinstance(done, CacheEntry)
-              else content.parse(source, done.text, rules.max_front_matter_bytes)
+              else files.parse(source, done.text, rules.max_front_matter_bytes)
               for source, done in zip(sources, read, strict=True)]
-    bodies = [model.render_item_body(raw.body, rules) if isinstance(raw, content.RawItem)
+    bodies = [model.render_item_body(raw.body, rules) if isinstance(raw, files.RawItem)
               else None for raw in parsed]
     timezone = ZoneInfo(settings.timezone)
     entries = []
@@ -124,7 +125,7 @@ def load_many(sources: Sequence[SourceFile], settings: LoadSettings,
         elif isinstance(raw, Problem):
             entries.append(_entry(done.stat, done.digest, raw))
         else:
-            assert isinstance(raw, content.RawItem)
+            assert isinstance(raw, files.RawItem)
             result = model.validate(raw, done.digest, timezone, rules, body)
             entries.append(CacheEntry(done.stat.st_size, done.stat.st_mtime_ns, done.digest,
                                       result))
@@ -156,7 +157,7 @@ def _read(source: SourceFile, settings: LoadSettings, cached: CacheEntry | None
     digest = hashlib.blake2b(settings.key.encode() + b"\0" + data, digest_size=12).hexdigest()
     if cached is not None and cached.digest == digest:
         return CacheEntry(stat.st_size, stat.st_mtime_ns, digest, cached.result)
-    text = content.decode(source, data)
+    text = files.decode(source, data)
     if isinstance(text, Problem):
         return _entry(stat, digest, text)
     return _Text(stat, digest, text)
@@ -212,7 +213,7 @@ def cached_entries(cache_dir: Path, settings: LoadSettings, rels: list[str]
 
 def _read_shard(cache_dir: Path, settings: LoadSettings, shard: int) -> dict[str, CacheEntry]:
     """One shard of the cache; empty if missing, unreadable or made with other settings."""
-    from newsdigest.output import load_pickle
+    from newsdigest.build.output import load_pickle
 
     match load_pickle(cache_dir / f"{shard:02d}.pickle"):
         case (key, dict() as part) if key == settings.key:
@@ -228,7 +229,7 @@ def save_cache(cache_dir: Path, settings: LoadSettings, entries: dict[str, Cache
 
 def _write_cache(cache_dir: Path, settings: LoadSettings, entries: dict[str, CacheEntry],
                  shards: set[int]) -> None:
-    from newsdigest.output import save_atomic
+    from newsdigest.build.output import save_atomic
 
     if not shards:
         return

@@ -11,10 +11,16 @@ from functools import cached_property, lru_cache
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from newsdigest.content import RawItem
-from newsdigest.dedupe import StoryKeys, story_keys
+from newsdigest.content.dedupe import StoryKeys, story_keys
+from newsdigest.content.files import RawItem
+from newsdigest.content.markup import (
+    DEFAULT_EMBED_HOSTS,
+    Embed,
+    RenderTimeout,
+    parse_embed,
+    render_body,
+)
 from newsdigest.errors import Problem
-from newsdigest.markup import DEFAULT_EMBED_HOSTS, Embed, RenderTimeout, parse_embed, render_body
 from newsdigest.urls import item_slug
 
 MAX_DIMENSION = 10_000

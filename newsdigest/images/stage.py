@@ -22,14 +22,20 @@ from functools import cache, cached_property, partial
 from pathlib import Path
 from typing import NamedTuple
 
-from newsdigest import output
-from newsdigest.config import SiteConfig
-from newsdigest.grouping import SiteIndex, Story
-from newsdigest.imagesettings import ImageSettings
-from newsdigest.model import Image
-from newsdigest.output import Output
-from newsdigest.picture import Picture
-from newsdigest.thumbnails import NotAnImage, Thumbnails, Variant, check_image, make_thumbnails
+from newsdigest.build import output
+from newsdigest.build.output import Output
+from newsdigest.config.images import ImageSettings
+from newsdigest.config.site import SiteConfig
+from newsdigest.content.model import Image
+from newsdigest.images.thumbnails import (
+    NotAnImage,
+    Thumbnails,
+    Variant,
+    check_image,
+    make_thumbnails,
+)
+from newsdigest.stories.grouping import SiteIndex, Story
+from newsdigest.stories.picture import Picture
 
 THUMB_VERSION = 1  # bump when thumbnails are made differently: every key changes
 INDEX_VERSION = 1
@@ -363,7 +369,7 @@ class _Resolver:
     def _fetcher(self) -> Callable[[str], bytes]:
         # Imported when a download is due: a rebuild with every image cached needs no network
         # code (http.client and ssl are a tenth of start-up).
-        from newsdigest.imagefetch import FetchLimits, Lookups, fetch
+        from newsdigest.images.fetch import FetchLimits, Lookups, fetch
 
         limits = FetchLimits(self.settings.timeout, self.settings.max_bytes,
                              self.settings.allow_private, self.settings.allow_loopback)
@@ -442,7 +448,7 @@ class _Resolver:
 
     def _fetch_one(self, url: str) -> str | Failed:
         """In a worker thread: download, check and keep one image; its digest, or why not."""
-        from newsdigest.imagefetch import FetchFailed
+        from newsdigest.images.fetch import FetchFailed
 
         try:
             data = self._fetcher(url)

@@ -7,11 +7,11 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
-from newsdigest.config import SiteConfig
-from newsdigest.fragments import Fragments
-from newsdigest.grouping import SiteIndex, Story
-from newsdigest.pages import paginate
-from newsdigest.structured import inert_json, logo_url
+from newsdigest.config.site import SiteConfig
+from newsdigest.render.fragments import Fragments
+from newsdigest.render.pages import paginate
+from newsdigest.render.structured import inert_json, logo_url
+from newsdigest.stories.grouping import SiteIndex, Story
 
 
 @dataclass(frozen=True)

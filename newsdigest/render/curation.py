@@ -12,16 +12,16 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 
-from newsdigest import editions as editions_module
-from newsdigest import images
-from newsdigest.config import SiteConfig
-from newsdigest.content import discover
-from newsdigest.editions import DAILY, WEEKLY, Edition
+from newsdigest.config.site import SiteConfig
+from newsdigest.content.files import discover
+from newsdigest.content.loading import LoadSettings, load_items
 from newsdigest.errors import Problem
-from newsdigest.grouping import SiteIndex, group
-from newsdigest.loading import LoadSettings, load_items
-from newsdigest.pages import PageMeta
-from newsdigest.sitemaps import news_window
+from newsdigest.images import stage as image_stage
+from newsdigest.render.pages import PageMeta
+from newsdigest.render.sitemaps import news_window
+from newsdigest.stories import editions as editions_module
+from newsdigest.stories.editions import DAILY, WEEKLY, Edition
+from newsdigest.stories.grouping import SiteIndex, group
 
 REPORT_FOLDER = "_report/"
 LISTED = 50  # at most this many names per list in the terminal
@@ -73,7 +73,7 @@ class SiteState:
     editions: list[Edition]
     problems: list[Problem]
     warnings: list[Problem]
-    generic_images: set[str]  # the image URLs pages skip as generic (images.generic_images)
+    generic_images: set[str]  # the image URLs pages skip as generic (image_stage.generic_images)
 
 
 def load_site(config: SiteConfig, now: datetime, workers: int = 1) -> SiteState:
@@ -85,7 +85,7 @@ def load_site(config: SiteConfig, now: datetime, workers: int = 1) -> SiteState:
     grouping = group(loaded.items, config, now)
     # The pictures the last build made (offline: nothing is downloaded for an email).
     index = grouping.index
-    pictures = images.prepare(index, config, {a.rel: a.path for a in discovery.assets},
+    pictures = image_stage.prepare(index, config, {a.rel: a.path for a in discovery.assets},
                               True, workers, now.timestamp())
     notes, note_warnings = editions_module.load_notes(notes_sources, config.digest,
                                                       config.rules.nofollow)
@@ -99,7 +99,7 @@ def load_site(config: SiteConfig, now: datetime, workers: int = 1) -> SiteState:
 def curation_report(index: SiteIndex, made: list[Edition], problems: list[Problem],
                     warnings: list[Problem], now: datetime,
                     generic_urls: Collection[str]) -> CurationReport:
-    """`generic_urls`: the image stage's generic pictures (images.generic_images), so that
+    """`generic_urls`: the image stage's generic pictures (image_stage.generic_images), so that
     what the report names is exactly what pages skip."""
     stories = index.stories
     topics = Counter({t.name: len(t.stories) for t in index.topics if t.stories})

@@ -5,13 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from html import escape
 
-from newsdigest.config import SiteConfig
-from newsdigest.editions import WEEKLY, Edition, EditionLink
-from newsdigest.feeds import Feed
+from newsdigest.config.site import SiteConfig
+from newsdigest.content.model import Image, Item, Provider
 from newsdigest.fingerprint import fingerprint, plain_repr
-from newsdigest.grouping import Story, make_story
-from newsdigest.model import Image, Item, Provider
-from newsdigest.pages import (
+from newsdigest.render.feeds import Feed
+from newsdigest.render.pages import (
     Crumb,
     PageMeta,
     PageSpec,
@@ -20,6 +18,8 @@ from newsdigest.pages import (
     pagination,
     shorten,
 )
+from newsdigest.stories.editions import WEEKLY, Edition, EditionLink
+from newsdigest.stories.grouping import Story, make_story
 
 FOLDER = "digest/"
 HEADLINES_SHOWN = 3

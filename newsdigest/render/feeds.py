@@ -6,10 +6,10 @@ import re
 from dataclasses import dataclass
 from html import escape
 
-from newsdigest.config import SiteConfig
+from newsdigest.config.site import SiteConfig
 from newsdigest.fingerprint import plain_repr
-from newsdigest.grouping import SiteIndex, Story
-from newsdigest.structured import inert_json
+from newsdigest.render.structured import inert_json
+from newsdigest.stories.grouping import SiteIndex, Story
 
 # Characters XML 1.0 forbids; content copied from the web sometimes carries them.
 _NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")

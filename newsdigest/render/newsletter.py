@@ -18,12 +18,12 @@ from urllib.parse import urljoin
 
 import css_inline
 
-from newsdigest.config import SiteConfig
-from newsdigest.dedupe import Credit
-from newsdigest.editions import WEEKLY, Edition
-from newsdigest.grouping import Story
-from newsdigest.pages import shorten
-from newsdigest.theme import Theme
+from newsdigest.config.site import SiteConfig
+from newsdigest.content.dedupe import Credit
+from newsdigest.render.pages import shorten
+from newsdigest.render.theme import Theme
+from newsdigest.stories.editions import WEEKLY, Edition
+from newsdigest.stories.grouping import Story
 
 WIDTH = 600  # the email's width: every client shows it whole
 LEAD_IMAGE_WIDTH = WIDTH - 2 * 24  # inside the content padding

@@ -12,9 +12,9 @@ from functools import cached_property, partial
 from typing import Any, TypeVar
 
 from newsdigest import urls
-from newsdigest.config import SiteConfig
+from newsdigest.config.site import SiteConfig
 from newsdigest.fingerprint import plain_repr
-from newsdigest.grouping import SiteIndex, Story, Topic, TopicRef
+from newsdigest.stories.grouping import SiteIndex, Story, Topic, TopicRef
 
 T = TypeVar("T")
 PHASE_ITEMS = 1

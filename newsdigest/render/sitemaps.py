@@ -9,9 +9,9 @@ from html import escape
 from operator import attrgetter
 from typing import NamedTuple
 
-from newsdigest.config import SiteConfig
-from newsdigest.grouping import Story
-from newsdigest.pages import PageSpec
+from newsdigest.config.site import SiteConfig
+from newsdigest.render.pages import PageSpec
+from newsdigest.stories.grouping import Story
 
 MAX_URLS = 50_000  # per sitemap file, by the protocol
 _MODIFIED = attrgetter("modified")

@@ -7,9 +7,9 @@ from typing import Any
 
 from markupsafe import Markup
 
-from newsdigest.config import SiteConfig
-from newsdigest.grouping import Story
-from newsdigest.pages import Crumb, PageMeta
+from newsdigest.config.site import SiteConfig
+from newsdigest.render.pages import Crumb, PageMeta
+from newsdigest.stories.grouping import Story
 
 # Characters that mean something to an HTML parser (or end a line in old JavaScript) where
 # JSON text is inlined into a page, written as the \u escapes Go's encoding/json uses: the

@@ -12,13 +12,13 @@ import jinja2
 from jinja2 import meta
 from markupsafe import Markup
 
-from newsdigest import structured
-from newsdigest.config import SiteConfig
+from newsdigest.build.output import load_pickle, save_atomic
+from newsdigest.config.site import SiteConfig
 from newsdigest.errors import TemplateFailure
 from newsdigest.fingerprint import CODE, fingerprint
-from newsdigest.fragments import Fragments
-from newsdigest.output import load_pickle, save_atomic
-from newsdigest.pages import shorten
+from newsdigest.render import structured
+from newsdigest.render.fragments import Fragments
+from newsdigest.render.pages import shorten
 
 # Only the theme's own files run: no inline script or style, no eval (WebAssembly is allowed
 # for the search index), videos only from the embed hosts the click-to-play facade loads.
@@ -32,8 +32,9 @@ CONTENT_SECURITY_POLICY = (
 
 def default_theme_dir() -> Path:
     """The theme shipped in the wheel, or the repository's own folders in a development install."""
-    packaged = Path(__file__).parent / "theme"
-    return packaged if (packaged / "templates").is_dir() else Path(__file__).parent.parent
+    package = Path(__file__).parent.parent
+    packaged = package / "theme"
+    return packaged if (packaged / "templates").is_dir() else package.parent
 
 
 class _Environment(jinja2.Environment):

@@ -21,15 +21,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from newsdigest import output
-from newsdigest.config import SiteConfig
-from newsdigest.content import ITEM_SUFFIXES, SourceFile
-from newsdigest.errors import SECRET_FIELDS, ConfigError, ContentInvalid, NewsdigestError
-from newsdigest.grouping import SiteIndex, Story, make_story
-from newsdigest.loading import LoadSettings, load_one
-from newsdigest.model import Item
-from newsdigest.pages import item_page
-from newsdigest.pipeline import (
+from newsdigest.build import output
+from newsdigest.build.pipeline import (
     BuildOptions,
     BuildReport,
     WarmState,
@@ -37,8 +30,15 @@ from newsdigest.pipeline import (
     page_outputs,
     static_outputs,
 )
-from newsdigest.theme import Theme, default_theme_dir
-from newsdigest.watcher import Changes, Sources
+from newsdigest.config.site import SiteConfig
+from newsdigest.content.files import ITEM_SUFFIXES, SourceFile
+from newsdigest.content.loading import LoadSettings, load_one
+from newsdigest.content.model import Item
+from newsdigest.errors import SECRET_FIELDS, ConfigError, ContentInvalid, NewsdigestError
+from newsdigest.render.pages import item_page
+from newsdigest.render.theme import Theme, default_theme_dir
+from newsdigest.serve.watcher import Changes, Sources
+from newsdigest.stories.grouping import SiteIndex, Story, make_story
 
 SERVE_OUTPUT = "serve-public"  # inside the cache folder: public/ keeps the deployable build
 CONTEXT_BYTES = 256 * 1024  # enough for any line an error points at; never a whole huge file

@@ -25,15 +25,15 @@ from pathlib import Path
 from typing import Protocol
 from urllib.parse import parse_qs, quote, unquote, urlsplit
 
-from newsdigest.config import SiteConfig
+from newsdigest.build.pipeline import BuildOptions
+from newsdigest.config.site import SiteConfig
 from newsdigest.errors import NewsdigestError, UsageError
-from newsdigest.pipeline import BuildOptions
-from newsdigest.preview import ErrorEntry, Preview, Rebuild
-from newsdigest.structured import inert_json
-from newsdigest.watcher import Watcher
+from newsdigest.render.structured import inert_json
+from newsdigest.serve.rebuild import ErrorEntry, Preview, Rebuild
+from newsdigest.serve.watcher import Watcher
 
 RESERVED = "/__newsdigest/"  # the server's own files; never looked up in the output folder
-CLIENT_DIR = Path(__file__).parent / "serve_client"
+CLIENT_DIR = Path(__file__).parent / "client"
 CLIENT_FILES = {"reload.js": "text/javascript; charset=utf-8",
                 "overlay.css": "text/css; charset=utf-8"}
 PING_SECONDS = 15.0  # keeps proxies from closing an idle event stream; finds closed tabs

@@ -18,7 +18,7 @@ from watchdog import events
 from watchdog.observers import Observer
 from watchdog.observers.api import BaseObserver, ObservedWatch
 
-from newsdigest.content import is_junk
+from newsdigest.content.files import is_junk
 from newsdigest.errors import NewsdigestError
 
 QUIET = 0.06  # seconds without events that end a burst

@@ -12,13 +12,13 @@ from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from functools import cached_property
 
-from newsdigest.config import SiteConfig
-from newsdigest.content import Discovery, SourceFile, decode, parse
-from newsdigest.digestconfig import DigestSettings
+from newsdigest.config.digest import DigestSettings
+from newsdigest.config.site import SiteConfig
+from newsdigest.content.files import Discovery, SourceFile, decode, parse
+from newsdigest.content.markup import RenderTimeout, render_body
 from newsdigest.errors import Problem
 from newsdigest.fingerprint import plain_repr
-from newsdigest.grouping import SiteIndex, Story, TopicRef
-from newsdigest.markup import RenderTimeout, render_body
+from newsdigest.stories.grouping import SiteIndex, Story, TopicRef
 
 NOTES_FOLDER = "digests/"  # in the content folder: editor's notes, not news items
 DAILY, WEEKLY = "daily", "weekly"

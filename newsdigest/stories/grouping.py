@@ -9,12 +9,12 @@ from datetime import datetime, timedelta, tzinfo
 from operator import attrgetter
 
 from newsdigest import urls
-from newsdigest.config import SiteConfig
-from newsdigest.dedupe import Credit, merge_duplicates, title_key
+from newsdigest.config.site import SiteConfig
+from newsdigest.content.dedupe import Credit, merge_duplicates, title_key
+from newsdigest.content.model import Image, Item
 from newsdigest.errors import Problem
 from newsdigest.fingerprint import plain_repr
-from newsdigest.model import Image, Item
-from newsdigest.picture import Picture
+from newsdigest.stories.picture import Picture
 
 FUTURE_TOLERANCE = timedelta(minutes=5)
 
