@@ -27,7 +27,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
 
 from newsdigest.build import search
 from newsdigest.build.output import (
@@ -39,12 +38,12 @@ from newsdigest.build.output import (
     rename_exchange,
     repair_mode,
 )
+from newsdigest.config.deploy import Target
 from newsdigest.errors import EXIT_USAGE, NewsdigestError
 
 if TYPE_CHECKING:
     from newsdigest.config.site import SiteConfig
 
-KINDS = ("directory", "rsync", "git", "s3")
 # Files whose names change with their content may be cached for a year; pages must stay fresh.
 HASHED = tuple(f"{index}/{part}/" for index in ("pagefind", "pagefind-recent")
                for part in ("fragment", "index", "filter"))
@@ -72,20 +71,6 @@ class DeployRefused(DeployError):
     exit_code = EXIT_USAGE
 
 
-@dataclass(frozen=True)
-class Target:
-    name: str
-    kind: str
-    destination: str  # folder, rsync destination or git remote
-    branch: str = "gh-pages"
-    cname: str = ""
-    message: str = "Deploy {site} ({files} files)"
-    author: str = ""  # "Name <email>"
-    prefix: str = ""  # s3: a folder in the bucket
-    region: str = ""
-    endpoint_url: str = ""  # s3: another S3-compatible service
-
-
 @dataclass
 class Plan:
     added: list[str] = field(default_factory=list)
@@ -99,46 +84,6 @@ class Plan:
     def lines(self) -> list[str]:
         return ([f"add    {p}" for p in self.added] + [f"change {p}" for p in self.changed]
                 + [f"delete {p}" for p in self.deleted])
-
-
-def parse_targets(data: dict[str, object]) -> tuple[list[Target], list[str]]:
-    """[deploy.NAME] tables into targets, with every problem at once."""
-    targets, problems = [], []
-    for name, table in sorted(data.items()):
-        where = f"deploy.{name}"
-        if not isinstance(table, dict):
-            problems.append(f"{where}: expected a table")
-            continue
-        secret = [k for k in table if any(w in k.lower() for w in ("token", "secret", "password",
-                                                                      "key"))]
-        for key in secret:
-            problems.append(f"{where}.{key}: secrets do not belong in site.toml; "
-                            "set them in the environment")
-        kind = table.get("type")
-        if kind not in KINDS:
-            problems.append(f"{where}.type: expected one of {', '.join(KINDS)}, got {kind!r}")
-            continue
-        key = {"directory": "path", "rsync": "destination", "git": "remote", "s3": "bucket"}[kind]
-        destination = table.get(key)
-        if not isinstance(destination, str) or not destination:
-            problems.append(f"{where}.{key}: required")
-            continue
-        if "://" in destination and urlsplit(destination).password:
-            problems.append(f"{where}: the destination has a password in it; use the "
-                            "environment (SSH agent, git credential helper) instead")
-            continue
-        allowed = {"type", "path", "destination", "remote", "branch", "cname", "message",
-                   "author", "bucket", "prefix", "region", "endpoint_url"}
-        for key in sorted(set(table) - allowed - set(secret)):
-            problems.append(f"{where}.{key}: unknown setting")
-        extra = {k: table[k] for k in ("branch", "cname", "message", "author", "prefix",
-                                       "region", "endpoint_url") if k in table}
-        bad = [k for k, v in extra.items() if not isinstance(v, str)]
-        for key in bad:
-            problems.append(f"{where}.{key}: expected text")
-        if not bad and not secret:
-            targets.append(Target(name, kind, destination, **extra))  # type: ignore[arg-type]
-    return targets, problems
 
 
 def project_folders(config: SiteConfig, project: Path) -> dict[str, Path]:

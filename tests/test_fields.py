@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from conftest import SEED, item
 
-from newsdigest.content.model import NearNames
+from newsdigest.config.rules import NearNames
 
 SETTINGS = '[site]\ntitle = "Fields"\nbase_url = "https://fields.example/"\n'
 TOPICS = '[topics."Machine Learning"]\n[topics."AI"]\n[topics."Computer Vision"]\n'

@@ -21,7 +21,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, tzinfo
 from pathlib import Path
 
-from newsdigest.build import output
+from newsdigest import store
 from newsdigest.content.dedupe import title_key
 from newsdigest.content.files import Discovery, SourceFile
 from newsdigest.content.loading import CacheEntry, LoadSettings, cached_entries, load_one
@@ -83,7 +83,7 @@ def _save(file: Path, key: str, front: FrontHalf) -> None:
     # the rest (most of the file) only when it can.
     header = (key, front.valid_until, front.records, _patchable(front.index), front.title_keys)
     body = replace(front, records={}, title_keys=Counter(), patched=None)
-    output.save_atomic(file, pickle.dumps(header, pickle.HIGHEST_PROTOCOL)
+    store.save_atomic(file, pickle.dumps(header, pickle.HIGHEST_PROTOCOL)
                        + pickle.dumps(body, pickle.HIGHEST_PROTOCOL))
 
 
@@ -112,7 +112,7 @@ def patched(file: Path, key: str, discovery: Discovery, settings: LoadSettings,
             if edits is None:
                 return None
             front = pickle.load(handle)
-    except output.UNREADABLE:
+    except store.UNREADABLE:
         return None
     if not isinstance(front, FrontHalf):
         return None

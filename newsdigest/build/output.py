@@ -11,68 +11,27 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import os
-import pickle
 import shutil
 import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from stat import S_ISDIR
-from typing import Any
 
 from newsdigest import urls
-from newsdigest.errors import NewsdigestError, OutputRefused
+from newsdigest.errors import OutputRefused
+from newsdigest.outputs import Output
+from newsdigest.store import TEMP_PREFIX, load_pickle, save_atomic
 
 MARKER = ".newsdigest"
 WRITING = ".newsdigest-writing"  # present while an incremental build replaces files
-TEMP_PREFIX = ".tmp-newsdigest-"
 _UMASK = os.umask(0o022)  # read once, at import (there is no way to read it without setting it)
 os.umask(_UMASK)
 FILE_MODE = 0o666 & ~_UMASK  # what open() gives a new file: pages must be as readable
 FOLDER_MODE = 0o777 & ~_UMASK  # what mkdir() gives a new folder
 MARKER_TEXT = "made by newsdigest: this folder is replaced by each build\n"
 BASE_URL_LINE = "base_url: "  # the marker's second line (record_base_url)
-PHASE_ASSETS = 0
 PARALLEL_THRESHOLD = 400  # below this, forking workers costs more than it saves
-
-
-@dataclass(frozen=True)
-class Output:
-    """One file of the site: where it goes, what it was made from, and how to make it."""
-
-    path: str  # relative to the output folder, posix
-    phase: int  # write order: assets, item pages, lists, feeds and sitemaps
-    fingerprint: str
-    produce: Callable[[], bytes] | None = None
-    copy_from: Path | None = None  # assets are copied, not produced
-    values: str = ""  # pages: the fingerprint of their values alone, without the templates
-    templates: tuple[str, ...] = ()  # pages: the templates they are rendered with
-
-
-class PathClaimedTwice(NewsdigestError):
-    """Two outputs of one build would write the same file: one would silently replace the
-    other (a static file over a page, a picture over a feed), so the build stops instead."""
-
-
-def check_one_claim_per_path(outputs: Sequence[Output]) -> None:
-    """PathClaimedTwice naming every path that more than one output would write."""
-    claims: dict[str, list[Output]] = {}
-    for made in outputs:
-        claims.setdefault(made.path, []).append(made)
-    clashes = [f"{path}: {' and '.join(_claimant(o) for o in claimed)}"
-               for path, claimed in claims.items() if len(claimed) > 1]
-    if clashes:
-        raise PathClaimedTwice(
-            "two outputs would write the same file; rename one of them:\n  "
-            + "\n  ".join(clashes))
-
-
-def _claimant(made: Output) -> str:
-    if made.copy_from is not None:
-        return f"the file {made.copy_from}"
-    if made.templates:
-        return f"a page made with {made.templates[0]}"
-    return "a generated file"
 
 
 @dataclass(frozen=True)
@@ -276,36 +235,9 @@ def _sweep_temporary_files(output_dir: Path) -> None:
                 os.unlink(os.path.join(root, name))
 
 
-# What reading back a cache file may raise when it is missing, cut short, or written by other
-# code (a class gone or renamed since): the cache is only ever a shortcut, so that is a miss.
-UNREADABLE = (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError,
-              ValueError, TypeError)
-
-
-def load_pickle(path: Path) -> Any:
-    """The object a cache file holds, or None when it cannot be read back (UNREADABLE)."""
-    try:
-        with path.open("rb") as handle:
-            return pickle.load(handle)
-    except UNREADABLE:
-        return None
-
-
 def load_manifest(path: Path) -> Manifest | None:
     manifest = load_pickle(path)
     return manifest if isinstance(manifest, dict) else None
-
-
-def save_atomic(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f"{TEMP_PREFIX}{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def clean_stale_staging(output_dir: Path) -> None:

@@ -16,18 +16,20 @@ from pathlib import Path
 
 from newsdigest import __version__, parallel
 from newsdigest.build import kept_state, output, search
-from newsdigest.build.output import Manifest, Output, WriteReport
+from newsdigest.build.output import Manifest, WriteReport
 from newsdigest.config.site import SiteConfig
 from newsdigest.content.files import Discovery, SourceFile, discover
 from newsdigest.content.loading import CacheEntry, LoadSettings, load_items, save_cache
 from newsdigest.errors import ContentInvalid, Problem
 from newsdigest.fingerprint import CODE, PACKAGE, fingerprint
 from newsdigest.images import stage as image_stage
+from newsdigest.outputs import PHASE_ASSETS, Output, check_one_claim_per_path
 from newsdigest.render import api, edition_pages, feeds, sitemaps
 from newsdigest.render.curation import REPORT_FOLDER, CurationReport, curation_report, page_context
 from newsdigest.render.fragments import Fragments
 from newsdigest.render.pages import PageSpec, plan_pages
 from newsdigest.render.theme import Theme, default_theme_dir
+from newsdigest.store import load_pickle, save_atomic
 from newsdigest.stories import editions
 from newsdigest.stories.grouping import FUTURE_TOLERANCE, SiteIndex, Story, group
 from newsdigest.urls import file_for
@@ -204,7 +206,7 @@ def _plan(config: SiteConfig, options: BuildOptions, now: datetime, discovery: D
         *_report_outputs(curation, theme, config, options),
     ]
     warnings += _missing_local_images(index, discovery.assets)
-    output.check_one_claim_per_path(outputs)
+    check_one_claim_per_path(outputs)
     return SitePlan(outputs, pages, page_files, theme, jsons, warnings, curation)
 
 
@@ -248,9 +250,9 @@ def _plan_and_write(config: SiteConfig, options: BuildOptions, progress: Progres
     theme.cards.save(current)
     jsons.save(current)
     if manifest_file is not None:
-        output.save_atomic(manifest_file, pickle.dumps(new_manifest, pickle.HIGHEST_PROTOCOL))
+        save_atomic(manifest_file, pickle.dumps(new_manifest, pickle.HIGHEST_PROTOCOL))
         # what the pages were made with, so that --explain can name the templates that change
-        output.save_atomic(_templates_record(manifest_file),
+        save_atomic(_templates_record(manifest_file),
                            pickle.dumps(theme.source_digests()))
     if options.search:
         record = manifest_file.with_suffix(".search") if manifest_file else None
@@ -274,7 +276,7 @@ def _plan_and_write(config: SiteConfig, options: BuildOptions, progress: Progres
     if snapshot_key and manifest_file is not None:
         record = replace(build_report, index=None, explanations=[], write=WriteReport(),
                          images=pictures.report.as_cached(), patched=None)
-        output.save_atomic(_snapshot_file(manifest_file),
+        save_atomic(_snapshot_file(manifest_file),
                            pickle.dumps((snapshot_key, front.valid_until, record)))
     return build_report
 
@@ -515,7 +517,7 @@ def _unchanged_build(config: SiteConfig, key: str, now: datetime, started: float
     future becomes due. The record says when that happens first.
     """
     manifest_file = _manifest_file(config)
-    match output.load_pickle(_snapshot_file(manifest_file)):
+    match load_pickle(_snapshot_file(manifest_file)):
         case (last_key, valid_until, record) if last_key == key:
             pass
         case _:
@@ -671,7 +673,7 @@ def static_outputs(config: SiteConfig) -> list[Output]:
     outputs = []
     for rel, path in sorted(chosen.items()):
         stat = path.stat()
-        outputs.append(Output(rel, output.PHASE_ASSETS,
+        outputs.append(Output(rel, PHASE_ASSETS,
                               fingerprint(str(path), stat.st_size, stat.st_mtime_ns),
                               copy_from=path))
     return outputs
@@ -709,7 +711,7 @@ def _templates_changed(theme: Theme, manifest_file: Path | None) -> set[str]:
     """The templates whose source changed since the last build (as far as it recorded)."""
     if manifest_file is None:
         return set()
-    before = output.load_pickle(_templates_record(manifest_file))
+    before = load_pickle(_templates_record(manifest_file))
     if not isinstance(before, dict):
         return set()
     return {name for name, digest in theme.source_digests().items()

@@ -19,9 +19,11 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from newsdigest.build.output import Output, load_pickle, make_staging, rename_exchange, save_atomic
+from newsdigest.build.output import make_staging, rename_exchange
 from newsdigest.errors import NewsdigestError
 from newsdigest.fingerprint import fingerprint
+from newsdigest.outputs import Output
+from newsdigest.store import load_pickle, save_atomic
 
 FOLDER = "pagefind"  # every item page, as of the last time the whole index was made
 RECENT = "pagefind-recent"  # the item pages changed since, and the ones it replaces

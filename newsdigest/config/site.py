@@ -8,19 +8,15 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field, fields, replace
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from newsdigest.config.deploy import Target, parse_targets
 from newsdigest.config.digest import DigestSettings, parse_digest
 from newsdigest.config.images import ImageSettings, parse_image_settings
-from newsdigest.content.files import DEFAULT_IGNORE
-from newsdigest.content.markup import KNOWN_EMBED_HOSTS
-from newsdigest.content.model import ContentRules
+from newsdigest.config.rules import DEFAULT_IGNORE, KNOWN_EMBED_HOSTS, ContentRules
 from newsdigest.errors import ConfigError
-
-if TYPE_CHECKING:
-    from newsdigest.deploy import Target
 
 DEFAULT_CONFIG = "site.toml"
 
@@ -276,8 +272,6 @@ def _parse(data: dict[str, Any], problems: list[str]) -> dict[str, Any]:
     values["rules"] = ContentRules(**rules)
     deploy = data.get("deploy", {})
     if isinstance(deploy, dict):
-        from newsdigest.deploy import parse_targets  # only sites that deploy need it
-
         targets, deploy_problems = parse_targets(deploy)
         problems += deploy_problems
         values["deploy"] = tuple(targets)

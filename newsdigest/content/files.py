@@ -29,7 +29,6 @@ _BOUNDARY = frontmatter.YAMLHandler.FM_BOUNDARY
 _LAST_STEP = re.compile(r"(\.[^.\[]*|\[\d+\])$")
 # site.toml [build] ignore: files in the content folder that are not news items (a README, the
 # editors' own notes). Editor's notes for digest editions live in digests/ and stay visible.
-DEFAULT_IGNORE = ("README*", "_*")
 # Whole numbers in front matter beyond 64 bits are a mistake or an attack: past 4,300 digits
 # even str() of one raises, so they are refused where YAML makes them.
 MAX_YAML_INT = 2**63 - 1

@@ -17,6 +17,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from newsdigest import parallel
+from newsdigest.config.rules import ContentRules
 from newsdigest.config.site import SiteConfig
 from newsdigest.content import files, model
 from newsdigest.content.files import SourceFile
@@ -33,7 +34,7 @@ PARALLEL_THRESHOLD = 300
 class LoadSettings:
     timezone: str
     max_file_bytes: int
-    rules: model.ContentRules = model.ContentRules()
+    rules: ContentRules = ContentRules()
 
     @classmethod
     def of(cls, config: SiteConfig) -> LoadSettings:
@@ -213,7 +214,7 @@ def cached_entries(cache_dir: Path, settings: LoadSettings, rels: list[str]
 
 def _read_shard(cache_dir: Path, settings: LoadSettings, shard: int) -> dict[str, CacheEntry]:
     """One shard of the cache; empty if missing, unreadable or made with other settings."""
-    from newsdigest.build.output import load_pickle
+    from newsdigest.store import load_pickle
 
     match load_pickle(cache_dir / f"{shard:02d}.pickle"):
         case (key, dict() as part) if key == settings.key:
@@ -229,7 +230,7 @@ def save_cache(cache_dir: Path, settings: LoadSettings, entries: dict[str, Cache
 
 def _write_cache(cache_dir: Path, settings: LoadSettings, entries: dict[str, CacheEntry],
                  shards: set[int]) -> None:
-    from newsdigest.build.output import save_atomic
+    from newsdigest.store import save_atomic
 
     if not shards:
         return

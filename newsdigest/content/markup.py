@@ -13,6 +13,8 @@ from urllib.parse import parse_qs, urlsplit
 
 import nh3
 
+from newsdigest.config.rules import DEFAULT_EMBED_HOSTS, VIMEO_HOSTS, YOUTUBE_HOSTS
+
 _ALLOWED_TAGS = {
     "a", "abbr", "b", "blockquote", "br", "caption", "code", "dd", "del", "details", "div", "dl",
     "dt", "em", "figcaption", "figure", "h2", "h3", "h4", "h5", "h6", "hr", "i", "img", "ins",
@@ -127,11 +129,6 @@ def _time_limit(seconds: float) -> Iterator[None]:
         signal.signal(signal.SIGALRM, previous)
 
 
-_YOUTUBE_HOSTS = {"www.youtube.com", "youtube.com", "m.youtube.com", "www.youtube-nocookie.com",
-                  "youtube-nocookie.com"}
-_VIMEO_HOSTS = {"player.vimeo.com"}
-KNOWN_EMBED_HOSTS = _YOUTUBE_HOSTS | _VIMEO_HOSTS  # the hosts whose video ids we can read
-DEFAULT_EMBED_HOSTS = tuple(sorted(KNOWN_EMBED_HOSTS))
 _YOUTUBE_ID = re.compile(r"[A-Za-z0-9_-]{11}")
 _VIMEO_ID = re.compile(r"[0-9]{1,12}")
 
@@ -169,13 +166,13 @@ def parse_embed(html: str,
         return None, "host not allowed"
     if host not in hosts:
         return None, f"host not allowed ({host or 'none'})"
-    if host in _YOUTUBE_HOSTS:
+    if host in YOUTUBE_HOSTS:
         match = re.fullmatch(r"/embed/([^/]+)/?", parts.path)
         video_id = match.group(1) if match else (parse_qs(parts.query).get("v") or [""])[0]
         if _YOUTUBE_ID.fullmatch(video_id):
             return Embed("youtube", video_id), ""
         return None, "no valid YouTube video id in the iframe src"
-    if host in _VIMEO_HOSTS:
+    if host in VIMEO_HOSTS:
         match = re.fullmatch(r"/video/([^/]+)/?", parts.path)
         if match and _VIMEO_ID.fullmatch(match.group(1)):
             return Embed("vimeo", match.group(1)), ""

@@ -7,14 +7,14 @@ import math
 import re
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, tzinfo
-from functools import cached_property, lru_cache
+from functools import lru_cache
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
+from newsdigest.config.rules import ContentRules, NearNames
 from newsdigest.content.dedupe import StoryKeys, story_keys
 from newsdigest.content.files import RawItem
 from newsdigest.content.markup import (
-    DEFAULT_EMBED_HOSTS,
     Embed,
     RenderTimeout,
     parse_embed,
@@ -32,26 +32,6 @@ MAX_LENGTH_SECONDS = 31 * 86400  # a video's `length`
 # alone takes 9999-12-31T23:00:00-05:00 past the last date Python has.
 EARLIEST = datetime(1900, 1, 1, tzinfo=UTC)
 LATEST = datetime(3000, 1, 1, tzinfo=UTC)
-
-
-@dataclass(frozen=True)
-class ContentRules:
-    """Limits and policies for untrusted content, from site.toml (defaults are safe)."""
-
-    max_body_bytes: int = 256 * 1024  # a longer body is cut, with a warning
-    max_front_matter_bytes: int = 64 * 1024  # a larger block makes the file invalid
-    max_topics: int = 12
-    render_seconds: float = 10.0  # per body: Markdown has super-linear inputs
-    embed_hosts: tuple[str, ...] = DEFAULT_EMBED_HOSTS
-    nofollow: bool = False  # add rel="nofollow" to links in bodies
-    strict: bool = False  # every warning about an item makes it invalid
-    declared_topics: tuple[str, ...] = ()  # site.toml [topics]: near misses are warned about
-
-    @cached_property
-    def near_topics(self) -> NearNames:
-        # Built once per process, on first use: hashing the rules for a cache would cost a walk
-        # of every declared topic per item.
-        return NearNames(self.declared_topics)
 
 
 @dataclass(frozen=True)
@@ -226,7 +206,10 @@ class RenderedBody:
     hint: str = ""
 
 
-def render_item_body(body: str, rules: ContentRules = ContentRules()) -> RenderedBody:
+DEFAULT_RULES = ContentRules()
+
+
+def render_item_body(body: str, rules: ContentRules = DEFAULT_RULES) -> RenderedBody:
     """The body as sanitized HTML, cut to the size limit first; a body that fails to render
     (too slow, nested too deeply) is an error of the item, not of the build."""
     encoded = body.encode("utf-8", "surrogatepass")
@@ -245,7 +228,7 @@ def render_item_body(body: str, rules: ContentRules = ContentRules()) -> Rendere
                             hint="simplify the Markdown")
 
 
-def validate(raw: RawItem, digest: str, tz: tzinfo, rules: ContentRules = ContentRules(),
+def validate(raw: RawItem, digest: str, tz: tzinfo, rules: ContentRules = DEFAULT_RULES,
              body: RenderedBody | None = None) -> Validation:
     """Type-check every field; wrong types fail the file, unsafe optional values are dropped.
 
@@ -583,50 +566,6 @@ def _names(check: _Checker, data: dict[str, Any], name: str, limit: int,
                     check.warn(f"{name}[{index}]", f"topic {squashed!r} is not declared in "
                                                    f"site.toml; did you mean {near!r}?")
     return tuple(names.values())
-
-
-class NearNames:
-    """Declared names, to find the one a name misses by one edit (a letter left out, added,
-    changed, or two swapped), for any number of names at a few lookups each."""
-
-    MIN_LENGTH = 4  # shorter names one edit apart are usually different words (AI, AR, VR)
-
-    def __init__(self, names: tuple[str, ...]):
-        self.exact: dict[str, str] = {}
-        for name in names:
-            self.exact.setdefault(_squash(name).casefold(), name)
-        # Each declared name with one letter left out: a misspelling meets its name here.
-        self.shortened: dict[str, list[str]] = {}
-        for key in self.exact:
-            for cut in {key[:i] + key[i + 1:] for i in range(len(key))}:
-                self.shortened.setdefault(cut, []).append(key)
-
-    def near(self, key: str) -> str | None:
-        """The declared name (as declared) one edit from `key`, a casefolded name; None when
-        `key` is declared itself, or near none."""
-        if key in self.exact or len(key) < self.MIN_LENGTH or not self.exact:
-            return None
-        cuts = {key[:i] + key[i + 1:] for i in range(len(key))}
-        candidates = set(self.shortened.get(key, ()))  # a letter left out of `key`
-        for cut in cuts:
-            if cut in self.exact:  # a letter added to `key`
-                candidates.add(cut)
-            candidates.update(self.shortened.get(cut, ()))  # changed, or two swapped
-        found = sorted(c for c in candidates if _one_edit(key, c))
-        return self.exact[found[0]] if found else None
-
-
-def _one_edit(a: str, b: str) -> bool:
-    """One letter apart (left out, added or changed), or two neighbours swapped."""
-    if len(a) > len(b):
-        a, b = b, a
-    if len(b) - len(a) > 1 or a == b:
-        return False
-    start = next((i for i, (x, y) in enumerate(zip(a, b, strict=False)) if x != y), len(a))
-    if len(a) != len(b):
-        return a[start:] == b[start + 1:]
-    return (a[start + 1:] == b[start + 1:]
-            or (a[start:start + 2] == b[start:start + 2][::-1] and a[start + 2:] == b[start + 2:]))
 
 
 def _curation(check: _Checker, data: dict[str, Any]) -> str:

@@ -22,8 +22,6 @@ from functools import cache, cached_property, partial
 from pathlib import Path
 from typing import NamedTuple
 
-from newsdigest.build import output
-from newsdigest.build.output import Output
 from newsdigest.config.images import ImageSettings
 from newsdigest.config.site import SiteConfig
 from newsdigest.content.model import Image
@@ -34,6 +32,8 @@ from newsdigest.images.thumbnails import (
     check_image,
     make_thumbnails,
 )
+from newsdigest.outputs import PHASE_ASSETS, Output
+from newsdigest.store import save_atomic
 from newsdigest.stories.grouping import SiteIndex, Story
 from newsdigest.stories.picture import Picture
 
@@ -166,7 +166,7 @@ def prepare(index: SiteIndex, config: SiteConfig, assets: dict[str, Path], offli
     for ref_key, state in states.items():
         if isinstance(state, Failed):
             report.fallbacks.setdefault(state.reason, []).append(ref_key[0])
-    outputs = [Output(output_path(v), output.PHASE_ASSETS, v.name, copy_from=cache.file(v.name))
+    outputs = [Output(output_path(v), PHASE_ASSETS, v.name, copy_from=cache.file(v.name))
                for v in used.values()]
     set_pictures(index.stories, pictures)
     return ImageStage(outputs, report, generic)
@@ -458,7 +458,7 @@ class _Resolver:
         except NotAnImage as exc:
             return Failed(str(exc), lasting=True)
         digest = hashlib.blake2b(data, digest_size=16).hexdigest()
-        output.save_atomic(self.cache.source(digest), data)
+        save_atomic(self.cache.source(digest), data)
         return digest
 
     def _record(self, url: str, result: str | Failed) -> str | Failed:
@@ -513,7 +513,7 @@ class _Resolver:
         for name, encoded in files.items():
             target = self.cache.file(name)
             if not target.is_file():
-                output.save_atomic(target, encoded)
+                save_atomic(target, encoded)
         return thumbs
 
 
@@ -547,7 +547,7 @@ class ImageCache:
             return
         data = {"version": INDEX_VERSION, "remote": self.remote, "local": self.local,
                 "thumbs": {key: _thumbnails_to_json(t) for key, t in self.thumbs.items()}}
-        output.save_atomic(self.root / "index.json",
+        save_atomic(self.root / "index.json",
                            json.dumps(data, sort_keys=True, separators=(",", ":")).encode())
         self.dirty = False
 

@@ -15,7 +15,7 @@ import pickle
 import zlib
 from pathlib import Path
 
-from newsdigest.build.output import load_pickle, save_atomic
+from newsdigest.store import load_pickle, save_atomic
 
 SHARDS = 32
 Key = tuple[str, object]  # (story fingerprint, variant such as the card's `eager`)

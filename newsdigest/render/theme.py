@@ -12,13 +12,13 @@ import jinja2
 from jinja2 import meta
 from markupsafe import Markup
 
-from newsdigest.build.output import load_pickle, save_atomic
 from newsdigest.config.site import SiteConfig
 from newsdigest.errors import TemplateFailure
 from newsdigest.fingerprint import CODE, fingerprint
 from newsdigest.render import structured
 from newsdigest.render.fragments import Fragments
 from newsdigest.render.pages import shorten
+from newsdigest.store import load_pickle, save_atomic
 
 # Only the theme's own files run: no inline script or style, no eval (WebAssembly is allowed
 # for the search index), videos only from the embed hosts the click-to-play facade loads.
