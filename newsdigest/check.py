@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import math
-import multiprocessing
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -16,6 +15,7 @@ import lxml.etree
 import lxml.html
 
 from newsdigest.config.site import SiteConfig
+from newsdigest.parallel import forked_workers
 
 if TYPE_CHECKING:  # imported when sources are checked: http.client and ssl cost start-up
     from newsdigest.images.fetch import Cause, FetchLimits, Lookups
@@ -73,8 +73,8 @@ def _parse_all(root: Path, pages: list[str], config: SiteConfig,
                workers: int) -> list[PageFacts]:
     jobs = [(str(root), page, config.base_path, config.origin) for page in pages]
     if workers > 1 and len(jobs) > 500:
-        with multiprocessing.get_context("fork").Pool(workers) as pool:
-            return pool.starmap(_page_facts, jobs, chunksize=200)
+        with forked_workers(workers) as pool:
+            return list(pool.map(_page_facts, *zip(*jobs, strict=True), chunksize=200))
     return [_page_facts(*job) for job in jobs]
 
 

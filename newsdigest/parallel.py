@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from concurrent.futures import Executor
+from contextlib import contextmanager
 from typing import TypeVar
 
 Result = TypeVar("Result")
@@ -10,6 +12,27 @@ Result = TypeVar("Result")
 # What the forked workers run: set before the pool forks, so they inherit it (with its closures
 # and the data they reach) instead of receiving it pickled.
 _task: Callable[[int, int], object] | None = None
+
+
+@contextmanager
+def forked_workers(count: int) -> Iterator[Executor]:
+    """`count` worker processes forked from this one: they inherit its memory as it is when
+    the first task is submitted, so tasks can reach module globals set just before.
+
+    Not multiprocessing.Pool: when a task raised (a template error), leaving its `with`
+    terminates the pool, and that deadlocks now and then (a worker blocked reading the task
+    queue holds the lock that terminating needs). Here, on any error, the tasks not started
+    are cancelled and those running finish.
+    """
+    import multiprocessing  # only builds large enough to share out need it
+    from concurrent.futures import ProcessPoolExecutor
+
+    with ProcessPoolExecutor(count, mp_context=multiprocessing.get_context("fork")) as pool:
+        try:
+            yield pool
+        except BaseException:
+            pool.shutdown(wait=True, cancel_futures=True)
+            raise
 
 
 def fork_map(task: Callable[[int, int], Result], total: int, workers: int,
@@ -24,12 +47,10 @@ def fork_map(task: Callable[[int, int], Result], total: int, workers: int,
     if workers <= 1 or len(ranges) <= 1:
         yield from (task(*bounds) for bounds in ranges)
         return
-    import multiprocessing  # only builds large enough to share out need it
-
     _task = task
     try:
-        with multiprocessing.get_context("fork").Pool(min(workers, len(ranges))) as pool:
-            yield from pool.imap(_run, ranges)
+        with forked_workers(min(workers, len(ranges))) as pool:
+            yield from pool.map(_run, ranges)
     finally:
         _task = None
 

@@ -21,6 +21,7 @@ from stat import S_ISDIR
 from newsdigest import urls
 from newsdigest.errors import OutputRefused
 from newsdigest.outputs import Output
+from newsdigest.parallel import forked_workers
 from newsdigest.store import TEMP_PREFIX, load_pickle, save_atomic
 
 MARKER = ".newsdigest"
@@ -283,15 +284,13 @@ def _produce_all(batches: Sequence[Sequence[Output]], dest: Path, previous: Path
     chunk = max(25, min(200, len(every) // (workers * 8)))
     done = []
     try:
-        import multiprocessing  # only builds large enough to share out need it
-
-        with multiprocessing.get_context("fork").Pool(workers) as pool:
+        with forked_workers(workers) as pool:
             start = 0
             for batch in batches:
                 end = start + len(batch)
                 ranges = [(at, min(at + chunk, end)) for at in range(start, end, chunk)]
                 results: list[Written] = []
-                for written, made in pool.imap(_produce_range, ranges):  # the whole batch
+                for written, made in pool.map(_produce_range, ranges):  # the whole batch
                     results.extend(written)
                     if harvest is not None:
                         harvest.give(made)
