@@ -200,7 +200,7 @@ def item_sources(output_dir: Path) -> list[tuple[str, str]]:
 def source_files(config: SiteConfig) -> dict[str, list[str]]:
     """The content files that give each source URL (as the build reads them, drafts too),
     shown from the current folder when below it: the files an editor fixes."""
-    from newsdigest.build.pipeline import current_index
+    from newsdigest.build.gather import current_index
 
     if not config.content_dir.is_dir():
         return {}

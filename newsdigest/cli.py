@@ -15,7 +15,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from newsdigest import __version__
-from newsdigest.build.pipeline import BuildOptions, BuildReport, build_site, why
+from newsdigest.build.explain import why
+from newsdigest.build.options import BuildOptions
+from newsdigest.build.pipeline import BuildReport, build_site
 from newsdigest.config.site import DEFAULT_CONFIG, SiteConfig, load_config
 from newsdigest.errors import EXIT_OK, EXIT_USAGE, NewsdigestError, Problem, UsageError
 from newsdigest.images.stage import ImageReport
@@ -608,7 +610,7 @@ def _deploy(args: argparse.Namespace) -> int:
 
     from newsdigest import deploy
     from newsdigest.build.output import load_manifest
-    from newsdigest.build.pipeline import _manifest_file
+    from newsdigest.build.records import manifest_path
     from newsdigest.check import check_site
 
     config = load_config(args.config)
@@ -640,7 +642,7 @@ def _deploy(args: argparse.Namespace) -> int:
     if findings and not args.force:
         raise NewsdigestError(f"the check found {len(findings)} problems: nothing deployed "
                               "(fix them, or deploy anyway with --force)")
-    files = deploy.site_files(built.output_dir, load_manifest(_manifest_file(built)))
+    files = deploy.site_files(built.output_dir, load_manifest(manifest_path(built)))
     if not files:
         raise NewsdigestError(f"{built.output_dir} holds no built site: nothing deployed "
                               "(build it, or deploy without --no-build)")
@@ -670,7 +672,7 @@ def build_options_now() -> datetime | None:
 
 
 def _images(args: argparse.Namespace) -> int:
-    from newsdigest.build.pipeline import current_index
+    from newsdigest.build.gather import current_index
     from newsdigest.images.stage import image_cache_dir, prune
 
     if not args.prune:

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from conftest import item
 
+from newsdigest.build import plan
 from newsdigest.build.pipeline import BuildOptions, BuildReport, build_site
 from newsdigest.cli import main
 from newsdigest.config.site import load_config
@@ -298,10 +299,10 @@ def test_a_copy_of_the_cache_from_another_output_is_not_trusted(site, tmp_path):
 
 
 def test_parallel_build_equals_serial_build(make_site, tmp_path, monkeypatch):
-    from newsdigest.build import pipeline
+    from newsdigest.build import plan
 
     # cards and API JSON made up front by workers, as in a large site's full build
-    monkeypatch.setattr(pipeline, "FRAGMENTS_PARALLEL_THRESHOLD", 50)
+    monkeypatch.setattr(plan, "FRAGMENTS_PARALLEL_THRESHOLD", 50)
     files = corpus()
     for n in range(14, 500):  # enough outputs to cross the parallel threshold
         files[f"content/extra-{n}.md"] = item(
@@ -560,11 +561,11 @@ def test_cards_made_before_the_page_workers_are_not_handed_back_by_them(make_sit
                                                                          monkeypatch):
     # A full build makes every card and story JSON first; the page workers inherit them and
     # must not send them back to the parent as their own (megabytes through pipes, held twice).
-    from newsdigest.build import output, pipeline
+    from newsdigest.build import output
     from newsdigest.render.fragments import Fragments
 
     monkeypatch.setattr(output, "PARALLEL_THRESHOLD", 1)
-    monkeypatch.setattr(pipeline, "FRAGMENTS_PARALLEL_THRESHOLD", 1)
+    monkeypatch.setattr(plan, "FRAGMENTS_PARALLEL_THRESHOLD", 1)
     handed_back: list[int] = []
     real_add = Fragments.add
     monkeypatch.setattr(Fragments, "add", lambda self, pieces: (
@@ -582,7 +583,7 @@ def test_a_template_error_in_a_worker_names_the_file_and_leaves_the_site(make_si
     # The cards are rendered by forked workers before any page: an error there must reach
     # the user as the template's file and line, with the previous site left untouched.
     from newsdigest import parallel
-    from newsdigest.build import output, pipeline
+    from newsdigest.build import output
     from newsdigest.cli import main
 
     files = corpus()
@@ -593,7 +594,7 @@ def test_a_template_error_in_a_worker_names_the_file_and_leaves_the_site(make_si
     site = make_site(files, SETTINGS)
     build(site)
     monkeypatch.setattr(output, "PARALLEL_THRESHOLD", 1)
-    monkeypatch.setattr(pipeline, "FRAGMENTS_PARALLEL_THRESHOLD", 1)
+    monkeypatch.setattr(plan, "FRAGMENTS_PARALLEL_THRESHOLD", 1)
     forked = []
     real_fork_map = parallel.fork_map
     monkeypatch.setattr(parallel, "fork_map", lambda task, total, workers, chunk: (
@@ -624,10 +625,10 @@ def test_cards_and_api_json_made_in_workers_are_kept_for_the_next_build(site, tm
     # to the card template or the settings makes them unusable.
     import pickle
 
-    from newsdigest.build import output, pipeline
+    from newsdigest.build import output
 
     monkeypatch.setattr(output, "PARALLEL_THRESHOLD", 1)  # workers even for a small site
-    monkeypatch.setattr(pipeline, "FRAGMENTS_PARALLEL_THRESHOLD", 1)
+    monkeypatch.setattr(plan, "FRAGMENTS_PARALLEL_THRESHOLD", 1)
     site.write("content/2026-10-20-fresh.md", item(
         title="A fresh story", date="2026-10-20T09:00:00Z", url="https://example.com/fresh"))
     config = load_config(site.root / "site.toml")
@@ -665,7 +666,7 @@ def test_cards_and_api_json_made_in_workers_are_kept_for_the_next_build(site, tm
 def test_the_preview_server_patches_the_site_state_it_keeps_in_memory(site, tmp_path):
     # The preview server keeps the last build's front half in memory: an edit that moves no
     # story patches it (no file read but the edited one), and the site is a clean build's.
-    from newsdigest.build.pipeline import WarmState
+    from newsdigest.build.gather import WarmState
 
     config = load_config(site.root / "site.toml")
     options = BuildOptions(now=NOW, workers=1, search=False, offline=True)

@@ -17,46 +17,22 @@ import os
 import pickle
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import datetime, tzinfo
 from pathlib import Path
 
 from newsdigest import store
+from newsdigest.build.gather import GatheredSite
 from newsdigest.content.dedupe import title_key
 from newsdigest.content.files import Discovery, SourceFile
 from newsdigest.content.loading import CacheEntry, LoadSettings, cached_entries, load_one
 from newsdigest.content.model import Item
-from newsdigest.errors import Problem
-from newsdigest.images import stage as image_stage
-from newsdigest.stories.editions import Edition
 from newsdigest.stories.grouping import SiteIndex, make_story
 
 MOST_PATCHED = 200  # past this many changed files, doing it all again costs about the same
 
 
-@dataclass
-class FrontHalf:
-    """What a build knows before it plans pages."""
-
-    index: SiteIndex
-    pictures: image_stage.ImageStage
-    editions: list[Edition]
-    problems: list[Problem]
-    item_warnings: dict[str, list[Problem]]  # per content file (only those with any)
-    later_warnings: list[Problem]  # from grouping and the editor's notes
-    valid_until: datetime | None  # when time alone changes it: a future item becomes due
-    title_keys: Counter[str]  # grouping.Grouping.title_keys
-    records: dict[str, tuple[int, int, str]]  # content file -> size, mtime_ns, digest
-    parsed: int = 0  # files read and validated by this build
-    patched: list[str] | None = None  # content files patched into a kept state; None: made
-
-    def warnings(self, discovery: Discovery) -> list[Problem]:
-        """The build's warnings so far, in the order a build that read every file gives."""
-        by_file = [w for s in discovery.items for w in self.item_warnings.get(s.rel, ())]
-        return discovery.warnings + by_file + self.later_warnings
-
-
-def save_in_background(file: Path, key: str, front: FrontHalf) -> Callable[[], None]:
+def save_in_background(file: Path, key: str, front: GatheredSite) -> Callable[[], None]:
     """Write the kept state from a forked process while the build goes on (pickling 10,000
     stories takes a third of a second); returns the function that waits for it."""
     try:
@@ -78,7 +54,7 @@ def save_in_background(file: Path, key: str, front: FrontHalf) -> Callable[[], N
     return wait
 
 
-def _save(file: Path, key: str, front: FrontHalf) -> None:
+def _save(file: Path, key: str, front: GatheredSite) -> None:
     # A header first, with what decides whether the kept state can be patched: a build reads
     # the rest (most of the file) only when it can.
     header = (key, front.valid_until, front.records, _patchable(front.index), front.title_keys)
@@ -89,7 +65,7 @@ def _save(file: Path, key: str, front: FrontHalf) -> None:
 
 def patched(file: Path, key: str, discovery: Discovery, settings: LoadSettings,
             items_cache: Path, tz: tzinfo, repicture: Callable[[SiteIndex, set[str]], object],
-            now: datetime) -> FrontHalf | None:
+            now: datetime) -> GatheredSite | None:
     """The kept state with the changed files' stories patched in, or None when the build must
     do it all again: no kept state for this key, time has changed it (a future item is due),
     or an edit moves a story.
@@ -114,16 +90,16 @@ def patched(file: Path, key: str, discovery: Discovery, settings: LoadSettings,
             front = pickle.load(handle)
     except store.UNREADABLE:
         return None
-    if not isinstance(front, FrontHalf):
+    if not isinstance(front, GatheredSite):
         return None
     front.records, front.title_keys = records, title_keys
     return _apply(front, edits, len(changed), repicture)
 
 
-def patched_in_memory(front: FrontHalf, discovery: Discovery, settings: LoadSettings,
+def patched_in_memory(front: GatheredSite, discovery: Discovery, settings: LoadSettings,
                       items: dict[str, CacheEntry], tz: tzinfo,
                       repicture: Callable[[SiteIndex, set[str]], object],
-                      now: datetime) -> FrontHalf | None:
+                      now: datetime) -> GatheredSite | None:
     """`patched` for a state kept in memory between builds (the preview server), with the
     warm item cache (`items`) as the previous versions; it learns the edited files' new ones.
 
@@ -145,8 +121,8 @@ def patched_in_memory(front: FrontHalf, discovery: Discovery, settings: LoadSett
     return patched_front
 
 
-def _apply(front: FrontHalf, edits: list[tuple[str, CacheEntry]], changed: int,
-           repicture: Callable[[SiteIndex, set[str]], object]) -> FrontHalf | None:
+def _apply(front: GatheredSite, edits: list[tuple[str, CacheEntry]], changed: int,
+           repicture: Callable[[SiteIndex, set[str]], object]) -> GatheredSite | None:
     """The edited items' stories updated in place, and pictured again."""
     stories = {story.item.source: story for story in front.index.stories} if edits else {}
     for rel, entry in edits:

@@ -17,6 +17,7 @@ from newsdigest.config.digest import DigestSettings, parse_digest
 from newsdigest.config.images import ImageSettings, parse_image_settings
 from newsdigest.config.rules import DEFAULT_IGNORE, KNOWN_EMBED_HOSTS, ContentRules
 from newsdigest.errors import ConfigError
+from newsdigest.fingerprint import fingerprint
 
 DEFAULT_CONFIG = "site.toml"
 
@@ -372,3 +373,18 @@ def _strings(value: Any, path: str = "") -> Iterator[tuple[str, str]]:
     elif isinstance(value, list):
         for index, inner in enumerate(value):
             yield from _strings(inner, f"{path}[{index}]")
+
+
+# Settings no page reads (where things are, where they go): changing them re-renders nothing.
+_LOCATION_SETTINGS = {"content_dir", "output_dir", "cache_dir", "templates_dir", "static_dir",
+                      "deploy",
+                      # pages read the pictures the image stage made, which stories' prints cover
+                      "images"}
+
+
+def settings_fingerprint(config: SiteConfig) -> str:
+    """Every setting a page can read (not where folders are)."""
+    return fingerprint(*(
+        (f.name, getattr(config, f.name)) for f in fields(config)
+        if f.name not in _LOCATION_SETTINGS
+    ))

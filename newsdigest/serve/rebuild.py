@@ -22,14 +22,13 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from newsdigest.build import output
+from newsdigest.build.gather import WarmState
 from newsdigest.build.pipeline import (
     BuildOptions,
     BuildReport,
-    WarmState,
     build_site,
-    page_outputs,
-    static_outputs,
 )
+from newsdigest.build.plan import page_outputs, static_outputs
 from newsdigest.config.site import SiteConfig
 from newsdigest.content.files import ITEM_SUFFIXES, SourceFile
 from newsdigest.content.loading import LoadSettings, load_one

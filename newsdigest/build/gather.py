@@ -1,0 +1,149 @@
+"""Step 2 of a build: content files read, validated, grouped into stories, pictured, and
+the editions chosen; one value, `GatheredSite`, for every command that needs the site."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from newsdigest.build.options import BuildOptions, Progress, progress_counter
+from newsdigest.config.site import SiteConfig, settings_fingerprint
+from newsdigest.content.files import Discovery, SourceFile, discover
+from newsdigest.content.loading import CacheEntry, LoadSettings, load_items, save_cache
+from newsdigest.errors import ContentInvalid, Problem
+from newsdigest.fingerprint import CODE, fingerprint
+from newsdigest.images import stage as image_stage
+from newsdigest.stories import editions
+from newsdigest.stories.editions import Edition
+from newsdigest.stories.grouping import FUTURE_TOLERANCE, SiteIndex, group
+
+
+@dataclass
+class GatheredSite:
+    """The site as gathered: stories grouped and pictured, editions chosen, with what was
+    wrong. What a build knows before it plans pages; kept between builds (kept_state.py)."""
+
+    index: SiteIndex
+    pictures: image_stage.ImageStage
+    editions: list[Edition]
+    problems: list[Problem]
+    item_warnings: dict[str, list[Problem]]  # per content file (only those with any)
+    later_warnings: list[Problem]  # from grouping and the editor's notes
+    valid_until: datetime | None  # when time alone changes it: a future item becomes due
+    title_keys: Counter[str]  # grouping.Grouping.title_keys
+    records: dict[str, tuple[int, int, str]]  # content file -> size, mtime_ns, digest
+    parsed: int = 0  # files read and validated by this build
+    patched: list[str] | None = None  # content files patched into a kept state; None: made
+
+    def warnings(self, discovery: Discovery) -> list[Problem]:
+        """The build's warnings so far, in the order a build that read every file gives."""
+        by_file = [w for s in discovery.items for w in self.item_warnings.get(s.rel, ())]
+        return discovery.warnings + by_file + self.later_warnings
+
+
+@dataclass
+class WarmState:
+    """Validated items a long-running caller (serve) keeps between builds.
+
+    With it, a build neither reads nor rewrites the item cache file (at 10,000 items that is
+    most of a second); `save()` writes it once, when the caller is done.
+    """
+
+    items: dict[str, CacheEntry] | None = None
+    items_key: str = ""  # the LoadSettings.key they were validated with
+    # The last build's gathered site (kept_state.py), patched in place by the next build when
+    # its edits move no story; made with the settings that give `gathered_key`.
+    gathered: GatheredSite | None = None
+    gathered_key: str = ""
+
+    def save(self, config: SiteConfig) -> None:
+        settings = LoadSettings.of(config)
+        if self.items is not None and self.items_key == settings.key:
+            save_cache(config.cache_dir / "items", settings, self.items)
+
+
+def gather(config: SiteConfig, options: BuildOptions, settings: LoadSettings,
+                discovery: Discovery, note_sources: list[SourceFile], assets: dict[str, Path],
+                now: datetime, progress: Progress | None, warm: WarmState | None,
+                cache_dir: Path | None) -> GatheredSite:
+    """Load, validate, group, picture and choose the editions: every file read."""
+    # 1. load and validate every file: all problems are collected before anything is written
+    kept = warm.items if warm and cache_dir and warm.items_key == settings.key else None
+    loaded = load_items(
+        discovery.items,
+        settings,
+        cache_dir / "items" if cache_dir and kept is None else None,
+        options.workers,
+        progress_counter(progress, "reading", len(discovery.items)),
+        kept,
+    )
+    if warm is not None and cache_dir:
+        warm.items, warm.items_key = loaded.entries, settings.key
+    # 2. group: choose what is published, arrange by topic and date
+    grouping = group(loaded.items, config, now, options.drafts, options.future)
+    problems = loaded.problems + grouping.problems
+    if problems and not options.skip_invalid:
+        raise ContentInvalid(problems)
+    index = grouping.index
+    # 2b. images: thumbnails for every story (downloaded once, made once), or fallbacks
+    pictures = image_stage.prepare(index, config, assets, options.offline, options.workers,
+                              now.timestamp(), progress)
+    notes, note_warnings = editions.load_notes(note_sources, config.digest, config.rules.nofollow)
+    digest_editions = editions.build_editions(index, config, notes)
+    future = [i.published_at for i in loaded.items
+              if i.published_at > now + FUTURE_TOLERANCE and not options.future]
+    valid_until = min(future) - FUTURE_TOLERANCE if future else None
+    if pictures.report.retry_at is not None:  # a failed download may be retried then
+        retry = datetime.fromtimestamp(pictures.report.retry_at, UTC)
+        valid_until = min(valid_until, retry) if valid_until else retry
+    entries = loaded.entries
+    return GatheredSite(
+        index=index,
+        pictures=pictures,
+        editions=digest_editions,
+        problems=problems,
+        item_warnings={rel: e.result.warnings for rel, e in entries.items() if e.result.warnings},
+        later_warnings=(grouping.warnings + note_warnings
+                        + editions.unused_notes(notes, digest_editions)),
+        valid_until=valid_until,
+        title_keys=grouping.title_keys,
+        records={rel: (e.size, e.mtime_ns, e.digest) for rel, e in entries.items()},
+        parsed=loaded.parsed,
+    )
+
+
+def repicture_stories(config: SiteConfig, assets: dict[str, Path], options: BuildOptions,
+               now: datetime, index: SiteIndex, generic: set[str]) -> None:
+    image_stage.prepare(index, config, assets, options.offline, options.workers, now.timestamp(),
+                   generic=generic)
+
+
+def kept_state_key(config: SiteConfig, options: BuildOptions, note_sources: list[SourceFile],
+               discovery: Discovery) -> str:
+    """Everything the kept site state is made from besides the news items themselves."""
+    image_index = image_stage.image_cache_dir(config) / "index.json"
+    try:
+        stat = image_index.stat()
+        image_cache = (stat.st_size, stat.st_mtime_ns)
+    except OSError:
+        image_cache = None
+    static = discover(config.static_dir) if config.static_dir.is_dir() else None
+    return fingerprint(
+        CODE, settings_fingerprint(config), config.images, str(config.content_dir),
+        str(config.static_dir), str(image_index), image_cache,
+        options.drafts, options.future, options.skip_invalid, options.offline,
+        [(s.rel, s.size, s.mtime_ns) for s in note_sources + discovery.assets],
+        [(s.rel, s.size, s.mtime_ns) for s in static.items + static.assets] if static else None,
+    )
+
+
+def current_index(config: SiteConfig, now: datetime | None = None
+                  ) -> tuple[SiteIndex, dict[str, Path]]:
+    """Every item a build may show (drafts and future ones too) and the content's other files,
+    for commands that need to know what is in use (images --prune)."""
+    _, discovery = editions.split_notes(discover(config.content_dir, config.ignore))
+    loaded = load_items(discovery.items, LoadSettings.of(config), None, 1, None, None)
+    grouping = group(loaded.items, config, now or datetime.now(UTC), True, True)
+    return grouping.index, {a.rel: a.path for a in discovery.assets}

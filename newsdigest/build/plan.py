@@ -1,0 +1,232 @@
+"""Step 3 of a build: every output of the site with the fingerprint of what it is made from,
+before any is rendered."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from functools import partial
+from pathlib import Path
+
+from newsdigest import parallel
+from newsdigest.build.gather import GatheredSite
+from newsdigest.build.options import BuildOptions
+from newsdigest.config.site import SiteConfig, settings_fingerprint
+from newsdigest.content.files import Discovery, SourceFile, discover
+from newsdigest.errors import Problem
+from newsdigest.fingerprint import CODE, fingerprint
+from newsdigest.outputs import PHASE_ASSETS, Output, check_one_claim_per_path
+from newsdigest.render import api, edition_pages, feeds, sitemaps
+from newsdigest.render.curation import REPORT_FOLDER, CurationReport, curation_report, page_context
+from newsdigest.render.fragments import Fragments
+from newsdigest.render.pages import PageSpec, plan_pages
+from newsdigest.render.theme import Theme, default_theme_dir
+from newsdigest.stories import editions
+from newsdigest.stories.grouping import SiteIndex, Story
+from newsdigest.urls import file_for
+
+PHASE_META = 3
+
+
+@dataclass
+class SitePlan:
+    """Every output of the site with its fingerprint, before any is rendered (step 3)."""
+
+    outputs: list[Output]
+    pages: list[PageSpec]
+    page_files: list[Output]  # the pages' outputs, in the order of `pages`
+    theme: Theme
+    jsons: Fragments
+    warnings: list[Problem]
+    curation: CurationReport
+
+
+def plan_site(config: SiteConfig, options: BuildOptions, now: datetime, discovery: Discovery,
+          front: GatheredSite) -> SitePlan:
+    """Plan every output with the fingerprint of what it is made from."""
+    cache_dir = config.cache_dir if options.use_cache else None
+    index, pictures, digest_editions = front.index, front.pictures, front.editions
+    warnings = front.warnings(discovery)
+    curation = curation_report(index, digest_editions, front.problems, warnings, now,
+                               pictures.generic)
+    theme = Theme(config, cache_dir)
+    settings_print = settings_fingerprint(config)
+    # Each story's card and JSON, kept between builds for lists that shift (fragments.py).
+    theme.cards = Fragments(cache_dir / "cards" if cache_dir else None,
+                            fingerprint(CODE, theme.digest("_card.html"), settings_print))
+    jsons = Fragments(cache_dir / "api" if cache_dir else None,
+                      fingerprint(CODE, settings_print))
+    pages = plan_pages(index, config, edition_pages.latest_link(digest_editions))
+    pages += edition_pages.digest_pages(digest_editions, config)
+    theme.preload(sorted({p.template for p in pages} | {"_card.html"}))
+    page_files = page_outputs(pages, theme, config)
+    outputs = [
+        *static_outputs(config),
+        *pictures.outputs,
+        *page_files,
+        *_meta_outputs(pages, page_files, index, config, now, jsons),
+        *_digest_outputs(digest_editions, config),
+        *_report_outputs(curation, theme, config, options),
+    ]
+    warnings += _missing_local_images(index, discovery.assets)
+    check_one_claim_per_path(outputs)
+    return SitePlan(outputs, pages, page_files, theme, jsons, warnings, curation)
+
+
+FRAGMENTS_PARALLEL_THRESHOLD = 500
+
+
+def make_fragments(stories: Sequence[Story], theme: Theme, jsons: Fragments,
+                    config: SiteConfig, workers: int) -> None:
+    """Each story's card and JSON, made once, shared between the workers, before the pages.
+
+    Left to the page workers, each would make most of them again: every worker renders lists
+    and item pages that show nearly every story.
+    """
+    missing = [story for story in stories
+               if theme.cards.get((story.fingerprint, False)) is None
+               or jsons.get((story.fingerprint, "json")) is None]
+    if workers <= 1 or len(missing) < FRAGMENTS_PARALLEL_THRESHOLD:
+        return  # made on demand, as pages ask for them
+
+    def make(start: int, end: int) -> list[tuple[str, str, str]]:
+        share = missing[start:end]
+        cards = [theme.card_html(story) for story in share]  # all cards, then all JSON:
+        texts = [api.story_text(story, config) for story in share]  # each stays warm
+        return list(zip([story.fingerprint for story in share], cards, texts, strict=True))
+
+    chunk = max(50, min(250, len(missing) // (workers * 8)))
+    for part in parallel.fork_map(make, len(missing), workers, chunk):
+        for fingerprint_, card, text in part:
+            theme.cards.put((fingerprint_, False), card)
+            jsons.put((fingerprint_, "json"), text)
+    # Saved now: the page workers fork from this process, and would otherwise hand all of
+    # them back to it as pieces they made (tens of megabytes through pipes, held twice).
+    current = {story.fingerprint for story in stories}
+    theme.cards.save(current)
+    jsons.save(current)
+
+
+def page_outputs(pages: list[PageSpec], theme: Theme, config: SiteConfig) -> list[Output]:
+    """Each page as an Output fingerprinted by its templates, the settings and its values."""
+    settings = settings_fingerprint(config)
+    card = theme.digest("_card.html")
+    outputs = []
+    for page in pages:
+        templates = theme.digest(page.template) + (card if page.uses_cards else "")
+        values = fingerprint(settings, page.path,
+                             page.context if page.inputs is None else page.inputs)
+        outputs.append(Output(
+            path=file_for(page.path),
+            phase=page.phase,
+            fingerprint=templates + values,
+            produce=partial(_render_spec, theme, page, config),
+            values=values,
+            templates=(page.template, "_card.html") if page.uses_cards else (page.template,),
+        ))
+    return outputs
+
+
+def _render_spec(theme: Theme, page: PageSpec, config: SiteConfig) -> bytes:
+    return _render_page(theme, page.template, {**page.context, "site": config})
+
+
+def _render_page(theme: Theme, template: str, context: dict) -> bytes:
+    return theme.render(template, context).encode("utf-8")
+
+
+def _meta_outputs(pages: list[PageSpec], page_files: list[Output], index: SiteIndex,
+                  config: SiteConfig, now: datetime,
+                  jsons: Fragments | None = None) -> list[Output]:
+    """Feeds, sitemaps and robots.txt: written after the pages they point at."""
+    settings = settings_fingerprint(config)
+    outputs = []
+    for feed in feeds.site_feeds(index, config):
+        outputs += _feed_outputs(feed, settings, config)
+    for document in api.documents(index, config, jsons):
+        outputs.append(Output(document.path, PHASE_META,
+                              fingerprint(settings, document.path, document.inputs),
+                              document.render))
+    # Each sitemap file is made again only when a page it lists changed: a list page's
+    # values, or an item page's story (its fingerprint covers date, image and video).
+    values_of = {o.path: o.values for o in page_files}
+    files = sitemaps.plan_sitemaps(pages)
+    for file in files:
+        inputs = [page.story if page.story is not None else values_of[file_for(page.path)]
+                  for page in file.pages]
+        outputs.append(Output(file.name, PHASE_META, fingerprint(settings, file.name, inputs),
+                              partial(sitemaps.sitemap_file, file, config)))
+    outputs.append(Output("sitemap.xml", PHASE_META,
+                          fingerprint(settings, [(f.name, f.newest) for f in files]),
+                          partial(sitemaps.sitemap_index, files, config)))
+    recent = sitemaps.news_window(index.stories, now)
+    outputs += [
+        Output("sitemap-news.xml", PHASE_META, fingerprint(settings, recent),
+               partial(sitemaps.news_sitemap, recent, config)),
+        Output("robots.txt", PHASE_META, fingerprint(settings),
+               partial(sitemaps.robots_txt, config)),
+    ]
+    return outputs
+
+
+def _digest_outputs(digest_editions: list[editions.Edition],
+                    config: SiteConfig) -> list[Output]:
+    """The feed of editions, in the three formats of the site's feeds."""
+    feed = edition_pages.editions_feed(digest_editions, config)
+    return _feed_outputs(feed, settings_fingerprint(config), config)
+
+
+def _feed_outputs(feed: feeds.Feed, settings: str, config: SiteConfig) -> list[Output]:
+    """One feed in every format (RSS, Atom, JSON Feed), each remade only when the feed changed."""
+    return [Output(feed.path(name), PHASE_META, fingerprint(settings, name, feed),
+                   partial(write, feed, config)) for name, write in feeds.WRITERS.items()]
+
+
+def _report_outputs(curation: CurationReport, theme: Theme, config: SiteConfig,
+                    options: BuildOptions) -> list[Output]:
+    """The curation report page: in the output for the editors, linked from no public page."""
+    if not (options.report and config.digest.report):
+        return []
+    theme.preload(["report.html"])
+    return [Output(REPORT_FOLDER + "index.html", PHASE_META,
+                   theme.digest("report.html") + fingerprint(settings_fingerprint(config),
+                                                              curation),
+                   partial(_render_page, theme, "report.html", page_context(curation, config)),
+                   templates=("report.html",))]
+
+
+def static_outputs(config: SiteConfig) -> list[Output]:
+    """The theme's static files, then the site's, which win on the same path."""
+    chosen: dict[str, Path] = {}
+    for folder in (default_theme_dir() / "static", config.static_dir):
+        if folder.is_dir():
+            found = discover(folder)
+            for source in found.items + found.assets:
+                chosen[source.rel] = source.path
+    outputs = []
+    for rel, path in sorted(chosen.items()):
+        stat = path.stat()
+        outputs.append(Output(rel, PHASE_ASSETS,
+                              fingerprint(str(path), stat.st_size, stat.st_mtime_ns),
+                              copy_from=path))
+    return outputs
+
+
+def _missing_local_images(index: SiteIndex, assets: list[SourceFile]) -> list[Problem]:
+    """Local images and logos an item names that are not in the content folder.
+
+    (Local images are published only as the image stage re-encodes them, never copied as
+    they are: an SVG or HTML file beside an item would run on the site.)
+    """
+    present = {a.rel for a in assets}
+    missing = []
+    for story in index.stories:
+        named = [("images", image) for image in story.item.images]
+        if story.item.provider.logo is not None:
+            named.append(("provider.images", story.item.provider.logo))
+        for field_name, image in named:
+            if image.local and image.url not in present:
+                missing.append(Problem(story.item.source, None, field_name,
+                                       f"local image {image.url} not found"))
+    return missing
