@@ -7,6 +7,7 @@ import math
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import unquote, urlsplit
@@ -200,11 +201,14 @@ def item_sources(output_dir: Path) -> list[tuple[str, str]]:
 def source_files(config: SiteConfig) -> dict[str, list[str]]:
     """The content files that give each source URL (as the build reads them, drafts too),
     shown from the current folder when below it: the files an editor fixes."""
-    from newsdigest.build.gather import current_index
+    from newsdigest.build.gather import find_sources, gather
+    from newsdigest.build.options import BuildOptions
 
     if not config.content_dir.is_dir():
         return {}
-    index, _ = current_index(config)
+    options = BuildOptions(drafts=True, future=True, skip_invalid=True, offline=True)
+    index = gather(config, options, find_sources(config), datetime.now(UTC),
+                   pictures=False).index
     files: dict[str, list[str]] = {}
     for story in index.stories:
         path = config.content_dir / story.item.source

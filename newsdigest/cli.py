@@ -331,8 +331,8 @@ def _digest_parsers(commands: argparse._SubParsersAction) -> None:
 
 
 def _digest(args: argparse.Namespace) -> int:
+    from newsdigest.build.gather import find_sources, gather
     from newsdigest.render import newsletter
-    from newsdigest.render.curation import load_site
     from newsdigest.render.theme import Theme
     from newsdigest.stories import editions
 
@@ -348,9 +348,10 @@ def _digest(args: argparse.Namespace) -> int:
             raise UsageError(f"--date: expected YYYY-MM-DD"
                              f"{' or YYYY-Www' if kind == 'weekly' else ''}, got {args.date!r}")
     require_content(config, args.config)
-    state = load_site(config, build_options_now() or datetime.now(UTC), os.cpu_count() or 1)
-    edition = (editions.find(state.editions, period) if period
-               else editions.latest(state.editions, kind))
+    site = gather(config, _reading_options(), find_sources(config),
+                  build_options_now() or datetime.now(UTC))
+    edition = (editions.find(site.editions, period) if period
+               else editions.latest(site.editions, kind))
     if edition is None:
         when = f" for {period.label}" if period else ""
         raise NewsdigestError(f"no {kind} edition{when}: no published item of that period "
@@ -376,15 +377,23 @@ def _digest(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _reading_options(**more: bool) -> BuildOptions:
+    """How commands that only read the site gather it: invalid files reported, not fatal,
+    and nothing downloaded (the pictures the last build made are used)."""
+    return BuildOptions(skip_invalid=True, offline=True, **more)
+
+
 def _report_command(args: argparse.Namespace) -> int:
-    from newsdigest.render.curation import curation_report, load_site, page_context, text_report
+    from newsdigest.build.gather import find_sources, gather
+    from newsdigest.render.curation import curation_report, page_context, text_report
     from newsdigest.render.theme import Theme
 
     config = content_config(args)
     now = build_options_now() or datetime.now(UTC)
-    state = load_site(config, now, os.cpu_count() or 1)
-    curation = curation_report(state.index, state.editions, state.problems, state.warnings, now,
-                               state.generic_images)
+    sources = find_sources(config)
+    site = gather(config, _reading_options(), sources, now)
+    curation = curation_report(site.index, site.editions, site.problems,
+                               site.warnings(sources.discovery), now, site.pictures.generic)
     sys.stdout.write(text_report(curation))
     if args.html is not None:
         html = Theme(config).render("report.html", page_context(curation, config))
@@ -672,14 +681,17 @@ def build_options_now() -> datetime | None:
 
 
 def _images(args: argparse.Namespace) -> int:
-    from newsdigest.build.gather import current_index
+    from newsdigest.build.gather import find_sources, gather
     from newsdigest.images.stage import image_cache_dir, prune
 
     if not args.prune:
         raise UsageError("images: nothing to do (try --prune)")
     config = content_config(args)
-    index, assets = current_index(config, build_options_now())
-    report = prune(index, config, assets)
+    sources = find_sources(config)
+    # Every item a build may show, drafts and future ones too, keeps its images.
+    site = gather(config, _reading_options(drafts=True, future=True), sources,
+                  build_options_now() or datetime.now(UTC), pictures=False)
+    report = prune(site.index, config, sources.assets)
     print(f"pruned {_shown_path(image_cache_dir(config))}: {report.entries} entries, "
           f"{report.files} files ({report.bytes / 1e6:.1f} MB) no item uses")
     return EXIT_OK

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from newsdigest.build import output
-from newsdigest.build.gather import gather
+from newsdigest.build.gather import find_sources, gather
 from newsdigest.build.options import BuildOptions
 from newsdigest.build.output import Manifest
 from newsdigest.build.plan import plan_site
@@ -17,13 +17,10 @@ from newsdigest.build.records import (
     templates_record_path,
 )
 from newsdigest.config.site import SiteConfig
-from newsdigest.content.files import discover
-from newsdigest.content.loading import LoadSettings
 from newsdigest.outputs import Output
 from newsdigest.render.pages import PageSpec
 from newsdigest.render.theme import Theme
 from newsdigest.store import load_pickle
-from newsdigest.stories import editions
 from newsdigest.stories.grouping import Story
 
 
@@ -46,12 +43,9 @@ def why(config: SiteConfig, options: BuildOptions, wanted: str) -> Why:
     """
     now = options.now or datetime.now(UTC)
     cache_dir = config.cache_dir if options.use_cache else None
-    discovery = discover(config.content_dir, config.ignore)
-    note_sources, discovery = editions.split_notes(discovery)
-    assets = {a.rel: a.path for a in discovery.assets}
-    front = gather(config, options, LoadSettings.of(config), discovery, note_sources,
-                        assets, now, progress=None, warm=None, cache_dir=cache_dir)
-    plan = plan_site(config, options, now, discovery, front)
+    sources = find_sources(config)
+    plan = plan_site(config, options, now, sources.discovery,
+                     gather(config, options, sources, now))
     path = output_path(wanted, config)
     manifest_file, manifest = last_manifest(config, cache_dir)
     found = next((o for o in plan.outputs if o.path == path), None)

@@ -64,19 +64,40 @@ class WarmState:
             save_cache(config.cache_dir / "items", settings, self.items)
 
 
-def gather(config: SiteConfig, options: BuildOptions, settings: LoadSettings,
-                discovery: Discovery, note_sources: list[SourceFile], assets: dict[str, Path],
-                now: datetime, progress: Progress | None, warm: WarmState | None,
-                cache_dir: Path | None) -> GatheredSite:
-    """Load, validate, group, picture and choose the editions: every file read."""
+@dataclass(frozen=True)
+class Sources:
+    """What the content folder holds: news items, editor's notes and the files items use."""
+
+    discovery: Discovery  # the news items (and what discovering them warned of) and assets
+    notes: list[SourceFile]  # digests/YYYY-MM-DD.md and the like (editions.split_notes)
+    assets: dict[str, Path]  # path in content/ -> file, for local pictures and logos
+
+
+def find_sources(config: SiteConfig) -> Sources:
+    notes, discovery = editions.split_notes(discover(config.content_dir, config.ignore))
+    return Sources(discovery, notes, {a.rel: a.path for a in discovery.assets})
+
+
+def gather(config: SiteConfig, options: BuildOptions, sources: Sources, now: datetime,
+           progress: Progress | None = None, warm: WarmState | None = None,
+           pictures: bool = True) -> GatheredSite:
+    """Load and validate every item, group the stories, picture them and choose the editions.
+
+    Every command that needs the site gathers it here, with its own options: a build, serve
+    (with `warm`, what it keeps between builds), `digest`, `report`, `why`, `images --prune`
+    and `check --external` (these two with `pictures=False`: which items exist is enough).
+    Invalid items raise ContentInvalid unless `options.skip_invalid`.
+    """
+    cache_dir = config.cache_dir if options.use_cache else None
+    settings = LoadSettings.of(config)
     # 1. load and validate every file: all problems are collected before anything is written
     kept = warm.items if warm and cache_dir and warm.items_key == settings.key else None
     loaded = load_items(
-        discovery.items,
+        sources.discovery.items,
         settings,
         cache_dir / "items" if cache_dir and kept is None else None,
         options.workers,
-        progress_counter(progress, "reading", len(discovery.items)),
+        progress_counter(progress, "reading", len(sources.discovery.items)),
         kept,
     )
     if warm is not None and cache_dir:
@@ -88,20 +109,22 @@ def gather(config: SiteConfig, options: BuildOptions, settings: LoadSettings,
         raise ContentInvalid(problems)
     index = grouping.index
     # 2b. images: thumbnails for every story (downloaded once, made once), or fallbacks
-    pictures = image_stage.prepare(index, config, assets, options.offline, options.workers,
-                              now.timestamp(), progress)
-    notes, note_warnings = editions.load_notes(note_sources, config.digest, config.rules.nofollow)
+    stage = image_stage.prepare(index, config, sources.assets, options.offline,
+                                options.workers, now.timestamp(), progress) \
+        if pictures else image_stage.ImageStage([], image_stage.ImageReport())
+    notes, note_warnings = editions.load_notes(sources.notes, config.digest,
+                                               config.rules.nofollow)
     digest_editions = editions.build_editions(index, config, notes)
     future = [i.published_at for i in loaded.items
               if i.published_at > now + FUTURE_TOLERANCE and not options.future]
     valid_until = min(future) - FUTURE_TOLERANCE if future else None
-    if pictures.report.retry_at is not None:  # a failed download may be retried then
-        retry = datetime.fromtimestamp(pictures.report.retry_at, UTC)
+    if stage.report.retry_at is not None:  # a failed download may be retried then
+        retry = datetime.fromtimestamp(stage.report.retry_at, UTC)
         valid_until = min(valid_until, retry) if valid_until else retry
     entries = loaded.entries
     return GatheredSite(
         index=index,
-        pictures=pictures,
+        pictures=stage,
         editions=digest_editions,
         problems=problems,
         item_warnings={rel: e.result.warnings for rel, e in entries.items() if e.result.warnings},
@@ -115,13 +138,14 @@ def gather(config: SiteConfig, options: BuildOptions, settings: LoadSettings,
 
 
 def repicture_stories(config: SiteConfig, assets: dict[str, Path], options: BuildOptions,
-               now: datetime, index: SiteIndex, generic: set[str]) -> None:
-    image_stage.prepare(index, config, assets, options.offline, options.workers, now.timestamp(),
-                   generic=generic)
+                      now: datetime, index: SiteIndex, generic: set[str]) -> None:
+    """Pictures for the stories of `index` (those a kept state patched), with the site's
+    generic images as the whole site has them."""
+    image_stage.prepare(index, config, assets, options.offline, options.workers,
+                        now.timestamp(), generic=generic)
 
 
-def kept_state_key(config: SiteConfig, options: BuildOptions, note_sources: list[SourceFile],
-               discovery: Discovery) -> str:
+def kept_state_key(config: SiteConfig, options: BuildOptions, sources: Sources) -> str:
     """Everything the kept site state is made from besides the news items themselves."""
     image_index = image_stage.image_cache_dir(config) / "index.json"
     try:
@@ -134,16 +158,6 @@ def kept_state_key(config: SiteConfig, options: BuildOptions, note_sources: list
         CODE, settings_fingerprint(config), config.images, str(config.content_dir),
         str(config.static_dir), str(image_index), image_cache,
         options.drafts, options.future, options.skip_invalid, options.offline,
-        [(s.rel, s.size, s.mtime_ns) for s in note_sources + discovery.assets],
+        [(s.rel, s.size, s.mtime_ns) for s in sources.notes + sources.discovery.assets],
         [(s.rel, s.size, s.mtime_ns) for s in static.items + static.assets] if static else None,
     )
-
-
-def current_index(config: SiteConfig, now: datetime | None = None
-                  ) -> tuple[SiteIndex, dict[str, Path]]:
-    """Every item a build may show (drafts and future ones too) and the content's other files,
-    for commands that need to know what is in use (images --prune)."""
-    _, discovery = editions.split_notes(discover(config.content_dir, config.ignore))
-    loaded = load_items(discovery.items, LoadSettings.of(config), None, 1, None, None)
-    grouping = group(loaded.items, config, now or datetime.now(UTC), True, True)
-    return grouping.index, {a.rel: a.path for a in discovery.assets}

@@ -7,22 +7,26 @@ import gc
 import os
 import pickle
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from functools import partial
+from pathlib import Path
 
 from newsdigest.build import kept_state, output, search
 from newsdigest.build.explain import explain_outputs, templates_changed
 from newsdigest.build.gather import (
     GatheredSite,
+    Sources,
     WarmState,
+    find_sources,
     gather,
     kept_state_key,
     repicture_stories,
 )
 from newsdigest.build.options import BuildOptions, Progress, progress_counter
 from newsdigest.build.output import WriteReport
-from newsdigest.build.plan import make_fragments, plan_site
+from newsdigest.build.plan import SitePlan, make_fragments, plan_site
 from newsdigest.build.records import (
     inputs_key,
     last_manifest,
@@ -31,13 +35,11 @@ from newsdigest.build.records import (
     templates_record_path,
 )
 from newsdigest.config.site import SiteConfig
-from newsdigest.content.files import Discovery, discover
 from newsdigest.content.loading import LoadSettings
 from newsdigest.errors import ContentInvalid, Problem
 from newsdigest.images import stage as image_stage
 from newsdigest.render.curation import CurationReport
 from newsdigest.store import load_pickle, save_atomic
-from newsdigest.stories import editions
 from newsdigest.stories.grouping import SiteIndex
 
 
@@ -77,128 +79,132 @@ def _build_site(config: SiteConfig, options: BuildOptions,
                 progress: Progress | None, warm: WarmState | None) -> BuildReport:
     started = time.perf_counter()
     now = options.now or datetime.now(UTC)
+    _prepare_output(config)
+    sources = find_sources(config)
+    inputs = inputs_key(config, options, sources) if options.use_cache and not warm else ""
+    if inputs and (unchanged := _unchanged_build(config, inputs, now, started, options)):
+        return unchanged
+    gathered, kept = _gather_or_patch(config, options, sources, now, progress, warm)
+    try:
+        plan = plan_site(config, options, now, sources.discovery, gathered)
+        if config.rules.strict and plan.warnings:  # [build] strict: a warning fails the build
+            raise ContentInvalid(plan.warnings, skippable=False)
+        written, explanations = _write(config, options, plan, gathered, progress)
+        if options.search:
+            written.search_indexed = search.update_index(
+                config.output_dir, _record_file(config, options, ".search"),
+                search.item_pages(plan.page_files))
+        report = BuildReport(
+            items=len(gathered.index.stories), pages=len(plan.pages),
+            seconds=time.perf_counter() - started, parsed=gathered.parsed, write=written,
+            warnings=plan.warnings, skipped=gathered.problems, excluded=gathered.index.excluded,
+            explanations=explanations, index=gathered.index, curation=plan.curation,
+            images=gathered.pictures.report, patched=gathered.patched)
+        _record(config, gathered, inputs, report)
+        return report
+    finally:
+        kept()
+
+
+def _prepare_output(config: SiteConfig) -> None:
+    """Refuse an output folder that is not ours; clean up after a build that was killed."""
     output.check_output_dir(config.output_dir, config.content_dir,
                             (config.templates_dir, config.static_dir))
     output.clean_stale_staging(config.output_dir)
     for folder in (config.output_dir, config.output_dir / search.FOLDER):
         output.repair_mode(folder)  # left private by earlier versions
-    cache_dir = config.cache_dir if options.use_cache else None
 
-    discovery = discover(config.content_dir, config.ignore)
-    snapshot_key = inputs_key(config, options, discovery) if cache_dir and not warm else ""
-    if snapshot_key:
-        unchanged = _unchanged_build(config, snapshot_key, now, started, options.search)
-        if unchanged is not None:
-            return unchanged
-    note_sources, discovery = editions.split_notes(discovery)
+
+def _gather_or_patch(config: SiteConfig, options: BuildOptions, sources: Sources,
+                     now: datetime, progress: Progress | None, warm: WarmState | None
+                     ) -> tuple[GatheredSite, Callable[[], None]]:
+    """The gathered site, patched from the last build's when its edits move no story
+    (kept_state.py), and the function that waits until it is kept for the next build."""
     settings = LoadSettings.of(config)
-    assets = {a.rel: a.path for a in discovery.assets}
-    # Steps 1 and 2 are kept between builds (kept_state.py): after edits that move no story,
-    # the last build's state is patched instead.
-    state_file = manifest_path(config).with_suffix(".state") if cache_dir and not warm else None
-    state_key = kept_state_key(config, options, note_sources, discovery) if cache_dir else ""
-    repicture = partial(repicture_stories, config, assets, options, now)
-    front = None
+    state_file = _record_file(config, options, ".state") if not warm else None
+    state_key = kept_state_key(config, options, sources) if options.use_cache else ""
+    repicture = partial(repicture_stories, config, sources.assets, options, now)
+    gathered = None
     if state_file is not None:
-        front = kept_state.patched(state_file, state_key, discovery, settings,
-                                  config.cache_dir / "items", config.tz, repicture, now)
+        gathered = kept_state.patched(state_file, state_key, sources.discovery, settings,
+                                      config.cache_dir / "items", config.tz, repicture, now)
     elif warm is not None and warm.gathered is not None:
-        # Patched in place: kept for the next build only once this one has a front half.
-        kept, warm.gathered = warm.gathered, None
+        # Patched in place: kept for the next build only once this one has gathered.
+        last, warm.gathered = warm.gathered, None
         if warm.gathered_key == state_key and warm.items is not None \
                 and warm.items_key == settings.key:
-            front = kept_state.patched_in_memory(kept, discovery, settings, warm.items,
-                                                config.tz, repicture, now)
-    if front is None:
-        front = gather(config, options, settings, discovery, note_sources, assets, now,
-                            progress, warm, cache_dir)
-    if warm is not None and cache_dir:
-        warm.gathered, warm.gathered_key = front, state_key
+            gathered = kept_state.patched_in_memory(last, sources.discovery, settings,
+                                                    warm.items, config.tz, repicture, now)
+    if gathered is None:
+        gathered = gather(config, options, sources, now, progress, warm)
+    if warm is not None and options.use_cache:
+        warm.gathered, warm.gathered_key = gathered, state_key
     # A patched state is not saved again: the next build patches the saved one with every file
     # changed since (a few milliseconds each), and a fork now would slow this build's own
     # planning (its memory copied page by page as it is touched).
-    saved = kept_state.save_in_background(state_file, state_key, front) \
-        if state_file and front.patched is None else (lambda: None)
-    try:
-        return _plan_and_write(config, options, progress, started, now, discovery, front,
-                               snapshot_key)
-    finally:
-        saved()
+    if state_file is None or gathered.patched is not None:
+        return gathered, lambda: None
+    return gathered, kept_state.save_in_background(state_file, state_key, gathered)
 
 
-def _plan_and_write(config: SiteConfig, options: BuildOptions, progress: Progress | None,
-                    started: float, now: datetime, discovery: Discovery,
-                    front: GatheredSite, snapshot_key: str) -> BuildReport:
-    """Steps 3 and 4: plan every output, then render and write those that changed."""
+def _write(config: SiteConfig, options: BuildOptions, plan: SitePlan, gathered: GatheredSite,
+           progress: Progress | None) -> tuple[WriteReport, list[str]]:
+    """Render and write the outputs whose fingerprint changed (all of them with no record of
+    the last build), and say why each was made again when asked (--explain)."""
     cache_dir = config.cache_dir if options.use_cache else None
-    index, pictures, problems = front.index, front.pictures, front.problems
-    plan = plan_site(config, options, now, discovery, front)
-    theme, jsons, pages, page_files, outputs = (plan.theme, plan.jsons, plan.pages,
-                                                plan.page_files, plan.outputs)
-    warnings, curation = plan.warnings, plan.curation
-    if config.rules.strict and warnings:  # site.toml build.strict: a warning fails the build
-        raise ContentInvalid(warnings, skippable=False)
-
-    # 4. render and write what changed
+    theme, jsons, stories = plan.theme, plan.jsons, gathered.index.stories
     manifest_file, manifest = last_manifest(config, cache_dir)
-    explanations = explain_outputs(outputs, manifest, config.output_dir,
-                            templates_changed(theme, manifest_file),
-                            theme) if options.explain else []
+    explanations = explain_outputs(plan.outputs, manifest, config.output_dir,
+                                   templates_changed(theme, manifest_file),
+                                   theme) if options.explain else []
     # Every page is made (no record of the last build), or every card is (its template or the
     # settings changed: the oldest story's card, rarely edited, is then missing too): then
     # every story's card and JSON is made first.
-    probe = index.stories[-1] if index.stories else None
+    probe = stories[-1] if stories else None
     if manifest is None or (probe and theme.cards.get((probe.fingerprint, False)) is None):
-        make_fragments(index.stories, theme, jsons, config, options.workers)
-    counter = progress_counter(progress, "writing", len(outputs))
+        make_fragments(stories, theme, jsons, config, options.workers)
+    counter = progress_counter(progress, "writing", len(plan.outputs))
     harvest = output.Harvest(
         take=lambda: (theme.cards.take_new(), jsons.take_new()),
         give=lambda made: (theme.cards.add(made[0]), jsons.add(made[1])),
     )
     if manifest is None:
-        new_manifest, report = output.write_full(outputs, config.output_dir, options.workers,
-                                                 counter, harvest)
+        new_manifest, written = output.write_full(plan.outputs, config.output_dir,
+                                                  options.workers, counter, harvest)
     else:
-        new_manifest, report = output.write_incremental(outputs, manifest, config.output_dir,
-                                                        options.workers, counter, harvest)
+        new_manifest, written = output.write_incremental(plan.outputs, manifest,
+                                                         config.output_dir, options.workers,
+                                                         counter, harvest)
     output.record_base_url(config.output_dir, config.base_url)  # `check` reads it back
-    current = {story.fingerprint for story in index.stories}
+    current = {story.fingerprint for story in stories}
     theme.cards.save(current)
     jsons.save(current)
     if manifest_file is not None:
         save_atomic(manifest_file, pickle.dumps(new_manifest, pickle.HIGHEST_PROTOCOL))
         # what the pages were made with, so that --explain can name the templates that change
-        save_atomic(templates_record_path(manifest_file),
-                           pickle.dumps(theme.source_digests()))
-    if options.search:
-        record = manifest_file.with_suffix(".search") if manifest_file else None
-        report.search_indexed = search.update_index(config.output_dir, record,
-                                                    search.item_pages(page_files))
-    build_report = BuildReport(
-        items=len(index.stories),
-        pages=len(pages),
-        seconds=time.perf_counter() - started,
-        parsed=front.parsed,
-        write=report,
-        warnings=warnings,
-        skipped=problems,
-        excluded=index.excluded,
-        explanations=explanations,
-        index=index,
-        curation=curation,
-        images=pictures.report,
-        patched=front.patched,
-    )
-    if snapshot_key and manifest_file is not None:
-        record = replace(build_report, index=None, explanations=[], write=WriteReport(),
-                         images=pictures.report.as_cached(), patched=None)
-        save_atomic(snapshot_path(manifest_file),
-                           pickle.dumps((snapshot_key, front.valid_until, record)))
-    return build_report
+        save_atomic(templates_record_path(manifest_file), pickle.dumps(theme.source_digests()))
+    return written, explanations
+
+
+def _record(config: SiteConfig, gathered: GatheredSite, inputs: str,
+            report: BuildReport) -> None:
+    """Keep this build's report with the key of its inputs: the next build with the same
+    inputs and files on disk as written returns it and does nothing else."""
+    if not inputs:
+        return
+    kept = replace(report, index=None, explanations=[], write=WriteReport(),
+                   images=gathered.pictures.report.as_cached(), patched=None)
+    save_atomic(snapshot_path(manifest_path(config)),
+                pickle.dumps((inputs, gathered.valid_until, kept)))
+
+
+def _record_file(config: SiteConfig, options: BuildOptions, suffix: str) -> Path | None:
+    """A record of the last build into this output folder, beside its manifest."""
+    return manifest_path(config).with_suffix(suffix) if options.use_cache else None
 
 
 def _unchanged_build(config: SiteConfig, key: str, now: datetime, started: float,
-                     needs_search: bool) -> BuildReport | None:
+                     options: BuildOptions) -> BuildReport | None:
     """The last build's report, if it had the same inputs and its files are still as written.
 
     Only the passing of time can change a site whose inputs did not: an item dated in the
@@ -215,7 +221,7 @@ def _unchanged_build(config: SiteConfig, key: str, now: datetime, started: float
     manifest = output.load_manifest(manifest_file)
     if manifest is None or not (config.output_dir / output.MARKER).exists():
         return None
-    if needs_search and not (config.output_dir / search.FOLDER / "pagefind.js").exists():
+    if options.search and not (config.output_dir / search.FOLDER / "pagefind.js").exists():
         return None
     root = str(config.output_dir)
     for path, (_, size, mtime_ns) in manifest.items():

@@ -7,10 +7,11 @@ from pathlib import Path
 
 from newsdigest import __version__
 from newsdigest.build import output
+from newsdigest.build.gather import Sources
 from newsdigest.build.options import BuildOptions
 from newsdigest.build.output import Manifest
 from newsdigest.config.site import SiteConfig, settings_fingerprint
-from newsdigest.content.files import Discovery, discover
+from newsdigest.content.files import discover
 from newsdigest.fingerprint import PACKAGE, fingerprint
 from newsdigest.render.theme import default_theme_dir
 
@@ -38,7 +39,7 @@ def last_manifest(config: SiteConfig, cache_dir: Path | None
     return manifest_file, manifest
 
 
-def inputs_key(config: SiteConfig, options: BuildOptions, discovery: Discovery) -> str:
+def inputs_key(config: SiteConfig, options: BuildOptions, sources: Sources) -> str:
     """Everything a build reads, as sizes and mtimes: equal keys mean an equal site."""
     folders = [config.templates_dir, default_theme_dir() / "templates", config.static_dir,
                default_theme_dir() / "static"]
@@ -49,7 +50,8 @@ def inputs_key(config: SiteConfig, options: BuildOptions, discovery: Discovery) 
         __version__, code, settings_fingerprint(config), config.images,
         [str(f) for f in folders], options.drafts, options.future, options.skip_invalid,
         options.search, options.report, options.offline,
-        [(s.rel, s.size, s.mtime_ns) for s in discovery.items + discovery.assets],
+        [(s.rel, s.size, s.mtime_ns)
+         for s in sources.discovery.items + sources.notes + sources.discovery.assets],
         [[(s.rel, s.size, s.mtime_ns) for s in (d.items + d.assets)] if d else None
          for d in found],
     )

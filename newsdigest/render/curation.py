@@ -13,15 +13,11 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from newsdigest.config.site import SiteConfig
-from newsdigest.content.files import discover
-from newsdigest.content.loading import LoadSettings, load_items
 from newsdigest.errors import Problem
-from newsdigest.images import stage as image_stage
 from newsdigest.render.pages import PageMeta
 from newsdigest.render.sitemaps import news_window
-from newsdigest.stories import editions as editions_module
 from newsdigest.stories.editions import DAILY, WEEKLY, Edition
-from newsdigest.stories.grouping import SiteIndex, group
+from newsdigest.stories.grouping import SiteIndex
 
 REPORT_FOLDER = "_report/"
 LISTED = 50  # at most this many names per list in the terminal
@@ -63,37 +59,6 @@ class CurationReport:
     @property
     def outside_lines(self) -> list[str]:
         return [f"{reason}: {source}" for reason, source in self.outside_window]
-
-
-@dataclass
-class SiteState:
-    """What a build knows about the site, without writing it (for `digest` and `report`)."""
-
-    index: SiteIndex
-    editions: list[Edition]
-    problems: list[Problem]
-    warnings: list[Problem]
-    generic_images: set[str]  # the image URLs pages skip as generic (image_stage.generic_images)
-
-
-def load_site(config: SiteConfig, now: datetime, workers: int = 1) -> SiteState:
-    """Load, validate and group as a build does (invalid files skipped), and make the editions."""
-    notes_sources, discovery = editions_module.split_notes(
-        discover(config.content_dir, config.ignore))
-    loaded = load_items(discovery.items, LoadSettings.of(config), config.cache_dir / "items",
-                        workers)
-    grouping = group(loaded.items, config, now)
-    # The pictures the last build made (offline: nothing is downloaded for an email).
-    index = grouping.index
-    pictures = image_stage.prepare(index, config, {a.rel: a.path for a in discovery.assets},
-                              True, workers, now.timestamp())
-    notes, note_warnings = editions_module.load_notes(notes_sources, config.digest,
-                                                      config.rules.nofollow)
-    made = editions_module.build_editions(index, config, notes)
-    warnings = (discovery.warnings + loaded.warnings + grouping.warnings + note_warnings
-                + editions_module.unused_notes(notes, made))
-    return SiteState(index, made, loaded.problems + grouping.problems, warnings,
-                     pictures.generic)
 
 
 def curation_report(index: SiteIndex, made: list[Edition], problems: list[Problem],
