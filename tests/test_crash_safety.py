@@ -12,6 +12,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import lxml.html
+import pytest
 from conftest import item
 
 REPO = Path(__file__).resolve().parent.parent
@@ -56,6 +57,7 @@ def run_and_kill(config: Path, delay: float) -> None:
     process.wait()
 
 
+@pytest.mark.slow
 def test_incremental_builds_killed_at_random_moments_never_break_a_link(make_site):
     files = {f"content/old-{n}.md": item(f"Old {n}", f"2026-09-{1 + n % 28:02d}T10:00:00Z",
                                          f"https://example.com/old/{n}", ("AI", f"T{n % 5}"))
@@ -89,6 +91,7 @@ class Crash(BaseException):
     """Stands for SIGKILL: raised between two file writes, nothing after it runs."""
 
 
+@pytest.mark.slow
 def test_a_build_stopped_after_any_write_leaves_no_broken_link(make_site, monkeypatch):
     from datetime import UTC, datetime
 

@@ -491,6 +491,7 @@ def _story(n: int, rng) -> str:
     return f"{front}\n{lines}\n---\n{body}" if lines else text
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("seed", [1, 2, 3])
 def test_random_edit_sequences_build_exactly_like_clean_builds(make_site, tmp_path, seed):
     # Edits, additions, removals, duplicates, unpublishing, notes and setting changes in a

@@ -194,7 +194,8 @@ def test_the_first_build_is_quiet_and_shows_the_provider_logos(sample: Built) ->
 
 def test_the_readme_example_item_uses_every_field_and_builds_without_a_warning(
         make_site, capsys: pytest.CaptureFixture[str]) -> None:
-    section = (REPO / "README.md").read_text(encoding="utf-8").split("## The item format", 1)[1]
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## The item format", 1)[1].split("\n## ", 1)[0]
     example = re.search(r"```yaml\n(.*?)```", section, re.S).group(1)
     documented = set(re.findall(r"^\| `([^`]+)`(?:, `([^`]+)`)? \|", section, re.M))
     fields = {name for pair in documented for name in pair if name}

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
 from conftest import item
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
@@ -95,6 +96,7 @@ def build(root: Path, variant: Variant, output: str, use_cache: bool) -> None:
                                     offline=True, drafts=variant.drafts))
 
 
+@pytest.mark.slow
 # No shrinking: each example is three builds, and the failing pair is plain enough as found.
 @settings(max_examples=8, deadline=None, phases=(Phase.explicit, Phase.reuse, Phase.generate),
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])

@@ -176,6 +176,7 @@ def test_symlinks_in_content_are_not_followed(make_site, tmp_path, capsys):
     assert not (site.public / "news/2026/10/01/outside").exists()
 
 
+@pytest.mark.slow
 def test_killed_full_build_leaves_previous_site_and_next_build_recovers(make_site):
     files = fixture_files()
     for n in range(600):
