@@ -74,6 +74,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"newsdigest {__version__}")
     commands = parser.add_subparsers(title="commands", metavar="COMMAND", dest="command")
+    _init_parser(commands)
 
     build = commands.add_parser("build", help="build the site into the output folder",
                                 description="Build the site from the content folder.")
@@ -710,6 +711,40 @@ def _clean(args: argparse.Namespace) -> int:
             raise NewsdigestError(f"{config.output_dir} was not made by newsdigest; not removed")
         shutil.rmtree(config.output_dir)
         print(f"removed {_shown_path(config.output_dir)}")
+    return EXIT_OK
+
+
+def _init_parser(commands: argparse._SubParsersAction) -> None:
+    init = commands.add_parser(
+        "init", help="create a new site, ready to build",
+        description="Create a new site in DIR: site.toml with every setting, a welcome item "
+                    "and an editor's note, templates/ and static/, .gitignore, requirements.txt "
+                    "and a GitHub Pages workflow. A folder holding any of these is refused.")
+    init.add_argument("dir", nargs="?", default=".", metavar="DIR",
+                      help="the new site's folder (default: this one); made if missing")
+    init.add_argument("--title", help="the site's name (default: My News Digest)")
+    init.add_argument("--base-url", metavar="URL",
+                      help="the public URL the site will have (default: http://127.0.0.1:8000/)")
+    init.add_argument("--force", action="store_true",
+                      help="add the missing files to a folder that holds some (never changes a "
+                           "file that is there, content/ or site.toml)")
+    init.set_defaults(run=_init)
+
+
+def _init(args: argparse.Namespace) -> int:
+    import shlex
+
+    from newsdigest.init import init_site
+
+    result = init_site(Path(args.dir), args.title, args.base_url, datetime.now(UTC), args.force)
+    for path in result.written:
+        print(f"created {path}")
+    for path in result.kept:
+        print(f"kept {path} (already there)")
+    print("next:")
+    print(f"cd {shlex.quote(args.dir)}")
+    print("newsdigest serve")
+    print("newsdigest build")
     return EXIT_OK
 
 
