@@ -209,12 +209,12 @@ def keyed(**fields) -> Item:
 def test_merging_ten_thousand_items_keeps_one_entry_per_story():
     # How long it takes is measured by the benchmark (bench/), which builds 10,000 items.
     start = datetime(2026, 1, 1, tzinfo=UTC)
-    items = [keyed(source=f"{i}.md", digest=str(i), title=f"Story number {i} about models",
+    items = [keyed(source=f"{i}.md", content_hash=str(i), title=f"Story number {i} about models",
                    slug=str(i), published_at=start + timedelta(hours=i),
                    url=f"https://site{i % 50}.example/{i}/", provider=Provider("P", "p.example"),
                    quality=50)
              for i in range(10_000)]
-    items += [keyed(source=f"dup{i}.md", digest=f"d{i}", title=f"Other words {i}",
+    items += [keyed(source=f"dup{i}.md", content_hash=f"d{i}", title=f"Other words {i}",
                     slug=f"d{i}", published_at=start, url=f"http://www.site{i % 50}.example/{i}",
                     provider=Provider("Q", "q.example")) for i in range(0, 10_000, 10)]
     kept, credits, merged = merge_duplicates(items, UTC)
@@ -398,7 +398,7 @@ def test_related_coverage_merges_through_any_variant_of_the_url():
     def make(source: str, url: str, related: str = "", quality: int = 10) -> Item:
         from newsdigest.content.model import Related
 
-        return keyed(source=source, digest=source, title=source, slug=source,
+        return keyed(source=source, content_hash=source, title=source, slug=source,
                      published_at=start, url=url, quality=quality,
                      provider=Provider(source, f"{source}.example"),
                      related=(Related("x", related),) if related else ())

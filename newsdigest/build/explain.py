@@ -125,7 +125,7 @@ def templates_changed(theme: Theme, manifest_file: Path | None) -> set[str]:
     before = load_pickle(templates_record_path(manifest_file))
     if not isinstance(before, dict):
         return set()
-    return {name for name, digest in theme.source_digests().items()
+    return {name for name, digest in theme.source_hashes().items()
             if name in before and before[name] != digest}
 
 

@@ -33,7 +33,7 @@ class GatheredSite:
     later_warnings: list[Problem]  # from grouping and the editor's notes
     valid_until: datetime | None  # when time alone changes it: a future item becomes due
     title_keys: Counter[str]  # grouping.Grouping.title_keys
-    records: dict[str, tuple[int, int, str]]  # content file -> size, mtime_ns, digest
+    records: dict[str, tuple[int, int, str]]  # content file -> size, mtime_ns, content hash
     parsed: int = 0  # files read and validated by this build
     patched: list[str] | None = None  # content files patched into a kept state; None: made
 
@@ -132,7 +132,7 @@ def gather(config: SiteConfig, options: BuildOptions, sources: Sources, now: dat
                         + editions.unused_notes(notes, digest_editions)),
         valid_until=valid_until,
         title_keys=grouping.title_keys,
-        records={rel: (e.size, e.mtime_ns, e.digest) for rel, e in entries.items()},
+        records={rel: (e.size, e.mtime_ns, e.content_hash) for rel, e in entries.items()},
         parsed=loaded.parsed,
     )
 

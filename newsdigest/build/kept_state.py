@@ -166,8 +166,8 @@ def _edits(changed: list[SourceFile], records: dict[str, tuple[int, int, str]],
     for source in changed:
         entry = load_one(source, settings)
         known_digest = records[source.rel][2]
-        records[source.rel] = (entry.size, entry.mtime_ns, entry.digest)
-        if entry.digest == known_digest:
+        records[source.rel] = (entry.size, entry.mtime_ns, entry.content_hash)
+        if entry.content_hash == known_digest:
             continue  # touched, not changed
         item = entry.result.item
         if source.rel not in patchable or item is None or entry.result.problems:
@@ -175,7 +175,7 @@ def _edits(changed: list[SourceFile], records: dict[str, tuple[int, int, str]],
         if previous is None:
             previous = previous_versions([s.rel for s in changed])
         old = previous.get(source.rel)
-        if old is None or old.digest != known_digest or old.result.item is None:
+        if old is None or old.content_hash != known_digest or old.result.item is None:
             return None  # the item cache does not hold the version the kept state shows
         if not _keeps_its_place(old.result.item, item, title_keys, tz):
             return None
@@ -220,5 +220,5 @@ def _keeps_its_place(old: Item, new: Item, title_keys: Counter[str], tz: tzinfo)
 def _shape(item: Item) -> Item:
     """The item without what only its own story shows, which no other part of the site reads:
     the fields that place it (date, topics, source, images, provider, scores...)."""
-    return replace(item, digest="", title="", excerpt="", body_html="", updated_at=None,
+    return replace(item, content_hash="", title="", excerpt="", body_html="", updated_at=None,
                    story_keys=replace(item.story_keys, title=""))

@@ -182,7 +182,7 @@ def _write(config: SiteConfig, options: BuildOptions, plan: SitePlan, gathered: 
     if manifest_file is not None:
         save_atomic(manifest_file, pickle.dumps(new_manifest, pickle.HIGHEST_PROTOCOL))
         # what the pages were made with, so that --explain can name the templates that change
-        save_atomic(templates_record_path(manifest_file), pickle.dumps(theme.source_digests()))
+        save_atomic(templates_record_path(manifest_file), pickle.dumps(theme.source_hashes()))
     return written, explanations
 
 

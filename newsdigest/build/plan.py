@@ -54,7 +54,7 @@ def plan_site(config: SiteConfig, options: BuildOptions, now: datetime, discover
     settings_print = settings_fingerprint(config)
     # Each story's card and JSON, kept between builds for lists that shift (fragments.py).
     theme.cards = Fragments(cache_dir / "cards" if cache_dir else None,
-                            fingerprint(CODE, theme.digest("_card.html"), settings_print))
+                            fingerprint(CODE, theme.template_hash("_card.html"), settings_print))
     jsons = Fragments(cache_dir / "api" if cache_dir else None,
                       fingerprint(CODE, settings_print))
     pages = plan_pages(index, config, edition_pages.latest_link(digest_editions))
@@ -111,10 +111,10 @@ def make_fragments(stories: Sequence[Story], theme: Theme, jsons: Fragments,
 def page_outputs(pages: list[PageSpec], theme: Theme, config: SiteConfig) -> list[Output]:
     """Each page as an Output fingerprinted by its templates, the settings and its values."""
     settings = settings_fingerprint(config)
-    card = theme.digest("_card.html")
+    card = theme.template_hash("_card.html")
     outputs = []
     for page in pages:
-        templates = theme.digest(page.template) + (card if page.uses_cards else "")
+        templates = theme.template_hash(page.template) + (card if page.uses_cards else "")
         values = fingerprint(settings, page.path,
                              page.context if page.inputs is None else page.inputs)
         outputs.append(Output(
@@ -190,7 +190,7 @@ def _report_outputs(curation: CurationReport, theme: Theme, config: SiteConfig,
         return []
     theme.preload(["report.html"])
     return [Output(REPORT_FOLDER + "index.html", PHASE_META,
-                   theme.digest("report.html") + fingerprint(settings_fingerprint(config),
+                   theme.template_hash("report.html") + fingerprint(settings_fingerprint(config),
                                                               curation),
                    partial(_render_page, theme, "report.html", page_context(curation, config)),
                    templates=("report.html",))]

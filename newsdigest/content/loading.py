@@ -43,8 +43,8 @@ class LoadSettings:
     @cached_property
     def key(self) -> str:
         """Everything validation reads besides the file: the rules hold the declared topics
-        (thousands of names on some sites), so the key is their digest, made once, as every
-        file's digest is made from it."""
+        (thousands of names on some sites), so the key is their hash, made once, as every
+        file's content hash is made from it."""
         text = f"{CODE}:{self.timezone}:{self.max_file_bytes}:{self.rules!r}"
         return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()
 
@@ -53,7 +53,7 @@ class LoadSettings:
 class CacheEntry:
     size: int
     mtime_ns: int
-    digest: str
+    content_hash: str
     result: Validation
 
 
@@ -124,11 +124,11 @@ def load_many(sources: Sequence[SourceFile], settings: LoadSettings,
         if isinstance(done, CacheEntry):
             entries.append(done)
         elif isinstance(raw, Problem):
-            entries.append(_entry(done.stat, done.digest, raw))
+            entries.append(_entry(done.stat, done.content_hash, raw))
         else:
             assert isinstance(raw, files.RawItem)
-            result = model.validate(raw, done.digest, timezone, rules, body)
-            entries.append(CacheEntry(done.stat.st_size, done.stat.st_mtime_ns, done.digest,
+            result = model.validate(raw, done.content_hash, timezone, rules, body)
+            entries.append(CacheEntry(done.stat.st_size, done.stat.st_mtime_ns, done.content_hash,
                                       result))
     return entries
 
@@ -138,7 +138,7 @@ class _Text:
     """A file read and decoded, waiting to be parsed."""
 
     stat: os.stat_result
-    digest: str
+    content_hash: str
     text: str
 
 
@@ -155,17 +155,17 @@ def _read(source: SourceFile, settings: LoadSettings, cached: CacheEntry | None
     except OSError as exc:
         return CacheEntry(0, 0, "", Validation(None, [Problem(
             source.rel, None, "", f"cannot read: {exc.strerror}")], []))
-    digest = hashlib.blake2b(settings.key.encode() + b"\0" + data, digest_size=12).hexdigest()
-    if cached is not None and cached.digest == digest:
-        return CacheEntry(stat.st_size, stat.st_mtime_ns, digest, cached.result)
+    content_hash = hashlib.blake2b(settings.key.encode() + b"\0" + data, digest_size=12).hexdigest()
+    if cached is not None and cached.content_hash == content_hash:
+        return CacheEntry(stat.st_size, stat.st_mtime_ns, content_hash, cached.result)
     text = files.decode(source, data)
     if isinstance(text, Problem):
-        return _entry(stat, digest, text)
-    return _Text(stat, digest, text)
+        return _entry(stat, content_hash, text)
+    return _Text(stat, content_hash, text)
 
 
-def _entry(stat: os.stat_result, digest: str, problem: Problem) -> CacheEntry:
-    return CacheEntry(stat.st_size, stat.st_mtime_ns, digest, Validation(None, [problem], []))
+def _entry(stat: os.stat_result, content_hash: str, problem: Problem) -> CacheEntry:
+    return CacheEntry(stat.st_size, stat.st_mtime_ns, content_hash, Validation(None, [problem], []))
 
 
 def _validate_all(todo: Sequence[SourceFile], settings: LoadSettings,

@@ -94,7 +94,7 @@ class Item:
     """One news item as the rest of the pipeline sees it. `secured` is deliberately absent."""
 
     source: str  # path relative to the content folder
-    digest: str  # of the file's bytes and the settings validation read
+    content_hash: str  # of the file's bytes and the settings validation read
     title: str
     slug: str  # URL-safe: front matter `slug`, else from the file name
     published_at: datetime  # aware, UTC
@@ -124,8 +124,8 @@ class Item:
     story_keys: StoryKeys = StoryKeys()
 
     def __repr__(self) -> str:
-        # The digest covers every field: it hashes the file's bytes and the validation settings.
-        return f"Item({self.source!r}, {self.digest!r})"
+        # The content hash covers every field: the file's bytes and the validation settings.
+        return f"Item({self.source!r}, {self.content_hash!r})"
 
     @property
     def score(self) -> float:
@@ -228,7 +228,7 @@ def render_item_body(body: str, rules: ContentRules = DEFAULT_RULES) -> Rendered
                             hint="simplify the Markdown")
 
 
-def validate(raw: RawItem, digest: str, tz: tzinfo, rules: ContentRules = DEFAULT_RULES,
+def validate(raw: RawItem, content_hash: str, tz: tzinfo, rules: ContentRules = DEFAULT_RULES,
              body: RenderedBody | None = None) -> Validation:
     """Type-check every field; wrong types fail the file, unsafe optional values are dropped.
 
@@ -275,7 +275,7 @@ def validate(raw: RawItem, digest: str, tz: tzinfo, rules: ContentRules = DEFAUL
     amp_url = _optional_url(check, data, "ampWebUrl")
     item = Item(
         source=raw.source,
-        digest=digest,
+        content_hash=content_hash,
         title=title,
         slug=slug,
         published_at=published_at,

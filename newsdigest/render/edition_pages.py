@@ -97,7 +97,7 @@ def edition_story(edition: Edition, config: SiteConfig) -> Story:
     )
     item = Item(
         source=f"{FOLDER}{edition.period.kind}/{edition.period.key}",
-        digest=fingerprint(edition),
+        content_hash=fingerprint(edition),
         title=edition.title,
         slug=edition.period.key,
         published_at=edition.published_at,

@@ -98,8 +98,8 @@ class Theme:
             structured.list_page(page, config))
         self.env.globals["item_jsonld"] = lambda page, story: structured.script_json(
             structured.item_page(page, story, config))
-        self._digests: dict[str, str] = {}
-        self._own_digests: dict[str, str] = {}  # each template's source alone
+        self._hashes: dict[str, str] = {}
+        self._own_hashes: dict[str, str] = {}  # each template's source alone
         self._references: dict[str, set[str]] = {}
         self._references_file = cache_dir / "templates" / "references.pickle" if cache_dir else None
         self._known_references: dict[str, tuple[str | None, ...]] | None = None
@@ -112,26 +112,26 @@ class Theme:
     def template_names(self) -> list[str]:
         return sorted(set(self.env.list_templates(extensions=("html", "xml", "txt"))))
 
-    def digest(self, name: str) -> str:
+    def template_hash(self, name: str) -> str:
         """Hash of a template and every template it extends, includes or imports."""
-        if name not in self._digests:
-            self._digests[name] = "..."  # a cycle guard while the dependencies are walked
+        if name not in self._hashes:
+            self._hashes[name] = "..."  # a cycle guard while the dependencies are walked
             source, references = self._source_and_references(name)
-            self._own_digests[name] = hashlib.blake2b(source.encode(), digest_size=12).hexdigest()
+            self._own_hashes[name] = hashlib.blake2b(source.encode(), digest_size=12).hexdigest()
             self._references[name] = references
-            parts = [source] + [self.digest(ref) for ref in sorted(references)]
-            self._digests[name] = hashlib.blake2b(
+            parts = [source] + [self.template_hash(ref) for ref in sorted(references)]
+            self._hashes[name] = hashlib.blake2b(
                 "\0".join(parts).encode(), digest_size=12
             ).hexdigest()
-        return self._digests[name]
+        return self._hashes[name]
 
-    def source_digests(self) -> dict[str, str]:
-        """The digest of each template's own source, for every template digested so far."""
-        return dict(self._own_digests)
+    def source_hashes(self) -> dict[str, str]:
+        """The hash of each template's own source, for every template hashed so far."""
+        return dict(self._own_hashes)
 
     def uses(self, name: str) -> set[str]:
         """The template and every template it extends, includes or imports, at any depth."""
-        self.digest(name)
+        self.template_hash(name)
         found, pending = set(), [name]
         while pending:
             current = pending.pop()

@@ -242,7 +242,7 @@ def make_story(item: Item, path: str, local_date: datetime,
                topics: tuple[TopicRef, ...], also: tuple[Credit, ...] = ()) -> Story:
     """The story of an item at its place in the site (path, local date, topics, credits)."""
     return Story(item, path, local_date, topics, _main_image(item),
-                 _fingerprint(item.digest, path, [(t.name, t.slug) for t in topics], also),
+                 _fingerprint(item.content_hash, path, [(t.name, t.slug) for t in topics], also),
                  item.updated_at or item.published_at, also)
 
 
