@@ -17,7 +17,7 @@ from string import Template
 
 from newsdigest import __version__
 from newsdigest.config.site import DEFAULT_CONFIG, SiteConfig
-from newsdigest.errors import UsageError
+from newsdigest.errors import NewsdigestError, UsageError
 
 STARTER_DIR = Path(__file__).parent / "starter"
 CONTENT = "content/"  # written only into a site that has no content folder at all
@@ -73,20 +73,25 @@ def init_site(folder: Path, title: str | None, base_url: str | None, now: dateti
     if folder.exists() and not folder.is_dir():
         raise UsageError(f"{folder} is a file, not a folder: give a folder for the new site")
     files = starter_files(title, base_url, now)
-    present = [path for path in _targets(files) if os.path.lexists(folder / path)]
+    blocked = {path: _in_the_way(folder, path) for path in _targets(files)}
+    present = list(dict.fromkeys(name for name in blocked.values() if name is not None))
     if present and not force:
         raise UsageError(f"{folder} already holds {', '.join(present)}: nothing written "
                          "(--force adds only the missing files; it never changes a file that "
                          "is there, content/ or site.toml)")
     written = []
     for path, data in files.items():
-        if (path.startswith(CONTENT) and CONTENT in present) or (folder / path).exists():
+        if blocked[CONTENT if path.startswith(CONTENT) else path] is not None:
             continue
         target = folder / path
-        target.parent.mkdir(parents=True, exist_ok=True)
-        # "x": created here or not at all, so a file appearing meanwhile is never overwritten.
-        with open(target, "xb") as out:
-            out.write(data)
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            # "x": created here or not at all, so a file appearing meanwhile is never lost.
+            with open(target, "xb") as out:
+                out.write(data)
+        except OSError as exc:
+            done = f" (written: {', '.join(written)})" if written else ""
+            raise NewsdigestError(f"cannot write {target}: {exc.strerror}{done}") from None
         written.append(path)
     return InitResult(folder, tuple(written), tuple(present))
 
@@ -94,6 +99,18 @@ def init_site(folder: Path, title: str | None, base_url: str | None, now: dateti
 def _targets(files: dict[str, bytes]) -> list[str]:
     """What may not be there already: content/ as a whole, then each other file."""
     return [CONTENT] + [path for path in files if not path.startswith(CONTENT)]
+
+
+def _in_the_way(folder: Path, path: str) -> str | None:
+    """What in `folder` stops `path` being written: the file (or content/) itself, or a file
+    or symbolic link where one of its folders would be (writing through it would put the file
+    elsewhere); None when nothing does."""
+    parts = path.rstrip("/").split("/")
+    for depth in range(1, len(parts)):
+        above = folder.joinpath(*parts[:depth])
+        if above.is_symlink() or (os.path.lexists(above) and not above.is_dir()):
+            return "/".join(parts[:depth])
+    return path if os.path.lexists(folder / path) else None
 
 
 def _quoted(text: str) -> str:

@@ -312,3 +312,20 @@ def test_the_base_url_and_a_title_with_quotes_are_written_as_given(
     item = next((tmp_path / "content").glob("*-welcome.md")).read_text(encoding="utf-8")
     assert yaml.safe_load(item.split("---\n")[1])["title"] == 'Welcome to The "Robot" \\ Report'
     assert os.path.isfile(tmp_path / ".github/workflows/pages.yml")
+
+
+def test_a_file_or_link_where_a_folder_goes_is_refused_and_never_written_through(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]):
+    folder, elsewhere = tmp_path / "mine", tmp_path / "elsewhere"
+    folder.mkdir()
+    elsewhere.mkdir()
+    (folder / "static").write_text("a file, not a folder\n")
+    (folder / ".github").symlink_to(elsewhere)
+    assert main(["init", str(folder)]) == 2
+    assert "already holds static, .github: nothing written" in capsys.readouterr().err
+    assert sorted(p.name for p in folder.iterdir()) == [".github", "static"]
+    assert main(["init", str(folder), "--force"]) == 0
+    assert "kept static (already there)" in capsys.readouterr().out
+    assert (folder / "static").read_text() == "a file, not a folder\n"
+    assert list(elsewhere.iterdir()) == []  # nothing written through the link
+    assert (folder / "site.toml").is_file() and (folder / "templates/README.md").is_file()
