@@ -56,16 +56,22 @@ class Problem:
         where = self.path if self.line is None else f"{self.path}:{self.line}"
         if self.line is not None and self.column is not None:
             where += f":{self.column}"
-        text = f"{where}: {self.field}: {self.message}"
-        if not self.field:
-            text = f"{where}: {self.message}"
+        text = ": ".join(part for part in (where, self.field, self.message) if part)
         return f"{text} ({self.hint})" if self.hint else text
 
 
 class NewsdigestError(Exception):
-    """An error the user can act on; `str()` is the whole message."""
+    """An error the user can act on; `str()` is the whole message.
+
+    `problems` locate it (file, line, field) when it has a place, as Problems: the preview
+    server shows each with the lines around it, without reading it back out of the message.
+    """
 
     exit_code = EXIT_INVALID
+
+    def __init__(self, message: str, problems: list[Problem] | None = None):
+        super().__init__(message)
+        self.problems = problems or []
 
 
 class UsageError(NewsdigestError):
@@ -78,27 +84,30 @@ class ConfigError(NewsdigestError):
     exit_code = EXIT_USAGE
 
     def __init__(self, path: str, problems: list[str]):
-        self.problems = problems
-        super().__init__("\n".join(f"{path}: {p}" for p in problems))
+        located = [Problem(path, None, "", problem) for problem in problems]
+        super().__init__("\n".join(map(str, located)), located)
 
 
 class ContentInvalid(NewsdigestError):
     """Some content files cannot be used; nothing was written."""
 
     def __init__(self, problems: list[Problem], skippable: bool = True):
-        self.problems = sorted(problems, key=Problem.sort_key)
-        files = len({p.path for p in self.problems})
-        lines = [str(p) for p in self.problems]
+        problems = sorted(problems, key=Problem.sort_key)
+        files = len({p.path for p in problems})
+        lines = [str(p) for p in problems]
         lines.append(
             f"error: {files} invalid file{'s' if files != 1 else ''}; nothing was written "
             + ("(fix them, or build the rest with --skip-invalid)" if skippable else
                "(fix them: strict = true in site.toml makes every warning an error)")
         )
-        super().__init__("\n".join(lines))
+        super().__init__("\n".join(lines), problems)
 
 
 class TemplateFailure(NewsdigestError):
     """A template cannot be loaded or rendered; the previous output is left as it was."""
+
+    def __init__(self, problem: Problem):
+        super().__init__(str(problem), [problem])
 
 
 class OutputRefused(NewsdigestError):

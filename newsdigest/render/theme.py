@@ -13,7 +13,7 @@ from jinja2 import meta
 from markupsafe import Markup
 
 from newsdigest.config.site import SiteConfig
-from newsdigest.errors import TemplateFailure
+from newsdigest.errors import Problem, TemplateFailure
 from newsdigest.fingerprint import CODE, fingerprint
 from newsdigest.render import structured
 from newsdigest.render.fragments import Fragments
@@ -145,7 +145,7 @@ class Theme:
             source, filename, _ = self.env.loader.get_source(  # type: ignore[union-attr]
                 self.env, name)
         except jinja2.TemplateNotFound:
-            raise TemplateFailure(f"template not found: {name}") from None
+            raise TemplateFailure(Problem("", None, "", f"template not found: {name}")) from None
         found = self._referenced(name, source, filename)
         references = {ref for ref in found if ref is not None}
         if None in found:
@@ -190,7 +190,8 @@ class Theme:
             except jinja2.TemplateSyntaxError as exc:
                 raise TemplateFailure(_describe_template_error(exc)) from None
             except jinja2.TemplateNotFound as exc:
-                raise TemplateFailure(f"template not found: {exc.name}") from None
+                raise TemplateFailure(
+                    Problem("", None, "", f"template not found: {exc.name}")) from None
 
     def render(self, name: str, context: dict[str, Any]) -> str:
         try:
@@ -217,17 +218,18 @@ class Theme:
         return self.render("_card.html", {"story": story, "eager": eager, "site": self.config})
 
 
-def _describe_template_error(exc: jinja2.TemplateError, rendering: str = "") -> str:
+def _describe_template_error(exc: jinja2.TemplateError, rendering: str = "") -> Problem:
+    """Where a template failed (its file and line) and why."""
     if isinstance(exc, jinja2.TemplateSyntaxError):
-        where = f"{exc.filename or exc.name}:{exc.lineno}"
-        return f"{where}: template syntax error: {exc.message}"
+        return Problem(exc.filename or exc.name or "", exc.lineno, "",
+                       f"template syntax error: {exc.message}")
     import traceback
 
     frames = [
         f for f in traceback.extract_tb(exc.__traceback__) if f.filename.endswith((".html", ".xml"))
     ]
-    where = f"{frames[-1].filename}:{frames[-1].lineno}" if frames else rendering
-    return f"{where}: template error: {exc.message or exc}"
+    path, line = (frames[-1].filename, frames[-1].lineno) if frames else (rendering, None)
+    return Problem(path, line, "", f"template error: {exc.message or exc}")
 
 
 # English names by table: strftime goes through the C locale machinery for every call, and

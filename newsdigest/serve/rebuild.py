@@ -33,7 +33,7 @@ from newsdigest.config.site import SiteConfig
 from newsdigest.content.files import ITEM_SUFFIXES, SourceFile
 from newsdigest.content.loading import LoadSettings, load_one
 from newsdigest.content.model import Item
-from newsdigest.errors import SECRET_FIELDS, ConfigError, ContentInvalid, NewsdigestError
+from newsdigest.errors import SECRET_FIELDS, ContentInvalid, NewsdigestError
 from newsdigest.render.pages import item_page
 from newsdigest.render.theme import Theme, default_theme_dir
 from newsdigest.serve.watcher import Changes, Sources
@@ -47,7 +47,6 @@ QUICK_LIMIT = 20  # more edited items than this at once go straight to the incre
 # duplicates). An edit that changes none of them leaves every list in place.
 _PLACEMENT_FIELDS = ("source", "slug", "published_at", "url", "topics", "quality", "heat",
                      "published", "removed")
-_LOCATED = re.compile(r"^(?P<file>[^\n:]+):(?P<line>\d+): (?P<message>.*)$", re.DOTALL)
 # A line that starts a secret field (`secured:`), as a key of a block mapping (or a list entry's
 # mapping) or of a flow mapping: found in the text, since the YAML may be what failed to parse.
 _SECRET_NAMES = "|".join(re.escape(name) for name in sorted(SECRET_FIELDS))
@@ -231,27 +230,14 @@ def _failure(kind: str, started: float, exc: BaseException, config: SiteConfig) 
 
 def error_entries(exc: BaseException, config: SiteConfig) -> list[ErrorEntry]:
     """The errors of a failed build, each with its file and line where known."""
-    if isinstance(exc, ContentInvalid):
-        return [
-            _entry(
-                config.content_dir / p.path,
-                p.line,
-                (f"{p.field}: {p.message}" if p.field else p.message)
-                + (f" ({p.hint})" if p.hint else ""),
-            )
-            for p in exc.problems
-        ]
-    if isinstance(exc, ConfigError):
-        entries = []
-        for line in str(exc).splitlines():
-            file, _, message = line.partition(": ")
-            entries.append(ErrorEntry(_shown_file(Path(file)), None, message or line))
-        return entries
     if isinstance(exc, NewsdigestError):
-        located = _LOCATED.match(str(exc))
-        if located:
-            return [_entry(Path(located["file"]), int(located["line"]), located["message"])]
-        return [ErrorEntry("", None, str(exc))]
+        # Content problems name files of the content folder; the others, files as they are.
+        base = config.content_dir if isinstance(exc, ContentInvalid) else Path()
+        return [
+            _entry(base / p.path, p.line, str(replace(p, path="", line=None)))
+            if p.path else ErrorEntry("", None, str(p))
+            for p in exc.problems
+        ] or [ErrorEntry("", None, str(exc))]
     frame = traceback.extract_tb(exc.__traceback__)[-1:] if exc.__traceback__ else []
     where = (frame[0].filename, frame[0].lineno) if frame else ("", None)
     return [ErrorEntry(_shown_file(Path(where[0])) if where[0] else "", where[1],
