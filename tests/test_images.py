@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import ipaddress
 import random
+import shutil
 import struct
 import threading
 import time
@@ -18,7 +19,7 @@ from pathlib import Path
 
 import lxml.html
 import pytest
-from conftest import item
+from conftest import Site, item
 from PIL import Image, features
 
 from newsdigest.build.pipeline import BuildOptions, BuildReport, build_site
@@ -74,6 +75,9 @@ IMAGES = {
     "/logo.png": ("image/png", photo(128, 128, "PNG")),
 }
 IMAGES["/own.webp"] = IMAGES["/photo.webp"]
+# The local picture of the corpus: one file for the module (photo() adds random noise), so its
+# thumbnails in the warm image cache are the ones every build of the corpus asks for.
+BESIDE = photo(1600, 1000, "JPEG", quality=95)
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -170,7 +174,7 @@ def corpus(base: str) -> dict[str, str | bytes]:
         "content/redirect.md": one("redirect", "/redirect.jpg"),
         "content/local.md": item("Story local", url="https://example.com/local",
                                  images=images_yaml(("beside.jpg", 1600, 1000, "Local"))),
-        "content/beside.jpg": photo(1600, 1000, "JPEG", quality=95),
+        "content/beside.jpg": BESIDE,
     }
     for n in range(3):  # a site's default picture, then the story's own
         files[f"content/generic-{n}.md"] = item(
@@ -206,6 +210,38 @@ def site(make_site, server, monkeypatch):
     return make_site(corpus(server), SETTINGS)
 
 
+@pytest.fixture(scope="module")
+def warm_image_cache(server, tmp_path_factory) -> Path:
+    """The image cache after one build of the corpus: every download and thumbnail made once.
+
+    Module-scoped, as the server is: cache entries are keyed by URL, and so by the server's
+    port. Tests about what a build downloads, encodes, refuses or remembers keep the `site`
+    fixture's empty cache; the tests marked `@warm` start from a copy of this one.
+    """
+    root = tmp_path_factory.mktemp("warm-images")
+    corpus_site = Site(root)
+    corpus_site.write("site.toml", SETTINGS)
+    for rel, data in corpus(server).items():
+        corpus_site.write(rel, data)
+    with pytest.MonkeyPatch.context() as env:
+        env.delenv("NEWSDIGEST_OFFLINE", raising=False)
+        report = build(corpus_site)
+    assert report.images.generated >= 7
+    Handler.requests.clear()
+    return root / ".cache" / "images"
+
+
+@pytest.fixture
+def warm_cache_copy(site, warm_image_cache) -> None:
+    """A copy of the warm image cache in the `site` fixture's default place: a copy, not the
+    folder itself, so a test that prunes or adds thumbnails changes no other test."""
+    shutil.copytree(warm_image_cache, site.root / ".cache" / "images")
+
+
+# For tests that assert what a site shows, not what its build downloads or encodes.
+warm = pytest.mark.usefixtures("warm_cache_copy")
+
+
 def test_thumbnails_are_made_in_every_width_and_format(site):
     report = build(site)
     img = hero(site, "jpeg")
@@ -234,6 +270,7 @@ def Handler_image(path: str) -> bytes:  # noqa: N802
     return IMAGES[path][1]
 
 
+@warm
 def test_transparency_orientation_small_sources_and_redirects(site):
     build(site)
     alpha = hero(site, "alpha")
@@ -285,6 +322,7 @@ def test_broken_images_fall_back_along_the_chain(site, server, capsys):
     assert "timed out" in out
 
 
+@warm
 def test_a_generic_image_gives_way_to_the_story_own(site):
     report = build(site)
     assert report.images.generic == 1
@@ -333,6 +371,7 @@ def test_loopback_is_refused_unless_allowed(site):
     assert not card.xpath(".//img[contains(@src, '127.0.0.1')]")  # nor shown
 
 
+@warm
 def test_prune_keeps_what_items_use(site, capsys):
     build(site)
     files = site.root / ".cache" / "images" / "files"
@@ -376,6 +415,7 @@ def test_bad_image_settings_are_reported_together(tmp_path):
         assert key in message
 
 
+@warm
 def test_only_the_first_visible_card_loads_eagerly(site):
     build(site)
     images = site.html("").xpath("//a[contains(@class, 'card-media')]//img")
@@ -386,6 +426,7 @@ def test_only_the_first_visible_card_loads_eagerly(site):
     assert thumbs and all(i.get("sizes") and i.get("width") and i.get("height") for i in thumbs)
 
 
+@warm
 def test_a_changed_picture_rewrites_exactly_the_pages_that_show_it(site):
     build(site)
     old = hero(site, "local").get("src")
@@ -402,6 +443,7 @@ def test_a_changed_picture_rewrites_exactly_the_pages_that_show_it(site):
     assert report.images.generated == 1 and report.images.fetched == 0
 
 
+@warm
 def test_new_widths_in_site_toml_remake_the_thumbnails(site):
     build(site)
     settings = site.root / "site.toml"
