@@ -146,6 +146,7 @@ def _parser() -> argparse.ArgumentParser:
     deploy.set_defaults(run=_deploy)
 
     _images_parser(commands)
+    _ingest_parsers(commands)
 
     clean = commands.add_parser("clean", help="remove the build cache",
                                 description="Remove the build cache (.cache/ by default).")
@@ -674,6 +675,97 @@ def _deploy(args: argparse.Namespace) -> int:
     print(f"{name}: {verb} {plan.transfers} files, {len(plan.deleted)} deleted "
           f"({target.kind} {target.destination})")
     return EXIT_OK
+
+
+def _ingest_parsers(commands: argparse._SubParsersAction) -> None:
+    ingest = commands.add_parser(
+        "ingest", help="write new items from the feeds of site.toml [sources] (as drafts)",
+        description="Read every [sources.NAME] feed of site.toml (or the named ones, or the "
+                    "feeds of an OPML file) and write one item file per new entry into "
+                    "content/<ingest.folder>/ (inbox), as drafts unless --publish.")
+    ingest.add_argument("--source", action="append", default=[], metavar="NAME",
+                        help="read only this source (repeatable)")
+    ingest.add_argument("--opml", type=Path, metavar="FILE",
+                        help="read the feeds of this OPML subscription list instead")
+    ingest.add_argument("--dry-run", action="store_true",
+                        help="list what would be written; write nothing")
+    ingest.add_argument("--publish", action="store_true",
+                        help="write the new items published (default: drafts)")
+    ingest.add_argument("--config", type=Path, metavar="FILE", help="site settings (site.toml)")
+    ingest.add_argument("--offline", action="store_true",
+                        help="fetch nothing and write nothing (also NEWSDIGEST_OFFLINE=1)")
+    ingest.set_defaults(run=_ingest, output=None, base_url=None)
+
+    approve = commands.add_parser(
+        "approve", help="publish reviewed drafts (published: true)",
+        description="Set published: true in each item, given by its file or its story's URL; "
+                    "every other byte of the file stays as it is.")
+    approve.add_argument("targets", nargs="+", metavar="FILE|URL")
+    approve.add_argument("--config", type=Path, metavar="FILE", help="site settings (site.toml)")
+    approve.set_defaults(run=_approve, output=None, base_url=None)
+
+    add = commands.add_parser(
+        "add", help="write an item for one web page, from its own metadata",
+        description="Fetch one web page and write its item into content/<ingest.folder>/ from "
+                    "what the page says of itself (OpenGraph, JSON-LD, <meta>, <title>).")
+    add.add_argument("url", metavar="URL")
+    add.add_argument("--topic", action="append", default=[], metavar="T",
+                     help="give the item this topic (repeatable)")
+    add.add_argument("--publish", action="store_true",
+                     help="write it published (default: a draft)")
+    add.add_argument("--config", type=Path, metavar="FILE", help="site settings (site.toml)")
+    add.set_defaults(run=_add, output=None, base_url=None, offline=False)
+
+
+def _ingest(args: argparse.Namespace) -> int:
+    from newsdigest.errors import EXIT_INVALID
+    from newsdigest.ingest.run import IngestOptions, ingest
+
+    config = site_config(args)
+    report = ingest(config, IngestOptions(
+        sources=tuple(args.source), opml=args.opml, dry_run=args.dry_run,
+        publish=args.publish, offline=_offline(args), now=build_options_now()))
+    if report.offline:
+        print("ingest: offline: no source fetched, nothing written")
+        return EXIT_OK
+    for outcome in report.outcomes:
+        for name in outcome.new:
+            shown = _shown_path(report.folder / name)
+            print(f"  would write {shown}" if report.dry_run else f"  wrote {shown}")
+    print(report.summary_line())
+    for outcome in report.failed:
+        print(f"  {outcome.source.name}: {outcome.failure} ({outcome.source.url})",
+              file=sys.stderr)
+    return EXIT_INVALID if report.all_failed else EXIT_OK
+
+
+def _add(args: argparse.Namespace) -> int:
+    from newsdigest.ingest.page import add_page
+
+    config = site_config(args)
+    if _offline(args):
+        print("add: offline (NEWSDIGEST_OFFLINE): nothing fetched, nothing written")
+        return EXIT_OK
+    path = add_page(config, args.url, tuple(t.strip() for t in args.topic if t.strip()),
+                    args.publish, build_options_now())
+    print(_shown_path(path))
+    return EXIT_OK
+
+
+def _approve(args: argparse.Namespace) -> int:
+    from newsdigest.errors import EXIT_INVALID
+    from newsdigest.ingest.approve import approve
+
+    config = site_config(args)
+    failed = False
+    for result in approve(config, args.targets):
+        where = _shown_path(result.path) if result.path else result.target
+        if result.outcome in ("published", "already published"):
+            print(f"{where}: {result.outcome}")
+        else:
+            failed = True
+            print(f"error: {where}: {result.outcome}", file=sys.stderr)
+    return EXIT_INVALID if failed else EXIT_OK
 
 
 def build_options_now() -> datetime | None:

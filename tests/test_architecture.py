@@ -16,7 +16,7 @@ RANKS = [
     {"render"},
     {"build"},
     {"serve"},
-    {"check", "deploy", "init"},
+    {"check", "deploy", "init", "ingest"},
     {"cli", "__main__"},
 ]
 RANK = {name: rank for rank, names in enumerate(RANKS) for name in names}

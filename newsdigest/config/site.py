@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from newsdigest.config.deploy import Target, parse_targets
 from newsdigest.config.digest import DigestSettings, parse_digest
 from newsdigest.config.images import ImageSettings, parse_image_settings
+from newsdigest.config.ingest import IngestSettings, Source, parse_ingest, parse_sources
 from newsdigest.config.rules import DEFAULT_IGNORE, KNOWN_EMBED_HOSTS, ContentRules
 from newsdigest.errors import ConfigError
 from newsdigest.fingerprint import fingerprint
@@ -31,6 +32,8 @@ class TopicSettings:
     description: str = ""
     image: str = ""
     parent: str = ""
+    # `newsdigest ingest` gives an entry this topic when one matches its title or summary
+    keywords: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -62,6 +65,8 @@ class SiteConfig:
     max_excerpt_chars: int = 600
     digest: DigestSettings = DigestSettings()  # [digest]: editions and the newsletter
     images: ImageSettings = ImageSettings()  # [images]: thumbnails, downloads, their cache
+    ingest: IngestSettings = IngestSettings()  # [ingest]: how `newsdigest ingest` fetches
+    sources: tuple[Source, ...] = ()  # [sources.NAME]: the feeds it reads
 
     @property
     def tz(self) -> ZoneInfo:
@@ -184,7 +189,8 @@ def _with_root(config: SiteConfig, root: Path) -> SiteConfig:
 
 def _parse(data: dict[str, Any], problems: list[str]) -> dict[str, Any]:
     values: dict[str, Any] = {}
-    for section in sorted(set(data) - {"site", "build", "topics", "deploy", "images", "digest"}):
+    for section in sorted(set(data) - {"site", "build", "topics", "deploy", "images", "digest",
+                                         "ingest", "sources"}):
         problems.append(f"[{section}]: unknown section")
     site = data.get("site", {})
     for key, value in site.items():
@@ -260,13 +266,21 @@ def _parse(data: dict[str, Any], problems: list[str]) -> dict[str, Any]:
             problems.append(f"topics.{name}: expected a table")
             continue
         unknown = set(meta) - _TOPIC_KEYS
-        bad = [k for k in meta if k in _TOPIC_KEYS and not isinstance(meta[k], str)]
+        bad = [k for k in meta if k in _TOPIC_KEYS and k != "keywords"
+               and not isinstance(meta[k], str)]
         for key in sorted(unknown):
             problems.append(f"topics.{name}.{key}: unknown setting")
         for key in bad:
             problems.append(f"topics.{name}.{key}: expected a string")
+        keywords = meta.get("keywords", [])
+        if not isinstance(keywords, list) or not all(isinstance(k, str) and k.strip()
+                                                     for k in keywords):
+            problems.append(f"topics.{name}.keywords: expected a list of words, got "
+                            f"{keywords!r}")
+            bad.append("keywords")
         if not unknown and not bad:
-            topics.append(TopicSettings(name=name, **meta))
+            topics.append(TopicSettings(name=name, **{
+                **meta, "keywords": tuple(k.strip() for k in keywords)}))
     values["topics"] = tuple(topics)
     # Items' topics are checked against these (a near miss is a likely typo).
     rules["declared_topics"] = tuple(topic.name for topic in topics)
@@ -281,6 +295,8 @@ def _parse(data: dict[str, Any], problems: list[str]) -> dict[str, Any]:
     values["digest"] = parse_digest(data.get("digest"), problems)
     if "images" in data:
         values["images"] = parse_image_settings(data["images"], problems)
+    values["ingest"] = parse_ingest(data.get("ingest"), problems)
+    values["sources"] = parse_sources(data.get("sources"), problems)
     return values
 
 
@@ -378,6 +394,7 @@ def _strings(value: Any, path: str = "") -> Iterator[tuple[str, str]]:
 # Settings no page reads (where things are, where they go): changing them re-renders nothing.
 _LOCATION_SETTINGS = {"content_dir", "output_dir", "cache_dir", "templates_dir", "static_dir",
                       "deploy",
+                      "ingest", "sources",  # read by `newsdigest ingest` only, by no page
                       # pages read the pictures the image stage made, which stories' prints cover
                       "images"}
 

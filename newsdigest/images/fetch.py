@@ -22,7 +22,7 @@ import threading
 import time
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Literal
 from urllib.parse import SplitResult, urljoin, urlsplit
@@ -35,6 +35,7 @@ _REDIRECTS = {301, 302, 303, 307, 308}
 _PERMANENT = {301, 308}
 _IMAGE_ACCEPT = "image/avif,image/webp,image/*;q=0.8"
 # What a machine without a working network gives, as opposed to a host that is down
+_KEPT_HEADERS = ("etag", "last-modified", "content-type")
 _NO_ROUTE = {errno.ENETUNREACH, errno.ENETDOWN, errno.EHOSTUNREACH}
 
 # Why a request failed, for callers that must tell the URL's fault from their own:
@@ -126,6 +127,9 @@ class Answer:
     status: int
     body: bytes = b""
     moved: str = ""
+    # The validators and type of a 200 answer (etag, last-modified, content-type), for
+    # conditional requests (feed ingestion): lower-case names.
+    headers: dict[str, str] = field(default_factory=dict)
 
 
 class _Watchdog:
@@ -234,8 +238,8 @@ def _follow(url: str, method: str, limits: FetchLimits, lookups: Lookups, watchd
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise FetchFailed(f"not an http(s) URL: {url[:80]}", lasting=True)
         try:
-            status, location, body = _exchange(parts, method, limits, lookups, watchdog,
-                                               read_body, headers)
+            status, location, body, kept = _exchange(parts, method, limits, lookups, watchdog,
+                                                     read_body, headers)
         except FetchFailed as exc:
             if hop and exc.cause == "refused":  # say where the redirects led
                 raise FetchFailed(f"{exc.reason}, redirected to {url[:80]}", lasting=True,
@@ -253,7 +257,7 @@ def _follow(url: str, method: str, limits: FetchLimits, lookups: Lookups, watchd
             raise FetchFailed(f"cannot connect: {_short(exc)}", lasting=False,
                               cause=cause) from None
         if status not in _REDIRECTS:
-            return Answer(status, body, moved)
+            return Answer(status, body, moved, kept)
         if not location:
             raise FetchFailed(f"HTTP {status} without a Location", lasting=True)
         url = urljoin(url, location)
@@ -288,18 +292,20 @@ class _Connection(http.client.HTTPConnection):
 
 def _exchange(parts: SplitResult, method: str, limits: FetchLimits, lookups: Lookups,
               watchdog: _Watchdog, read_body: bool,
-              headers: dict[str, str]) -> tuple[int, str, bytes]:
+              headers: dict[str, str]) -> tuple[int, str, bytes, dict[str, str]]:
     connection = _Connection(parts, limits, lookups, watchdog)
     target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
     try:
         connection.request(method, target, headers={**headers, "Accept-Encoding": "identity"})
         response = connection.getresponse()
         if response.status != 200 or not read_body:
-            return response.status, response.getheader("Location", ""), b""
+            return response.status, response.getheader("Location", ""), b"", {}
         declared = response.getheader("Content-Length")
         if declared and declared.isdigit() and int(declared) > limits.max_bytes:
             raise FetchFailed(f"larger than {limits.max_bytes // 1024} KB", lasting=True)
-        return 200, "", _read_capped(response, limits)
+        kept = {name: value for name in _KEPT_HEADERS
+                if (value := response.getheader(name, ""))}
+        return 200, "", _read_capped(response, limits), kept
     finally:
         connection.close()
 

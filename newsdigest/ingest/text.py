@@ -1,0 +1,151 @@
+"""Feed and page markup made into the plain text and links an item file holds."""
+
+from __future__ import annotations
+
+import re
+from html.parser import HTMLParser
+from urllib.parse import parse_qs, urljoin, urlsplit
+
+from newsdigest.content.markup import sanitize
+
+MAX_DIMENSION = 20000  # as the item format accepts (content/model.py)
+_SPACE = re.compile(r"\s+")
+_BLOCKS = {"p", "div", "br", "li", "h1", "h2", "h3", "h4", "h5", "h6", "tr", "blockquote",
+           "section", "article", "figure", "figcaption", "ul", "ol", "pre", "hr"}
+_INVISIBLE = {"script", "style", "template", "noscript", "head", "title", "iframe", "object"}
+_YOUTUBE_ID = re.compile(r"[A-Za-z0-9_-]{11}")
+_VIMEO_ID = re.compile(r"[0-9]{1,12}")
+
+
+class _Text(HTMLParser):
+    """Text of the markup (entities decoded, no script or style) and its first image."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+        self.hidden = 0
+        self.first_image: dict[str, str] = {}
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in _INVISIBLE:
+            self.hidden += 1
+        elif tag in _BLOCKS:
+            self.parts.append(" ")
+        if tag == "img" and not self.first_image:
+            self.first_image = {k: v or "" for k, v in attrs}
+
+    def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in _INVISIBLE:
+            return  # <script/> opens nothing
+        self.handle_starttag(tag, attrs)
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in _INVISIBLE:
+            self.hidden = max(0, self.hidden - 1)
+        elif tag in _BLOCKS:
+            self.parts.append(" ")
+
+    def handle_data(self, data: str) -> None:
+        if not self.hidden:
+            self.parts.append(data)
+
+
+def _parsed(markup: str) -> _Text:
+    parser = _Text()
+    parser.feed(markup)
+    parser.close()
+    return parser
+
+
+def plain_text(markup: str) -> str:
+    """Markup as one line of text: tags dropped, entities decoded, spaces squashed."""
+    if "<" not in markup and "&" not in markup:
+        return _SPACE.sub(" ", markup).strip()
+    return _SPACE.sub(" ", "".join(_parsed(markup).parts)).strip()
+
+
+def first_image(markup: str, base: str) -> tuple[str, int | None, int | None] | None:
+    """The first <img> of the markup: its absolute http(s) URL and declared size."""
+    if "<img" not in markup.lower():
+        return None
+    found = _parsed(markup).first_image
+    url = absolute(found.get("src", ""), base)
+    if not url:
+        return None
+    return url, dimension(found.get("width")), dimension(found.get("height"))
+
+
+def cut_at_word(text: str, limit: int) -> str:
+    """At most `limit` characters, cut at the last word that fits, with an ellipsis."""
+    if len(text) <= limit:
+        return text
+    head = text[: limit - 1]
+    if " " in head[limit // 2:]:
+        head = head.rsplit(" ", 1)[0]
+    return head.rstrip(" ,;:.-–—") + "…"
+
+
+def absolute(url: str, base: str) -> str:
+    """`url` made absolute against `base`; '' unless it is http(s)."""
+    url = (url or "").strip()
+    if not url:
+        return ""
+    try:
+        joined = urljoin(base, url) if base else url
+        parts = urlsplit(joined)
+    except ValueError:
+        return ""
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return ""
+    return joined
+
+
+def dimension(value: object) -> int | None:
+    """A width or height as the item format takes it (1..20000), else None."""
+    try:
+        number = int(str(value).strip().removesuffix("px"))
+    except (TypeError, ValueError):
+        return None
+    return number if 1 <= number <= MAX_DIMENSION else None
+
+
+def clean_body(markup: str) -> str:
+    """A feed's full text as the build would show it: sanitized, as an HTML block."""
+    return sanitize(markup).strip()
+
+
+def video_embed(url: str, video_id: str = "") -> str:
+    """The featuredContent iframe of a YouTube or Vimeo link ('' for any other link): built
+    from the video id alone, in the form the build's embed check accepts."""
+    if video_id and _YOUTUBE_ID.fullmatch(video_id):
+        return f'<iframe src="https://www.youtube.com/embed/{video_id}"></iframe>'
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return ""
+    host = (parts.hostname or "").lower().removeprefix("www.").removeprefix("m.")
+    found = ""
+    if host == "youtube.com":
+        if parts.path == "/watch":
+            found = (parse_qs(parts.query).get("v") or [""])[0]
+        elif parts.path.startswith(("/shorts/", "/embed/", "/live/")):
+            found = parts.path.split("/")[2]
+        if _YOUTUBE_ID.fullmatch(found):
+            return f'<iframe src="https://www.youtube.com/embed/{found}"></iframe>'
+    elif host == "youtu.be":
+        found = parts.path.strip("/")
+        if _YOUTUBE_ID.fullmatch(found):
+            return f'<iframe src="https://www.youtube.com/embed/{found}"></iframe>'
+    elif host in ("vimeo.com", "player.vimeo.com"):
+        found = parts.path.strip("/").removeprefix("video/")
+        if _VIMEO_ID.fullmatch(found):
+            return f'<iframe src="https://player.vimeo.com/video/{found}"></iframe>'
+    return ""
+
+
+def domain_of(url: str) -> str:
+    try:
+        host = (urlsplit(url).hostname or "").lower()
+    except ValueError:
+        return ""
+    return host.removeprefix("www.")
