@@ -194,9 +194,14 @@ def test_the_site_has_what_the_module_promises(built: Built) -> None:
     pages = html_pages(built)
     assert sum(p.startswith("news/") for p in pages) >= 55
     assert len([p for p in pages if p.startswith("topics/")]) >= 6
-    assert any(p.startswith("digest/weekly/") for p in pages)
+    assert sorted(p for p in pages if p.startswith("digest/weekly/")) == [
+        f"digest/weekly/2026-W{week}/index.html" for week in (42, 43, 44, 45)]
     video = lxml.html.fromstring((built.clean / "news/2026/11/02/video/index.html").read_bytes())
-    assert video.xpath("//iframe | //*[@data-embed] | //a[contains(@href, 'youtube')]")
+    assert video.xpath("//@data-embed") == ["https://www.youtube-nocookie.com/embed/dQ8x1vKkZ2A"]
+    # The editor's notes are shown on their editions.
+    assert b"chosen by the editors" in (built.clean / "digest/weekly/2026-W44/index.html"
+                                        ).read_bytes()
+    assert b"A busy Thursday" in (built.clean / "digest/daily/2026-10-29/index.html").read_bytes()
 
 
 def test_every_internal_link_and_image_resolves_to_a_file_of_the_output(built: Built) -> None:
@@ -281,13 +286,22 @@ def is_feed(data: bytes) -> bool:
 def test_every_feed_parses_without_bozo(built: Built) -> None:
     feeds = {rel: data for rel, data in built.files().items()
              if rel.endswith((".xml", ".rss", ".atom")) and is_feed(data)}
-    assert "feed.xml" in feeds and len(feeds) >= 7  # the site, each topic, the digests
+    # RSS and Atom for the site, each of the five topics and the digest.
+    assert len(feeds) == 14 and {"feed.xml", "atom.xml", "digest/atom.xml"} <= set(feeds)
     for rel, data in feeds.items():
         parsed = feedparser.parse(data)
         assert not parsed.bozo, (rel, parsed.get("bozo_exception"))
         assert parsed.entries, rel
         for entry in parsed.entries:
-            assert entry.link.startswith(("https://", "http://")), (rel, entry.link)
+            assert entry.link.startswith(built.base_url), (rel, entry.link)
+    files = built.files()
+    json_feeds = {rel: json.loads(files[rel]) for rel in files if rel.endswith("feed.json")}
+    assert len(json_feeds) == 7
+    for rel, feed in json_feeds.items():
+        assert feed["version"] == "https://jsonfeed.org/version/1.1", rel
+        assert feed["feed_url"] == built.base_url + rel and feed["items"], rel
+        for entry in feed["items"]:
+            assert output_file(built, rel, entry["url"], set(files)), (rel, entry["url"])
 
 
 def test_every_json_file_is_valid_json(built: Built) -> None:
