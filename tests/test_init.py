@@ -27,6 +27,7 @@ from newsdigest.cli import main
 from newsdigest.config import site as site_settings
 from newsdigest.config.digest import DigestSettings
 from newsdigest.config.images import ImageSettings
+from newsdigest.config.ingest import IngestSettings, Source
 from newsdigest.config.site import load_config
 from newsdigest.images.stage import image_cache_dir
 from newsdigest.init import STARTER_DIR, init_site
@@ -42,11 +43,22 @@ def tree(folder: Path) -> dict[str, bytes]:
             for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
+def example_lines(text: str) -> list[int]:
+    """Indexes of the lines of the commented-out example tables ([deploy.pages], [sources.hf]):
+    from a `# [table]` line to the next line that is not a comment or is a bare `#`."""
+    found, inside = [], False
+    for i, line in enumerate(text.splitlines()):
+        inside = line.startswith("# [") or (inside and line.startswith("# "))
+        if inside:
+            found.append(i)
+    return found
+
+
 def settings_lines(text: str) -> list[int]:
-    """Indexes of the commented-out defaults, up to [deploy] (whose lines are examples)."""
-    lines = text.splitlines()
-    end = lines.index("[deploy]")
-    return [i for i, line in enumerate(lines[:end]) if DEFAULT_LINE.match(line)]
+    """Indexes of the commented-out defaults (not the lines of example tables)."""
+    examples = set(example_lines(text))
+    return [i for i, line in enumerate(text.splitlines())
+            if DEFAULT_LINE.match(line) and i not in examples]
 
 
 def uncommented(text: str, indexes: list[int]) -> str:
@@ -196,14 +208,21 @@ def test_site_toml_names_every_setting(new_site: Path):
     text = (new_site / "site.toml").read_text(encoding="utf-8")
     data = tomllib.loads(uncommented(text, settings_lines(text)))
     (topic,) = data["topics"].values()
-    shown = {section: set(data[section]) for section in ("site", "build", "digest", "images")}
-    assert shown | {"topics": set(topic)} == {
+    sections = ("site", "build", "digest", "images", "ingest")
+    shown = {section: set(data[section]) for section in sections}
+    # the tables of [deploy] and [sources] are examples: every key of a source is in one
+    examples = tomllib.loads(uncommented(text, example_lines(text)))
+    (source,) = examples["sources"].values()
+    assert set(data) == {*sections, "topics", "sources", "deploy"}
+    assert shown | {"topics": set(topic), "sources": set(source)} == {
         "site": set(site_settings._SITE_KEYS) | {"nofollow", "embed_hosts"},
         "build": (set(site_settings._BUILD_KEYS) | set(site_settings._RULES_KEYS)
                   | site_settings._RULES_FLAGS | {"ignore"}),
         "digest": {f.name for f in fields(DigestSettings)},
         "images": {f.name for f in fields(ImageSettings)},
         "topics": set(site_settings._TOPIC_KEYS),
+        "ingest": {f.name for f in fields(IngestSettings)},
+        "sources": {f.name for f in fields(Source)} - {"name"},
     }
 
 
@@ -230,14 +249,15 @@ def test_uncommenting_any_default_changes_no_setting_and_no_output_byte(
     assert [path for path in before if before[path] != after[path]] == []
 
 
-def test_the_deploy_examples_are_valid_targets_once_uncommented(new_site: Path):
+def test_the_example_deploy_targets_and_source_are_valid_once_uncommented(new_site: Path):
     config_file = new_site / "site.toml"
-    lines = config_file.read_text(encoding="utf-8").splitlines()
-    start = lines.index("[deploy]")
-    lines[start:] = [line[2:] for line in lines[start:] if line.startswith("# ")]
-    config_file.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    targets = {t.name: t.kind for t in load_config(config_file).deploy}
+    text = config_file.read_text(encoding="utf-8")
+    config_file.write_text(uncommented(text, example_lines(text)), encoding="utf-8")
+    config = load_config(config_file)
+    targets = {t.name: t.kind for t in config.deploy}
     assert targets == {"pages": "git", "share": "directory", "server": "rsync", "bucket": "s3"}
+    assert [(s.name, s.url) for s in config.sources] == [
+        ("hf", "https://huggingface.co/blog/feed.xml")]
 
 
 def test_the_workflow_installs_the_pinned_version_builds_checks_and_publishes(new_site: Path):
