@@ -14,7 +14,7 @@ from test_feeds import JSON_FEED_SCHEMA
 
 from newsdigest.cli import main
 from newsdigest.content.dedupe import merge_duplicates, normalise_title, normalise_url, story_keys
-from newsdigest.content.model import Item, Provider
+from newsdigest.content.item import Item, Provider
 
 SETTINGS = """\
 [site]
@@ -396,7 +396,7 @@ def test_related_coverage_merges_through_any_variant_of_the_url():
     start = datetime(2026, 11, 1, tzinfo=UTC)
 
     def make(source: str, url: str, related: str = "", quality: int = 10) -> Item:
-        from newsdigest.content.model import Related
+        from newsdigest.content.item import Related
 
         return keyed(source=source, content_hash=source, title=source, slug=source,
                      published_at=start, url=url, quality=quality,

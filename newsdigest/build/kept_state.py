@@ -25,8 +25,8 @@ from newsdigest import store
 from newsdigest.build.gather import GatheredSite
 from newsdigest.content.dedupe import title_key
 from newsdigest.content.files import Discovery, SourceFile
+from newsdigest.content.item import Item
 from newsdigest.content.loading import CacheEntry, LoadSettings, cached_entries, load_one
-from newsdigest.content.model import Item
 from newsdigest.stories.grouping import SiteIndex, make_story
 
 MOST_PATCHED = 200  # past this many changed files, doing it all again costs about the same

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import parse_qsl, unquote, urlencode
 
 if TYPE_CHECKING:
-    from newsdigest.content.model import Item, Related
+    from newsdigest.content.item import Item, Related
 
 _TRACKING = {"fbclid", "gclid", "dclid", "msclkid", "mc_cid", "mc_eid", "igshid", "ref",
              "ref_src", "ref_url", "cmpid", "ncid", "ocid", "amp", "outputtype", "output",

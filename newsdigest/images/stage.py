@@ -24,7 +24,7 @@ from typing import NamedTuple
 
 from newsdigest.config.images import ImageSettings
 from newsdigest.config.site import SiteConfig
-from newsdigest.content.model import Image
+from newsdigest.content.item import Image
 from newsdigest.images.thumbnails import (
     NotAnImage,
     Thumbnails,

@@ -6,7 +6,7 @@ from dataclasses import dataclass, replace
 from html import escape
 
 from newsdigest.config.site import SiteConfig
-from newsdigest.content.model import Image, Item, Provider
+from newsdigest.content.item import Image, Item, Provider
 from newsdigest.fingerprint import fingerprint, plain_repr
 from newsdigest.render.feeds import Feed
 from newsdigest.render.pages import (

@@ -31,8 +31,8 @@ from newsdigest.build.pipeline import (
 from newsdigest.build.plan import page_outputs, static_outputs
 from newsdigest.config.site import SiteConfig
 from newsdigest.content.files import ITEM_SUFFIXES, SourceFile
+from newsdigest.content.item import Item
 from newsdigest.content.loading import LoadSettings, load_one
-from newsdigest.content.model import Item
 from newsdigest.errors import SECRET_FIELDS, ContentInvalid, NewsdigestError
 from newsdigest.render.pages import item_page
 from newsdigest.render.theme import Theme, default_theme_dir

@@ -11,7 +11,7 @@ from operator import attrgetter
 from newsdigest import urls
 from newsdigest.config.site import SiteConfig
 from newsdigest.content.dedupe import Credit, merge_duplicates, title_key
-from newsdigest.content.model import Image, Item
+from newsdigest.content.item import Image, Item
 from newsdigest.errors import Problem
 from newsdigest.fingerprint import plain_repr
 from newsdigest.stories.picture import Picture
