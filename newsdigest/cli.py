@@ -734,7 +734,10 @@ def _ingest(args: argparse.Namespace) -> int:
             print(f"  would write {shown}" if report.dry_run else f"  wrote {shown}")
     print(report.summary_line())
     for outcome in report.failed:
-        print(f"  {outcome.source.name}: {outcome.failure} ({outcome.source.url})",
+        streak = (f"; failed {outcome.failures} runs in a row, since "
+                  f"{outcome.failing_since[:16].replace('T', ' ')}"
+                  if outcome.failing_since else "")
+        print(f"  {outcome.source.name}: {outcome.failure} ({outcome.source.url}){streak}",
               file=sys.stderr)
     return EXIT_INVALID if report.all_failed else EXIT_OK
 

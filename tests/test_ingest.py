@@ -279,6 +279,20 @@ def test_undated_entry_keeps_its_first_seen_date(site, monkeypatch):
     assert front_matter(again)[0]["publishedDateTime"].isoformat() == "2026-11-20T00:00:00+00:00"
 
 
+def test_max_items_and_include_filter(site, capsys):
+    toml = site / "site.toml"
+    toml.write_text(toml.read_text().replace('exclude = ["webinar"]',
+                                             'exclude = ["webinar"]\nmax_items = 1'))
+    assert run(site, "--source", "robots") == 0
+    assert "1 new, 0 already known, 4 filtered" in capsys.readouterr().out
+    assert list(inbox(site)) == [
+        "2026-11-18-humanoid-robot-learns-to-fold-laundry-and-cook-dinner.md"]
+    toml.write_text(toml.read_text().replace('include = ["/\\\\bLLMs?\\\\b/", "transformer"]',
+                                             'include = ["transformer"]'))
+    assert run(site, "--source", "papers") == 0
+    assert "0 new, 0 already known, 1 filtered" in capsys.readouterr().out
+
+
 def test_dry_run_lists_and_writes_nothing(site, capsys, monkeypatch):
     monkeypatch.chdir(site)  # paths are shown from where the command runs
     assert run(site, "--source", "lab", "--dry-run") == 0
@@ -298,10 +312,20 @@ def test_publish_and_existing_names_are_never_overwritten(site):
     assert front_matter(written)[0]["published"] is True
 
 
-def test_every_source_failing_exits_1(site, capsys):
-    assert run(site, "--source", "gone", "--source", "homepage") == 1
+def test_every_source_failing_exits_1(site, feeds, capsys, monkeypatch):
+    toml = site / "site.toml"
+    toml.write_text(toml.read_text() + f'[sources.broken]\nurl = "{feeds.base}/broken.xml"\n')
+    assert run(site, "--source", "gone", "--source", "homepage", "--source", "broken") == 1
     out, err = capsys.readouterr()
-    assert "ingest: 2 sources, 0 new, 0 already known, 0 filtered, 2 sources failed" in out
+    assert "ingest: 3 sources, 0 new, 0 already known, 0 filtered, 3 sources failed" in out
+    assert ("  broken: broken XML at line 2, column 52: undefined entity "
+            f"({feeds.base}/broken.xml)") in err.splitlines(), err
+    # the cache keeps each source's health: a second failure says since when
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", str(1795132800 + 86400))
+    assert run(site, "--source", "gone", "--source", "lab") == 0
+    err = capsys.readouterr().err
+    assert ("  gone: source gone: HTTP 404 "
+            f"({feeds.base}/gone.xml); failed 2 runs in a row, since 2026-11-20 00:00") in err
     assert run(site, "--source", "nosuch") == 2
     assert "no source named 'nosuch' in site.toml (known: robots, lab" in capsys.readouterr().err
 

@@ -51,30 +51,33 @@ def parse_feed(body: bytes, url: str, content_type: str = "") -> Feed:
     start = body.lstrip()[:1]
     if "json" in content_type.lower() or start in (b"{", b"["):
         return _json_feed(body, url)
-    return _xml_feed(body, url)
+    return _xml_feed(body, url, content_type)
 
 
-def _xml_feed(body: bytes, url: str) -> Feed:
+def _xml_feed(body: bytes, url: str, content_type: str) -> Feed:
     import feedparser  # a tenth of a second to import: only commands that read feeds need it
 
     # A stream, never bytes or text: feedparser opens a str that looks like a URL or a file
     # name, and a hostile body could name a local file.
-    parsed = feedparser.parse(io.BytesIO(body), response_headers={"content-location": url},
-                              sanitize_html=False, resolve_relative_uris=True)
-    if not parsed.entries and not parsed.get("version"):
-        head = body.lstrip()[:200].lower()
+    headers = {"content-location": url, "content-type": content_type or "application/xml"}
+    parsed = feedparser.parse(io.BytesIO(body), response_headers=headers, sanitize_html=False,
+                              resolve_relative_uris=True)
+    entries = [entry for raw in parsed.entries[:MAX_ENTRIES]
+               if (entry := _xml_entry(raw, url)) is not None]
+    if not entries:
+        # An empty feed is a feed; but no entries with an error or without a known format
+        # is a page, a truncated answer or something else, said as such.
+        head = body.lstrip().removeprefix(b"\xef\xbb\xbf")[:200].lower()
         if head.startswith(b"<!doctype html") or b"<html" in head:
             raise NotAFeed("not a feed: the address answers an HTML page")
-        if parsed.get("bozo"):
-            raise NotAFeed(f"not a feed: broken XML ({_short(parsed.get('bozo_exception'))})")
-        raise NotAFeed("not a feed: no RSS, Atom or JSON Feed in the answer")
-    feed_title = _title(parsed.feed)
-    entries = []
-    for raw in parsed.entries[:MAX_ENTRIES]:
-        entry = _xml_entry(raw, url)
-        if entry is not None:
-            entries.append(entry)
-    return Feed(feed_title, entries)
+        if not head.startswith(b"<"):
+            raise NotAFeed("not a feed: the answer is neither XML nor JSON")
+        if parsed.get("bozo") and not isinstance(parsed.get("bozo_exception"), (
+                feedparser.CharacterEncodingOverride, feedparser.NonXMLContentType)):
+            raise NotAFeed(f"broken XML{_where(parsed.get('bozo_exception'))}")
+        if not parsed.get("version"):
+            raise NotAFeed("not a feed: no RSS, Atom or JSON Feed in the answer")
+    return Feed(_title(parsed.feed), entries)
 
 
 def _xml_entry(raw: Any, feed_url: str) -> Entry | None:
@@ -205,6 +208,15 @@ def _unique(pictures: list[Picture]) -> tuple[Picture, ...]:
         if known is None or (known.width is None and picture.width is not None):
             chosen[picture.url] = picture
     return tuple(chosen.values())
+
+
+def _where(exc: object) -> str:
+    """' at line 2, column 51: undefined entity' from an XML parser's error."""
+    line = getattr(exc, "getLineNumber", None)
+    if line is None:
+        return f": {_short(exc)}"
+    message = exc.getMessage() if hasattr(exc, "getMessage") else str(exc)
+    return f" at line {line()}, column {exc.getColumnNumber() + 1}: {message}"
 
 
 def _short(exc: object) -> str:

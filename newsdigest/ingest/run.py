@@ -58,6 +58,9 @@ class SourceOutcome:
     filtered: int = 0
     failure: str = ""
     not_modified: bool = False
+    # Health, from the cache: runs failed in a row (this one included) and since when
+    failures: int = 0
+    failing_since: str = ""
 
 
 @dataclass
@@ -104,8 +107,8 @@ def ingest(config: SiteConfig, options: IngestOptions) -> IngestReport:
     for source, answer in zip(sources, answers, strict=True):
         outcome = SourceOutcome(source)
         outcomes.append(outcome)
+        _record_health(cache, outcome, answer, now)
         if isinstance(answer, str):
-            outcome.failure = answer
             continue
         if answer is None:
             outcome.not_modified = True
@@ -121,6 +124,24 @@ def ingest(config: SiteConfig, options: IngestOptions) -> IngestReport:
     if not options.dry_run:
         _save_cache(cache_path, cache, now)
     return IngestReport(outcomes, folder, options.dry_run)
+
+
+def _record_health(cache: dict[str, Any], outcome: SourceOutcome, answer: Answer,
+                   now: datetime) -> None:
+    """Each source's last success and its current run of failures, kept in the cache: a
+    source failing for days (moved, gone, blocking us) is told apart from a bad minute."""
+    health = cache["health"].get(outcome.source.url)
+    health = dict(health) if isinstance(health, dict) else {}
+    if isinstance(answer, str):
+        outcome.failure = answer
+        failures = health.get("failures", 0)
+        outcome.failures = (failures if isinstance(failures, int) else 0) + 1
+        outcome.failing_since = str(health.get("since", "")) if outcome.failures > 1 else ""
+        health.update(failures=outcome.failures, error=answer,
+                      since=outcome.failing_since or now.isoformat())
+    else:
+        health = {"ok": now.isoformat(), "failures": 0}
+    cache["health"][outcome.source.url] = health
 
 
 def _create(folder: Path, item: NewItem, taken: set[str], name: str) -> str:
@@ -299,7 +320,7 @@ def _settings_key(source: Source, config: SiteConfig) -> str:
 
 
 def _read_cache(path: Path) -> dict[str, Any]:
-    empty: dict[str, Any] = {"version": CACHE_VERSION, "sources": {}, "seen": {}}
+    empty: dict[str, Any] = {"version": CACHE_VERSION, "sources": {}, "seen": {}, "health": {}}
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
@@ -307,6 +328,8 @@ def _read_cache(path: Path) -> dict[str, Any]:
     if (not isinstance(data, dict) or data.get("version") != CACHE_VERSION
             or not isinstance(data.get("sources"), dict) or not isinstance(data.get("seen"), dict)):
         return empty
+    if not isinstance(data.get("health"), dict):
+        data["health"] = {}
     return data
 
 
