@@ -108,7 +108,7 @@ def edition_story(edition: Edition, config: SiteConfig) -> Story:
     )
     story = make_story(item, edition.path, edition.lead.local_date, ())
     if edition.lead.image is not None:
-        # The lead story's picture illustrates the edition; a local one is beside its page.
+        # The lead story's picture illustrates the edition (a local one: its published copy).
         story = replace(story, image=Image(config.absolute_link(edition.lead.image_url),
                                            edition.lead.image.width, edition.lead.image.height))
     return story
