@@ -14,6 +14,7 @@ import json
 import textwrap
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import unquote, urljoin, urlsplit
 
@@ -23,12 +24,15 @@ import lxml.html
 import pytest
 from PIL import Image
 
+from newsdigest.build.pipeline import BuildOptions, BuildReport, build_site
 from newsdigest.cli import main
+from newsdigest.config.site import load_config
 
 BASE_URLS = ("https://news.example/", "https://news.example/digest/")
 TOPICS = ("AI", "Robotics", "Policy", "Chips", "Open Source")
 EMBED = '"<iframe src=\\"https://www.youtube.com/embed/dQ8x1vKkZ2A\\"></iframe>"'
 SITEMAP_NS = "{http://www.sitemaps.org/schemas/sitemap/0.9}"
+NOW = datetime(2026, 11, 20, tzinfo=UTC)  # SOURCE_DATE_EPOCH of the command-line builds
 
 
 def news_item(n: int, **overrides: str) -> str:
@@ -100,6 +104,7 @@ class Built:
     root: Path
     clean: Path  # a build with no cache
     warm: Path  # a build on the cache of a build of other content
+    incremental: BuildReport | None = None  # what that last build did
 
     @property
     def base_path(self) -> str:
@@ -148,7 +153,8 @@ def built(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
         site.build(site.warm)
         (root / "content" / "2026" / "extra.md").unlink()
         write(root, files)
-        site.build(site.warm)
+        config = load_config(root / "site.toml").with_overrides(output_dir=str(site.warm))
+        site.incremental = build_site(config, BuildOptions(now=NOW, search=False))
         yield site
 
 
@@ -328,6 +334,10 @@ def test_check_reports_no_problem(built: Built, capsys: pytest.CaptureFixture[st
 
 
 def test_an_incremental_build_after_other_content_equals_a_clean_build(built: Built) -> None:
+    report = built.incremental
+    assert report is not None and not report.write.full
+    # It rebuilt what the other content changed, and no more: not every page.
+    assert 0 < report.write.rendered < report.write.unchanged
     clean, warm = built.files(), built.files(built.warm)
     assert sorted(set(clean) ^ set(warm)) == []
     assert [rel for rel in clean if clean[rel] != warm[rel]] == []
