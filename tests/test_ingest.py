@@ -28,6 +28,8 @@ class Feeds:
     base: str
     requests: list[tuple[str, dict[str, str]]] = field(default_factory=list)
     release: threading.Event = field(default_factory=threading.Event)
+    extra: dict[str, bytes] = field(default_factory=dict)  # more answers, made by a test
+    redirects: dict[str, str] = field(default_factory=dict)
 
 
 @pytest.fixture
@@ -40,11 +42,18 @@ def feeds() -> Iterator[Feeds]:
             if self.path == "/stuck.xml":
                 served.release.wait(10)  # never answers within the test's timeout
                 return
+            if self.path in served.redirects:
+                self.send_response(302)
+                self.send_header("Location", served.redirects[self.path])
+                self.end_headers()
+                return
             path = FIXTURES / self.path.lstrip("/")
-            if self.path == "/gone.xml" or not path.is_file():
+            if self.path in served.extra:
+                path = Path(self.path)
+            elif self.path == "/gone.xml" or not path.is_file():
                 self.send_error(404)
                 return
-            body = path.read_bytes()
+            body = served.extra.get(self.path) or path.read_bytes()
             etag = '"' + hashlib.sha1(body).hexdigest()[:16] + '"'
             if self.headers.get("If-None-Match") == etag:
                 self.send_response(304)
@@ -465,3 +474,37 @@ def test_add_writes_an_item_from_the_pages_metadata(site, feeds, capsys, monkeyp
     assert "warning" not in (out + err).lower(), out + err
     assert main(["add", f"{feeds.base}/gone.html", *config]) == 1
     assert "HTTP 404" in capsys.readouterr().err
+
+
+def test_hostile_feed_gives_files_that_build_clean(site, feeds, capsys):
+    long_title = "Robots " + "very " * 20000 + "long"
+    feeds.extra["/hostile.xml"] = f"""<?xml version="1.0"?>
+<rss version="2.0"><channel><title>---\n# Evil: "feed" \\ &amp;amp; {'x' * 5000}</title>
+<item><title>{long_title}</title><link>https://evil.example.com/1</link>
+<pubDate>Wed, 18 Nov 2026 10:00:00 GMT</pubDate>
+<description>&lt;script&gt;alert(1)&lt;/script&gt;Text &amp;amp; more</description></item>
+<item><title>---</title><link>javascript:alert(1)</link></item>
+<item><title>key: "value" # not a comment</title><link>https://evil.example.com/2?a=1&amp;b=2</link>
+<pubDate>Wed, 18 Nov 2026 11:00:00 GMT</pubDate>
+<description>x</description></item>
+</channel></rss>""".encode()
+    feeds.redirects["/moved.xml"] = "http://10.0.0.1/feed.xml"
+    toml = site / "site.toml"
+    toml.write_text(toml.read_text() + f'[sources.hostile]\nurl = "{feeds.base}/hostile.xml"\n'
+                    f'[sources.moved]\nurl = "{feeds.base}/moved.xml"\n')
+    assert run(site, "--source", "hostile", "--source", "moved") == 0
+    out, err = capsys.readouterr()
+    assert "ingest: 2 sources, 2 new, 0 already known, 0 filtered, 1 source failed" in out
+    assert "moved: refused private address 10.0.0.1, redirected to http://10.0.0.1/" in err
+    files = inbox(site)
+    key = front_matter(files["2026-11-18-key-value-sharp-not-a-comment.md"])[0]
+    assert key["title"] == 'key: "value" # not a comment'
+    assert key["webUrl"] == "https://evil.example.com/2?a=1&b=2"
+    [long_name] = [name for name in files if name.startswith("2026-11-18-robots-very")]
+    data, _ = front_matter(files[long_name])
+    assert len(data["title"]) <= 500 and data["title"].endswith("…")
+    assert data["excerpt"] == "Text & more"
+    assert data["provider"]["name"].startswith('--- # Evil: "feed" \\ & xxx')
+    assert main(["build", "--config", str(site / "site.toml"), "--drafts", "--offline"]) == 0
+    out, err = capsys.readouterr()
+    assert "warning" not in (out + err).lower(), out + err

@@ -12,12 +12,17 @@ import yaml
 
 from newsdigest.content.model import check_url
 from newsdigest.ingest.entries import Picture
+from newsdigest.ingest.text import cut_at_word
 from newsdigest.urls import slugify
 
 # What the build takes as provider.domain (content/model.py): another host (an address, a
 # single label) is left out, and the build shows the link's host.
 _DOMAIN = re.compile(r"(?=.{1,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}")
 MAX_NAME_TRIES = 1000
+# Caps on what a feed may put in one file: the build refuses front matter over 64 KB.
+MAX_TITLE_CHARS = 500
+MAX_NAME_CHARS = 200
+MAX_URL_CHARS = 2000
 
 
 @dataclass(frozen=True)
@@ -43,7 +48,7 @@ def quoted(text: str) -> str:
 
 
 def item_text(item: NewItem) -> str:
-    lines = ["---", f"title: {quoted(item.title)}"]
+    lines = ["---", f"title: {quoted(cut_at_word(item.title, MAX_TITLE_CHARS))}"]
     if item.excerpt:
         lines.append(f"excerpt: {quoted(item.excerpt)}")
     lines.append(f"publishedDateTime: {item.published_at.astimezone(UTC):%Y-%m-%dT%H:%M:%SZ}")
@@ -52,12 +57,13 @@ def item_text(item: NewItem) -> str:
     lines.append(f"published: {'true' if item.published else 'false'}")
     if item.video:
         lines.append(f"featuredContent: {quoted(item.video)}")
-    lines += ["", "provider:", f"  name: {quoted(item.provider or item.domain or 'Unknown')}"]
+    provider = cut_at_word(item.provider or item.domain or "Unknown", MAX_NAME_CHARS)
+    lines += ["", "provider:", f"  name: {quoted(provider)}"]
     if _DOMAIN.fullmatch(item.domain):
         lines.append(f"  domain: {item.domain}")
     if item.topics:
         lines += ["", "topics:", *[f"  - {quoted(topic)}" for topic in item.topics]]
-    pictures = [p for p in item.pictures if check_url(p.url)]
+    pictures = [p for p in item.pictures if len(p.url) <= MAX_URL_CHARS and check_url(p.url)]
     if pictures:
         lines += ["", "images:"]
         for picture in pictures[:1]:  # the item's picture; the rest are the feed's extras

@@ -42,7 +42,8 @@ class KnownStories:
         for name in ("webUrl", "originalUrl", "ampWebUrl", "cdnAmpWebUrl"):
             if isinstance(data.get(name), str):
                 self.urls.add(normalise_url(data[name]))
-        for related in data.get("related") or []:
+        related_list = data.get("related")
+        for related in related_list if isinstance(related_list, list) else []:
             if isinstance(related, dict) and isinstance(related.get("webUrl"), str):
                 self.urls.add(normalise_url(related["webUrl"]))
         published_at = parse_date(data.get("publishedDateTime"), self.tz)

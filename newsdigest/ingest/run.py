@@ -25,7 +25,7 @@ from newsdigest.errors import NewsdigestError, UsageError
 from newsdigest.fingerprint import fingerprint
 from newsdigest.images.fetch import FetchFailed, FetchLimits, Lookups, request
 from newsdigest.ingest.entries import Entry, Feed, NotAFeed, parse_feed
-from newsdigest.ingest.items import NewItem, file_name, item_text, write_new
+from newsdigest.ingest.items import MAX_URL_CHARS, NewItem, file_name, item_text, write_new
 from newsdigest.ingest.known import KnownStories, known_stories
 from newsdigest.ingest.text import clean_body, cut_at_word, domain_of, plain_text, video_embed
 from newsdigest.store import save_atomic
@@ -261,7 +261,7 @@ def _new_items(source: Source, feed: Feed, config: SiteConfig, known: KnownStori
     oldest = now - timedelta(days=config.ingest.max_age_days)
     items: list[NewItem] = []
     for entry in feed.entries:
-        url = check_url(entry.url)
+        url = check_url(entry.url) if len(entry.url) <= MAX_URL_CHARS else None
         if url is None:
             outcome.filtered += 1
             continue
@@ -289,7 +289,8 @@ def _new_items(source: Source, feed: Feed, config: SiteConfig, known: KnownStori
             title=entry.title, url=url, published_at=published_at,
             excerpt=cut_at_word(summary, config.max_excerpt_chars),
             provider=source.provider or feed.title or domain, domain=domain,
-            topics=tuple(dict.fromkeys(topics)), pictures=entry.pictures,
+            topics=tuple(dict.fromkeys(topics))[:config.rules.max_topics],
+            pictures=entry.pictures,
             video=video_embed(url, entry.video_id), body=body, published=publish))
     return items
 
