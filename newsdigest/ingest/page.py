@@ -26,6 +26,7 @@ from newsdigest.ingest.text import (
     domain_of,
     plain_text,
     video_embed,
+    without_campaign,
 )
 
 MAX_PAGE_BYTES = 4 * 1024 * 1024
@@ -204,6 +205,7 @@ def add_page(config: SiteConfig, url: str, topics: tuple[str, ...], publish: boo
                               f"({answer.headers.get('content-type', '')[:60]})")
     facts = page_facts(_decoded(answer.body, answer.headers.get("content-type", "")),
                        answer.moved or url)
+    facts.url = without_campaign(facts.url)
     if check_url(facts.url) is None:
         facts.url = url
     if not facts.title:

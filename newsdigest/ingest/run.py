@@ -27,7 +27,14 @@ from newsdigest.images.fetch import FetchFailed, FetchLimits, Lookups, request
 from newsdigest.ingest.entries import Entry, Feed, NotAFeed, parse_feed
 from newsdigest.ingest.items import MAX_URL_CHARS, NewItem, file_name, item_text, write_new
 from newsdigest.ingest.known import KnownStories, known_stories
-from newsdigest.ingest.text import clean_body, cut_at_word, domain_of, plain_text, video_embed
+from newsdigest.ingest.text import (
+    clean_body,
+    cut_at_word,
+    domain_of,
+    plain_text,
+    video_embed,
+    without_campaign,
+)
 from newsdigest.store import save_atomic
 
 AGENT = "newsdigest-ingest/1 (+https://pypi.org/project/newsdigest/)"
@@ -261,7 +268,8 @@ def _new_items(source: Source, feed: Feed, config: SiteConfig, known: KnownStori
     oldest = now - timedelta(days=config.ingest.max_age_days)
     items: list[NewItem] = []
     for entry in feed.entries:
-        url = check_url(entry.url) if len(entry.url) <= MAX_URL_CHARS else None
+        url = check_url(without_campaign(entry.url)) if len(entry.url) <= MAX_URL_CHARS \
+            else None
         if url is None:
             outcome.filtered += 1
             continue

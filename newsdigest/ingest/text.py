@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from html.parser import HTMLParser
-from urllib.parse import parse_qs, urljoin, urlsplit
+from urllib.parse import parse_qs, parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 
 from newsdigest.content.markup import sanitize
 
@@ -98,6 +98,17 @@ def absolute(url: str, base: str) -> str:
     if parts.scheme not in ("http", "https") or not parts.hostname:
         return ""
     return joined
+
+
+def without_campaign(url: str) -> str:
+    """The link without the utm_* parameters feeds add to say where a click came from: they
+    are not part of the story's address."""
+    parts = urlsplit(url)
+    if "utm_" not in parts.query:
+        return url
+    kept = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True)
+            if not k.lower().startswith("utm_")]
+    return urlunsplit(parts._replace(query=urlencode(kept)))
 
 
 def dimension(value: object) -> int | None:
