@@ -508,3 +508,31 @@ def test_hostile_feed_gives_files_that_build_clean(site, feeds, capsys):
     assert main(["build", "--config", str(site / "site.toml"), "--drafts", "--offline"]) == 0
     out, err = capsys.readouterr()
     assert "warning" not in (out + err).lower(), out + err
+
+
+def test_rss_091_and_json_feed_1_0_parse():
+    from newsdigest.ingest.entries import NotAFeed, parse_feed
+
+    rss091 = b"""<?xml version="1.0"?>
+<!DOCTYPE rss PUBLIC "-//Netscape Communications//DTD RSS 0.91//EN"
+ "http://my.netscape.com/publish/formats/rss-0.91.dtd">
+<rss version="0.91"><channel><title>Old School</title><link>https://old.example.com/</link>
+<description>d</description><language>en</language>
+<item><title>Neural nets, 1999 edition</title><link>https://old.example.com/nn</link>
+<description>Perceptrons &amp;amp; friends</description></item></channel></rss>"""
+    feed = parse_feed(rss091, "https://old.example.com/rss")
+    assert feed.title == "Old School"
+    [entry] = feed.entries
+    assert (entry.title, entry.url, entry.published) == (
+        "Neural nets, 1999 edition", "https://old.example.com/nn", None)
+
+    json10 = (b'{"version": "https://jsonfeed.org/version/1", "title": "J", "items": [{"id": "1",'
+              b' "url": "https://j.example.com/1", "title": "T", "content_text": "a < b",'
+              b' "date_modified": "2026-11-10T10:00:00+02:00"}]}')
+    [entry] = parse_feed(json10, "https://j.example.com/feed.json").entries
+    assert entry.summary == "a &lt; b" and entry.updated.isoformat() == "2026-11-10T08:00:00+00:00"
+    deep = b'{"version": "https://jsonfeed.org/version/1.1", "items": ' + b"[" * 100000
+    with pytest.raises(NotAFeed, match="broken JSON"):
+        parse_feed(deep, "https://j.example.com/feed.json")
+    with pytest.raises(NotAFeed, match="neither XML nor JSON"):
+        parse_feed(b"/etc/passwd", "https://j.example.com/feed")  # never opened as a file
