@@ -397,6 +397,7 @@ def _report_command(args: argparse.Namespace) -> int:
     curation = curation_report(site.index, site.editions, site.problems,
                                site.warnings(sources.discovery), now, site.pictures.generic)
     sys.stdout.write(text_report(curation))
+    _print_source_health(config)
     if args.html is not None:
         html = Theme(config).render("report.html", page_context(curation, config))
         args.html.parent.mkdir(parents=True, exist_ok=True)
@@ -753,6 +754,19 @@ def _add(args: argparse.Namespace) -> int:
                     args.publish, build_options_now())
     print(_shown_path(path))
     return EXIT_OK
+
+
+def _print_source_health(config: SiteConfig) -> None:
+    """The curation report's last part: how the feeds of `newsdigest ingest` are doing."""
+    if not config.sources:
+        return
+    from newsdigest.ingest.run import health_lines
+
+    lines = health_lines(config)
+    failing = sum(": failing, " in line for line in lines)
+    print(f"\nSources of newsdigest ingest ({len(lines)}, {failing} failing)")
+    for line in lines:
+        print(f"  {line}")
 
 
 def _approve(args: argparse.Namespace) -> int:

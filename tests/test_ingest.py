@@ -536,3 +536,18 @@ def test_rss_091_and_json_feed_1_0_parse():
         parse_feed(deep, "https://j.example.com/feed.json")
     with pytest.raises(NotAFeed, match="neither XML nor JSON"):
         parse_feed(b"/etc/passwd", "https://j.example.com/feed")  # never opened as a file
+
+
+def test_the_curation_report_lists_the_sources_health(site, feeds, capsys, monkeypatch):
+    assert run(site, "--source", "gone", "--source", "lab") == 0
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", str(1795132800 + 3600))
+    assert run(site, "--source", "gone") == 1
+    capsys.readouterr()
+    assert main(["report", "--config", str(site / "site.toml")]) == 0
+    out = capsys.readouterr().out
+    part = out.split("Sources of newsdigest ingest", 1)[1].splitlines()
+    assert part[0] == " (10, 1 failing)"
+    assert part[1] == ("  gone: failing, 2 runs in a row since 2026-11-20 00:00: source gone: "
+                       f"HTTP 404 ({feeds.base}/gone.xml)")
+    assert "  lab: ok, last read 2026-11-20 00:00" in part
+    assert "  robots: not fetched yet" in part

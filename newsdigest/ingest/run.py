@@ -133,6 +133,26 @@ def ingest(config: SiteConfig, options: IngestOptions) -> IngestReport:
     return IngestReport(outcomes, folder, options.dry_run)
 
 
+def health_lines(config: SiteConfig) -> list[str]:
+    """The sources of site.toml as the curation report lists them: each one's state after the
+    last `newsdigest ingest` (from its cache), failing ones first."""
+    health = _read_cache(config.cache_dir / CACHE_NAME)["health"]
+    failing, fine = [], []
+    for source in config.sources:
+        known = health.get(source.url)
+        if not isinstance(known, dict):
+            fine.append(f"{source.name}: not fetched yet")
+        elif known.get("failures"):
+            since = str(known.get("since", ""))[:16].replace("T", " ")
+            failing.append(f"{source.name}: failing, {known['failures']} run"
+                           f"{'s' * (known['failures'] != 1)} in a row since {since}: "
+                           f"{known.get('error', '')} ({source.url})")
+        else:
+            fine.append(f"{source.name}: ok, last read "
+                        f"{str(known.get('ok', ''))[:16].replace('T', ' ')}")
+    return failing + fine
+
+
 def _record_health(cache: dict[str, Any], outcome: SourceOutcome, answer: Answer,
                    now: datetime) -> None:
     """Each source's last success and its current run of failures, kept in the cache: a
