@@ -95,7 +95,20 @@ def render_body(text: str, budget_seconds: float = 10.0, nofollow: bool = False)
         # crashed on attribute lists. reset() does not undo it; a new converter does.
         _renderers.renderer = None
         raise
-    return sanitize(html, nofollow)
+    return sanitize(outline_headings(html), nofollow)
+
+
+_HEADING_TAG = re.compile(r"<(/?)h([1-6])\b")
+
+
+def outline_headings(html: str) -> str:
+    """A body's headings renumbered below the page's own h1: its top level becomes h2 and no
+    level is skipped (`####` then `######` become h2 then h3), as the HTML outline requires."""
+    levels = sorted({int(level) for _, level in _HEADING_TAG.findall(html)})
+    if not levels:
+        return html
+    renumbered = {level: str(min(6, 2 + rank)) for rank, level in enumerate(levels)}
+    return _HEADING_TAG.sub(lambda m: f"<{m.group(1)}h{renumbered[int(m.group(2))]}", html)
 
 
 def sanitize(html: str, nofollow: bool = False) -> str:
