@@ -762,9 +762,10 @@ def _print_source_health(config: SiteConfig) -> None:
         return
     from newsdigest.ingest.run import health_lines
 
-    lines = health_lines(config)
+    lines = health_lines(config, build_options_now())
     failing = sum(": failing, " in line for line in lines)
-    print(f"\nSources of newsdigest ingest ({len(lines)}, {failing} failing)")
+    silent = sum(": silent, " in line for line in lines)
+    print(f"\nSources of newsdigest ingest ({len(lines)}, {failing} failing, {silent} silent)")
     for line in lines:
         print(f"  {line}")
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import threading
 import time
 from collections.abc import Iterator
@@ -546,8 +547,18 @@ def test_the_curation_report_lists_the_sources_health(site, feeds, capsys, monke
     assert main(["report", "--config", str(site / "site.toml")]) == 0
     out = capsys.readouterr().out
     part = out.split("Sources of newsdigest ingest", 1)[1].splitlines()
-    assert part[0] == " (10, 1 failing)"
+    assert part[0] == " (10, 1 failing, 0 silent)"
     assert part[1] == ("  gone: failing, 2 runs in a row since 2026-11-20 00:00: source gone: "
                        f"HTTP 404 ({feeds.base}/gone.xml)")
-    assert "  lab: ok, last read 2026-11-20 00:00" in part
+    lab = next(line for line in part if line.startswith("  lab: "))
+    assert lab.startswith("  lab: ok, last read 2026-11-20 00:00; ")
+    assert re.search(r"; \d+ entries in the feed, [1-9]\d* imported$", lab), lab
+    # 31 days on with nothing new, the source is flagged as silent, before the fine ones.
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", str(1795132800 + 31 * 86400))
+    assert run(site, "--source", "lab") == 0
+    capsys.readouterr()
+    assert main(["report", "--config", str(site / "site.toml")]) == 0
+    later = capsys.readouterr().out.split("Sources of newsdigest ingest", 1)[1].splitlines()
+    assert later[0] == " (10, 1 failing, 1 silent)"
+    assert later[2].startswith("  lab: silent, nothing new for 31 days; ok, last read 2026-12-21")
     assert "  robots: not fetched yet" in part

@@ -128,29 +128,43 @@ def ingest(config: SiteConfig, options: IngestOptions) -> IngestReport:
                 name = _create(folder, item, known.names, name)
             outcome.new.append(name)
         cache["sources"][source.url] = {**validators, "settings": _settings_key(source, config)}
+        if not options.dry_run:
+            _record_entries(cache["health"][source.url], len(feed.entries), len(outcome.new),
+                            now)
     if not options.dry_run:
         _save_cache(cache_path, cache, now)
     return IngestReport(outcomes, folder, options.dry_run)
 
 
-def health_lines(config: SiteConfig) -> list[str]:
+SILENT_DAYS = 30  # a source with nothing new for this long is flagged in the report
+
+
+def health_lines(config: SiteConfig, now: datetime | None = None) -> list[str]:
     """The sources of site.toml as the curation report lists them: each one's state after the
-    last `newsdigest ingest` (from its cache), failing ones first."""
+    last `newsdigest ingest` (from its cache), failing ones first, then silent ones."""
+    now = now or datetime.now(UTC)
     health = _read_cache(config.cache_dir / CACHE_NAME)["health"]
-    failing, fine = [], []
+    failing, silent, fine = [], [], []
     for source in config.sources:
         known = health.get(source.url)
         if not isinstance(known, dict):
             fine.append(f"{source.name}: not fetched yet")
-        elif known.get("failures"):
+            continue
+        if known.get("failures"):
             since = str(known.get("since", ""))[:16].replace("T", " ")
             failing.append(f"{source.name}: failing, {known['failures']} run"
                            f"{'s' * (known['failures'] != 1)} in a row since {since}: "
                            f"{known.get('error', '')} ({source.url})")
+            continue
+        line = f"ok, last read {str(known.get('ok', ''))[:16].replace('T', ' ')}"
+        if "seen" in known:
+            line += f"; {known['seen']} entries in the feed, {known.get('imported', 0)} imported"
+        days = _silent_days(known, now)
+        if days is not None and days >= SILENT_DAYS:
+            silent.append(f"{source.name}: silent, nothing new for {days} days; {line}")
         else:
-            fine.append(f"{source.name}: ok, last read "
-                        f"{str(known.get('ok', ''))[:16].replace('T', ' ')}")
-    return failing + fine
+            fine.append(f"{source.name}: {line}")
+    return failing + silent + fine
 
 
 def _record_health(cache: dict[str, Any], outcome: SourceOutcome, answer: Answer,
@@ -167,8 +181,30 @@ def _record_health(cache: dict[str, Any], outcome: SourceOutcome, answer: Answer
         health.update(failures=outcome.failures, error=answer,
                       since=outcome.failing_since or now.isoformat())
     else:
-        health = {"ok": now.isoformat(), "failures": 0}
+        for failure_only in ("error", "since"):
+            health.pop(failure_only, None)
+        health.update(ok=now.isoformat(), failures=0)
+        health.setdefault("first_ok", now.isoformat())
     cache["health"][outcome.source.url] = health
+
+
+def _record_entries(health: dict[str, Any], seen: int, imported: int, now: datetime) -> None:
+    """What a source's feed held this run and what it brought: a feed that answers but has
+    had nothing new for weeks has stopped silently, the complaint users of every aggregator
+    share."""
+    total = health.get("imported", 0)
+    health.update(seen=seen, imported=(total if isinstance(total, int) else 0) + imported)
+    if imported:
+        health["last_new"] = now.isoformat()
+
+
+def _silent_days(health: dict[str, Any], now: datetime) -> int | None:
+    """Days since the source last brought a new item (since it was first read, if never)."""
+    since = health.get("last_new") or health.get("first_ok")
+    try:
+        return (now - datetime.fromisoformat(str(since))).days
+    except ValueError:
+        return None
 
 
 def _create(folder: Path, item: NewItem, taken: set[str], name: str) -> str:
