@@ -14,7 +14,8 @@ from pathlib import Path
 
 from newsdigest.config.site import SiteConfig
 from newsdigest.content.dedupe import normalise_url
-from newsdigest.content.files import RawItem, decode, discover, parse
+from newsdigest.content.files import discover
+from newsdigest.ingest.known import front_matters
 
 _BOUNDARY = re.compile(rb"^---[ \t]*\r?\n?$")
 _PUBLISHED = re.compile(rb"^(published[ \t]*:[ \t]*)([^#\r\n]*?)([ \t]*(?:#[^\r\n]*)?\r?\n?)$")
@@ -98,15 +99,8 @@ def _replace(path: Path, data: bytes) -> None:
 def _items_with_url(config: SiteConfig, url: str) -> list[Path]:
     wanted = normalise_url(url)
     found = []
-    for source in discover(config.content_dir, config.ignore).items:
-        try:
-            text = decode(source, source.path.read_bytes())
-        except OSError:
-            continue
-        raw = parse(source, text, config.rules.max_front_matter_bytes) \
-            if isinstance(text, str) else text
-        if isinstance(raw, RawItem) and any(
-                isinstance(raw.data.get(name), str) and normalise_url(raw.data[name]) == wanted
-                for name in ("webUrl", "originalUrl")):
+    for source, raw in front_matters(config, discover(config.content_dir, config.ignore).items):
+        if any(isinstance(raw.data.get(name), str) and normalise_url(raw.data[name]) == wanted
+               for name in ("webUrl", "originalUrl")):
             found.append(source.path)
     return found

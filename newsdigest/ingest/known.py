@@ -3,12 +3,13 @@ is the same story, by the rules of the build's duplicate merge (content/dedupe.p
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
 
 from newsdigest.config.site import SiteConfig
 from newsdigest.content.dedupe import normalise_title, normalise_url
-from newsdigest.content.files import RawItem, decode, discover, parse
+from newsdigest.content.files import RawItem, SourceFile, decode, discover, parse
 from newsdigest.content.model import parse_date
 
 
@@ -54,6 +55,23 @@ class KnownStories:
                 self.titles.add(key)
 
 
+def front_matters(config: SiteConfig, sources: Iterable[SourceFile]
+                  ) -> Iterator[tuple[SourceFile, RawItem]]:
+    """Each item file's front matter as the build parses it, not validated; files it cannot
+    read (too large, unreadable, broken YAML) are left out, for the build to report."""
+    for source in sources:
+        if source.size > config.max_file_bytes:
+            continue
+        try:
+            text = decode(source, source.path.read_bytes())
+        except OSError:
+            continue
+        raw = parse(source, text, config.rules.max_front_matter_bytes) \
+            if isinstance(text, str) else text
+        if isinstance(raw, RawItem):
+            yield source, raw
+
+
 def known_stories(config: SiteConfig) -> KnownStories:
     """Every item file of the content folder, read as the build reads it (a file it cannot
     read is left to the build to report)."""
@@ -65,16 +83,8 @@ def known_stories(config: SiteConfig) -> KnownStories:
     for source in found.items:
         if source.rel.startswith(folder) and "/" not in source.rel[len(folder):]:
             known.names.add(source.rel[len(folder):].casefold())
-        if source.size > config.max_file_bytes:
-            continue
-        try:
-            text = decode(source, source.path.read_bytes())
-        except OSError:
-            continue
-        raw = parse(source, text, config.rules.max_front_matter_bytes) \
-            if isinstance(text, str) else text
-        if isinstance(raw, RawItem):
-            known.add_item(raw)
+    for _, raw in front_matters(config, found.items):
+        known.add_item(raw)
     for asset in found.assets:  # a name taken by any file, item or not, is not reused
         if asset.rel.startswith(folder):
             known.names.add(asset.rel[len(folder):].casefold())
