@@ -1,0 +1,104 @@
+"""The commands that read the gathered site: digest (an edition's email), report."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+from newsdigest.config.site import SiteConfig
+from newsdigest.errors import EXIT_OK, NewsdigestError, UsageError
+
+if TYPE_CHECKING:
+    pass
+from newsdigest.cli.common import (
+    build_options_now,
+    content_config,
+    reading_options,
+    require_content,
+    shown_path,
+    site_config,
+)
+
+
+def digest_command(args: argparse.Namespace) -> int:
+    from newsdigest.build.gather import find_sources, gather
+    from newsdigest.render import newsletter
+    from newsdigest.render.theme import Theme
+    from newsdigest.stories import editions
+
+    config = site_config(args)
+    settings = config.digest
+    kind = args.kind or ("weekly" if settings.weekly else "daily")
+    if not getattr(settings, kind):
+        raise UsageError(f"--{kind}: {kind} editions are off (digest.{kind} in site.toml)")
+    period = None
+    if args.date is not None:
+        period = editions.parse_period(args.date, kind)
+        if period is None:
+            raise UsageError(f"--date: expected YYYY-MM-DD"
+                             f"{' or YYYY-Www' if kind == 'weekly' else ''}, got {args.date!r}")
+    require_content(config, args.config)
+    site = gather(config, reading_options(), find_sources(config),
+                  build_options_now() or datetime.now(UTC))
+    edition = (editions.find(site.editions, period) if period
+               else editions.latest(site.editions, kind))
+    if edition is None:
+        when = f" for {period.label}" if period else ""
+        raise NewsdigestError(f"no {kind} edition{when}: no published item of that period "
+                              "passes the [digest] rules")
+    files = newsletter.render_email(edition, config, Theme(config))
+    message = newsletter.eml(edition, files, config) if args.eml else None
+    if args.email_dir is None:
+        if message is not None:
+            sys.stdout.buffer.write(message)
+        else:
+            sys.stdout.write(files.text)
+        sys.stdout.flush()
+        return EXIT_OK
+    folder = args.email_dir
+    folder.mkdir(parents=True, exist_ok=True)
+    written = [("email.html", files.html.encode()), ("email.txt", files.text.encode())]
+    if message is not None:
+        written.append(("email.eml", message))
+    for name, data in written:
+        (folder / name).write_bytes(data)
+    print(f"{edition.title} ({edition.count} stories) -> "
+          + ", ".join(shown_path(folder / name) for name, _ in written))
+    return EXIT_OK
+
+
+def report_command(args: argparse.Namespace) -> int:
+    from newsdigest.build.gather import find_sources, gather
+    from newsdigest.render.curation import curation_report, page_context, text_report
+    from newsdigest.render.theme import Theme
+
+    config = content_config(args)
+    now = build_options_now() or datetime.now(UTC)
+    sources = find_sources(config)
+    site = gather(config, reading_options(), sources, now)
+    curation = curation_report(site.index, site.editions, site.problems,
+                               site.warnings(sources.discovery), now, site.pictures.generic)
+    sys.stdout.write(text_report(curation))
+    print_source_health(config)
+    if args.html is not None:
+        html = Theme(config).render("report.html", page_context(curation, config))
+        args.html.parent.mkdir(parents=True, exist_ok=True)
+        args.html.write_text(html, encoding="utf-8")
+        print(f"wrote {shown_path(args.html)}", file=sys.stderr)
+    return EXIT_OK
+
+
+def print_source_health(config: SiteConfig) -> None:
+    """The curation report's last part: how the feeds of `newsdigest ingest` are doing."""
+    if not config.sources:
+        return
+    from newsdigest.ingest.run import health_lines
+
+    lines = health_lines(config, build_options_now())
+    failing = sum(": failing, " in line for line in lines)
+    silent = sum(": silent, " in line for line in lines)
+    print(f"\nSources of newsdigest ingest ({len(lines)}, {failing} failing, {silent} silent)")
+    for line in lines:
+        print(f"  {line}")
