@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+import lxml.html
 import pytest
 import yaml
 
@@ -560,5 +561,35 @@ def test_the_curation_report_lists_the_sources_health(site, feeds, capsys, monke
     assert main(["report", "--config", str(site / "site.toml")]) == 0
     later = capsys.readouterr().out.split("Sources of newsdigest ingest", 1)[1].splitlines()
     assert later[0] == " (10, 1 failing, 1 silent)"
-    assert later[2].startswith("  lab: silent, nothing new for 31 days; ok, last read 2026-12-21")
+    assert later[2].startswith(
+        "  lab: silent, nothing new since 2026-11-20; ok, last read 2026-12-21")
     assert "  robots: not fetched yet" in part
+
+
+def test_the_report_page_shows_the_sources_and_stays_exact_as_they_change(site, feeds,
+                                                                        monkeypatch):
+    def build(output: str, *more: str) -> lxml.html.HtmlElement:
+        assert main(["build", "--config", str(site / "site.toml"), "--offline", "--no-search",
+                     "--drafts", "--output", str(site / output), *more]) == 0
+        return lxml.html.fromstring((site / output / "_report/index.html").read_bytes())
+
+    def sources(page: lxml.html.HtmlElement) -> list[str]:
+        return [line.strip() for line in
+                page.xpath("//section[@aria-labelledby='sources']//li/text()")]
+
+    assert run(site, "--source", "lab") == 0
+    first = sources(build("public"))
+    assert any(line.startswith("lab: ok, last read 2026-11-20 00:00") for line in first)
+    assert "robots: not fetched yet" in first
+    # A failing run changes no content file: the warm build still remakes the page.
+    assert run(site, "--source", "gone") == 1
+    warm = build("public")
+    assert sources(warm)[0].startswith("gone: failing, 1 run in a row")
+    assert sources(warm) == sources(build("clean", "--no-cache"))
+    # Time alone turns a quiet source silent: the warm build knows when.
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", str(1795132800 + 31 * 86400))
+    later = sources(build("public"))
+    assert any(line.startswith("lab: silent, nothing new since 2026-11-20") for line in later)
+    assert later == sources(build("clean", "--no-cache"))
+    assert (site / "public/_report/index.html").read_bytes() == \
+        (site / "clean/_report/index.html").read_bytes()

@@ -41,6 +41,7 @@ from newsdigest.images import stage as image_stage
 from newsdigest.render.curation import CurationReport
 from newsdigest.store import load_pickle, save_atomic
 from newsdigest.stories.grouping import SiteIndex
+from newsdigest.stories.sources import next_change
 
 
 @dataclass
@@ -100,7 +101,7 @@ def _build_site(config: SiteConfig, options: BuildOptions,
             warnings=plan.warnings, skipped=gathered.problems, excluded=gathered.index.excluded,
             explanations=explanations, index=gathered.index, curation=plan.curation,
             images=gathered.pictures.report, patched=gathered.patched)
-        _record(config, gathered, inputs, report)
+        _record(config, gathered, inputs, report, now)
         return report
     finally:
         kept()
@@ -187,15 +188,18 @@ def _write(config: SiteConfig, options: BuildOptions, plan: SitePlan, gathered: 
 
 
 def _record(config: SiteConfig, gathered: GatheredSite, inputs: str,
-            report: BuildReport) -> None:
+            report: BuildReport, now: datetime) -> None:
     """Keep this build's report with the key of its inputs: the next build with the same
-    inputs and files on disk as written returns it and does nothing else."""
+    inputs and files on disk as written returns it and does nothing else, until time alone
+    changes the site (a future item is due, a source of the curation report turns silent)."""
     if not inputs:
         return
     kept = replace(report, index=None, explanations=[], write=WriteReport(),
                    images=gathered.pictures.report.as_cached(), patched=None)
+    valid_until = min(filter(None, (gathered.valid_until, next_change(config, now))),
+                      default=None)
     save_atomic(snapshot_path(manifest_path(config)),
-                pickle.dumps((inputs, gathered.valid_until, kept)))
+                pickle.dumps((inputs, valid_until, kept)))
 
 
 def _record_file(config: SiteConfig, options: BuildOptions, suffix: str) -> Path | None:

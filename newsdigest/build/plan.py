@@ -24,6 +24,7 @@ from newsdigest.render.pages import PageSpec, plan_pages
 from newsdigest.render.theme import Theme, default_theme_dir
 from newsdigest.stories import editions
 from newsdigest.stories.grouping import SiteIndex, Story
+from newsdigest.stories.sources import source_health
 from newsdigest.urls import file_for
 
 PHASE_META = 3
@@ -49,7 +50,7 @@ def plan_site(config: SiteConfig, options: BuildOptions, now: datetime, discover
     index, pictures, digest_editions = front.index, front.pictures, front.editions
     warnings = front.warnings(discovery)
     curation = curation_report(index, digest_editions, front.problems, warnings, now,
-                               pictures.generic)
+                               pictures.generic, source_health(config, now))
     theme = Theme(config, cache_dir)
     settings_print = settings_fingerprint(config)
     # Each story's card and JSON, kept between builds for lists that shift (fragments.py).

@@ -14,6 +14,7 @@ from newsdigest.config.site import SiteConfig, settings_fingerprint
 from newsdigest.content.files import discover
 from newsdigest.fingerprint import PACKAGE, fingerprint
 from newsdigest.render.theme import default_theme_dir
+from newsdigest.stories.sources import CACHE_NAME
 
 
 def manifest_path(config: SiteConfig) -> Path:
@@ -54,4 +55,13 @@ def inputs_key(config: SiteConfig, options: BuildOptions, sources: Sources) -> s
          for s in sources.discovery.items + sources.notes + sources.discovery.assets],
         [[(s.rel, s.size, s.mtime_ns) for s in (d.items + d.assets)] if d else None
          for d in found],
+        _stat(config.cache_dir / CACHE_NAME),  # the sources' health, on the curation report
     )
+
+
+def _stat(path: Path) -> tuple[int, int] | None:
+    try:
+        found = path.stat()
+    except OSError:
+        return None
+    return found.st_size, found.st_mtime_ns

@@ -7,7 +7,6 @@ import sys
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-from newsdigest.config.site import SiteConfig
 from newsdigest.errors import EXIT_OK, NewsdigestError, UsageError
 
 if TYPE_CHECKING:
@@ -73,32 +72,19 @@ def report_command(args: argparse.Namespace) -> int:
     from newsdigest.build.gather import find_sources, gather
     from newsdigest.render.curation import curation_report, page_context, text_report
     from newsdigest.render.theme import Theme
+    from newsdigest.stories.sources import source_health
 
     config = content_config(args)
     now = build_options_now() or datetime.now(UTC)
     sources = find_sources(config)
     site = gather(config, reading_options(), sources, now)
     curation = curation_report(site.index, site.editions, site.problems,
-                               site.warnings(sources.discovery), now, site.pictures.generic)
+                               site.warnings(sources.discovery), now, site.pictures.generic,
+                               source_health(config, now))
     sys.stdout.write(text_report(curation))
-    print_source_health(config)
     if args.html is not None:
         html = Theme(config).render("report.html", page_context(curation, config))
         args.html.parent.mkdir(parents=True, exist_ok=True)
         args.html.write_text(html, encoding="utf-8")
         print(f"wrote {shown_path(args.html)}", file=sys.stderr)
     return EXIT_OK
-
-
-def print_source_health(config: SiteConfig) -> None:
-    """The curation report's last part: how the feeds of `newsdigest ingest` are doing."""
-    if not config.sources:
-        return
-    from newsdigest.ingest.run import health_lines
-
-    lines = health_lines(config, build_options_now())
-    failing = sum(": failing, " in line for line in lines)
-    silent = sum(": silent, " in line for line in lines)
-    print(f"\nSources of newsdigest ingest ({len(lines)}, {failing} failing, {silent} silent)")
-    for line in lines:
-        print(f"  {line}")

@@ -394,7 +394,8 @@ def _strings(value: Any, path: str = "") -> Iterator[tuple[str, str]]:
 # Settings no page reads (where things are, where they go): changing them re-renders nothing.
 _LOCATION_SETTINGS = {"content_dir", "output_dir", "cache_dir", "templates_dir", "static_dir",
                       "deploy",
-                      "ingest", "sources",  # read by `newsdigest ingest` only, by no page
+                      "ingest",  # read by `newsdigest ingest` only ([sources] names and
+                      # URLs are on the curation report page)
                       # pages read the pictures the image stage made, which stories' prints cover
                       "images"}
 

@@ -36,14 +36,13 @@ from newsdigest.ingest.text import (
     without_campaign,
 )
 from newsdigest.store import save_atomic
+from newsdigest.stories.sources import CACHE_NAME, read_cache
 
 AGENT = "newsdigest-ingest/1 (+https://pypi.org/project/newsdigest/)"
 MAX_FEED_BYTES = 8 * 1024 * 1024
 _ACCEPT = ("application/rss+xml, application/atom+xml, application/feed+json, "
            "application/rdf+xml;q=0.9, application/xml;q=0.9, text/xml;q=0.9, "
            "application/json;q=0.8, */*;q=0.5")
-CACHE_NAME = "ingest.json"
-CACHE_VERSION = 1
 SEEN_KEPT_DAYS = 400  # first-seen times of undated entries: longer than any max_age_days
 
 
@@ -106,7 +105,7 @@ def ingest(config: SiteConfig, options: IngestOptions) -> IngestReport:
         return IngestReport([], folder, options.dry_run, offline=True)
     now = (options.now or datetime.now(UTC)).astimezone(UTC).replace(microsecond=0)
     cache_path = config.cache_dir / CACHE_NAME
-    cache = _read_cache(cache_path)
+    cache = read_cache(cache_path)
     answers = _fetch_all(sources, config, cache)
     known = known_stories(config)
     publish = options.publish or config.ingest.publish
@@ -134,37 +133,6 @@ def ingest(config: SiteConfig, options: IngestOptions) -> IngestReport:
     if not options.dry_run:
         _save_cache(cache_path, cache, now)
     return IngestReport(outcomes, folder, options.dry_run)
-
-
-SILENT_DAYS = 30  # a source with nothing new for this long is flagged in the report
-
-
-def health_lines(config: SiteConfig, now: datetime | None = None) -> list[str]:
-    """The sources of site.toml as the curation report lists them: each one's state after the
-    last `newsdigest ingest` (from its cache), failing ones first, then silent ones."""
-    now = now or datetime.now(UTC)
-    health = _read_cache(config.cache_dir / CACHE_NAME)["health"]
-    failing, silent, fine = [], [], []
-    for source in config.sources:
-        known = health.get(source.url)
-        if not isinstance(known, dict):
-            fine.append(f"{source.name}: not fetched yet")
-            continue
-        if known.get("failures"):
-            since = str(known.get("since", ""))[:16].replace("T", " ")
-            failing.append(f"{source.name}: failing, {known['failures']} run"
-                           f"{'s' * (known['failures'] != 1)} in a row since {since}: "
-                           f"{known.get('error', '')} ({source.url})")
-            continue
-        line = f"ok, last read {str(known.get('ok', ''))[:16].replace('T', ' ')}"
-        if "seen" in known:
-            line += f"; {known['seen']} entries in the feed, {known.get('imported', 0)} imported"
-        days = _silent_days(known, now)
-        if days is not None and days >= SILENT_DAYS:
-            silent.append(f"{source.name}: silent, nothing new for {days} days; {line}")
-        else:
-            fine.append(f"{source.name}: {line}")
-    return failing + silent + fine
 
 
 def _record_health(cache: dict[str, Any], outcome: SourceOutcome, answer: Answer,
@@ -196,15 +164,6 @@ def _record_entries(health: dict[str, Any], seen: int, imported: int, now: datet
     health.update(seen=seen, imported=(total if isinstance(total, int) else 0) + imported)
     if imported:
         health["last_new"] = now.isoformat()
-
-
-def _silent_days(health: dict[str, Any], now: datetime) -> int | None:
-    """Days since the source last brought a new item (since it was first read, if never)."""
-    since = health.get("last_new") or health.get("first_ok")
-    try:
-        return (now - datetime.fromisoformat(str(since))).days
-    except ValueError:
-        return None
 
 
 def _create(folder: Path, item: NewItem, taken: set[str], name: str) -> str:
@@ -382,20 +341,6 @@ def _settings_key(source: Source, config: SiteConfig) -> str:
     for in full (not 'if modified'), so a widened filter sees the entries it left out."""
     return fingerprint(replace(source, name=""), config.ingest.max_age_days,
                        tuple((t.name, t.keywords) for t in config.topics))
-
-
-def _read_cache(path: Path) -> dict[str, Any]:
-    empty: dict[str, Any] = {"version": CACHE_VERSION, "sources": {}, "seen": {}, "health": {}}
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return empty
-    if (not isinstance(data, dict) or data.get("version") != CACHE_VERSION
-            or not isinstance(data.get("sources"), dict) or not isinstance(data.get("seen"), dict)):
-        return empty
-    if not isinstance(data.get("health"), dict):
-        data["health"] = {}
-    return data
 
 
 def _save_cache(path: Path, cache: dict[str, Any], now: datetime) -> None:

@@ -37,6 +37,13 @@ class CurationReport:
     older_than_window: int  # published items not in the news sitemap (older than two days)
     daily_editions: int
     weekly_editions: int
+    sources: tuple[str, ...] = ()  # the feeds of [sources]: their health (stories/sources.py)
+
+    @property
+    def sources_count(self) -> str:
+        failing = sum(": failing, " in line for line in self.sources)
+        silent = sum(": silent, " in line for line in self.sources)
+        return f"{len(self.sources)}, {failing} failing, {silent} silent"
 
     @property
     def duplicates(self) -> int:
@@ -63,7 +70,8 @@ class CurationReport:
 
 def curation_report(index: SiteIndex, made: list[Edition], problems: list[Problem],
                     warnings: list[Problem], now: datetime,
-                    generic_urls: Collection[str]) -> CurationReport:
+                    generic_urls: Collection[str], sources: tuple[str, ...] = ()
+                    ) -> CurationReport:
     """`generic_urls`: the image stage's generic pictures (image_stage.generic_images), so that
     what the report names is exactly what pages skip."""
     stories = index.stories
@@ -87,6 +95,7 @@ def curation_report(index: SiteIndex, made: list[Edition], problems: list[Proble
         older_than_window=len(stories) - len(news_window(stories, now)),
         daily_editions=sum(e.period.kind == DAILY for e in made),
         weekly_editions=sum(e.period.kind == WEEKLY for e in made),
+        sources=sources,
     )
 
 
@@ -122,6 +131,8 @@ def text_report(report: CurationReport, limit: int = LISTED) -> str:
     part("Embeds dropped", [f"{where}: {why}" for where, why in report.dropped_embeds])
     part("Invalid files skipped", list(report.invalid))
     part("Left out of the site (outside the news window)", report.outside_lines)
+    if report.sources:
+        part("Sources of newsdigest ingest", list(report.sources), report.sources_count)
     lines.append(f"{report.older_than_window} items are older than the news sitemap's window "
                  "(two days)")
     return "\n".join(lines) + "\n"
