@@ -553,7 +553,8 @@ def test_the_curation_report_lists_the_sources_health(site, feeds, capsys, monke
                        f"HTTP 404 ({feeds.base}/gone.xml)")
     lab = next(line for line in part if line.startswith("  lab: "))
     assert lab.startswith("  lab: ok, last read 2026-11-20 00:00; ")
-    assert re.search(r"; \d+ entries in the feed, [1-9]\d* imported$", lab), lab
+    assert re.search(r"; \d+ entries in the feed, [1-9]\d* imported, the last new on "
+                     r"2026-11-20$", lab), lab
     # 31 days on with nothing new, the source is flagged as silent, before the fine ones.
     monkeypatch.setenv("SOURCE_DATE_EPOCH", str(1795132800 + 31 * 86400))
     assert run(site, "--source", "lab") == 0

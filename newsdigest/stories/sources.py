@@ -52,6 +52,8 @@ def health_lines(config: SiteConfig, now: datetime | None = None) -> list[str]:
         line = f"ok, last read {str(known.get('ok', ''))[:16].replace('T', ' ')}"
         if "seen" in known:
             line += f"; {known['seen']} entries in the feed, {known.get('imported', 0)} imported"
+        if known.get("last_new"):
+            line += f", the last new on {str(known['last_new'])[:10]}"
         quiet = _quiet_since(known)
         # Dates, not a count of days: the report page must change only when a source does.
         if quiet is not None and now - quiet >= timedelta(days=SILENT_DAYS):
