@@ -54,10 +54,14 @@ def check_command(args: argparse.Namespace) -> int:
 def deploy_command(args: argparse.Namespace) -> int:
     from dataclasses import replace
 
-    from newsdigest import deploy
     from newsdigest.build.output import load_manifest
     from newsdigest.build.records import manifest_path
     from newsdigest.check import check_site
+    from newsdigest.deploy import targets as deploy
+    from newsdigest.deploy.directory import deploy_directory
+    from newsdigest.deploy.git import deploy_git
+    from newsdigest.deploy.rsync import deploy_rsync
+    from newsdigest.deploy.s3 import deploy_s3
 
     config = load_config(args.config)
     targets = {t.name: t for t in config.deploy}
@@ -94,15 +98,15 @@ def deploy_command(args: argparse.Namespace) -> int:
                               "(build it, or deploy without --no-build)")
     work = config.cache_dir / "deploy" / name
     if target.kind == "directory":
-        plan = deploy.deploy_directory(built.output_dir, files, deploy.directory_path(target),
+        plan = deploy_directory(built.output_dir, files, deploy.directory_path(target),
                                        args.dry_run, protected)
     elif target.kind == "rsync":
-        plan = deploy.deploy_rsync(built.output_dir, files, target.destination, args.dry_run,
+        plan = deploy_rsync(built.output_dir, files, target.destination, args.dry_run,
                                    protected, work)
     elif target.kind == "s3":
-        plan = deploy.deploy_s3(built.output_dir, files, target, args.dry_run)
+        plan = deploy_s3(built.output_dir, files, target, args.dry_run)
     else:
-        plan = deploy.deploy_git(built.output_dir, files, target, work, config.title,
+        plan = deploy_git(built.output_dir, files, target, work, config.title,
                                  args.dry_run)
     for line in plan.lines():
         print(line)
