@@ -13,7 +13,7 @@ from newsdigest.build.options import BuildOptions
 from newsdigest.build.pipeline import BuildReport
 from newsdigest.config.site import DEFAULT_CONFIG, SiteConfig, load_config
 from newsdigest.errors import NewsdigestError, Problem
-from newsdigest.images.stage import ImageReport
+from newsdigest.images.resolve import ImageReport
 
 if TYPE_CHECKING:
     pass

@@ -12,79 +12,30 @@ the theme's placeholder tile.
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import re
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
-from functools import cache, cached_property, partial
 from pathlib import Path
-from typing import NamedTuple
 
-from newsdigest.config.images import ImageSettings
 from newsdigest.config.site import SiteConfig
 from newsdigest.content.item import Image
+from newsdigest.images.cache import (
+    ImageCache,
+    image_cache_dir,
+    thumbnails_key,
+)
+from newsdigest.images.resolve import Failed, ImageReport, Progress, Resolver, Source
 from newsdigest.images.thumbnails import (
-    NotAnImage,
     Thumbnails,
     Variant,
-    check_image,
-    make_thumbnails,
 )
 from newsdigest.outputs import PHASE_ASSETS, Output
-from newsdigest.store import save_atomic
 from newsdigest.stories.grouping import SiteIndex, Story
 from newsdigest.stories.picture import Picture
 
-THUMB_VERSION = 1  # bump when thumbnails are made differently: every key changes
-INDEX_VERSION = 1
 OUTPUT_FOLDER = "img"
-Progress = Callable[[str, int, int], None]  # stage, done so far, total
-
-
-class Source(NamedTuple):
-    """One candidate image: a remote URL or a local file, and what the page may say of it.
-
-    A named tuple: every story makes a few per build, and tuples are made fastest.
-    """
-
-    ref: str  # the URL, or the file's absolute path
-    remote: bool
-    width: int | None  # as declared by the item (remote fallbacks use it)
-    height: int | None
-    alt: str
-    logo: bool = False  # a provider logo: made small, shown on a tile
-
-    @property
-    def key(self) -> tuple[str, bool]:
-        return self.ref, self.logo
-
-
-@dataclass(frozen=True)
-class Failed:
-    reason: str
-    lasting: bool  # will fail again (404, not an image): try the next candidate
-    remember: bool = True  # False: says nothing of the source (the stage's time ran out)
-
-
-@dataclass
-class ImageReport:
-    fetched: int = 0  # downloads made by this build
-    cached: int = 0  # images whose thumbnails were already made
-    generated: int = 0  # images encoded by this build
-    fallbacks: dict[str, list[str]] = field(default_factory=dict)  # reason -> URLs or files
-    generic: int = 0  # images left out as generic
-    retry_at: float | None = None  # when the first remembered failure may be retried
-
-    @property
-    def fallback_count(self) -> int:
-        return sum(len(refs) for refs in self.fallbacks.values())
-
-    def as_cached(self) -> ImageReport:
-        """The same result, as a rebuild that finds everything made already reports it."""
-        return replace(self, fetched=0, generated=0,
-                       cached=self.cached + self.generated)
 
 
 @dataclass
@@ -126,7 +77,7 @@ def prepare(index: SiteIndex, config: SiteConfig, assets: dict[str, Path], offli
                     if story.image is not None and story.image.local
                     and (source := _item_source(story.image, "", assets)) is not None}
     states: dict[tuple[str, bool], Thumbnails | Failed] = {}
-    resolver = _Resolver(cache, settings, offline, workers, now, report, progress)
+    resolver = Resolver(cache, settings, offline, workers, now, report, progress)
     needed = {c.key: c for c in [*logos.values(), *local_images.values()] if c is not None}
     # Each round resolves the next candidate of every story still undecided (the one before
     # it could not be had), all together: downloads and encoding run concurrently.
@@ -172,34 +123,8 @@ def prepare(index: SiteIndex, config: SiteConfig, assets: dict[str, Path], offli
     return ImageStage(outputs, report, generic)
 
 
-def supported_formats(settings: ImageSettings) -> tuple[str, ...]:
-    """The modern formats asked for that this Pillow can encode."""
-    return tuple(f for f in settings.formats if _can_encode(f))
-
-
-@cache
-def _can_encode(fmt: str) -> bool:
-    from PIL import features
-
-    return bool(features.check(fmt))
-
-
-def thumbnails_key(digest: str, logo: bool, settings: ImageSettings) -> str:
-    """Names the thumbnails of a source's content made with the settings that shape them."""
-    shape = ("logo", settings.logo_size) if logo else ("photo", settings.widths)
-    profile = (shape, supported_formats(settings), settings.quality, THUMB_VERSION)
-    return hashlib.blake2b(repr((digest, profile)).encode(), digest_size=16).hexdigest()
-
-
-def image_cache_dir(config: SiteConfig) -> Path:
-    return config.images.cache or config.cache_dir / "images"
-
-
 def output_path(variant: Variant) -> str:
     return f"{OUTPUT_FOLDER}/{variant.name[:2]}/{variant.name}"
-
-
-# --- choosing ------------------------------------------------------------------------------------
 
 
 # Whole words of the file name only: YouTube's "maxresdefault.jpg" is a real video still.
@@ -342,238 +267,6 @@ def _published_copy(state: Thumbnails | Failed, used: dict[str, Variant]) -> str
                   key=lambda v: v.width)
     used[largest.name] = largest
     return output_path(largest)
-
-
-# --- fetching and encoding -----------------------------------------------------------------------
-
-
-class _Resolver:
-    """Makes thumbnails for sources: downloads (bounded, concurrent), then encodes (threads)."""
-
-    def __init__(self, cache: ImageCache, settings: ImageSettings, offline: bool, workers: int,
-                 now: float, report: ImageReport, progress: Progress | None):
-        self.cache = cache
-        self.settings = settings
-        self.offline = offline
-        self.workers = max(1, workers)
-        self.now = now
-        self.report = report
-        self.progress = progress
-
-    @cached_property
-    def formats(self) -> tuple[str, ...]:
-        # Asks Pillow, which a rebuild that encodes nothing need not import.
-        return supported_formats(self.settings)
-
-    @cached_property
-    def _fetcher(self) -> Callable[[str], bytes]:
-        # Imported when a download is due: a rebuild with every image cached needs no network
-        # code (http.client and ssl are a tenth of start-up).
-        from newsdigest.images.fetch import FetchLimits, Lookups, fetch
-
-        limits = FetchLimits(self.settings.timeout, self.settings.max_bytes,
-                             self.settings.allow_private, self.settings.allow_loopback)
-        return partial(fetch, limits=limits, lookups=Lookups(self.settings.timeout))
-
-    def resolve(self, sources: list[Source]) -> dict[tuple[str, bool], Thumbnails | Failed]:
-        states: dict[tuple[str, bool], Thumbnails | Failed] = {}
-        digests: dict[str, str | Failed] = self._download([s.ref for s in sources if s.remote])
-        for source in sources:
-            if not source.remote:
-                digests[source.ref] = self._local_digest(Path(source.ref))
-        todo: list[tuple[Source, str]] = []
-        for source in sources:
-            digest = digests[source.ref]
-            if isinstance(digest, Failed):
-                states[source.key] = digest
-                continue
-            known = self.cache.thumbs.get(self._key(digest, source.logo))
-            if known is None or not self.cache.has_files(known):
-                todo.append((source, digest))
-            else:
-                states[source.key] = known
-                self.report.cached += 1
-        states.update(self._encode(todo))
-        return states
-
-    def _key(self, digest: str, logo: bool) -> str:
-        return thumbnails_key(digest, logo, self.settings)
-
-    def _local_digest(self, path: Path) -> str | Failed:
-        try:
-            stat = path.stat()
-            known = self.cache.local.get(str(path))
-            if known and known[:2] == [stat.st_size, stat.st_mtime_ns]:
-                return known[2]
-            digest = hashlib.blake2b(path.read_bytes(), digest_size=16).hexdigest()
-        except OSError as exc:
-            return Failed(f"cannot read: {exc.strerror}", lasting=True)
-        self.cache.local[str(path)] = [stat.st_size, stat.st_mtime_ns, digest]
-        self.cache.dirty = True
-        return digest
-
-    def _download(self, urls: list[str]) -> dict[str, str | Failed]:
-        """Each URL's content digest, from the cache or the network, or why there is none."""
-        found: dict[str, str | Failed] = {}
-        todo = []
-        for url in dict.fromkeys(urls):
-            entry = self.cache.remote.get(url)
-            if entry and "sha" in entry and self.cache.source(entry["sha"]).is_file():
-                found[url] = entry["sha"]
-            elif entry and "failed" in entry and self.now < entry["at"] + self._retry_after:
-                found[url] = Failed(entry["failed"], entry["lasting"])
-                retry = entry["at"] + self._retry_after
-                self.report.retry_at = min(self.report.retry_at or retry, retry)
-            elif self.offline:
-                found[url] = Failed("offline", lasting=False)
-            else:
-                todo.append(url)
-        if not todo:
-            return found
-        done = 0
-        _ = self._fetcher  # made here, once, before the worker threads share it
-        from concurrent.futures import ThreadPoolExecutor  # only downloads and encoding need it
-
-        with ThreadPoolExecutor(min(self.settings.concurrency, len(todo))) as pool:
-            for url, result in zip(todo, pool.map(self._fetch_one, todo), strict=True):
-                found[url] = self._record(url, result)
-                done += 1
-                if self.progress:
-                    self.progress("fetching", done, len(todo))
-        return found
-
-    @property
-    def _retry_after(self) -> float:
-        return self.settings.retry_hours * 3600
-
-    def _fetch_one(self, url: str) -> str | Failed:
-        """In a worker thread: download, check and keep one image; its digest, or why not."""
-        from newsdigest.images.fetch import FetchFailed
-
-        try:
-            data = self._fetcher(url)
-            check_image(data, self.settings.max_pixels)
-        except FetchFailed as exc:
-            return Failed(exc.reason, exc.lasting, exc.remember)
-        except NotAnImage as exc:
-            return Failed(str(exc), lasting=True)
-        digest = hashlib.blake2b(data, digest_size=16).hexdigest()
-        save_atomic(self.cache.source(digest), data)
-        return digest
-
-    def _record(self, url: str, result: str | Failed) -> str | Failed:
-        """In the calling thread: the cache index and the report learn what a download gave."""
-        self.cache.dirty = True
-        if isinstance(result, str):
-            self.cache.remote[url] = {"sha": result}
-            self.report.fetched += 1
-            return result
-        if not result.remember:  # the next build asks again: this one's result expires now
-            self.report.retry_at = min(self.report.retry_at or self.now, self.now)
-            return result
-        self.cache.remote[url] = {"failed": result.reason, "lasting": result.lasting,
-                                  "at": self.now}
-        retry = self.now + self._retry_after
-        self.report.retry_at = min(self.report.retry_at or retry, retry)
-        return result
-
-    def _encode(self, todo: list[tuple[Source, str]]
-                ) -> dict[tuple[str, bool], Thumbnails | Failed]:
-        states: dict[tuple[str, bool], Thumbnails | Failed] = {}
-        if not todo:
-            return states
-        done = 0
-        _ = self.formats  # asked once, before the threads share it
-        from concurrent.futures import ThreadPoolExecutor
-
-        with ThreadPoolExecutor(min(self.workers, len(todo))) as pool:
-            for (source, digest), result in zip(todo, pool.map(self._encode_one, todo),
-                                                strict=True):
-                states[source.key] = result
-                if isinstance(result, Thumbnails):
-                    self.cache.thumbs[self._key(digest, source.logo)] = result
-                    self.cache.dirty = True
-                    self.report.generated += 1
-                done += 1
-                if self.progress:
-                    self.progress("encoding", done, len(todo))
-        return states
-
-    def _encode_one(self, job: tuple[Source, str]) -> Thumbnails | Failed:
-        source, digest = job
-        s = self.settings
-        try:
-            data = (self.cache.source(digest) if source.remote else Path(source.ref)).read_bytes()
-            thumbs, files = make_thumbnails(data, s.widths, self.formats, s.quality,
-                                            s.max_pixels, s.logo_size if source.logo else None)
-        except NotAnImage as exc:
-            return Failed(str(exc), lasting=True)
-        except OSError as exc:
-            return Failed(f"cannot read: {exc.strerror}", lasting=True)
-        for name, encoded in files.items():
-            target = self.cache.file(name)
-            if not target.is_file():
-                save_atomic(target, encoded)
-        return thumbs
-
-
-# --- the persistent cache ------------------------------------------------------------------------
-
-
-@dataclass
-class ImageCache:
-    """`index.json` (what each URL and file gave), `sources/` (downloads, by content digest)
-    and `files/` (thumbnails, by their content-hashed names)."""
-
-    root: Path
-    remote: dict[str, dict] = field(default_factory=dict)  # URL -> {sha} or {failed, lasting, at}
-    local: dict[str, list] = field(default_factory=dict)  # path -> [size, mtime_ns, sha]
-    thumbs: dict[str, Thumbnails] = field(default_factory=dict)  # thumbnail key -> result
-    dirty: bool = False
-
-    @classmethod
-    def open(cls, root: Path) -> ImageCache:
-        try:
-            data = json.loads((root / "index.json").read_text(encoding="utf-8"))
-            if data.get("version") != INDEX_VERSION:
-                return cls(root)
-            thumbs = {key: _thumbnails_from_json(value) for key, value in data["thumbs"].items()}
-            return cls(root, data["remote"], data["local"], thumbs)
-        except (OSError, ValueError, KeyError, TypeError, AttributeError):
-            return cls(root)  # unreadable: start afresh, the files are remade as needed
-
-    def save(self) -> None:
-        if not self.dirty:
-            return
-        data = {"version": INDEX_VERSION, "remote": self.remote, "local": self.local,
-                "thumbs": {key: _thumbnails_to_json(t) for key, t in self.thumbs.items()}}
-        save_atomic(self.root / "index.json",
-                           json.dumps(data, sort_keys=True, separators=(",", ":")).encode())
-        self.dirty = False
-
-    def source(self, digest: str) -> Path:
-        return self.root / "sources" / digest[:2] / digest
-
-    def file(self, name: str) -> Path:
-        return self.root / "files" / name[:2] / name
-
-    def has_files(self, thumbs: Thumbnails) -> bool:
-        return all(self.file(v.name).is_file() for v in thumbs.variants)
-
-
-def _thumbnails_to_json(thumbs: Thumbnails) -> dict:
-    return {"width": thumbs.width, "height": thumbs.height, "fallback": thumbs.fallback,
-            "variants": [[v.format, v.width, v.height, v.name] for v in thumbs.variants]}
-
-
-def _thumbnails_from_json(data: dict) -> Thumbnails:
-    return Thumbnails(int(data["width"]), int(data["height"]),
-                      tuple(Variant(str(f), int(w), int(h), str(n))
-                            for f, w, h, n in data["variants"]),
-                      str(data["fallback"]))
-
-
-# --- pruning -------------------------------------------------------------------------------------
 
 
 @dataclass
