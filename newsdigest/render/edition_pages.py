@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from html import escape
 
 from newsdigest.config.site import SiteConfig
-from newsdigest.content.item import Image, Item, Provider
 from newsdigest.fingerprint import fingerprint, plain_repr
-from newsdigest.render.feeds import Feed
+from newsdigest.render.feeds import Feed, FeedEntry
 from newsdigest.render.pages import (
     Crumb,
     PageMeta,
@@ -19,7 +18,6 @@ from newsdigest.render.pages import (
     shorten,
 )
 from newsdigest.stories.editions import WEEKLY, Edition, EditionLink
-from newsdigest.stories.grouping import Story, make_story
 
 FOLDER = "digest/"
 HEADLINES_SHOWN = 3
@@ -87,34 +85,26 @@ def latest_link(editions: list[Edition]) -> EditionLink | None:
     return editions[0].link if editions else None
 
 
-def edition_story(edition: Edition, config: SiteConfig) -> Story:
-    """An edition as a feed entry, so the site's own RSS, Atom and JSON Feed writers serve it."""
-    host = config.origin.split("://", 1)[-1]
+def edition_entry(edition: Edition, config: SiteConfig) -> FeedEntry:
+    """An edition as a feed entry: its headlines, each with its sources, after the editor's
+    note; the lead story's picture illustrates it."""
     headlines = "".join(
         f'<li><a href="{escape(config.absolute_url(s.path))}">{escape(s.item.title)}</a>'
         f" ({escape(', '.join([s.item.provider.name, *(c.provider for c in s.also)]))})</li>"
         for s in edition.stories
     )
-    item = Item(
-        source=f"{FOLDER}{edition.period.kind}/{edition.period.key}",
-        content_hash=fingerprint(edition),
-        title=edition.title,
-        slug=edition.period.key,
-        published_at=edition.published_at,
-        url=config.absolute_url(edition.path),
-        excerpt=shorten("; ".join(s.item.title for s in edition.stories), 600),
-        provider=Provider(config.title, host),
+    link = config.absolute_url(edition.path)
+    lead = edition.lead
+    return FeedEntry(
+        key=fingerprint(edition), link=link, source_url=link, title=edition.title,
+        summary=shorten("; ".join(s.item.title for s in edition.stories), 600),
         body_html=edition.note_html + f"<ul>{headlines}</ul>",
-    )
-    story = make_story(item, edition.path, edition.lead.local_date, ())
-    if edition.lead.image is not None:
-        # The lead story's picture illustrates the edition (a local one: its published copy).
-        story = replace(story, image=Image(config.absolute_link(edition.lead.image_url),
-                                           edition.lead.image.width, edition.lead.image.height))
-    return story
+        published=edition.published_at, updated=edition.published_at, author=config.title,
+        author_url=f"https://{config.origin.split('://', 1)[-1]}/",
+        image=config.absolute_link(lead.image_url) if lead.image_url else "")
 
 
 def editions_feed(editions: list[Edition], config: SiteConfig) -> Feed:
     return Feed(FOLDER, f"Digest · {config.title}",
                 f"The day and the week in AI from {config.title}.", FOLDER,
-                tuple(edition_story(e, config) for e in editions[: config.feed_items]))
+                tuple(edition_entry(e, config) for e in editions[: config.feed_items]))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import datetime
 from html import escape
 
 from newsdigest.config.site import SiteConfig
@@ -17,27 +18,66 @@ KINDS = {"feed.xml": "application/rss+xml", "atom.xml": "application/atom+xml",
          "feed.json": "application/feed+json"}
 
 
+@dataclass(frozen=True, repr=False)
+class FeedEntry:
+    """One entry, as every feed format writes it: a story maps to one (story_entry), and so
+    does a digest edition (edition_pages.edition_entry)."""
+
+    key: str  # the fingerprint of what it is made from: its repr, so a feed's fingerprint
+    link: str  # absolute URL of its page on the site
+    source_url: str  # the original story (an edition: its own page)
+    title: str
+    summary: str  # plain text
+    body_html: str  # sanitized HTML, or ''
+    published: datetime
+    updated: datetime
+    author: str
+    author_url: str
+    topics: tuple[tuple[str, str], ...] = ()  # (slug, name)
+    image: str = ""  # absolute URL, or ''
+
+    def __repr__(self) -> str:
+        # What it shows is fixed by the story's (or edition's) fingerprint and the settings,
+        # which every feed output's fingerprint covers too: thousands of entries a build.
+        return self.key
+
+
+def story_entry(story: Story, config: SiteConfig) -> FeedEntry:
+    item = story.item
+    provider = item.provider
+    return FeedEntry(
+        key=story.fingerprint, link=config.absolute_url(story.path), source_url=item.url,
+        title=item.title, summary=item.excerpt or item.title, body_html=item.body_html,
+        published=item.published_at, updated=story.modified, author=provider.name,
+        author_url=f"https://{provider.domain}/" if provider.domain else item.url,
+        topics=tuple((t.slug, t.name) for t in story.topics),
+        image=config.absolute_link(story.image_url) if story.image_url else "")
+
+
 @plain_repr
 @dataclass(frozen=True)
 class Feed:
-    """One channel: the whole site, or one topic."""
+    """One channel: the whole site, one topic, or the digest editions."""
 
     folder: str  # '' for the site, 'topics/ai/' for a topic
     title: str
     description: str
     page: str  # the HTML page the feed follows
-    stories: tuple[Story, ...]
+    entries: tuple[FeedEntry, ...]
 
     def path(self, name: str) -> str:
         return self.folder + name
 
 
 def site_feeds(index: SiteIndex, config: SiteConfig) -> list[Feed]:
-    feeds = [Feed("", config.title, config.description, "", index.stories[: config.feed_items])]
+    def entries(stories: tuple[Story, ...]) -> tuple[FeedEntry, ...]:
+        return tuple(story_entry(s, config) for s in stories[: config.feed_items])
+
+    feeds = [Feed("", config.title, config.description, "", entries(index.stories))]
     for topic in index.topics:
         feeds.append(Feed(topic.path, f"{topic.name} · {config.title}",
                           topic.description or f"The latest news about {topic.name}.",
-                          topic.path, topic.stories[: config.feed_items]))
+                          topic.path, entries(topic.stories)))
     return feeds
 
 
@@ -94,15 +134,11 @@ def _image_type(url: str) -> str:
     return "image/jpeg"
 
 
-def _image_url(story: Story, config: SiteConfig) -> str:
-    return config.absolute_link(story.image_url) if story.image_url else ""
-
-
 def rss(feed: Feed, config: SiteConfig) -> bytes:
     from email.utils import format_datetime  # a rebuild that writes no RSS does not need it
 
     channel_link = config.absolute_url(feed.page)
-    last = max((s.modified for s in feed.stories), default=None)
+    last = max((e.updated for e in feed.entries), default=None)
     out = [
         '<?xml version="1.0" encoding="utf-8"?>',
         '<rss version="2.0" xmlns:atom="http://www.w3.org/2005/Atom" '
@@ -118,29 +154,27 @@ def rss(feed: Feed, config: SiteConfig) -> bytes:
     ]
     if last:
         out.append(f"<lastBuildDate>{format_datetime(last)}</lastBuildDate>")
-    for story in feed.stories:
-        item = story.item
-        link = config.absolute_url(story.path)
-        out += ["<item>", f"<title>{_rss_title(item.title)}</title>",
-                f"<link>{_x(link)}</link>",
-                f'<guid isPermaLink="true">{_x(link)}</guid>',
-                f"<pubDate>{format_datetime(item.published_at)}</pubDate>",
-                f"<dc:creator>{_x(item.provider.name)}</dc:creator>",
-                f"<description>{_as_html(item.excerpt or item.title)}</description>"]
-        if item.body_html:
-            out.append(f"<content:encoded>{_x(item.body_html)}</content:encoded>")
-        out += [f"<category>{_x(t.name)}</category>" for t in story.topics]
-        image = _image_url(story, config)
-        if image:
-            out.append(f'<enclosure url="{_x(image)}" type="{_image_type(image)}" length="0"/>')
-        out.append(f'<source url="{_x(item.url)}">{_x(item.provider.name)}</source>')
+    for entry in feed.entries:
+        out += ["<item>", f"<title>{_rss_title(entry.title)}</title>",
+                f"<link>{_x(entry.link)}</link>",
+                f'<guid isPermaLink="true">{_x(entry.link)}</guid>',
+                f"<pubDate>{format_datetime(entry.published)}</pubDate>",
+                f"<dc:creator>{_x(entry.author)}</dc:creator>",
+                f"<description>{_as_html(entry.summary)}</description>"]
+        if entry.body_html:
+            out.append(f"<content:encoded>{_x(entry.body_html)}</content:encoded>")
+        out += [f"<category>{_x(name)}</category>" for _, name in entry.topics]
+        if entry.image:
+            out.append(f'<enclosure url="{_x(entry.image)}" type="{_image_type(entry.image)}" '
+                       'length="0"/>')
+        out.append(f'<source url="{_x(entry.source_url)}">{_x(entry.author)}</source>')
         out.append("</item>")
     out += ["</channel>", "</rss>"]
     return ("\n".join(out) + "\n").encode()
 
 
 def atom(feed: Feed, config: SiteConfig) -> bytes:
-    last = max((s.modified for s in feed.stories), default=None)
+    last = max((e.updated for e in feed.entries), default=None)
     out = [
         '<?xml version="1.0" encoding="utf-8"?>',
         f'<feed xmlns="http://www.w3.org/2005/Atom" xml:lang="{_x(config.language)}">',
@@ -153,23 +187,22 @@ def atom(feed: Feed, config: SiteConfig) -> bytes:
         f"<updated>{(last.isoformat() if last else '1970-01-01T00:00:00+00:00')}</updated>",
         f"<author><name>{_x(config.title)}</name></author>",
     ]
-    for story in feed.stories:
-        item = story.item
-        link = config.absolute_url(story.path)
-        out += ["<entry>", f'<title type="html">{_as_html(item.title)}</title>',
-                f'<link rel="alternate" type="text/html" href="{_x(link)}"/>',
-                f'<link rel="related" href="{_x(item.url)}"/>',
-                f"<id>{_x(link)}</id>",
-                f"<published>{item.published_at.isoformat()}</published>",
-                f"<updated>{story.modified.isoformat()}</updated>",
-                f"<author><name>{_x(item.provider.name)}</name><uri>{_x(item.url)}</uri></author>",
-                f'<summary type="html">{_as_html(item.excerpt or item.title)}</summary>']
-        if item.body_html:
-            out.append(f'<content type="html">{_x(item.body_html)}</content>')
-        out += [f'<category term="{_x(t.slug)}" label="{_x(t.name)}"/>' for t in story.topics]
-        image = _image_url(story, config)
-        if image:
-            out.append(f'<link rel="enclosure" type="{_image_type(image)}" href="{_x(image)}"/>')
+    for entry in feed.entries:
+        out += ["<entry>", f'<title type="html">{_as_html(entry.title)}</title>',
+                f'<link rel="alternate" type="text/html" href="{_x(entry.link)}"/>',
+                f'<link rel="related" href="{_x(entry.source_url)}"/>',
+                f"<id>{_x(entry.link)}</id>",
+                f"<published>{entry.published.isoformat()}</published>",
+                f"<updated>{entry.updated.isoformat()}</updated>",
+                f"<author><name>{_x(entry.author)}</name><uri>{_x(entry.source_url)}</uri>"
+                "</author>",
+                f'<summary type="html">{_as_html(entry.summary)}</summary>']
+        if entry.body_html:
+            out.append(f'<content type="html">{_x(entry.body_html)}</content>')
+        out += [f'<category term="{_x(slug)}" label="{_x(name)}"/>' for slug, name in entry.topics]
+        if entry.image:
+            out.append(f'<link rel="enclosure" type="{_image_type(entry.image)}" '
+                       f'href="{_x(entry.image)}"/>')
         out.append("</entry>")
     out.append("</feed>")
     return ("\n".join(out) + "\n").encode()
@@ -177,30 +210,25 @@ def atom(feed: Feed, config: SiteConfig) -> bytes:
 
 def json_feed(feed: Feed, config: SiteConfig) -> bytes:
     items = []
-    for story in feed.stories:
-        item = story.item
-        link = config.absolute_url(story.path)
-        entry: dict[str, object] = {
-            "id": link,
-            "url": link,
-            "external_url": item.url,
-            "title": item.title,
-            "summary": item.excerpt or item.title,
-            "date_published": item.published_at.isoformat(),
-            "date_modified": story.modified.isoformat(),
-            "authors": [{"name": item.provider.name,
-                         "url": f"https://{item.provider.domain}/" if item.provider.domain
-                         else item.url}],
-            "tags": [t.name for t in story.topics],
+    for entry in feed.entries:
+        item: dict[str, object] = {
+            "id": entry.link,
+            "url": entry.link,
+            "external_url": entry.source_url,
+            "title": entry.title,
+            "summary": entry.summary,
+            "date_published": entry.published.isoformat(),
+            "date_modified": entry.updated.isoformat(),
+            "authors": [{"name": entry.author, "url": entry.author_url}],
+            "tags": [name for _, name in entry.topics],
         }
-        if item.body_html:
-            entry["content_html"] = item.body_html
+        if entry.body_html:
+            item["content_html"] = entry.body_html
         else:
-            entry["content_text"] = item.excerpt or item.title
-        image = _image_url(story, config)
-        if image:
-            entry["image"] = image
-        items.append(entry)
+            item["content_text"] = entry.summary
+        if entry.image:
+            item["image"] = entry.image
+        items.append(item)
     document = {
         "version": "https://jsonfeed.org/version/1.1",
         "title": feed.title,
