@@ -316,7 +316,7 @@ def test_nothing_changed_writes_nothing_and_a_note_edit_rebuilds_its_edition_onl
     capsys.readouterr()
     assert built.build("--no-search", "--explain") == 0
     out = capsys.readouterr().out
-    assert "(0 rebuilt, 58 unchanged; 0 files written, 0 deleted)" in out
+    assert "(0 rebuilt, 60 unchanged; 0 files written, 0 deleted)" in out
     time.sleep(0.01)
     built.write("content/digests/2026-W46.md", "Second note.\n")
     assert built.build("--no-search", "--explain") == 0

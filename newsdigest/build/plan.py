@@ -22,7 +22,6 @@ from newsdigest.render.curation import REPORT_FOLDER, CurationReport, curation_r
 from newsdigest.render.fragments import Fragments
 from newsdigest.render.pages import PageSpec, plan_pages
 from newsdigest.render.theme import Theme, default_theme_dir
-from newsdigest.stories import editions
 from newsdigest.stories.grouping import SiteIndex, Story
 from newsdigest.stories.sources import source_health
 from newsdigest.urls import file_for
@@ -58,16 +57,22 @@ def plan_site(config: SiteConfig, options: BuildOptions, now: datetime, discover
                             fingerprint(CODE, theme.template_hash("_card.html"), settings_print))
     jsons = Fragments(cache_dir / "api" if cache_dir else None,
                       fingerprint(CODE, settings_print))
+    site_feeds = feeds.site_feeds(index, config)
+    editions_feed = edition_pages.editions_feed(digest_editions, config)
+    links = feeds.feed_links(site_feeds, editions_feed, config)
     pages = plan_pages(index, config, edition_pages.latest_link(digest_editions))
     pages += edition_pages.digest_pages(digest_editions, config)
+    pages.append(feeds.feeds_page(links, config))
     theme.preload(sorted({p.template for p in pages} | {"_card.html"}))
     page_files = page_outputs(pages, theme, config)
     outputs = [
         *static_outputs(config),
         *pictures.outputs,
         *page_files,
-        *_meta_outputs(pages, page_files, index, config, now, jsons),
-        *_digest_outputs(digest_editions, config),
+        *_meta_outputs(pages, page_files, index, config, now, [*site_feeds, editions_feed],
+                       jsons),
+        Output(feeds.OPML_FILE, PHASE_META, fingerprint(settings_print, links),
+               partial(feeds.opml, links, config)),
         *_report_outputs(curation, theme, config, options),
     ]
     warnings += _missing_local_images(index, discovery.assets)
@@ -138,12 +143,12 @@ def _render_page(theme: Theme, template: str, context: dict) -> bytes:
 
 
 def _meta_outputs(pages: list[PageSpec], page_files: list[Output], index: SiteIndex,
-                  config: SiteConfig, now: datetime,
+                  config: SiteConfig, now: datetime, all_feeds: list[feeds.Feed],
                   jsons: Fragments | None = None) -> list[Output]:
     """Feeds, sitemaps and robots.txt: written after the pages they point at."""
     settings = settings_fingerprint(config)
     outputs = []
-    for feed in feeds.site_feeds(index, config):
+    for feed in all_feeds:
         outputs += _feed_outputs(feed, settings, config)
     for document in api.documents(index, config, jsons):
         outputs.append(Output(document.path, PHASE_META,
@@ -169,13 +174,6 @@ def _meta_outputs(pages: list[PageSpec], page_files: list[Output], index: SiteIn
                partial(sitemaps.robots_txt, config)),
     ]
     return outputs
-
-
-def _digest_outputs(digest_editions: list[editions.Edition],
-                    config: SiteConfig) -> list[Output]:
-    """The feed of editions, in the three formats of the site's feeds."""
-    feed = edition_pages.editions_feed(digest_editions, config)
-    return _feed_outputs(feed, settings_fingerprint(config), config)
 
 
 def _feed_outputs(feed: feeds.Feed, settings: str, config: SiteConfig) -> list[Output]:

@@ -9,6 +9,7 @@ from html import escape
 
 from newsdigest.config.site import SiteConfig
 from newsdigest.fingerprint import plain_repr
+from newsdigest.render.pages import Crumb, PageMeta, PageSpec
 from newsdigest.render.structured import inert_json
 from newsdigest.stories.grouping import SiteIndex, Story
 
@@ -242,3 +243,51 @@ def json_feed(feed: Feed, config: SiteConfig) -> bytes:
 
 
 WRITERS = {"feed.xml": rss, "atom.xml": atom, "feed.json": json_feed}
+FEEDS_PAGE = "feeds/"
+OPML_FILE = "feeds.opml"
+
+
+@plain_repr
+@dataclass(frozen=True)
+class FeedLink:
+    """A feed as the feeds page and the OPML list name it."""
+
+    title: str  # the feed's own (readers show it)
+    label: str  # on the feeds page, under a heading that says what kind it is
+    folder: str  # where its three files are
+    page: str  # the HTML page it follows
+    kind: str  # site, editions or topic
+
+
+def feed_links(site: list[Feed], editions: Feed, config: SiteConfig) -> tuple[FeedLink, ...]:
+    """The site's feed, the editions' and each topic's (the site's feeds come first)."""
+    whole, *topics = site
+
+    def link(feed: Feed, kind: str) -> FeedLink:
+        return FeedLink(feed.title, feed.title.removesuffix(f" · {config.title}"), feed.folder,
+                        feed.page, kind)
+
+    return (link(whole, "site"), link(editions, "editions"),
+            *(link(feed, "topic") for feed in topics))
+
+
+def feeds_page(links: tuple[FeedLink, ...], config: SiteConfig) -> PageSpec:
+    """/feeds/: every feed of the site in its three formats, and the OPML list of them."""
+    meta = PageMeta("feeds", FEEDS_PAGE, "Feeds", f"Feeds · {config.title}",
+                    f"Every feed of {config.title}: the whole digest, its editions and each "
+                    "topic, in RSS, Atom and JSON Feed, and all of them as one OPML list.",
+                    (Crumb("Home", ""),))
+    return PageSpec(FEEDS_PAGE, "feeds.html", {"page": meta, "feeds": links, "opml": OPML_FILE},
+                    uses_cards=False)
+
+
+def opml(links: tuple[FeedLink, ...], config: SiteConfig) -> bytes:
+    """Every feed (RSS) in one OPML 2.0 list, for readers to import in one step."""
+    out = ['<?xml version="1.0" encoding="utf-8"?>', '<opml version="2.0">',
+           f"<head><title>{_x(config.title)}: every feed</title></head>", "<body>"]
+    for link in links:
+        out.append(f'<outline type="rss" text="{_x(link.title)}" title="{_x(link.title)}" '
+                   f'xmlUrl="{_x(config.absolute_url(link.folder + "feed.xml"))}" '
+                   f'htmlUrl="{_x(config.absolute_url(link.page))}"/>')
+    out += ["</body>", "</opml>"]
+    return ("\n".join(out) + "\n").encode()
