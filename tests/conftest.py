@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import textwrap
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -15,6 +16,18 @@ from newsdigest.cli import main
 
 REPO = Path(__file__).resolve().parent.parent
 SEED = REPO / "content" / "000_0d84c82fd133e02b.txt"  # the pipeline's own example, as shipped
+SAMPLE_PARTS = ("content", "site.toml", "templates", "static")
+
+
+def copy_sample(root: Path) -> Path:
+    """The sample digest as a user gets it (content, settings, templates, static) in `root`."""
+    for part in SAMPLE_PARTS:
+        source = REPO / part
+        if source.is_dir():
+            shutil.copytree(source, root / part)
+        else:
+            shutil.copy2(source, root / part)
+    return root
 
 
 def item(title: str = "A story", date: str = "2026-10-01T10:00:00Z",

@@ -27,11 +27,10 @@ from typing import NoReturn
 import lxml.html
 import pytest
 from browser import browser_fixture, serve_folder  # noqa: F401 - provides `browser`
+from conftest import REPO, copy_sample
 
 from newsdigest.cli import main
 
-REPO = Path(__file__).resolve().parent.parent
-SAMPLE_PARTS = ("content", "site.toml", "templates", "static")
 GENERATED_ITEMS = 300
 # A short run: the quick JIT tier alone halves the checker's CPU time here, the serial collector
 # halves its memory, and the quick tier's deeper frames need a bigger stack than the 512k the
@@ -87,12 +86,7 @@ def _build(root: Path) -> Path:
 def sample_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The sample as a user gets it: content, settings and the theme's templates and assets."""
     root = tmp_path_factory.mktemp("sample")
-    for part in SAMPLE_PARTS:
-        source = REPO / part
-        if source.is_dir():
-            shutil.copytree(source, root / part)
-        else:
-            shutil.copy2(source, root / part)
+    copy_sample(root)
     return _build(root)
 
 

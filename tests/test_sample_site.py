@@ -6,7 +6,6 @@ from __future__ import annotations
 import contextlib
 import io
 import re
-import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,12 +14,11 @@ from urllib.parse import urlsplit
 import lxml.html
 import pytest
 import yaml
+from conftest import REPO, copy_sample
 from PIL import Image
 
 from newsdigest.cli import main
 
-REPO = Path(__file__).resolve().parent.parent
-SAMPLE_PARTS = ("content", "site.toml", "templates", "static")
 BASE = "https://digest.example.org/"  # the sample's base_url
 # What a browser fetches while showing a page, as opposed to links it only follows on a click
 # (a[href]) or metadata it never loads (og:image, link rel=alternate).
@@ -54,12 +52,7 @@ class Built:
 def sample(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Built]:
     """The sample copied as a user gets it, built once, offline, on the sample's own clock."""
     root = tmp_path_factory.mktemp("sample")
-    for part in SAMPLE_PARTS:
-        source = REPO / part
-        if source.is_dir():
-            shutil.copytree(source, root / part)
-        else:
-            shutil.copy2(source, root / part)
+    copy_sample(root)
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("SOURCE_DATE_EPOCH", "1795132800")  # 2026-11-20: no sample item is future
         patch.setenv("NEWSDIGEST_OFFLINE", "1")
