@@ -23,6 +23,7 @@ class DigestSettings:
     unsubscribe: str = "*|UNSUB|*"  # the mailing tool's merge tag or URL, put in every email
     from_address: str = ""  # for --eml; default: the site title at the base URL's host
     report: bool = True  # write the curation report page (_report/) into the output
+    sponsors: bool = False  # sponsored items (kind: sponsor) in feeds and editions
 
 
 _LISTS = {"include_topics", "exclude_topics", "include_domains", "exclude_domains"}

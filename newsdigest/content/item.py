@@ -9,6 +9,9 @@ from typing import Any
 from newsdigest.content.dedupe import StoryKeys
 from newsdigest.content.markup import Embed
 
+KINDS = ("news", "paper", "repo", "video", "opinion", "sponsor")  # front matter `kind`
+STORY_ALONE = "alone"  # front matter `story: alone`: never clustered with other items
+
 
 @dataclass(frozen=True)
 class Image:
@@ -67,6 +70,11 @@ class Item:
     body_html: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
     curation: str = ""  # front matter `digest`: "pin", "skip" or ""
+    story: str = ""  # front matter `story`: the editor's cluster key, "alone", or ""
+    why: str = ""  # one sentence: why it matters
+    kind: str = ""  # one of KINDS, or "" when not given
+    discussion: tuple[str, ...] = ()  # http(s) URLs of threads about it (Hacker News, ...)
+    reading_minutes: int | None = None  # of the source
     # What tells this story apart from other items' (dedupe.py): derived here, once per file
     # version, so that a rebuild finds duplicates by lookups alone.
     story_keys: StoryKeys = StoryKeys()
@@ -79,6 +87,10 @@ class Item:
     def score(self) -> float:
         """Quality first, popularity second: heat is capped so one viral item cannot win."""
         return self.quality + min(self.heat, 300) / 3
+
+    @property
+    def sponsored(self) -> bool:
+        return self.kind == "sponsor"
 
     @property
     def is_video(self) -> bool:

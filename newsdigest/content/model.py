@@ -14,7 +14,7 @@ from urllib.parse import urlsplit, urlunsplit
 from newsdigest.config.rules import ContentRules, NearNames
 from newsdigest.content.dedupe import story_keys
 from newsdigest.content.files import RawItem
-from newsdigest.content.item import Image, Item, Provider, Related
+from newsdigest.content.item import KINDS, Image, Item, Provider, Related
 from newsdigest.content.markup import (
     Embed,
     RenderTimeout,
@@ -28,6 +28,10 @@ MAX_DIMENSION = 10_000
 MAX_RELATED = 20
 MAX_SCORE = 1_000_000_000  # quality and heat; past it a number is a mistake, not a score
 MAX_LENGTH_SECONDS = 31 * 86400  # a video's `length`
+MAX_DISCUSSION = 10  # `discussion` links kept
+MAX_READING_MINUTES = 600
+MAX_WHY = 300  # characters: `why` is one sentence
+MAX_STORY_KEY = 200
 # Dates a site can hold. Later steps count from them (a week before the newest item, an
 # edition's ISO week, feeds' timestamps): year 1 and year 9999 overflow there, and an offset
 # alone takes 9999-12-31T23:00:00-05:00 past the last date Python has.
@@ -56,6 +60,7 @@ _FIELDS = _fields((
     "title", "excerpt", "publishedDateTime", "updatedDateTime", "webUrl", "originalUrl",
     "ampWebUrl", "cdnAmpWebUrl", "category", "type", "quality", "heat", "published", "removed",
     "topics", "tags", "featuredContent", "length", "price", "secured", "slug", "digest",
+    "story", "why", "kind", "discussion", "readingMinutes",
 ), provider=_PROVIDER_FIELDS, images=_IMAGE_FIELDS, related=_RELATED_FIELDS)
 _KNOWN_FIELDS = _FIELDS.names
 DIGEST_RULES = ("pin", "skip")  # front matter `digest:`: always in its editions, or never
@@ -175,6 +180,7 @@ def validate(raw: RawItem, content_hash: str, tz: tzinfo, rules: ContentRules = 
     length = _length(check, data)
     slug = item_slug(raw.source, _text(check, data, "slug"))
     curation = _curation(check, data)
+    digest_fields = _digest_fields(check, data)
     rendered = body if body is not None else render_item_body(raw.body, rules)
     if rendered.cut:
         check.warn("body", f"longer than {rules.max_body_bytes // 1024} KB; cut (raise "
@@ -217,6 +223,7 @@ def validate(raw: RawItem, content_hash: str, tz: tzinfo, rules: ContentRules = 
         body_html=rendered.html,
         extra={k: v for k, v in data.items() if k not in _KNOWN_FIELDS},
         curation=curation,
+        **digest_fields,
         story_keys=story_keys(title, url, amp_url, related),
     )
     return Validation(item, [], check.warnings)
@@ -494,6 +501,48 @@ def _curation(check: _Checker, data: dict[str, Any]) -> str:
     check.error("digest", f"expected pin or skip, got {_describe(value)}",
                 "pin keeps the item in its digest editions, skip keeps it out")
     return ""
+
+
+def _digest_fields(check: _Checker, data: dict[str, Any]) -> dict[str, Any]:
+    """The fields a digest reader sees beside the excerpt: `story`, `why`, `kind`,
+    `discussion` and `readingMinutes`, as Item's keyword arguments."""
+    story = _squash(_text(check, data, "story"))
+    if len(story) > MAX_STORY_KEY:
+        check.error("story", f"longer than {MAX_STORY_KEY} characters",
+                    "any short key shared by the items of one story, or alone")
+        story = ""
+    why = _squash(_text(check, data, "why"))
+    if len(why) > MAX_WHY:
+        check.warn("why", f"{len(why)} characters; one sentence of up to {MAX_WHY} is shown "
+                          "in full, this one is cut")
+        why = why[:MAX_WHY].rsplit(" ", 1)[0] + "…"
+    kind = _text(check, data, "kind").lower()
+    if kind and kind not in KINDS:
+        near = difflib.get_close_matches(kind, KINDS, n=1, cutoff=0.6)
+        check.warn("kind", f"unknown kind {kind[:40]!r}; ignored"
+                           + (f"; did you mean {near[0]}?" if near else
+                              f" (one of {', '.join(KINDS)})"))
+        kind = ""
+    discussion: list[str] = []
+    entries = _list(check, data, "discussion")
+    if len(entries) > MAX_DISCUSSION:
+        check.warn("discussion", f"{len(entries)} links; only the first {MAX_DISCUSSION} "
+                                 "are kept")
+    for index, entry in enumerate(entries[:MAX_DISCUSSION]):
+        url = check_url(entry)
+        if url is None:
+            check.warn(f"discussion[{index}]", f"not an http(s) URL ({str(entry)[:60]!r}); "
+                                               "dropped")
+        elif url not in discussion:
+            discussion.append(url)
+    minutes = data.get("readingMinutes")
+    if minutes is not None and (not isinstance(minutes, int) or isinstance(minutes, bool)
+                                or not 1 <= minutes <= MAX_READING_MINUTES):
+        check.warn("readingMinutes", f"expected whole minutes from 1 to "
+                                     f"{MAX_READING_MINUTES}, got {_describe(minutes)}; ignored")
+        minutes = None
+    return {"story": story, "why": why, "kind": kind, "discussion": tuple(discussion),
+            "reading_minutes": minutes}
 
 
 def _dimension(check: _Checker, value: Any, name: str) -> int | None:
