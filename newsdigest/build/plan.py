@@ -21,12 +21,18 @@ from newsdigest.render import api, edition_pages, feeds, sitemaps
 from newsdigest.render.curation import REPORT_FOLDER, CurationReport, curation_report, page_context
 from newsdigest.render.fragments import Fragments
 from newsdigest.render.pages import PageSpec, plan_pages
-from newsdigest.render.theme import Theme, default_theme_dir
+from newsdigest.render.theme import (
+    Theme,
+    content_security_policy,
+    default_theme_dir,
+    headers_file,
+)
 from newsdigest.stories.grouping import SiteIndex, Story
 from newsdigest.stories.sources import source_health
 from newsdigest.urls import file_for
 
 PHASE_META = 3
+HEADERS_FILE = "_headers"  # response headers for the hosts that read it (Netlify, Cloudflare)
 
 
 @dataclass
@@ -204,12 +210,22 @@ def static_outputs(config: SiteConfig) -> list[Output]:
             for source in found.items + found.assets:
                 chosen[source.rel] = source.path
     outputs = []
+    theme_headers = default_theme_dir() / "static" / HEADERS_FILE
     for rel, path in sorted(chosen.items()):
         stat = path.stat()
+        if rel == HEADERS_FILE and path == theme_headers:  # the site's own is copied as it is
+            outputs.append(Output(rel, PHASE_ASSETS, fingerprint(
+                str(path), stat.st_size, stat.st_mtime_ns, content_security_policy(config)),
+                partial(_theme_headers, path, config)))
+            continue
         outputs.append(Output(rel, PHASE_ASSETS,
                               fingerprint(str(path), stat.st_size, stat.st_mtime_ns),
                               copy_from=path))
     return outputs
+
+
+def _theme_headers(path: Path, config: SiteConfig) -> bytes:
+    return headers_file(path.read_bytes(), config)
 
 
 def _missing_local_images(index: SiteIndex, assets: list[SourceFile]) -> list[Problem]:

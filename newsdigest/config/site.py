@@ -17,6 +17,7 @@ from newsdigest.config.digest import DigestSettings, parse_digest
 from newsdigest.config.images import ImageSettings, parse_image_settings
 from newsdigest.config.ingest import IngestSettings, Source, parse_ingest, parse_sources
 from newsdigest.config.rules import DEFAULT_IGNORE, KNOWN_EMBED_HOSTS, ContentRules
+from newsdigest.config.subscribe import SubscribeSettings, parse_subscribe
 from newsdigest.errors import ConfigError
 from newsdigest.fingerprint import fingerprint
 
@@ -67,6 +68,7 @@ class SiteConfig:
     images: ImageSettings = ImageSettings()  # [images]: thumbnails, downloads, their cache
     ingest: IngestSettings = IngestSettings()  # [ingest]: how `newsdigest ingest` fetches
     sources: tuple[Source, ...] = ()  # [sources.NAME]: the feeds it reads
+    subscribe: SubscribeSettings = SubscribeSettings()  # [subscribe]: the email signup form
 
     @property
     def tz(self) -> ZoneInfo:
@@ -190,7 +192,7 @@ def _with_root(config: SiteConfig, root: Path) -> SiteConfig:
 def _parse(data: dict[str, Any], problems: list[str]) -> dict[str, Any]:
     values: dict[str, Any] = {}
     for section in sorted(set(data) - {"site", "build", "topics", "deploy", "images", "digest",
-                                         "ingest", "sources"}):
+                                         "ingest", "sources", "subscribe"}):
         problems.append(f"[{section}]: unknown section")
     site = data.get("site", {})
     for key, value in site.items():
@@ -297,6 +299,7 @@ def _parse(data: dict[str, Any], problems: list[str]) -> dict[str, Any]:
         values["images"] = parse_image_settings(data["images"], problems)
     values["ingest"] = parse_ingest(data.get("ingest"), problems)
     values["sources"] = parse_sources(data.get("sources"), problems)
+    values["subscribe"] = parse_subscribe(data.get("subscribe"), problems)
     return values
 
 

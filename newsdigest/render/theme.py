@@ -13,6 +13,7 @@ from jinja2 import meta
 from markupsafe import Markup
 
 from newsdigest.config.site import SiteConfig
+from newsdigest.config.subscribe import subscribe_form
 from newsdigest.errors import Problem, TemplateFailure
 from newsdigest.fingerprint import CODE, fingerprint
 from newsdigest.render import structured
@@ -28,6 +29,22 @@ CONTENT_SECURITY_POLICY = (
     "frame-src https://www.youtube-nocookie.com https://player.vimeo.com; object-src 'none'; "
     "base-uri 'self'; form-action 'self'"
 )
+
+
+def content_security_policy(config: SiteConfig) -> str:
+    """The policy with the subscribe form's one origin added to `form-action` ('self' stays:
+    the search box submits to the site's own search page)."""
+    form = subscribe_form(config.subscribe)
+    if form is None:
+        return CONTENT_SECURITY_POLICY
+    return CONTENT_SECURITY_POLICY.replace("form-action 'self'",
+                                           f"form-action 'self' {form.origin}")
+
+
+def headers_file(theme_file: bytes, config: SiteConfig) -> bytes:
+    """The theme's _headers (for hosts that read it) with the site's policy in it."""
+    return theme_file.replace(CONTENT_SECURITY_POLICY.encode(),
+                              content_security_policy(config).encode())
 
 
 def default_theme_dir() -> Path:
@@ -93,7 +110,8 @@ class Theme:
         self.env.filters["thousands"] = lambda n: f"{n:,}"
         self.env.filters["shorten"] = shorten
         self.env.globals["card"] = self.card
-        self.env.globals["csp"] = CONTENT_SECURITY_POLICY
+        self.env.globals["csp"] = content_security_policy(config)
+        self.env.globals["subscribe_form"] = subscribe_form(config.subscribe)
         self.env.globals["list_jsonld"] = lambda page: structured.script_json(
             structured.list_page(page, config))
         self.env.globals["item_jsonld"] = lambda page, story: structured.script_json(
