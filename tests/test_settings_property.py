@@ -4,6 +4,7 @@ byte for byte. The compiled-template cache once kept the base URL folded into it
 
 from __future__ import annotations
 
+import json
 import shutil
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -37,6 +38,7 @@ class Variant:
     max_items: int
     topic_description: str
     drafts: bool
+    topic_editions: tuple[str, ...] = ()
 
     def site_toml(self) -> str:
         base_url = "https://unused.example/" if self.override_base_url else self.base_url
@@ -47,6 +49,7 @@ class Variant:
             f"feed_items = {self.feed_items}\n"
             f"[digest]\nweekly = {'true' if self.weekly else 'false'}\n"
             f"max_items = {self.max_items}\n"
+            f"topic_editions = {json.dumps(list(self.topic_editions))}\n"
             f'[topics."Robotics"]\ndescription = "{self.topic_description}"\n'
         )
 
@@ -66,6 +69,7 @@ variants = st.builds(
     max_items=st.sampled_from([2, 10]),
     topic_description=st.sampled_from(["Machines that move.", "Robots at work"]),
     drafts=st.booleans(),
+    topic_editions=st.sampled_from([(), ("Robotics",), ("robotics", "Computer Vision")]),
 )
 
 

@@ -27,6 +27,7 @@ from newsdigest.render.theme import (
     default_theme_dir,
     headers_file,
 )
+from newsdigest.stories import editions
 from newsdigest.stories.grouping import SiteIndex, Story
 from newsdigest.stories.sources import source_health
 from newsdigest.urls import file_for
@@ -65,9 +66,14 @@ def plan_site(config: SiteConfig, options: BuildOptions, now: datetime, discover
                       fingerprint(CODE, settings_print))
     site_feeds = feeds.site_feeds(index, config)
     editions_feed = edition_pages.editions_feed(digest_editions, config)
-    links = feeds.feed_links(site_feeds, editions_feed, config)
-    pages = plan_pages(index, config, edition_pages.latest_link(digest_editions))
-    pages += edition_pages.digest_pages(digest_editions, config)
+    # Each [digest] topic_editions topic's own weekly editions: pages, feed, /feeds/ entry.
+    series = editions.build_topic_series(index, config)
+    warnings += editions.unknown_edition_topics(index, config)
+    topic_feeds = [edition_pages.topic_editions_feed(one, config) for one in series]
+    links = feeds.feed_links(site_feeds, editions_feed, config, topic_feeds)
+    pages = plan_pages(index, config, edition_pages.latest_link(digest_editions),
+                       {one.topic.slug: one.path for one in series})
+    pages += edition_pages.digest_pages(digest_editions, config, series)
     pages.append(feeds.feeds_page(links, config))
     theme.preload(sorted({p.template for p in pages} | {"_card.html"}))
     page_files = page_outputs(pages, theme, config)
@@ -75,8 +81,8 @@ def plan_site(config: SiteConfig, options: BuildOptions, now: datetime, discover
         *static_outputs(config),
         *pictures.outputs,
         *page_files,
-        *_meta_outputs(pages, page_files, index, config, now, [*site_feeds, editions_feed],
-                       jsons),
+        *_meta_outputs(pages, page_files, index, config, now,
+                       [*site_feeds, editions_feed, *topic_feeds], jsons),
         Output(feeds.OPML_FILE, PHASE_META, fingerprint(settings_print, links),
                partial(feeds.opml, links, config)),
         *_report_outputs(curation, theme, config, options),

@@ -218,6 +218,9 @@ def _digest_parsers(commands: argparse._SubParsersAction) -> None:
     digest.add_argument("--date", metavar="D",
                         help="the edition of this day (YYYY-MM-DD) or week (YYYY-Www); "
                              "default: the latest")
+    digest.add_argument("--topic", metavar="T",
+                        help="that topic's own weekly edition (a topic of [digest] "
+                             "topic_editions)")
     digest.add_argument("--output", type=Path, metavar="DIR", dest="email_dir",
                         help="write email.html, email.txt (and email.eml) into this folder")
     digest.add_argument("--eml", action="store_true",

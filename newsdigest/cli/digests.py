@@ -10,7 +10,9 @@ from typing import TYPE_CHECKING
 from newsdigest.errors import EXIT_OK, NewsdigestError, UsageError
 
 if TYPE_CHECKING:
-    pass
+    from newsdigest.config.site import SiteConfig
+    from newsdigest.stories.editions import Edition
+    from newsdigest.stories.grouping import SiteIndex
 from newsdigest.cli.common import (
     build_options_now,
     content_config,
@@ -29,8 +31,12 @@ def digest_command(args: argparse.Namespace) -> int:
 
     config = site_config(args)
     settings = config.digest
-    kind = args.kind or ("weekly" if settings.weekly else "daily")
-    if not getattr(settings, kind):
+    topic = getattr(args, "topic", None)
+    if topic is not None:
+        _check_topic(topic, args.kind, settings.topic_editions)
+    kind = "weekly" if topic is not None else (
+        args.kind or ("weekly" if settings.weekly else "daily"))
+    if topic is None and not getattr(settings, kind):
         raise UsageError(f"--{kind}: {kind} editions are off (digest.{kind} in site.toml)")
     period = None
     if args.date is not None:
@@ -41,12 +47,15 @@ def digest_command(args: argparse.Namespace) -> int:
     require_content(config, args.config)
     site = gather(config, reading_options(), find_sources(config),
                   build_options_now() or datetime.now(UTC))
-    edition = (editions.find(site.editions, period) if period
-               else editions.latest(site.editions, kind))
+    made = site.editions
+    if topic is not None:
+        made = _topic_editions(topic, site.index, config)
+    edition = editions.find(made, period) if period else editions.latest(made, kind)
     if edition is None:
         when = f" for {period.label}" if period else ""
-        raise NewsdigestError(f"no {kind} edition{when}: no published item of that period "
-                              "passes the [digest] rules")
+        about = f" about {topic}" if topic is not None else ""
+        raise NewsdigestError(f"no {kind} edition{about}{when}: no published item of that "
+                              "period passes the [digest] rules")
     files = newsletter.render_email(edition, config, Theme(config))
     message = newsletter.eml(edition, files, config) if args.eml else None
     if args.email_dir is None:
@@ -66,6 +75,30 @@ def digest_command(args: argparse.Namespace) -> int:
     print(f"{edition.title} ({edition.count} stories) -> "
           + ", ".join(shown_path(folder / name) for name, _ in written))
     return EXIT_OK
+
+
+def _check_topic(topic: str, kind: str | None, named: tuple[str, ...]) -> None:
+    """--topic names one of topic_editions (only those have the web page an email links)."""
+    if kind == "daily":
+        raise UsageError("--daily: a topic's editions are weekly (leave out --daily)")
+    if topic.casefold() not in {name.casefold() for name in named}:
+        import difflib
+
+        near = difflib.get_close_matches(topic.casefold(), [n.casefold() for n in named], n=1)
+        hint = next((f'; did you mean "{n}"?' for n in named if near and n.casefold() == near[0]),
+                    "")
+        raise UsageError(f"--topic: {topic!r} has no editions of its own: add it to "
+                         f"digest.topic_editions in site.toml (it names "
+                         f"{', '.join(repr(n) for n in named) or 'none'}){hint}")
+
+
+def _topic_editions(topic: str, index: SiteIndex, config: SiteConfig) -> list[Edition]:
+    from newsdigest.stories import editions
+
+    for series in editions.build_topic_series(index, config):
+        if topic.casefold() in (series.topic.name.casefold(), series.topic.slug):
+            return list(series.editions)
+    raise NewsdigestError(f"--topic: no topic {topic!r} on the site: no published item has it")
 
 
 def report_command(args: argparse.Namespace) -> int:

@@ -24,6 +24,9 @@ class DigestSettings:
     from_address: str = ""  # for --eml; default: the site title at the base URL's host
     report: bool = True  # write the curation report page (_report/) into the output
     sponsors: bool = False  # sponsored items (kind: sponsor) in feeds and editions
+    # Topics (as named in items or [topics]) that get weekly editions of their own, with
+    # their own pages, feed and email; in this order on /feeds/.
+    topic_editions: tuple[str, ...] = ()
 
 
 _LISTS = {"include_topics", "exclude_topics", "include_domains", "exclude_domains"}
@@ -43,6 +46,8 @@ def parse_digest(data: Any, problems: list[str]) -> DigestSettings:
         expected = _TYPES.get(key)
         if expected is None:
             problems.append(f"digest.{key}: unknown setting")
+        elif key == "topic_editions":
+            values[key] = _topic_names(value, problems)
         elif key in _LISTS:
             if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
                 problems.append(f"digest.{key}: expected a list of names, got {value!r}")
@@ -64,6 +69,21 @@ def parse_digest(data: Any, problems: list[str]) -> DigestSettings:
         else:
             values[key] = value
     return DigestSettings(**values)
+
+
+def _topic_names(value: Any, problems: list[str]) -> tuple[str, ...]:
+    """Topic names as written (a topic's pages show its name), each once."""
+    if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
+        problems.append(f'digest.topic_editions: expected a list of topic names such as '
+                        f'["Robotics"], got {value!r}')
+        return ()
+    names: dict[str, str] = {}
+    for name in value:
+        name = " ".join(name.split())
+        if name.casefold() in names:
+            problems.append(f"digest.topic_editions: {name!r} is named twice")
+        names.setdefault(name.casefold(), name)
+    return tuple(names.values())
 
 
 def _kind(expected: type) -> str:

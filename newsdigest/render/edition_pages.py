@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from html import escape
+from typing import Any
 
 from newsdigest.config.site import SiteConfig
 from newsdigest.fingerprint import fingerprint, plain_repr
@@ -17,7 +19,13 @@ from newsdigest.render.pages import (
     pagination,
     shorten,
 )
-from newsdigest.stories.editions import WEEKLY, Edition, EditionLink
+from newsdigest.stories.editions import (
+    WEEKLY,
+    Edition,
+    EditionLink,
+    TopicSeries,
+    topic_archive_path,
+)
 
 FOLDER = "digest/"
 HEADLINES_SHOWN = 3
@@ -52,30 +60,81 @@ def kind_label(kind: str) -> str:
     return "Weekly digest" if kind == WEEKLY else "Daily digest"
 
 
-def digest_pages(editions: list[Edition], config: SiteConfig) -> list[PageSpec]:
-    """The archive of editions (newest first, paginated) and one page per edition."""
+def edition_kind_label(edition: Edition) -> str:
+    """'Weekly digest', 'Daily digest', or 'Robotics weekly' for a topic's own edition."""
+    if edition.topic is not None:
+        return f"{edition.topic.name} weekly"
+    return kind_label(edition.period.kind)
+
+
+@plain_repr
+@dataclass(frozen=True)
+class ArchiveLink:
+    """A topic's list of editions, as the digest's own list links it."""
+
+    name: str
+    path: str
+
+
+def digest_pages(editions: list[Edition], config: SiteConfig,
+                 series: Sequence[TopicSeries] = ()) -> list[PageSpec]:
+    """The archive of editions (newest first, paginated) and one page per edition; then the
+    same for each topic's own weekly editions."""
     home, archive = Crumb("Home", ""), Crumb("Digest", FOLDER)
+    topics = tuple(ArchiveLink(s.topic.name, s.path) for s in series)
+    pages = _archive_pages(
+        editions, config, archive_path, "Digest editions", "Digest",
+        f"The day and the week in AI: every digest edition of {config.title}, newest first.",
+        (home,), {"feed_folder": FOLDER, "feed_title": "Digest editions",
+                  "topic_archives": topics,
+                  "lede": "The week's and the day's most notable AI stories, one entry per "
+                          "story."})
+    pages += _edition_pages(editions, config, (home, archive))
+    for one in series:
+        name = one.topic.name
+        pages += _archive_pages(
+            list(one.editions), config,
+            lambda n, slug=one.topic.slug: topic_archive_path(slug, n),
+            f"{name} weekly", f"{name} weekly",
+            f"The week in {name}: every weekly edition of {config.title} about {name}, "
+            "newest first.", (home, archive),
+            {"feed_folder": one.path, "feed_title": f"{name} weekly", "topic_archives": (),
+             "topic": one.topic,
+             "lede": f"The week's most notable stories about {name}, one entry per story."})
+        pages += _edition_pages(list(one.editions), config,
+                                (home, archive, Crumb(f"{name} weekly", one.path)))
+    return pages
+
+
+def _archive_pages(editions: list[Edition], config: SiteConfig, path_of: Any, heading: str,
+                   title: str, description: str, crumbs: tuple[Crumb, ...],
+                   context: dict[str, Any]) -> list[PageSpec]:
     pages = []
-    summaries = tuple(summary(e) for e in editions)
-    chunks = paginate(summaries, config.page_size)
+    chunks = paginate(tuple(summary(e) for e in editions), config.page_size)
     for number, chunk in enumerate(chunks, start=1):
-        path = archive_path(number)
-        heading = "Digest editions" + (f", page {number}" if number > 1 else "")
-        meta = PageMeta("digest", path, heading, page_title("Digest", number, config),
-                        f"The day and the week in AI: every digest edition of {config.title}, "
-                        "newest first.", (home,))
+        path = path_of(number)
+        meta = PageMeta("digest", path, heading + (f", page {number}" if number > 1 else ""),
+                        page_title(title, number, config), description, crumbs)
         pages.append(PageSpec(path, "digest_archive.html", {
             "page": meta, "editions": chunk,
-            "pagination": pagination(number, len(chunks), archive_path),
+            "pagination": pagination(number, len(chunks), path_of), **context,
         }, uses_cards=False))
+    return pages
+
+
+def _edition_pages(editions: list[Edition], config: SiteConfig,
+                   crumbs: tuple[Crumb, ...]) -> list[PageSpec]:
+    pages = []
     for edition in editions:
         lead = edition.lead.item
         meta = PageMeta(
             "digest", edition.path, edition.title, f"{edition.title} · {config.title}",
-            shorten(f"{edition.count} stories, led by: {lead.title}", 300), (home, archive),
+            shorten(f"{edition.count} stories, led by: {lead.title}", 300), crumbs,
         )
         pages.append(PageSpec(edition.path, "digest.html", {
-            "page": meta, "edition": edition, "kind_label": kind_label(edition.period.kind),
+            "page": meta, "edition": edition, "kind_label": edition_kind_label(edition),
+            "feed_folder": edition.archive,
+            "feed_title": f"{edition.topic.name} weekly" if edition.topic else "Digest editions",
         }, inputs=edition))
     return pages
 
@@ -108,3 +167,11 @@ def editions_feed(editions: list[Edition], config: SiteConfig) -> Feed:
     return Feed(FOLDER, f"Digest · {config.title}",
                 f"The day and the week in AI from {config.title}.", FOLDER,
                 tuple(edition_entry(e, config) for e in editions[: config.feed_items]))
+
+
+def topic_editions_feed(series: TopicSeries, config: SiteConfig) -> Feed:
+    """A topic's weekly editions, one entry each, like the digest's own feed."""
+    name = series.topic.name
+    return Feed(series.path, f"{name} weekly · {config.title}",
+                f"The week in {name} from {config.title}.", series.path,
+                tuple(edition_entry(e, config) for e in series.editions[: config.feed_items]))

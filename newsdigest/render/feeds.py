@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from html import escape
@@ -256,11 +257,13 @@ class FeedLink:
     label: str  # on the feeds page, under a heading that says what kind it is
     folder: str  # where its three files are
     page: str  # the HTML page it follows
-    kind: str  # site, editions or topic
+    kind: str  # site, editions, topic-editions or topic
 
 
-def feed_links(site: list[Feed], editions: Feed, config: SiteConfig) -> tuple[FeedLink, ...]:
-    """The site's feed, the editions' and each topic's (the site's feeds come first)."""
+def feed_links(site: list[Feed], editions: Feed, config: SiteConfig,
+               topic_editions: Sequence[Feed] = ()) -> tuple[FeedLink, ...]:
+    """The site's feed, the editions', each topic's own weekly editions' ([digest]
+    topic_editions) and each topic's (the site's feeds come first)."""
     whole, *topics = site
 
     def link(feed: Feed, kind: str) -> FeedLink:
@@ -268,6 +271,7 @@ def feed_links(site: list[Feed], editions: Feed, config: SiteConfig) -> tuple[Fe
                         feed.page, kind)
 
     return (link(whole, "site"), link(editions, "editions"),
+            *(link(feed, "topic-editions") for feed in topic_editions),
             *(link(feed, "topic") for feed in topics))
 
 

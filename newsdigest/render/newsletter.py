@@ -20,9 +20,10 @@ import css_inline
 
 from newsdigest.config.site import SiteConfig
 from newsdigest.content.dedupe import Credit
+from newsdigest.render.edition_pages import edition_kind_label
 from newsdigest.render.pages import shorten
 from newsdigest.render.theme import Theme
-from newsdigest.stories.editions import WEEKLY, Edition
+from newsdigest.stories.editions import Edition
 from newsdigest.stories.grouping import Story
 
 WIDTH = 600  # the email's width: every client shows it whole
@@ -171,10 +172,10 @@ def email_edition(edition: Edition, config: SiteConfig) -> EmailEdition:
     return EmailEdition(
         subject=edition.title,
         preheader=preheader,
-        kind_label="Weekly digest" if edition.period.kind == WEEKLY else "Daily digest",
+        kind_label=edition_kind_label(edition),
         label=edition.period.label,
         web_url=config.absolute_url(edition.path),
-        archive_url=config.absolute_url("digest/"),
+        archive_url=config.absolute_url(edition.archive),  # the digest's, or its topic's
         site_title=config.title,
         site_url=config.absolute_url(""),
         note_html=note_html,

@@ -107,13 +107,14 @@ def shorten(text: str, limit: int) -> str:
     return cut.rstrip(" ,;:.-–—") + "…"
 
 
-def plan_pages(index: SiteIndex, config: SiteConfig,
-               latest_edition: Any = None) -> list[PageSpec]:
-    """Every page but the digest's (digestpages.py); `latest_edition` is linked from home."""
+def plan_pages(index: SiteIndex, config: SiteConfig, latest_edition: Any = None,
+               topic_editions: dict[str, str] | None = None) -> list[PageSpec]:
+    """Every page but the digest's (digestpages.py); `latest_edition` is linked from home,
+    and each topic's own weekly editions (`topic_editions`: slug -> path) from its pages."""
     pages: list[PageSpec] = []
     pages.extend(_item_pages(index, config))
     pages.extend(_home_pages(index, config, latest_edition))
-    pages.extend(_topic_pages(index, config))
+    pages.extend(_topic_pages(index, config, topic_editions or {}))
     pages.extend(_archive_pages(index, config))
     pages.extend(_moved_pages(index, config))
     pages.append(PageSpec("search/", "search.html", {"page": PageMeta(
@@ -209,7 +210,8 @@ def _home_pages(index: SiteIndex, config: SiteConfig,
     return pages
 
 
-def _topic_pages(index: SiteIndex, config: SiteConfig) -> list[PageSpec]:
+def _topic_pages(index: SiteIndex, config: SiteConfig,
+                 topic_editions: dict[str, str]) -> list[PageSpec]:
     by_slug = {t.slug: t for t in index.topics}
     summaries = tuple(_topic_tree(index.topics, by_slug))
     pages = [PageSpec("topics/", "topics.html", {
@@ -237,6 +239,7 @@ def _topic_pages(index: SiteIndex, config: SiteConfig) -> list[PageSpec]:
             pages.append(PageSpec(path, "topic.html", {
                 "page": meta,
                 "topic": header,
+                "editions": topic_editions.get(topic.slug, ""),
                 "stories": chunk,
                 "pagination": pagination(
                     number, len(chunks), lambda n, s=topic.slug: urls.topic_path(s, n)

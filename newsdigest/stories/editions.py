@@ -6,21 +6,24 @@ site's time zone, a curation score, selection under the caps and rules, sections
 
 from __future__ import annotations
 
+import difflib
 import re
 from collections import defaultdict
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from functools import cached_property
 
+from newsdigest import urls
 from newsdigest.config.digest import DigestSettings
 from newsdigest.config.site import SiteConfig
 from newsdigest.content.files import Discovery, SourceFile, decode, parse
 from newsdigest.content.markup import RenderTimeout, render_body
 from newsdigest.errors import Problem
 from newsdigest.fingerprint import plain_repr
-from newsdigest.stories.grouping import SiteIndex, Story, TopicRef
+from newsdigest.stories.grouping import SiteIndex, Story, Topic, TopicRef
 
 NOTES_FOLDER = "digests/"  # in the content folder: editor's notes, not news items
+TOPIC_FOLDER = "digest/topic/"  # a topic's weekly editions: digest/topic/<slug>/2026-W46/
 DAILY, WEEKLY = "daily", "weekly"
 _DAY_KEY = re.compile(r"^(\d{4})-(\d{2})-(\d{2})$")
 _WEEK_KEY = re.compile(r"^(\d{4})-W(\d{2})$")
@@ -113,16 +116,27 @@ class Edition:
     lead: Story
     sections: tuple[Section, ...]  # the other entries, by topic in a stable order
     note_html: str  # the editor's introduction (sanitised), or ''
-    previous: EditionLink | None = None  # older edition of the same kind
+    previous: EditionLink | None = None  # older edition of the same kind (and topic)
     next: EditionLink | None = None
+    topic: TopicRef | None = None  # a topic's own weekly edition ([digest] topic_editions)
 
     @property
     def path(self) -> str:
+        if self.topic is not None:
+            return f"{topic_archive_path(self.topic.slug)}{self.period.key}/"
         return self.period.path
 
     @property
     def title(self) -> str:
+        if self.topic is not None:
+            period = self.period
+            return f"The week in {self.topic.name}: {date_range(period.start, period.end)}"
         return self.period.title
+
+    @property
+    def archive(self) -> str:
+        """The list of the editions it is one of: the digest's, or its topic's."""
+        return topic_archive_path(self.topic.slug) if self.topic is not None else "digest/"
 
     @property
     def stories(self) -> tuple[Story, ...]:
@@ -313,9 +327,85 @@ def _linked(editions: list[Edition]) -> list[Edition]:
     for i, edition in enumerate(editions):
         previous = editions[i - 1].link if i > 0 else None
         following = editions[i + 1].link if i + 1 < len(editions) else None
-        linked.append(Edition(edition.period, edition.lead, edition.sections, edition.note_html,
-                              previous, following))
+        linked.append(replace(edition, previous=previous, next=following))
     return linked
+
+
+def topic_archive_path(slug: str, page: int = 1) -> str:
+    return f"{TOPIC_FOLDER}{slug}/" + (f"page/{page}/" if page > 1 else "")
+
+
+@plain_repr
+@dataclass(frozen=True)
+class TopicSeries:
+    """One topic's weekly editions ([digest] topic_editions), newest first."""
+
+    topic: TopicRef
+    description: str
+    editions: tuple[Edition, ...]
+
+    @property
+    def path(self) -> str:
+        return topic_archive_path(self.topic.slug)
+
+
+def edition_topics(index: SiteIndex, settings: DigestSettings
+                   ) -> tuple[list[Topic], list[str]]:
+    """The topics named in topic_editions that the site has (in the setting's order), and the
+    names that match none. A name matches a topic's name in any letter case, or its slug."""
+    by_key: dict[str, Topic] = {}
+    for topic in index.topics:
+        by_key.setdefault(topic.name.casefold(), topic)
+        by_key.setdefault(topic.slug, topic)
+    found: dict[str, Topic] = {}
+    missing = []
+    for name in settings.topic_editions:
+        topic = by_key.get(name.casefold()) or by_key.get(urls.slugify(name))
+        if topic is None:
+            missing.append(name)
+        else:
+            found.setdefault(topic.slug, topic)
+    return list(found.values()), missing
+
+
+def build_topic_series(index: SiteIndex, config: SiteConfig) -> list[TopicSeries]:
+    """Each topic_editions topic's weekly editions: the [digest] rules and caps, among the
+    topic's stories (its subtopics' included); the lead, then the rest as one section."""
+    settings = config.digest
+    # The topic is the edition's own rule: include_topics is for the site's editions, and a
+    # cap per first topic would cut a topic edition's stories by their other topics.
+    rules = replace(settings, include_topics=(), max_per_topic=settings.max_items)
+    series = []
+    for topic in edition_topics(index, settings)[0]:
+        ref = TopicRef(topic.name, topic.slug, topic.path)
+        candidates = [s for s in topic.stories if eligible(s, rules)]
+        ranks = _ranks(candidates, rules)
+        by_week: dict[Period, list[Story]] = defaultdict(list)
+        for story in candidates:
+            by_week[period_of(WEEKLY, story.local_date.date())].append(story)
+        made = []
+        for period in sorted(by_week, key=lambda p: p.start):
+            chosen = _capped(by_week[period], rules, ranks)
+            rest = (Section("More this week", None, tuple(chosen[1:])),) if chosen[1:] else ()
+            made.append(Edition(period, chosen[0], rest, "", topic=ref))
+        series.append(TopicSeries(ref, topic.description, tuple(reversed(_linked(made)))))
+    return series
+
+
+def unknown_edition_topics(index: SiteIndex, config: SiteConfig) -> list[Problem]:
+    """A warning for each topic_editions name no topic of the site has, with the nearest."""
+    names = sorted({t.name for t in index.topics} | set(config.rules.declared_topics))
+    warnings = []
+    for name in edition_topics(index, config.digest)[1]:
+        nearest = difflib.get_close_matches(name, names, n=1, cutoff=0.6) or \
+            difflib.get_close_matches(name.casefold(), [n.casefold() for n in names], n=1)
+        hint = ""
+        if nearest:
+            match = next(n for n in names if n.casefold() == nearest[0].casefold())
+            hint = f'did you mean "{match}"?'
+        warnings.append(Problem("site.toml", None, "digest.topic_editions",
+                                f'no topic "{name}" on the site: it gets no editions', hint))
+    return warnings
 
 
 def unused_notes(notes: dict[str, EditorNote], editions: list[Edition]) -> list[Problem]:
