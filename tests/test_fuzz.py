@@ -37,7 +37,8 @@ VALUE = st.recursive(SCALAR, lambda inner: st.one_of(
     st.lists(inner, max_size=4), st.dictionaries(TEXT, inner, max_size=4)), max_leaves=12)
 FIELDS = ["title", "excerpt", "publishedDateTime", "webUrl", "originalUrl", "type", "quality",
           "heat", "published", "provider", "topics", "images", "featuredContent", "length",
-          "related", "slug", "tags", "price", "updatedDateTime"]
+          "related", "slug", "tags", "price", "updatedDateTime", "why", "kind", "discussion",
+          "readingMinutes", "story"]
 FRONT_MATTER = st.dictionaries(st.one_of(st.sampled_from(FIELDS), TEXT), VALUE, max_size=10)
 MARKDOWN = st.lists(st.one_of(TEXT, st.sampled_from([
     "[x](javascript:alert(1))", "<a href='javascript:x' onclick='y'>a</a>", "<style>*{}</style>",
@@ -123,7 +124,8 @@ def test_numbers_and_dates_at_their_limits_build_or_are_one_located_problem(
              "provider:", "  name: E", "  domain: e.com",
              "images:", '  - url: "https://e.com/i.jpg"', f"    width: {width}",
              "related:", '  - title: "R"', '    webUrl: "https://e.com/r"',
-             f"    publishedDateTime: {related_date}", f"    quality: {quality}"]
+             f"    publishedDateTime: {related_date}", f"    quality: {quality}",
+             f"readingMinutes: {width}", f"discussion: [{length}]"]
     (root / "content" / "item.md").write_text("---\n" + "\n".join(lines) + "\n---\n")
     (root / "site.toml").write_text(f'[site]\nbase_url = "https://f.example/"\n'
                                     f'timezone = "{zone}"\n')

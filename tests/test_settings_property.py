@@ -39,6 +39,7 @@ class Variant:
     topic_description: str
     drafts: bool
     topic_editions: tuple[str, ...] = ()
+    sponsors: bool = False  # [digest] sponsors: the sponsored story in feeds and editions
 
     def site_toml(self) -> str:
         base_url = "https://unused.example/" if self.override_base_url else self.base_url
@@ -50,6 +51,7 @@ class Variant:
             f"[digest]\nweekly = {'true' if self.weekly else 'false'}\n"
             f"max_items = {self.max_items}\n"
             f"topic_editions = {json.dumps(list(self.topic_editions))}\n"
+            f"sponsors = {'true' if self.sponsors else 'false'}\n"
             f'[topics."Robotics"]\ndescription = "{self.topic_description}"\n'
         )
 
@@ -70,6 +72,7 @@ variants = st.builds(
     topic_description=st.sampled_from(["Machines that move.", "Robots at work"]),
     drafts=st.booleans(),
     topic_editions=st.sampled_from([(), ("Robotics",), ("robotics", "Computer Vision")]),
+    sponsors=st.booleans(),
 )
 
 
@@ -85,6 +88,7 @@ def write_corpus(root: Path) -> None:
             body="Some *Markdown* body with [a link](https://example.com/).\n"
             if n % 3 == 0 else "",
             **({"published": "false"} if n == 5 else {}),
+            **({"kind": "sponsor"} if n == 7 else {}),
         )
         path = root / "content" / f"2026-10-{n + 1:02d}-story-{n}.md"
         path.parent.mkdir(parents=True, exist_ok=True)

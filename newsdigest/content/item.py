@@ -2,15 +2,49 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 from newsdigest.content.dedupe import StoryKeys
 from newsdigest.content.markup import Embed
 
 KINDS = ("news", "paper", "repo", "video", "opinion", "sponsor")  # front matter `kind`
+SPONSOR = "sponsor"  # the kind of paid content: labelled, kept out of feeds and top stories
+# The label shown for each kind (none for plain news, the default).
+KIND_LABELS = {"paper": "Paper", "repo": "Repo", "video": "Video", "opinion": "Opinion",
+               SPONSOR: "Sponsored"}
 STORY_ALONE = "alone"  # front matter `story: alone`: never clustered with other items
+
+
+# Where readers discuss stories, by host (www., old., m. and mobile. aside).
+_DISCUSSION_SITES = {"news.ycombinator.com": "Hacker News", "reddit.com": "Reddit",
+                     "redd.it": "Reddit", "lobste.rs": "Lobsters", "bsky.app": "Bluesky",
+                     "x.com": "X", "twitter.com": "X"}
+_MASTODON_POST = re.compile(r"/@[A-Za-z0-9_.-]+/[0-9]+/?")  # any instance: /@user/<id>
+
+
+def discussion_site(url: str) -> str:
+    """The name readers know a discussion thread's site by: Hacker News, Reddit, Lobsters,
+    Bluesky, X, Mastodon, else the host name."""
+    parts = urlsplit(url)
+    host = (parts.hostname or "").lower()
+    for prefix in ("www.", "old.", "new.", "np.", "m.", "mobile."):
+        host = host.removeprefix(prefix)
+    for known, name in _DISCUSSION_SITES.items():
+        if host == known or host.endswith("." + known):
+            return name
+    if _MASTODON_POST.fullmatch(parts.path):
+        return "Mastodon"
+    return host
+
+
+@dataclass(frozen=True)
+class DiscussionLink:
+    site: str  # the link's text: "Hacker News", "Reddit (2)"...
+    url: str
 
 
 @dataclass(frozen=True)
@@ -90,7 +124,33 @@ class Item:
 
     @property
     def sponsored(self) -> bool:
-        return self.kind == "sponsor"
+        return self.kind == SPONSOR
+
+    def source_rel(self, nofollow: bool = False) -> str:
+        """rel of the links to the source: a sponsor's are marked paid (and keep the referrer
+        the sponsor pays for); `nofollow` where the site puts it on links it does not vouch
+        for."""
+        if not self.sponsored:
+            return "noopener noreferrer"
+        return "sponsored noopener nofollow" if nofollow else "sponsored noopener"
+
+    @property
+    def kind_label(self) -> str:
+        """The label shown for the item's kind; '' for plain news."""
+        return KIND_LABELS.get(self.kind, "")
+
+    @property
+    def discussion_links(self) -> tuple[DiscussionLink, ...]:
+        """Each discussion thread named by its site; a second thread on one site is
+        numbered, so no two links read the same."""
+        links = []
+        seen: dict[str, int] = {}
+        for url in self.discussion:
+            site = discussion_site(url)
+            seen[site] = seen.get(site, 0) + 1
+            links.append(DiscussionLink(site if seen[site] == 1 else f"{site} ({seen[site]})",
+                                        url))
+        return tuple(links)
 
     @property
     def is_video(self) -> bool:

@@ -14,7 +14,7 @@ from urllib.parse import urlsplit, urlunsplit
 from newsdigest.config.rules import ContentRules, NearNames
 from newsdigest.content.dedupe import story_keys
 from newsdigest.content.files import RawItem
-from newsdigest.content.item import KINDS, Image, Item, Provider, Related
+from newsdigest.content.item import KINDS, SPONSOR, Image, Item, Provider, Related
 from newsdigest.content.markup import (
     Embed,
     RenderTimeout,
@@ -86,8 +86,8 @@ class _Checker:
     def error(self, name: str, message: str, hint: str = "") -> None:
         self.problems.append(Problem(self.raw.source, self.raw.line(name), name, message, hint))
 
-    def warn(self, name: str, message: str) -> None:
-        self.warnings.append(Problem(self.raw.source, self.raw.line(name), name, message))
+    def warn(self, name: str, message: str, hint: str = "") -> None:
+        self.warnings.append(Problem(self.raw.source, self.raw.line(name), name, message, hint))
 
     def unknown_fields(self, data: dict[Any, Any], known: _Fields, path: str = "") -> None:
         """A warning for each field the format does not have, with the nearest one it does:
@@ -194,6 +194,9 @@ def validate(raw: RawItem, content_hash: str, tz: tzinfo, rules: ContentRules = 
         check.warnings = []
     if check.problems:
         return Validation(None, check.problems, check.warnings)
+    body_html = rendered.html
+    if digest_fields["kind"] == SPONSOR:
+        body_html = _sponsored_links(body_html, rules.nofollow)
     assert title is not None and published_at is not None and url is not None
     amp_url = _optional_url(check, data, "ampWebUrl")
     item = Item(
@@ -220,7 +223,7 @@ def validate(raw: RawItem, content_hash: str, tz: tzinfo, rules: ContentRules = 
         length_seconds=length,
         price=_text(check, data, "price"),
         related=related,
-        body_html=rendered.html,
+        body_html=body_html,
         extra={k: v for k, v in data.items() if k not in _KNOWN_FIELDS},
         curation=curation,
         **digest_fields,
@@ -513,36 +516,81 @@ def _digest_fields(check: _Checker, data: dict[str, Any]) -> dict[str, Any]:
         story = ""
     why = _squash(_text(check, data, "why"))
     if len(why) > MAX_WHY:
-        check.warn("why", f"{len(why)} characters; one sentence of up to {MAX_WHY} is shown "
-                          "in full, this one is cut")
+        check.warn("why", f"{len(why)} characters; shown cut at {MAX_WHY}",
+                   "one sentence on why it matters; the excerpt says the rest")
         why = why[:MAX_WHY].rsplit(" ", 1)[0] + "…"
-    kind = _text(check, data, "kind").lower()
-    if kind and kind not in KINDS:
-        near = difflib.get_close_matches(kind, KINDS, n=1, cutoff=0.6)
-        check.warn("kind", f"unknown kind {kind[:40]!r}; ignored"
-                           + (f"; did you mean {near[0]}?" if near else
-                              f" (one of {', '.join(KINDS)})"))
-        kind = ""
-    discussion: list[str] = []
+    return {"story": story, "why": why, "kind": _kind(check, data),
+            "discussion": _discussion(check, data),
+            "reading_minutes": _reading_minutes(check, data)}
+
+
+_LINK_REL = re.compile(r'(<a\s(?:[^>]*?\s)?rel=")[^"]*(")')
+
+
+def _sponsored_links(html: str, nofollow: bool) -> str:
+    """A sponsored item's body links marked paid, as its link to the source is (the body is
+    sanitized: every <a> has the rel nh3 gave it, and no quote inside an attribute value)."""
+    rel = "sponsored noopener nofollow" if nofollow else "sponsored noopener"
+    return _LINK_REL.sub(lambda m: m[1] + rel + m[2], html) if "<a" in html else html
+
+
+def _kind(check: _Checker, data: dict[str, Any]) -> str:
+    """One of KINDS, or ''. An unknown kind is dropped with a warning, but one that reads as
+    "sponsor" is an error: dropping it would show paid content unlabelled, as news."""
+    kind = _squash(_text(check, data, "kind")).lower()
+    if not kind or kind in KINDS:
+        return kind
+    near = difflib.get_close_matches(kind, KINDS, n=1, cutoff=0.6)
+    if (near and near[0] == SPONSOR) or SPONSOR in kind or "advert" in kind:
+        check.error("kind", f"unknown kind {kind[:40]!r}",
+                    "write kind: sponsor for paid content: it is labelled Sponsored")
+        return ""
+    check.warn("kind", f"unknown kind {kind[:40]!r}; ignored",
+               f"did you mean {near[0]}?" if near else f"one of {', '.join(KINDS)}")
+    return ""
+
+
+def _discussion(check: _Checker, data: dict[str, Any]) -> tuple[str, ...]:
+    """Up to MAX_DISCUSSION different http(s) URLs; one URL alone is read as a list of one."""
+    value = data.get("discussion")
+    if isinstance(value, str):
+        check.warn("discussion", "expected a list, got one URL; read as a list of one",
+                   "write it as a list: discussion: [URL]")
+        data = {"discussion": [value]}
     entries = _list(check, data, "discussion")
     if len(entries) > MAX_DISCUSSION:
         check.warn("discussion", f"{len(entries)} links; only the first {MAX_DISCUSSION} "
-                                 "are kept")
+                                 "are kept", "keep the threads readers most want to see")
+    discussion: list[str] = []
     for index, entry in enumerate(entries[:MAX_DISCUSSION]):
         url = check_url(entry)
         if url is None:
-            check.warn(f"discussion[{index}]", f"not an http(s) URL ({str(entry)[:60]!r}); "
-                                               "dropped")
+            # _describe, not str(): str() of a number of 5,000 digits raises.
+            shown = repr(entry[:60]) if isinstance(entry, str) else _describe(entry)
+            check.warn(f"discussion[{index}]", f"not an http(s) URL ({shown}); dropped",
+                       "the thread's full address, e.g. https://news.ycombinator.com/item?id=1")
         elif url not in discussion:
             discussion.append(url)
-    minutes = data.get("readingMinutes")
-    if minutes is not None and (not isinstance(minutes, int) or isinstance(minutes, bool)
-                                or not 1 <= minutes <= MAX_READING_MINUTES):
-        check.warn("readingMinutes", f"expected whole minutes from 1 to "
-                                     f"{MAX_READING_MINUTES}, got {_describe(minutes)}; ignored")
-        minutes = None
-    return {"story": story, "why": why, "kind": kind, "discussion": tuple(discussion),
-            "reading_minutes": minutes}
+    return tuple(discussion)
+
+
+def _reading_minutes(check: _Checker, data: dict[str, Any]) -> int | None:
+    """Whole minutes from 1 to MAX_READING_MINUTES; "7" and 7.0 are 7."""
+    value = data.get("readingMinutes")
+    if value is None:
+        return None
+    minutes = value
+    if isinstance(value, str) and re.fullmatch(r"\s*\d{1,4}\s*", value):
+        minutes = int(value)
+    elif isinstance(value, float) and value.is_integer():
+        minutes = int(value)
+    if isinstance(minutes, int) and not isinstance(minutes, bool) \
+            and 1 <= minutes <= MAX_READING_MINUTES:
+        return minutes
+    check.warn("readingMinutes", f"expected whole minutes from 1 to {MAX_READING_MINUTES}, "
+                                 f"got {_describe(value)}; ignored",
+               "e.g. readingMinutes: 6, or leave it out")
+    return None
 
 
 def _dimension(check: _Checker, value: Any, name: str) -> int | None:

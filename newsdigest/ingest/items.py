@@ -38,6 +38,7 @@ class NewItem:
     video: str = ""  # featuredContent: the iframe of a YouTube or Vimeo video
     body: str = ""  # sanitized HTML
     published: bool = False
+    reading_minutes: int | None = None  # of the source's text, where it was there to count
 
 
 def quoted(text: str) -> str:
@@ -55,6 +56,8 @@ def item_text(item: NewItem) -> str:
     lines.append(f"webUrl: {quoted(item.url)}")
     lines.append(f"type: {'video' if item.video else 'article'}")
     lines.append(f"published: {'true' if item.published else 'false'}")
+    if item.reading_minutes:
+        lines.append(f"readingMinutes: {item.reading_minutes}")
     if item.video:
         lines.append(f"featuredContent: {quoted(item.video)}")
     provider = cut_at_word(item.provider or item.domain or "Unknown", MAX_NAME_CHARS)

@@ -20,11 +20,14 @@ from newsdigest.ingest.entries import Picture
 from newsdigest.ingest.items import NewItem, file_name, item_text, write_new
 from newsdigest.ingest.known import known_stories
 from newsdigest.ingest.text import (
+    MIN_READING_WORDS,
     absolute,
     cut_at_word,
     dimension,
     domain_of,
+    main_text_words,
     plain_text,
+    reading_minutes,
     video_embed,
     without_campaign,
 )
@@ -90,6 +93,7 @@ class PageFacts:
     pictures: list[Picture] = field(default_factory=list)
     provider: str = ""
     video: str = ""
+    reading_minutes: int | None = None
 
 
 def page_facts(html: str, page_url: str) -> PageFacts:
@@ -129,6 +133,13 @@ def page_facts(html: str, page_url: str) -> PageFacts:
     publisher = article.get("publisher")
     facts.provider = " ".join((meta.get("og:site_name") or (
         _text(publisher.get("name")) if isinstance(publisher, dict) else "")).split())
+    # The page's own text first; a page that shows too little of it (a paywall) may still
+    # say how long it is in its JSON-LD.
+    words = main_text_words(html)
+    declared = article.get("wordCount")
+    if words < MIN_READING_WORDS and isinstance(declared, int) and not isinstance(declared, bool):
+        words = declared
+    facts.reading_minutes = reading_minutes(words)
     is_video = meta.get("og:type", "").startswith("video") or _types(article) & {"VideoObject"}
     if is_video or video_embed(url):
         facts.video = (video_embed(url) or video_embed(_text(article.get("embedUrl")))
@@ -222,7 +233,8 @@ def add_page(config: SiteConfig, url: str, topics: tuple[str, ...], publish: boo
         microsecond=0), excerpt=cut_at_word(facts.excerpt, config.max_excerpt_chars),
         provider=facts.provider or domain, domain=domain, topics=tuple(dict.fromkeys(topics)),
         pictures=tuple(facts.pictures), video=facts.video,
-        published=publish or settings.publish)
+        published=publish or settings.publish,
+        reading_minutes=None if facts.video else facts.reading_minutes)
     folder = config.content_dir / settings.folder
     while True:
         name = file_name(item, known.names)

@@ -31,7 +31,9 @@ from newsdigest.ingest.text import (
     clean_body,
     cut_at_word,
     domain_of,
+    main_text_words,
     plain_text,
+    reading_minutes,
     video_embed,
     without_campaign,
 )
@@ -307,6 +309,10 @@ def _new_items(source: Source, feed: Feed, config: SiteConfig, known: KnownStori
         body = clean_body(entry.content) if entry.content else ""
         if len(body.encode()) > config.rules.max_body_bytes:
             body = ""  # the build would cut it mid-markup: the link and excerpt say enough
+        # A feed carrying the full text gives the reading time (a teaser is too short to
+        # count: reading_minutes gives none); a video has a length instead.
+        video = video_embed(url, entry.video_id)
+        minutes = reading_minutes(main_text_words(body)) if body and not video else None
         domain = domain_of(url)
         items.append(NewItem(
             title=entry.title, url=url, published_at=published_at,
@@ -314,7 +320,7 @@ def _new_items(source: Source, feed: Feed, config: SiteConfig, known: KnownStori
             provider=source.provider or feed.title or domain, domain=domain,
             topics=tuple(dict.fromkeys(topics))[:config.rules.max_topics],
             pictures=entry.pictures,
-            video=video_embed(url, entry.video_id), body=body, published=publish))
+            video=video, body=body, published=publish, reading_minutes=minutes))
     return items
 
 

@@ -57,6 +57,89 @@ def _parsed(markup: str) -> _Text:
     return parser
 
 
+# Reading time: words of the main text at an adult's silent reading pace. Fewer words than
+# MIN_READING_WORDS is no article text (a paywall, a page drawn by JavaScript, a feed's
+# teaser): then no reading time is given rather than a wrong one.
+WORDS_PER_MINUTE = 230
+MIN_READING_WORDS = 100
+MAX_READING_MINUTES = 600  # as the item format accepts (content/model.py)
+_WORD = re.compile(r"\w+")
+# Around the text, not of it: menus, headers and footers, sidebars, forms.
+_CHROME = {"nav", "header", "footer", "aside", "form", "button", "select", "svg", "menu",
+           "dialog"}
+_CONTAINERS = ("article", "main")
+
+
+class _MainText(HTMLParser):
+    """Words of the page outside its chrome: in all, in <main>, and in each <article>."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.skipped: list[str] = []  # open elements whose text is not the article's
+        self.open: list[list[int]] = []  # word counts of the open containers, by kind
+        self.kinds: list[str] = []
+        self.total = 0
+        self.found: dict[str, list[int]] = {"article": [], "main": []}
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in _INVISIBLE or tag in _CHROME:
+            self.skipped.append(tag)
+        elif tag in _CONTAINERS and not self.skipped:
+            self.open.append([0])
+            self.kinds.append(tag)
+
+    def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        pass  # <nav/>, <article/>: nothing inside
+
+    def handle_endtag(self, tag: str) -> None:
+        if self.skipped:
+            if tag in self.skipped:
+                while self.skipped.pop() != tag:
+                    pass
+            return
+        if tag in _CONTAINERS and tag in self.kinds:
+            while self.kinds:
+                kind, count = self.kinds.pop(), self.open.pop()
+                self.found[kind].append(count[0])
+                if kind == tag:
+                    break
+
+    def handle_data(self, data: str) -> None:
+        if self.skipped:
+            return
+        words = len(_WORD.findall(data))
+        self.total += words
+        for count in self.open:
+            count[0] += words
+
+    def close(self) -> None:
+        super().close()
+        while self.kinds:  # containers never closed end with the page
+            self.found[self.kinds.pop()].append(self.open.pop()[0])
+
+
+def main_text_words(markup: str) -> int:
+    """How many words the page's main text has: its longest <article>, else its <main>,
+    else all its text but menus, headers, footers, sidebars and forms."""
+    parser = _MainText()
+    parser.feed(markup)
+    parser.close()
+    for kind in _CONTAINERS:
+        longest = max(parser.found[kind], default=0)
+        if longest >= MIN_READING_WORDS:
+            return longest
+    return parser.total
+
+
+def reading_minutes(words: int) -> int | None:
+    """Whole minutes to read `words` (at least 1); None when too few to be an article's text,
+    or more than the item format takes."""
+    if words < MIN_READING_WORDS:
+        return None
+    minutes = max(1, round(words / WORDS_PER_MINUTE))
+    return minutes if minutes <= MAX_READING_MINUTES else None
+
+
 def plain_text(markup: str) -> str:
     """Markup as one line of text: tags dropped, entities decoded, spaces squashed."""
     if "<" not in markup and "&" not in markup:

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from html import escape
+from itertools import islice
 
 from newsdigest.config.site import SiteConfig
 from newsdigest.fingerprint import plain_repr
@@ -47,12 +48,16 @@ class FeedEntry:
 def story_entry(story: Story, config: SiteConfig) -> FeedEntry:
     item = story.item
     provider = item.provider
+    # A sponsored entry (only with [digest] sponsors = true) says so where every reader
+    # shows it, in its title, and as a category.
+    label = f"{item.kind_label}: " if item.sponsored else ""
     return FeedEntry(
         key=story.fingerprint, link=config.absolute_url(story.path), source_url=item.url,
-        title=item.title, summary=item.excerpt or item.title, body_html=item.body_html,
+        title=label + item.title, summary=item.excerpt or item.title, body_html=item.body_html,
         published=item.published_at, updated=story.modified, author=provider.name,
         author_url=f"https://{provider.domain}/" if provider.domain else item.url,
-        topics=tuple((t.slug, t.name) for t in story.topics),
+        topics=tuple((t.slug, t.name) for t in story.topics)
+        + ((("sponsored", item.kind_label),) if item.sponsored else ()),
         image=config.absolute_link(story.image_url) if story.image_url else "")
 
 
@@ -72,8 +77,12 @@ class Feed:
 
 
 def site_feeds(index: SiteIndex, config: SiteConfig) -> list[Feed]:
+    sponsors = config.digest.sponsors
+
     def entries(stories: tuple[Story, ...]) -> tuple[FeedEntry, ...]:
-        return tuple(story_entry(s, config) for s in stories[: config.feed_items])
+        # Sponsored items stay out of every feed unless [digest] sponsors = true.
+        shown = stories if sponsors else (s for s in stories if not s.item.sponsored)
+        return tuple(story_entry(s, config) for s in islice(shown, config.feed_items))
 
     feeds = [Feed("", config.title, config.description, "", entries(index.stories))]
     for topic in index.topics:

@@ -20,6 +20,7 @@ import css_inline
 
 from newsdigest.config.site import SiteConfig
 from newsdigest.content.dedupe import Credit
+from newsdigest.content.item import DiscussionLink
 from newsdigest.render.edition_pages import edition_kind_label
 from newsdigest.render.pages import shorten
 from newsdigest.render.theme import Theme
@@ -50,6 +51,11 @@ class EmailEntry:
     excerpt: str
     credits: tuple[Credit, ...]
     image: EmailImage | None
+    kind_label: str = ""  # "Paper", "Sponsored"...; '' for plain news
+    why: str = ""
+    reading_minutes: int | None = None
+    discussion: tuple[DiscussionLink, ...] = ()
+    source_rel: str = "noopener noreferrer"
 
 
 @dataclass(frozen=True)
@@ -114,6 +120,11 @@ def entry(story: Story, config: SiteConfig, box: int) -> EmailEntry:
         excerpt=shorten(item.excerpt, 260),
         credits=story.also,
         image=email_image(story, config, box),
+        kind_label=item.kind_label,
+        why=item.why,
+        reading_minutes=item.reading_minutes,
+        discussion=item.discussion_links,
+        source_rel=item.source_rel(config.rules.nofollow),
     )
 
 

@@ -85,7 +85,8 @@ def item_page(page: PageMeta, story: Story, config: SiteConfig) -> dict[str, Any
         publisher["logo"] = {"@type": "ImageObject", "url": logo}
     data: dict[str, Any] = {
         "@context": "https://schema.org",
-        "@type": "NewsArticle",
+        # Paid content says so to search engines too (schema.org's type for it).
+        "@type": "AdvertiserContentArticle" if item.sponsored else "NewsArticle",
         "headline": item.title[:110],
         "description": item.excerpt or item.title,
         "url": url,
@@ -101,6 +102,8 @@ def item_page(page: PageMeta, story: Story, config: SiteConfig) -> dict[str, Any
     }
     if image:
         data["image"] = [image]
+    if item.discussion:
+        data["discussionUrl"] = list(item.discussion)
     if item.embed is not None:
         video: dict[str, Any] = {
             "@type": "VideoObject",

@@ -222,6 +222,8 @@ def curation_score(story: Story, settings: DigestSettings) -> float:
 def eligible(story: Story, settings: DigestSettings) -> bool:
     """The [digest] rules (a pinned item passes them all; a skipped one none)."""
     item = story.item
+    if item.sponsored and not settings.sponsors:
+        return False  # paid content: in editions (and so the email) only where the site says
     if item.curation == "pin":
         return True
     if item.curation == "skip" or item.quality < settings.min_quality:

@@ -390,6 +390,8 @@ def _top_stories(stories: list[Story], config: SiteConfig) -> tuple[Story, ...]:
     if not stories or config.top_stories < 1:
         return ()
     start = stories[0].item.published_at - timedelta(days=config.top_stories_days)
+    # Paid content is never top news: sponsored items stay on the lists, out of this band.
+    stories = [s for s in stories if not s.item.sponsored]
     recent = [s for s in stories if s.item.published_at >= start]
     # A quiet week still gets a full band: then the choice is among the latest few.
     recent = recent if len(recent) >= 3 * config.top_stories else stories[: 3 * config.top_stories]
