@@ -4,6 +4,8 @@ page) and `newsdigest digest --topic T` email."""
 
 from __future__ import annotations
 
+import email
+import email.policy
 import json
 
 import feedparser
@@ -109,7 +111,11 @@ def test_digest_topic_writes_that_topics_email(site, tmp_path, capsys):
     out = tmp_path / "mail"
     config = str(site.root / "site.toml")
     assert main(["digest", "--config", config, "--topic", "Robotics", "--date", "2026-W46",
-                 "--output", str(out)]) == 0
+                 "--output", str(out), "--eml"]) == 0
+    message = email.message_from_bytes((out / "email.eml").read_bytes(),
+                                       policy=email.policy.default)
+    assert message["Message-ID"] == "<weekly-2026-W46-robotics@news.example>"
+    assert message["Subject"] == "The week in Robotics: 9–15 November 2026"
     text = (out / "email.txt").read_text()
     html = (out / "email.html").read_text()
     for title in ("Robots learn to fold towels", "Third robot story over the cap"):

@@ -222,7 +222,9 @@ def eml(edition: Edition, files: EmailFiles, config: SiteConfig) -> bytes:
     message["From"] = config.digest.from_address or default_sender(config)
     message["To"] = "undisclosed-recipients:;"
     message["Date"] = format_datetime(edition.published_at)
-    message["Message-ID"] = f"<{edition.period.kind}-{edition.period.key}@{host}>"
+    # a topic's edition is another message than the site's of the same week
+    topic = f"-{edition.topic.slug}" if edition.topic is not None else ""
+    message["Message-ID"] = f"<{edition.period.kind}-{edition.period.key}{topic}@{host}>"
     unsubscribe = config.digest.unsubscribe
     if unsubscribe.startswith(("https://", "http://", "mailto:")):
         message["List-Unsubscribe"] = f"<{unsubscribe}>"
