@@ -92,7 +92,7 @@ def main() -> None:
         walls = []
         for _ in range(count):
             prepare()
-            walls.append(timed(build)[0])
+            walls.append(timed(build).wall)
         return statistics.median(walls)
 
     edits = iter(range(10_000))

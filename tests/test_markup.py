@@ -25,3 +25,21 @@ def test_an_item_page_outline_has_no_skipped_level(make_site):
     assert levels[0] == 1
     assert all(later - earlier <= 1 for earlier, later in zip(levels, levels[1:], strict=False))
     assert page.xpath("string(//main//h2[1])") == "Why it matters"
+
+
+def test_the_converter_is_extra_and_sane_lists_as_named():
+    """The converter is built from extension instances (no entry-point scan at start-up):
+    it must render every construct exactly as Markdown(extensions=["extra", "sane_lists"])."""
+    import markdown
+
+    from newsdigest.content.markup import _Renderer
+
+    text = (
+        "Intro with a footnote[^1] and *HTML* abbr.\n\n*[HTML]: Hyper Text Markup Language\n\n"
+        "[^1]: The note.\n\n```python\nprint('x')\n```\n\n| a | b |\n|---|---|\n| 1 | 2 |\n\n"
+        "Term\n:   Its definition\n\n## Title {#anchor .cls}\n\n3. three\n4. four\n\n* star\n\n"
+        "- dash\n\n<div markdown=\"1\">*inside*</div>\n"
+    )
+    named = markdown.Markdown(extensions=["extra", "sane_lists"], output_format="html")
+    assert _Renderer().convert(text) == named.convert(text)
+    assert "<sup" in named.convert(text) and "<table>" in named.convert(text)
