@@ -547,6 +547,11 @@ def test_random_edit_sequences_build_exactly_like_clean_builds(make_site, tmp_pa
         lambda: (site.root / "site.toml").write_text(
             (site.root / "site.toml").read_text().replace(
                 "page_size = 3", f"page_size = {rng.choice([2, 3, 4])}")),
+        # an output file changed or deleted behind the build's back (checked in a thread
+        # while the build reads its content): restored, whatever else changed
+        lambda: rng.choice(sorted(p for p in site.public.rglob("*")
+                                  if p.is_file() and p.name != ".newsdigest")).write_text("x"),
+        lambda: rng.choice(sorted(site.public.rglob("index.html"))).unlink(),
     ]
     for step in range(20):
         rng.choice(steps)()

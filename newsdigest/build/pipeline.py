@@ -4,7 +4,6 @@ changed, gather, plan, write, index, record."""
 from __future__ import annotations
 
 import gc
-import os
 import pickle
 import time
 from collections.abc import Callable
@@ -81,16 +80,29 @@ def _build_site(config: SiteConfig, options: BuildOptions,
     started = time.perf_counter()
     now = options.now or datetime.now(UTC)
     _prepare_output(config)
+    # Not in the preview server (`warm`): its threads make forking unsafe, and its output
+    # folder is its own.
+    disk = output.DiskCheck(manifest_path(config) if options.use_cache and not warm else None,
+                            config.output_dir)
+    try:
+        return _build_checked(config, options, progress, warm, started, now, disk)
+    finally:
+        disk.result()  # the child reaped, whatever happened
+
+
+def _build_checked(config: SiteConfig, options: BuildOptions, progress: Progress | None,
+                   warm: WarmState | None, started: float, now: datetime,
+                   disk: output.DiskCheck) -> BuildReport:
     sources = find_sources(config)
     inputs = inputs_key(config, options, sources) if options.use_cache and not warm else ""
-    if inputs and (unchanged := _unchanged_build(config, inputs, now, started, options)):
+    if inputs and (unchanged := _unchanged_build(config, inputs, now, started, options, disk)):
         return unchanged
     gathered, kept = _gather_or_patch(config, options, sources, now, progress, warm)
     try:
         plan = plan_site(config, options, now, sources.discovery, gathered)
         if config.rules.strict and plan.warnings:  # [build] strict: a warning fails the build
             raise ContentInvalid(plan.warnings, skippable=False)
-        written, explanations = _write(config, options, plan, gathered, progress)
+        written, explanations = _write(config, options, plan, gathered, progress, disk)
         if options.search:
             written.search_indexed = search.update_index(
                 config.output_dir, _record_file(config, options, ".search"),
@@ -149,11 +161,13 @@ def _gather_or_patch(config: SiteConfig, options: BuildOptions, sources: Sources
 
 
 def _write(config: SiteConfig, options: BuildOptions, plan: SitePlan, gathered: GatheredSite,
-           progress: Progress | None) -> tuple[WriteReport, list[str]]:
+           progress: Progress | None, disk: output.DiskCheck
+           ) -> tuple[WriteReport, list[str]]:
     """Render and write the outputs whose fingerprint changed (all of them with no record of
     the last build), and say why each was made again when asked (--explain)."""
     cache_dir = config.cache_dir if options.use_cache else None
     theme, jsons, stories = plan.theme, plan.jsons, gathered.index.stories
+    changed_on_disk = disk.result()
     manifest_file, manifest = last_manifest(config, cache_dir)
     explanations = explain_outputs(plan.outputs, manifest, config.output_dir,
                                    templates_changed(theme, manifest_file),
@@ -175,7 +189,7 @@ def _write(config: SiteConfig, options: BuildOptions, plan: SitePlan, gathered: 
     else:
         new_manifest, written = output.write_incremental(plan.outputs, manifest,
                                                          config.output_dir, options.workers,
-                                                         counter, harvest)
+                                                         counter, harvest, changed_on_disk)
     output.record_base_url(config.output_dir, config.base_url)  # `check` reads it back
     current = {story.fingerprint for story in stories}
     theme.cards.save(current)
@@ -208,7 +222,7 @@ def _record_file(config: SiteConfig, options: BuildOptions, suffix: str) -> Path
 
 
 def _unchanged_build(config: SiteConfig, key: str, now: datetime, started: float,
-                     options: BuildOptions) -> BuildReport | None:
+                     options: BuildOptions, disk: output.DiskCheck) -> BuildReport | None:
     """The last build's report, if it had the same inputs and its files are still as written.
 
     Only the passing of time can change a site whose inputs did not: an item dated in the
@@ -222,21 +236,11 @@ def _unchanged_build(config: SiteConfig, key: str, now: datetime, started: float
             return None
     if valid_until is not None and now >= valid_until:
         return None
-    manifest = output.load_manifest(manifest_file)
-    if manifest is None or not (config.output_dir / output.MARKER).exists():
+    if not (config.output_dir / output.MARKER).exists():
         return None
     if options.search and not (config.output_dir / search.FOLDER / "pagefind.js").exists():
         return None
-    root = str(config.output_dir)
-    for path, (_, size, mtime_ns) in manifest.items():
-        file = os.path.join(root, path)
-        try:
-            stat = os.stat(file)
-        except OSError:
-            return None
-        if (stat.st_size, stat.st_mtime_ns) != (size, mtime_ns):
-            return None
-        if stat.st_mode & 0o777 == 0o600:
-            output.repair_mode(file, stat)
+    if disk.result() != set():  # files changed since, or not known
+        return None
     return replace(record, seconds=time.perf_counter() - started,
-                   write=WriteReport(unchanged=len(manifest)))
+                   write=WriteReport(unchanged=disk.listed))
