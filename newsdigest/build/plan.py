@@ -242,12 +242,14 @@ def _missing_local_images(index: SiteIndex, assets: list[SourceFile]) -> list[Pr
     """
     present = {a.rel for a in assets}
     missing = []
-    for story in index.stories:
-        named = [("images", image) for image in story.item.images]
-        if story.item.provider.logo is not None:
-            named.append(("provider.images", story.item.provider.logo))
-        for field_name, image in named:
+    for story in index.stories:  # every story of every build: no list made per story
+        item = story.item
+        for image in item.images:
             if image.local and image.url not in present:
-                missing.append(Problem(story.item.source, None, field_name,
+                missing.append(Problem(item.source, None, "images",
                                        f"local image {image.url} not found"))
+        logo = item.provider.logo
+        if logo is not None and logo.local and logo.url not in present:
+            missing.append(Problem(item.source, None, "provider.images",
+                                   f"local image {logo.url} not found"))
     return missing

@@ -153,8 +153,17 @@ def news_sitemap(stories: tuple[Story, ...], config: SiteConfig) -> bytes:
 
 
 def news_window(stories: tuple[Story, ...], now: datetime) -> tuple[Story, ...]:
+    """The stories of the last two days. `stories` are newest first: the walk stops at the
+    first older one instead of reading every story of the site."""
     start = now - timedelta(days=2)
-    return tuple(s for s in stories if start <= s.item.published_at <= now)
+    window = []
+    for story in stories:
+        published = story.item.published_at
+        if published < start:
+            break
+        if published <= now:  # not one dated in the future (built with --future)
+            window.append(story)
+    return tuple(window)
 
 
 def robots_txt(config: SiteConfig) -> bytes:
