@@ -28,9 +28,12 @@ ITEMS = {
 W46, W47 = "digest/topic/robotics/2026-W46/", "digest/topic/robotics/2026-W47/"
 
 
+NOTE = "Robots **everywhere** this week.\n"
+
+
 @pytest.fixture
 def site(make_site):
-    site = make_site(ITEMS, TOPIC_SETTINGS)
+    site = make_site({**ITEMS, "content/digests/robotics/2026-W46.md": NOTE}, TOPIC_SETTINGS)
     assert site.build("--offline", "--no-search") == 0
     return site
 
@@ -45,6 +48,11 @@ def test_each_named_topic_gets_weekly_edition_pages_and_an_archive(site):
     assert entries(site, W47) == ["Robot hands get a sense of touch"]
     page = site.html(W46)
     assert page.xpath("string(//h1)") == "The week in Robotics: 9–15 November 2026"
+    # the editor's note of content/digests/robotics/2026-W46.md, on this edition only
+    assert page.xpath("string(//section[@class='edition-note prose'])").strip() == (
+        "Robots everywhere this week.")
+    assert not site.html(W47).xpath("//section[@class='edition-note prose']")
+    assert not site.html("digest/weekly/2026-W46/").xpath("//section[@class='edition-note prose']")
     assert page.xpath("//a[@rel='next']/@href") == ["/" + W47]
     assert page.xpath("//a[@class='edition-all']/@href") == ["/digest/topic/robotics/"]
     assert page.xpath("//nav[@aria-label='Breadcrumb']//a/text()") == [
@@ -88,11 +96,19 @@ def test_each_topic_edition_feed_is_valid_and_listed_on_feeds_and_in_the_opml(si
 
 def test_a_name_no_topic_has_is_a_warning_naming_the_setting_and_the_nearest(make_site,
                                                                              capsys):
-    site = make_site(ITEMS, SETTINGS + 'topic_editions = ["Robotcs"]\n')
+    site = make_site({**ITEMS, "content/digests/robotics/2026-W46.md": NOTE,
+                      "content/digests/robotics/2026-11-10.md": NOTE},
+                     SETTINGS + 'topic_editions = ["Robotcs"]\n')
     assert site.build("--offline", "--no-search") == 0
     err = capsys.readouterr().err
     assert ('site.toml: digest.topic_editions: no topic "Robotcs" on the site: it gets no '
             'editions (did you mean "Robotics"?)') in err
+    # its notes are not lost in silence; a topic's editions are weekly
+    assert ("digests/robotics/2026-W46.md: no edition for this period (no published "
+            "item passes the [digest] rules, or its kind is off, or the topic is not in "
+            "[digest] topic_editions); note not shown") in err
+    assert ("digests/robotics/2026-11-10.md: not an edition name; ignored (name it "
+            "YYYY-MM-DD.md or YYYY-Www.md (a topic's edition: <topic slug>/YYYY-Www.md))") in err
     assert not (site.public / "digest/topic").exists()
 
 
@@ -121,6 +137,7 @@ def test_digest_topic_writes_that_topics_email(site, tmp_path, capsys):
     for title in ("Robots learn to fold towels", "Third robot story over the cap"):
         assert title in text and title in html
     assert "Big model release" not in text
+    assert "Robots everywhere this week." in text and "<strong>everywhere</strong>" in html
     assert f"https://news.example/{W46}" in text and f"https://news.example/{W46}" in html
     assert "Robotics weekly" in html and "https://news.example/digest/topic/robotics/" in html
     capsys.readouterr()
@@ -142,8 +159,10 @@ def test_an_edit_and_a_settings_change_rebuild_exactly_what_a_clean_build_makes(
     # a robot story scores higher: the topic's edition reorders, its feed changes
     site.write("content/c.md", ITEMS["content/c.md"].replace("quality: 55", "quality: 95"))
     site.write("site.toml", TOPIC_SETTINGS.replace('"robotics", "Language"', '"Robotics"'))
+    site.write("content/digests/robotics/2026-W47.md", NOTE)
     assert site.build("--offline", "--no-search") == 0
     assert entries(site, W46)[0] == "Second robot story of the week"
+    assert site.html(W47).xpath("//section[@class='edition-note prose']")
     warm = tree(site.public)
     assert main(["build", "--config", str(site.root / "site.toml"), "--offline", "--no-search",
                  "--no-cache", "--output", str(site.root / "clean")]) == 0

@@ -28,6 +28,7 @@ class GatheredSite:
     index: SiteIndex
     pictures: image_stage.ImageStage
     editions: list[Edition]
+    topic_series: list[editions.TopicSeries]  # [digest] topic_editions: each topic's own
     problems: list[Problem]
     item_warnings: dict[str, list[Problem]]  # per content file (only those with any)
     later_warnings: list[Problem]  # from grouping and the editor's notes
@@ -115,6 +116,7 @@ def gather(config: SiteConfig, options: BuildOptions, sources: Sources, now: dat
     notes, note_warnings = editions.load_notes(sources.notes, config.digest,
                                                config.rules.nofollow)
     digest_editions = editions.build_editions(index, config, notes)
+    series = editions.build_topic_series(index, config, notes)
     future = [i.published_at for i in loaded.items
               if i.published_at > now + FUTURE_TOLERANCE and not options.future]
     valid_until = min(future) - FUTURE_TOLERANCE if future else None
@@ -126,10 +128,13 @@ def gather(config: SiteConfig, options: BuildOptions, sources: Sources, now: dat
         index=index,
         pictures=stage,
         editions=digest_editions,
+        topic_series=series,
         problems=problems,
         item_warnings={rel: e.result.warnings for rel, e in entries.items() if e.result.warnings},
         later_warnings=(grouping.warnings + note_warnings
-                        + editions.unused_notes(notes, digest_editions)),
+                        + editions.unknown_edition_topics(index, config)
+                        + editions.unused_notes(notes, [*digest_editions, *(
+                            e for one in series for e in one.editions)])),
         valid_until=valid_until,
         title_keys=grouping.title_keys,
         records={rel: (e.size, e.mtime_ns, e.content_hash) for rel, e in entries.items()},

@@ -27,7 +27,6 @@ from newsdigest.render.theme import (
     default_theme_dir,
     headers_file,
 )
-from newsdigest.stories import editions
 from newsdigest.stories.grouping import SiteIndex, Story
 from newsdigest.stories.sources import source_health
 from newsdigest.urls import file_for
@@ -67,8 +66,7 @@ def plan_site(config: SiteConfig, options: BuildOptions, now: datetime, discover
     site_feeds = feeds.site_feeds(index, config)
     editions_feed = edition_pages.editions_feed(digest_editions, config)
     # Each [digest] topic_editions topic's own weekly editions: pages, feed, /feeds/ entry.
-    series = editions.build_topic_series(index, config)
-    warnings += editions.unknown_edition_topics(index, config)
+    series = front.topic_series
     topic_feeds = [edition_pages.topic_editions_feed(one, config) for one in series]
     links = feeds.feed_links(site_feeds, editions_feed, config, topic_feeds)
     pages = plan_pages(index, config, edition_pages.latest_link(digest_editions),

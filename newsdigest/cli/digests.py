@@ -10,9 +10,7 @@ from typing import TYPE_CHECKING
 from newsdigest.errors import EXIT_OK, NewsdigestError, UsageError
 
 if TYPE_CHECKING:
-    from newsdigest.config.site import SiteConfig
-    from newsdigest.stories.editions import Edition
-    from newsdigest.stories.grouping import SiteIndex
+    from newsdigest.stories.editions import Edition, TopicSeries
 from newsdigest.cli.common import (
     build_options_now,
     content_config,
@@ -49,7 +47,7 @@ def digest_command(args: argparse.Namespace) -> int:
                   build_options_now() or datetime.now(UTC))
     made = site.editions
     if topic is not None:
-        made = _topic_editions(topic, site.index, config)
+        made = _topic_editions(topic, site.topic_series)
     edition = editions.find(made, period) if period else editions.latest(made, kind)
     if edition is None:
         when = f" for {period.label}" if period else ""
@@ -92,10 +90,8 @@ def _check_topic(topic: str, kind: str | None, named: tuple[str, ...]) -> None:
                          f"{', '.join(repr(n) for n in named) or 'none'}){hint}")
 
 
-def _topic_editions(topic: str, index: SiteIndex, config: SiteConfig) -> list[Edition]:
-    from newsdigest.stories import editions
-
-    for series in editions.build_topic_series(index, config):
+def _topic_editions(topic: str, made: list[TopicSeries]) -> list[Edition]:
+    for series in made:
         if topic.casefold() in (series.topic.name.casefold(), series.topic.slug):
             return list(series.editions)
     raise NewsdigestError(f"--topic: no topic {topic!r} on the site: no published item has it")

@@ -175,15 +175,20 @@ def split_notes(discovery: Discovery) -> tuple[list[SourceFile], Discovery]:
 
 def load_notes(sources: list[SourceFile], settings: DigestSettings,
                nofollow: bool = False) -> tuple[dict[str, EditorNote], list[Problem]]:
-    """Editor's notes by edition key, from content/digests/<key>.md; bad ones are warned about."""
+    """Editor's notes by edition key (`note_key`), from content/digests/<key>.md, or
+    content/digests/<topic slug>/<week>.md for a topic's own edition; bad ones are warned
+    about."""
     notes: dict[str, EditorNote] = {}
     warnings: list[Problem] = []
     for source in sources:
         stem = source.rel[len(NOTES_FOLDER):].rsplit(".", 1)[0]
-        period = parse_period(stem)
-        if "/" in stem or period is None or period.key != stem:
+        folder, _, name = stem.rpartition("/")
+        period = parse_period(name, WEEKLY if folder else None)
+        if "/" in folder or period is None or period.key != name or (
+                folder and folder != urls.slugify(folder)):
             warnings.append(Problem(source.rel, None, "", "not an edition name; ignored",
-                                    "name it YYYY-MM-DD.md or YYYY-Www.md"))
+                                    "name it YYYY-MM-DD.md or YYYY-Www.md (a topic's edition: "
+                                    "<topic slug>/YYYY-Www.md)"))
             continue
         try:
             text = decode(source, source.path.read_bytes())
@@ -211,6 +216,13 @@ def load_notes(sources: list[SourceFile], settings: DigestSettings,
             continue
         notes[stem] = EditorNote(stem, source.rel, html)
     return notes, warnings
+
+
+def note_key(edition: Edition) -> str:
+    """Which note introduces an edition: '2026-W46', or 'robotics/2026-W46' for a topic's."""
+    if edition.topic is not None:
+        return f"{edition.topic.slug}/{edition.period.key}"
+    return edition.period.key
 
 
 def curation_score(story: Story, settings: DigestSettings) -> float:
@@ -370,10 +382,13 @@ def edition_topics(index: SiteIndex, settings: DigestSettings
     return list(found.values()), missing
 
 
-def build_topic_series(index: SiteIndex, config: SiteConfig) -> list[TopicSeries]:
+def build_topic_series(index: SiteIndex, config: SiteConfig,
+                       notes: dict[str, EditorNote] | None = None) -> list[TopicSeries]:
     """Each topic_editions topic's weekly editions: the [digest] rules and caps, among the
-    topic's stories (its subtopics' included); the lead, then the rest as one section."""
+    topic's stories (its subtopics' included); the lead, then the rest as one section, after
+    the editor's note of content/digests/<topic slug>/<week>.md."""
     settings = config.digest
+    notes = notes or {}
     # The topic is the edition's own rule: include_topics is for the site's editions, and a
     # cap per first topic would cut a topic edition's stories by their other topics.
     rules = replace(settings, include_topics=(), max_per_topic=settings.max_items)
@@ -389,7 +404,8 @@ def build_topic_series(index: SiteIndex, config: SiteConfig) -> list[TopicSeries
         for period in sorted(by_week, key=lambda p: p.start):
             chosen = _capped(by_week[period], rules, ranks)
             rest = (Section("More this week", None, tuple(chosen[1:])),) if chosen[1:] else ()
-            made.append(Edition(period, chosen[0], rest, "", topic=ref))
+            note = notes.get(f"{topic.slug}/{period.key}")
+            made.append(Edition(period, chosen[0], rest, note.html if note else "", topic=ref))
         series.append(TopicSeries(ref, topic.description, tuple(reversed(_linked(made)))))
     return series
 
@@ -412,9 +428,11 @@ def unknown_edition_topics(index: SiteIndex, config: SiteConfig) -> list[Problem
 
 def unused_notes(notes: dict[str, EditorNote], editions: list[Edition]) -> list[Problem]:
     """Notes for a period that has no edition: said, so the editor's words are not lost."""
-    keys = {e.period.key for e in editions}
+    keys = {note_key(e) for e in editions}
     return [Problem(note.source, None, "", "no edition for this period (no published item "
-                    "passes the [digest] rules, or its kind is off); note not shown")
+                    "passes the [digest] rules, or its kind is off"
+                    + (", or the topic is not in [digest] topic_editions" if "/" in key else "")
+                    + "); note not shown")
             for key, note in sorted(notes.items()) if key not in keys]
 
 
