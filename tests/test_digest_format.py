@@ -204,7 +204,9 @@ def test_the_email_shows_why_kind_reading_time_and_discussion(built: Built) -> N
     mail_text = (built.mail / "email.txt").read_text(encoding="utf-8")
     assert "[Paper] Sparse experts beat dense baselines" in mail_text
     assert "Why it matters: Cheaper training puts frontier-scale models in reach of" in mail_text
-    assert "· 14 min read" in mail_text
+    assert "· 14 min read\nRead: https://news.example/news/2026/11/18/paper/\n" in mail_text
+    assert all(line.startswith(("Read: ", "Source: ")) for line in mail_text.splitlines()
+               if "Read: " in line or "Source: " in line)  # each on a line of its own
     assert f"Discussion on Hacker News: {THREADS[0]}" in mail_text
     assert f"Discussion on Reddit (2): {THREADS[2]}" in mail_text
 

@@ -362,7 +362,8 @@ def test_text_edits_patch_the_kept_site_state_and_build_like_a_clean_build(site,
     edit(site, "2026-10-04-story-3.md", "quality: 50", "quality: 50\nexcerpt: A new summary")
     edit(site, "2026-10-04-story-3.md", "Some *Markdown* body.", "A **rewritten** body.")
     edit(site, "2026-10-08-story-7.md", "quality: 50",
-         "quality: 50\nupdatedDateTime: 2026-11-02T10:00:00Z")
+         "quality: 50\nupdatedDateTime: 2026-11-02T10:00:00Z\nwhy: It matters.\n"
+         'readingMinutes: 5\ndiscussion: ["https://lobste.rs/s/x"]')
     report = build(site)
     assert sorted(report.patched or ()) == ["2026-10-04-story-3.md", "2026-10-05-story-4.md",
                                             "2026-10-08-story-7.md"]
@@ -392,6 +393,7 @@ def test_text_edits_patch_the_kept_site_state_and_build_like_a_clean_build(site,
     ("2026-10-05-story-4.md", "quality: 50", "quality: 50\npublished: false"),
     ("2026-10-05-story-4.md", "quality: 50", "quality: [50"),  # now invalid
     ("2026-10-05-story-4.md", "name: Example News", "name: Other News"),  # its provider
+    ("2026-10-05-story-4.md", "quality: 50", "quality: 50\nkind: sponsor"),  # out of feeds
 ])
 def test_edits_that_shape_the_site_are_not_patched(site, tmp_path, rel, old, new):
     edit(site, rel, old, new)

@@ -220,5 +220,8 @@ def _keeps_its_place(old: Item, new: Item, title_keys: Counter[str], tz: tzinfo)
 def _shape(item: Item) -> Item:
     """The item without what only its own story shows, which no other part of the site reads:
     the fields that place it (date, topics, source, images, provider, scores...)."""
+    # `why`, `discussion` and `readingMinutes` are the story's own text too; `kind` is not
+    # (a sponsor leaves top stories, feeds and editions).
     return replace(item, content_hash="", title="", excerpt="", body_html="", updated_at=None,
+                   why="", discussion=(), reading_minutes=None,
                    story_keys=replace(item.story_keys, title=""))
