@@ -235,6 +235,8 @@ def test_with_sponsors_on_they_are_in_feeds_and_editions_labelled(with_sponsors:
             assert "Sponsored" in [t.get("label") or t.get("term") for t in entry.tags], rel
     week = with_sponsors.page("digest/weekly/2026-W47/")
     assert SPONSOR_TITLE in text(week, "//article[@class='edition']//h3")
+    # the best-scored story of the week, but paid: it never leads
+    assert SPONSOR_TITLE not in text(week, "//section[@class='edition-lead']//h3")
     html = lxml.html.fromstring((with_sponsors.mail / "email.html").read_bytes())
     assert "Sponsored" in text(html, "//p")
     assert {a.get("rel") for a in html.xpath("//a[starts-with(@href, 'https://acme.example')]")} \

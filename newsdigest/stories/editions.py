@@ -284,6 +284,12 @@ def _capped(candidates: list[Story], settings: DigestSettings,
             continue
         per_topic[topic] += 1
         chosen.append(story)
+    # Paid content never leads an edition, as it is never a top story: the best other
+    # story does, where there is one ([digest] sponsors = true lets sponsors in at all).
+    lead = next((s for s in chosen if not s.item.sponsored), None)
+    if lead is not None and lead is not chosen[0]:
+        chosen.remove(lead)
+        chosen.insert(0, lead)
     return chosen
 
 
