@@ -362,6 +362,9 @@ def machine() -> list[str]:
         f"- CPU: {cpu}, {os.cpu_count()} cores; memory {int(memory) // 1024} MiB",
         f"- Python {platform.python_version()}; {' / '.join(versions)}",
         f"- disk of the work folder: {disk.total // 2**30} GiB, {disk.free // 2**30} GiB free",
+        # Other work on the machine inflates every figure: the load says how quiet it was.
+        "- load average (1, 5, 15 min) at the end: "
+        + ", ".join(f"{load:.1f}" for load in os.getloadavg()),
     ]
 
 

@@ -237,6 +237,35 @@ def test_a_changed_or_deleted_output_file_is_restored(site):
     assert (site.public / "topics/index.html").exists()
 
 
+def test_files_changed_on_disk_are_restored_in_a_rebuild_that_patches_an_edit(site, tmp_path):
+    # The files on disk are checked in a forked process (output.DiskCheck) while the build
+    # reads its content: a page the edit does not reach, changed or deleted behind the
+    # build's back, is still made again, and a private one made readable.
+    other = site.public / "news/2026/10/10/story-9/index.html"
+    good = other.read_bytes()
+    other.write_bytes(good.replace(b"Story number 9", b"Tampered!!!!!!"))  # same size
+    os.utime(other, ns=(1, 1))
+    (site.public / "archive/index.html").unlink()
+    private = site.public / "news/2026/10/06/story-5/index.html"
+    private.chmod(0o600)
+    path = site.root / "content/2026-10-05-story-4.md"
+    path.write_text(path.read_text().replace("Story number 4", "Story number four"))
+    report = build(site)
+    assert report.patched == ["2026-10-05-story-4.md"]
+    assert other.read_bytes() == good
+    assert "news/2026/10/10/story-9/index.html" in report.write.changed
+    assert (site.public / "archive/index.html").exists()
+    assert stat.S_IMODE(private.stat().st_mode) & 0o044 == 0o044 & ~_umask()
+    assert_same_as_clean_build(site, tmp_path)
+    assert build(site).write.rendered == 0  # and then nothing is left to do
+
+
+def _umask() -> int:
+    umask = os.umask(0o022)
+    os.umask(umask)
+    return umask
+
+
 def test_explain_says_why_a_page_was_rebuilt(site):
     path = site.root / "content/2026-10-05-story-4.md"
     path.write_text(path.read_text().replace("Story number 4", "Story four"))
