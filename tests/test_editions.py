@@ -154,8 +154,9 @@ DUPLICATES = {
     "content/bloomberg.md": news("Assistant Answers What Your Camera Sees - Bloomberg",
                                  "2026-11-06T21:00:00Z", "https://bloomberg.com/a/assistant",
                                  60, 0, provider="Bloomberg", domain="bloomberg.com"),
-    # The same title on another day is another story (recurring titles are common).
-    "content/next-day.md": news("Assistant answers what your camera sees", "2026-11-08T09:00:00Z",
+    # The same title on another day is another story (recurring titles are common), and past
+    # the 48 hours of [stories] window_hours from the first, no cluster takes it in either.
+    "content/next-day.md": news("Assistant answers what your camera sees", "2026-11-08T21:30:00Z",
                                 "https://other.example/follow-up", 30, 0,
                                 provider="Other", domain="other.example"),
 }
@@ -169,8 +170,9 @@ def test_duplicate_stories_are_merged_once_crediting_every_source(make_site):
              home.xpath("//article[contains(@class,'card')]//h3/a")}
     assert shown == {"/news/2026/11/06/verge/": "Assistant answers what your camera sees",
                      "/news/2026/11/08/next-day/": "Assistant answers what your camera sees"}
-    credits = home.xpath("//section[@aria-labelledby='top-heading']//p[@class='also']/a")
-    assert [(a.text, a.get("href")) for a in credits] == [
+    credits = home.xpath("//section[@aria-labelledby='top-heading']"
+                         "//div[@class='coverage']//li")
+    assert [(li.findtext("span"), li.find("a").get("href")) for li in credits] == [
         ("The Verge AMP", "http://theverge.com/2026/11/assistant/amp/?utm_source=x&fbclid=1"),
         ("Reuters", "https://www.reuters.com/tech/assistant"),
         ("Bloomberg", "https://bloomberg.com/a/assistant"),
@@ -182,7 +184,9 @@ def test_duplicate_stories_are_merged_once_crediting_every_source(make_site):
     for merged in ("verge-amp", "reuters", "bloomberg"):
         assert moved_to(site, f"news/2026/11/06/{merged}/") == "/news/2026/11/06/verge/"
     item = site.html("news/2026/11/06/verge/")
-    assert item.xpath("//p[@class='also']/a/text()") == ["The Verge AMP", "Reuters", "Bloomberg"]
+    assert item.xpath("//section[@aria-labelledby='coverage-heading']"
+                      "//span[@class='coverage-outlet']/text()") == [
+        "The Verge AMP", "Reuters", "Bloomberg"]
     assert entries(site, "digest/daily/2026-11-06/") == ["Assistant answers what your camera sees"]
 
 
@@ -349,7 +353,7 @@ def test_a_duplicate_added_later_updates_the_story_exactly_like_a_clean_build(ma
     report = build()
     assert "news/2026/11/11/b/index.html" in report.write.changed
     assert moved_to(site, "news/2026/11/11/b2/") == "/news/2026/11/11/b/"
-    credits = site.html("news/2026/11/11/b/").xpath("//p[@class='also']/a/text()")
+    credits = site.html("news/2026/11/11/b/").xpath("//span[@class='coverage-outlet']/text()")
     assert credits == ["Wire"]
     build(output_dir=tmp_path / "clean", cache_dir=tmp_path / "clean-cache")
     assert tree(site.public) == tree(tmp_path / "clean")

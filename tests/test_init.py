@@ -29,6 +29,7 @@ from newsdigest.config.digest import DigestSettings
 from newsdigest.config.images import ImageSettings
 from newsdigest.config.ingest import IngestSettings, Source
 from newsdigest.config.site import load_config
+from newsdigest.config.stories import StorySettings
 from newsdigest.config.subscribe import SubscribeSettings
 from newsdigest.images.stage import image_cache_dir
 from newsdigest.init import STARTER_DIR, init_site
@@ -209,7 +210,7 @@ def test_site_toml_names_every_setting(new_site: Path):
     text = (new_site / "site.toml").read_text(encoding="utf-8")
     data = tomllib.loads(uncommented(text, settings_lines(text)))
     (topic,) = data["topics"].values()
-    sections = ("site", "build", "digest", "images", "ingest", "subscribe")
+    sections = ("site", "build", "digest", "images", "ingest", "subscribe", "stories")
     shown = {section: set(data[section]) for section in sections}
     # the tables of [deploy] and [sources] are examples: every key of a source is in one
     examples = tomllib.loads(uncommented(text, example_lines(text)))
@@ -224,6 +225,7 @@ def test_site_toml_names_every_setting(new_site: Path):
         "topics": set(site_settings._TOPIC_KEYS),
         "ingest": {f.name for f in fields(IngestSettings)},
         "subscribe": {f.name for f in fields(SubscribeSettings)},
+        "stories": {f.name for f in fields(StorySettings)},
         "sources": {f.name for f in fields(Source)} - {"name"},
     }
 

@@ -16,6 +16,7 @@ from newsdigest.errors import ContentInvalid, Problem
 from newsdigest.fingerprint import CODE, fingerprint
 from newsdigest.images import stage as image_stage
 from newsdigest.stories import editions
+from newsdigest.stories.clusters import ClusterInputs
 from newsdigest.stories.editions import Edition
 from newsdigest.stories.grouping import FUTURE_TOLERANCE, SiteIndex, group
 
@@ -35,6 +36,7 @@ class GatheredSite:
     valid_until: datetime | None  # when time alone changes it: a future item becomes due
     title_keys: Counter[str]  # grouping.Grouping.title_keys
     records: dict[str, tuple[int, int, str]]  # content file -> size, mtime_ns, content hash
+    clusters: ClusterInputs | None = None  # grouping.Grouping.clusters
     parsed: int = 0  # files read and validated by this build
     patched: list[str] | None = None  # content files patched into a kept state; None: made
 
@@ -137,6 +139,7 @@ def gather(config: SiteConfig, options: BuildOptions, sources: Sources, now: dat
                             e for one in series for e in one.editions)])),
         valid_until=valid_until,
         title_keys=grouping.title_keys,
+        clusters=grouping.clusters,
         records={rel: (e.size, e.mtime_ns, e.content_hash) for rel, e in entries.items()},
         parsed=loaded.parsed,
     )

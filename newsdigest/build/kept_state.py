@@ -27,6 +27,7 @@ from newsdigest.content.dedupe import title_key
 from newsdigest.content.files import Discovery, SourceFile
 from newsdigest.content.item import Item
 from newsdigest.content.loading import CacheEntry, LoadSettings, cached_entries, load_one
+from newsdigest.stories.clusters import ClusterInputs
 from newsdigest.stories.grouping import SiteIndex, make_story
 
 MOST_PATCHED = 200  # past this many changed files, doing it all again costs about the same
@@ -57,8 +58,9 @@ def save_in_background(file: Path, key: str, front: GatheredSite) -> Callable[[]
 def _save(file: Path, key: str, front: GatheredSite) -> None:
     # A header first, with what decides whether the kept state can be patched: a build reads
     # the rest (most of the file) only when it can.
-    header = (key, front.valid_until, front.records, _patchable(front.index), front.title_keys)
-    body = replace(front, records={}, title_keys=Counter(), patched=None)
+    header = (key, front.valid_until, front.records, _patchable(front.index), front.title_keys,
+              front.clusters)
+    body = replace(front, records={}, title_keys=Counter(), patched=None, clusters=None)
     store.save_atomic(file, pickle.dumps(header, pickle.HIGHEST_PROTOCOL)
                        + pickle.dumps(body, pickle.HIGHEST_PROTOCOL))
 
@@ -77,7 +79,8 @@ def patched(file: Path, key: str, discovery: Discovery, settings: LoadSettings,
     """
     try:
         with file.open("rb") as handle:
-            kept_key, valid_until, records, patchable, title_keys = pickle.load(handle)
+            kept_key, valid_until, records, patchable, title_keys, clusters = \
+                pickle.load(handle)
             if kept_key != key or (valid_until is not None and now >= valid_until):
                 return None
             changed = _changed(discovery, records)
@@ -87,12 +90,15 @@ def patched(file: Path, key: str, discovery: Discovery, settings: LoadSettings,
                            lambda rels: cached_entries(items_cache, settings, rels), tz)
             if edits is None:
                 return None
+            clusters = _clusters_kept(clusters, edits)
+            if clusters is False:
+                return None
             front = pickle.load(handle)
-    except store.UNREADABLE:
+    except (*store.UNREADABLE, ValueError):  # ValueError: a header of an older version
         return None
     if not isinstance(front, GatheredSite):
         return None
-    front.records, front.title_keys = records, title_keys
+    front.records, front.title_keys, front.clusters = records, title_keys, clusters
     return _apply(front, edits, len(changed), repicture)
 
 
@@ -115,6 +121,10 @@ def patched_in_memory(front: GatheredSite, discovery: Discovery, settings: LoadS
                    lambda rels: {rel: items[rel] for rel in rels if rel in items}, tz)
     if edits is None:
         return None
+    clusters = _clusters_kept(front.clusters, edits)
+    if clusters is False:
+        return None
+    front.clusters = clusters
     patched_front = _apply(front, edits, len(changed), repicture)
     if patched_front is not None:
         items.update(edits)
@@ -143,6 +153,18 @@ def _apply(front: GatheredSite, edits: list[tuple[str, CacheEntry]], changed: in
     front.parsed = changed
     front.patched = [rel for rel, _ in edits]
     return front
+
+
+def _clusters_kept(clusters: ClusterInputs | None, edits: list[tuple[str, CacheEntry]]
+                   ) -> ClusterInputs | None | bool:
+    """The story clusters' inputs with the edits' new words, or False if the edits change a
+    cluster (or a similarity the report shows): an edited title or excerpt may make its item
+    another's story, and shifts how rare each of its words is for every item."""
+    if clusters is None:
+        return None
+    patched_clusters = clusters.patched(
+        {rel: entry.result.item for rel, entry in edits if entry.result.item is not None})
+    return False if patched_clusters is None else patched_clusters
 
 
 def _patchable(index: SiteIndex) -> frozenset[str]:
@@ -224,4 +246,6 @@ def _shape(item: Item) -> Item:
     # (a sponsor leaves top stories, feeds and editions).
     return replace(item, content_hash="", title="", excerpt="", body_html="", updated_at=None,
                    why="", discussion=(), reading_minutes=None,
-                   story_keys=replace(item.story_keys, title=""))
+                   # its words are checked against the story clusters (_clusters_kept)
+                   story_keys=replace(item.story_keys, title="", title_words=(),
+                                      excerpt_words=()))

@@ -55,7 +55,7 @@ def plan_site(config: SiteConfig, options: BuildOptions, now: datetime, discover
     index, pictures, digest_editions = front.index, front.pictures, front.editions
     warnings = front.warnings(discovery)
     curation = curation_report(index, digest_editions, front.problems, warnings, now,
-                               pictures.generic, source_health(config, now))
+                               pictures.generic, source_health(config, now), config)
     theme = Theme(config, cache_dir)
     settings_print = settings_fingerprint(config)
     # Each story's card and JSON, kept between builds for lists that shift (fragments.py).

@@ -109,7 +109,7 @@ def report_command(args: argparse.Namespace) -> int:
     site = gather(config, reading_options(), sources, now)
     curation = curation_report(site.index, site.editions, site.problems,
                                site.warnings(sources.discovery), now, site.pictures.generic,
-                               source_health(config, now))
+                               source_health(config, now), config)
     sys.stdout.write(text_report(curation))
     if args.html is not None:
         html = Theme(config).render("report.html", page_context(curation, config))

@@ -17,6 +17,7 @@ from newsdigest.config.digest import DigestSettings, parse_digest
 from newsdigest.config.images import ImageSettings, parse_image_settings
 from newsdigest.config.ingest import IngestSettings, Source, parse_ingest, parse_sources
 from newsdigest.config.rules import DEFAULT_IGNORE, KNOWN_EMBED_HOSTS, ContentRules
+from newsdigest.config.stories import StorySettings, parse_stories
 from newsdigest.config.subscribe import SubscribeSettings, parse_subscribe
 from newsdigest.errors import ConfigError
 from newsdigest.fingerprint import fingerprint
@@ -69,6 +70,7 @@ class SiteConfig:
     ingest: IngestSettings = IngestSettings()  # [ingest]: how `newsdigest ingest` fetches
     sources: tuple[Source, ...] = ()  # [sources.NAME]: the feeds it reads
     subscribe: SubscribeSettings = SubscribeSettings()  # [subscribe]: the email signup form
+    stories: StorySettings = StorySettings()  # [stories]: clusters of one story's coverage
 
     @property
     def tz(self) -> ZoneInfo:
@@ -192,7 +194,7 @@ def _with_root(config: SiteConfig, root: Path) -> SiteConfig:
 def _parse(data: dict[str, Any], problems: list[str]) -> dict[str, Any]:
     values: dict[str, Any] = {}
     for section in sorted(set(data) - {"site", "build", "topics", "deploy", "images", "digest",
-                                         "ingest", "sources", "subscribe"}):
+                                         "ingest", "sources", "subscribe", "stories"}):
         problems.append(f"[{section}]: unknown section")
     site = data.get("site", {})
     for key, value in site.items():
@@ -300,6 +302,7 @@ def _parse(data: dict[str, Any], problems: list[str]) -> dict[str, Any]:
     values["ingest"] = parse_ingest(data.get("ingest"), problems)
     values["sources"] = parse_sources(data.get("sources"), problems)
     values["subscribe"] = parse_subscribe(data.get("subscribe"), problems)
+    values["stories"] = parse_stories(data.get("stories"), problems)
     return values
 
 

@@ -199,6 +199,7 @@ def validate(raw: RawItem, content_hash: str, tz: tzinfo, rules: ContentRules = 
         body_html = _sponsored_links(body_html, rules.nofollow)
     assert title is not None and published_at is not None and url is not None
     amp_url = _optional_url(check, data, "ampWebUrl")
+    excerpt = _squash(_text(check, data, "excerpt"))
     item = Item(
         source=raw.source,
         content_hash=content_hash,
@@ -206,7 +207,7 @@ def validate(raw: RawItem, content_hash: str, tz: tzinfo, rules: ContentRules = 
         slug=slug,
         published_at=published_at,
         url=url,
-        excerpt=_squash(_text(check, data, "excerpt")),
+        excerpt=excerpt,
         updated_at=updated_at,
         amp_url=amp_url,
         category=_text(check, data, "category"),
@@ -227,7 +228,7 @@ def validate(raw: RawItem, content_hash: str, tz: tzinfo, rules: ContentRules = 
         extra={k: v for k, v in data.items() if k not in _KNOWN_FIELDS},
         curation=curation,
         **digest_fields,
-        story_keys=story_keys(title, url, amp_url, related),
+        story_keys=story_keys(title, url, amp_url, related, excerpt),
     )
     return Validation(item, [], check.warnings)
 

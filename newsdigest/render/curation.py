@@ -16,6 +16,7 @@ from newsdigest.config.site import SiteConfig
 from newsdigest.errors import Problem
 from newsdigest.render.pages import PageMeta
 from newsdigest.render.sitemaps import news_window
+from newsdigest.stories.clusters import Cluster
 from newsdigest.stories.editions import DAILY, WEEKLY, Edition
 from newsdigest.stories.grouping import SiteIndex
 
@@ -38,6 +39,14 @@ class CurationReport:
     daily_editions: int
     weekly_editions: int
     sources: tuple[str, ...] = ()  # the feeds of [sources]: their health (stories/sources.py)
+    # Stories of several items (duplicates and clusters), each member with how it joined and
+    # its best similarity in the cluster, so that [stories] similarity can be tuned.
+    clusters: tuple[Cluster, ...] = ()
+    similarity: float = 0.0  # [stories] similarity, shown beside the scores
+
+    @property
+    def cluster_lines(self) -> list[str]:
+        return [f"{c.line} <- " + "; ".join(m.line for m in c.members) for c in self.clusters]
 
     @property
     def sources_count(self) -> str:
@@ -70,8 +79,8 @@ class CurationReport:
 
 def curation_report(index: SiteIndex, made: list[Edition], problems: list[Problem],
                     warnings: list[Problem], now: datetime,
-                    generic_urls: Collection[str], sources: tuple[str, ...] = ()
-                    ) -> CurationReport:
+                    generic_urls: Collection[str], sources: tuple[str, ...] = (),
+                    config: SiteConfig | None = None) -> CurationReport:
     """`generic_urls`: the image stage's generic pictures (image_stage.generic_images), so that
     what the report names is exactly what pages skip."""
     stories = index.stories
@@ -96,6 +105,8 @@ def curation_report(index: SiteIndex, made: list[Edition], problems: list[Proble
         daily_editions=sum(e.period.kind == DAILY for e in made),
         weekly_editions=sum(e.period.kind == WEEKLY for e in made),
         sources=sources,
+        clusters=index.clusters,
+        similarity=config.stories.similarity if config is not None else 0.0,
     )
 
 
@@ -126,6 +137,8 @@ def text_report(report: CurationReport, limit: int = LISTED) -> str:
     part("Duplicates merged", report.merged_lines,
          f"{report.duplicates} into {len(report.merged)} "
          f"stor{'y' if len(report.merged) == 1 else 'ies'}")
+    part(f"Story clusters (similarity needed: {report.similarity:g}; each member: how it "
+         "joined, its best similarity in the cluster)", report.cluster_lines)
     part("Items without an image", list(report.no_image))
     part("Items with a generic image", report.generic_lines)
     part("Embeds dropped", [f"{where}: {why}" for where, why in report.dropped_embeds])

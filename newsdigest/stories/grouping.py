@@ -10,10 +10,11 @@ from operator import attrgetter
 
 from newsdigest import urls
 from newsdigest.config.site import SiteConfig
-from newsdigest.content.dedupe import Credit, merge_duplicates, title_key
+from newsdigest.content.dedupe import Credit, title_key
 from newsdigest.content.item import Image, Item
 from newsdigest.errors import Problem
 from newsdigest.fingerprint import plain_repr
+from newsdigest.stories.clusters import Cluster, ClusterInputs, merge_stories
 from newsdigest.stories.picture import Picture
 
 FUTURE_TOLERANCE = timedelta(minutes=5)
@@ -134,6 +135,8 @@ class SiteIndex:
     merged: dict[str, tuple[str, ...]] = field(default_factory=dict)  # kept -> merged sources
     # Pages of items merged into another story: their own path -> the story they are part of.
     moved: dict[str, Story] = field(default_factory=dict)
+    # Each story of several items, with how each joined it (the curation report lists them).
+    clusters: tuple[Cluster, ...] = ()
 
 
 @dataclass
@@ -144,6 +147,8 @@ class Grouping:
     # How many items that may be merged share each dedupe.title_key: a kept site state
     # (sitestate.py) checks that an edited title joins no other story.
     title_keys: Counter[str] = field(default_factory=Counter)
+    # What the story clusters were made from: a kept site state checks an edit against it.
+    clusters: ClusterInputs | None = None
 
 
 def select(
@@ -174,8 +179,10 @@ def group(
     selected = newest_first(kept)
     kept, same_source = _drop_duplicate_sources(selected)  # each step keeps the order
     unmerged = kept
-    kept, credits, merged = merge_duplicates(kept, config.tz)
-    merged = _with_same_source(merged, same_source)
+    # exact duplicates and story clusters (stories/clusters.py): each story shown once
+    stories_merged = merge_stories(kept, config.tz, config.stories)
+    kept, credits = stories_merged.kept, stories_merged.credits
+    merged = _with_same_source(stories_merged.merged, same_source)
     topic_names = _topic_names(kept, config)
     refs = _topic_refs(topic_names, warnings)
     tz = config.tz
@@ -205,9 +212,11 @@ def group(
         excluded=excluded,
         merged=merged,
         moved=_moved(selected, merged, by_path, tz),
+        clusters=stories_merged.clusters,
     )
     return Grouping(index, problems, warnings,
-                    Counter(key for key in (title_key(i, tz) for i in unmerged) if key))
+                    Counter(key for key in (title_key(i, tz) for i in unmerged) if key),
+                    stories_merged.inputs)
 
 
 def _moved(items: list[Item], merged: dict[str, tuple[str, ...]], by_path: dict[str, Story],
