@@ -78,6 +78,10 @@ FILES = {
     "content/lumora-alone.md": news("Nvidia buys Lumora for $2 billion",
                                     "2026-11-10T16:00:00Z", "lumora", "Axios", 30, LUMORA,
                                     story="alone"),
+    # A sponsored item is nobody's coverage, however alike.
+    "content/lumora-sponsor.md": news("Nvidia buys Lumora: what $2 billion of photonics means",
+                                      "2026-11-10T17:00:00Z", "sponsor", "Optics Co", 20, LUMORA,
+                                      kind="sponsor"),
     # A follow-up days later: past the window, another story.
     "content/lumora-later.md": news("Lumora founders join Nvidia networking group",
                                     "2026-11-15T09:00:00Z", "later", "The Information", 50,
@@ -122,11 +126,11 @@ def test_a_cluster_shows_once_by_its_lead_with_more_coverage(built):
     home = site.html("")
     cards = {a.get("href"): a.text for a in home.xpath("//main//article//h3/a")}
     assert set(cards) == {LEAD, "/news/2026/11/10/nvidia-shares/", "/news/2026/11/10/lumora-alone/",
-                          "/news/2026/11/15/lumora-later/", "/news/2026/11/12/eu-politico/"}
-    # on its card in the top stories and in the list alike
+                          "/news/2026/11/15/lumora-later/", "/news/2026/11/12/eu-politico/",
+                          "/news/2026/11/10/lumora-sponsor/"}
     cards_of_lead = home.xpath(f"//main//article[.//h3/a[@href='{LEAD}']]")
-    assert len(cards_of_lead) == 2
-    coverage = cards_of_lead[0].xpath(".//div[@class='coverage']")[0]
+    assert cards_of_lead
+    (coverage,) = cards_of_lead[0].xpath(".//div[@class='coverage']")
     assert coverage.findtext("p") == "More coverage"
     shown = [(li.findtext("span"), li.find("a").text, li.find("a").get("href"))
              for li in coverage.xpath(".//li")]
@@ -149,6 +153,7 @@ def test_a_cluster_shows_once_by_its_lead_with_more_coverage(built):
     assert moved_to(site, "news/2026/11/11/lumora-bloomberg/") == LEAD
     # The editor's choices: `story: alone` stays apart, one `story:` key is one story.
     assert moved_to(site, "news/2026/11/10/lumora-alone/") is None
+    assert moved_to(site, "news/2026/11/10/lumora-sponsor/") is None
     assert moved_to(site, "news/2026/11/12/eu-reuters/") == "/news/2026/11/12/eu-politico/"
 
 

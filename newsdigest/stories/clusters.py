@@ -7,14 +7,16 @@ written ("Nvidia buys chip startup X for $2B" / "X acquired by Nvidia in $2 bill
 
 Similarity is the cosine of the two items' story words (dedupe.story_words: numbers as values,
 stop words out, stemmed), each weighted by how rare it is in the site (inverse document
-frequency) and twice in the title. Not every pair is compared: an item is compared only with
-the items near it in time that share one of its rarest words (blocking), at most
-NEIGHBOURS of them per word, so the cost grows linearly with the number of items.
+frequency) and one and a half times in the title, less the share of each title the other
+item lacks altogether ("AI tutor for math" / "AI tutor for language learning"). Not every
+pair is compared: an item is compared only with the items near it in time that share one of
+its rarest words (blocking), at most NEIGHBOURS of them per word, so the cost grows linearly
+with the number of items.
 
 The editor decides when the machine is wrong: front matter `story: KEY` puts the items with
 that key in one cluster whatever their similarity (and keeps two different keys apart);
-`story: alone` keeps an item out of every cluster (only a copy of its very source URL is still
-merged into it, or it into that copy).
+`story: alone` (and a sponsored item, `kind: sponsor`) keeps an item out of every cluster
+(only a copy of its very source URL is still merged into it, or it into that copy).
 
 Clusters are made by joining the most similar pairs first (single link), refusing a join that
 would put two items of one outlet in a cluster, stretch it over more than the window, or join
@@ -105,8 +107,11 @@ class Words:
 
     @classmethod
     def of(cls, item: Item) -> Words:
+        # A sponsored item is no outlet's coverage: never joined by similarity (a sponsor
+        # leading a story would take it out of feeds and editions).
+        key = item.story or (STORY_ALONE if item.sponsored else "")
         return cls((item.provider.name or item.provider.domain).casefold(),
-                   item.published_at.timestamp(), item.story,
+                   item.published_at.timestamp(), key,
                    item.story_keys.title_words, item.story_keys.excerpt_words)
 
 
