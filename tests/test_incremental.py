@@ -747,7 +747,7 @@ def test_why_says_what_the_next_build_would_do_with_a_page_and_writes_nothing(si
     assert code == 0
     assert out[0] == f"{page}: up to date: neither rendered nor written"
     assert out[1] == ("  made with: _card.html, _coverage.html, _macros.html, _picture.html, "
-                      "base.html, item.html")
+                      "_subscribe.html, base.html, item.html")
     assert out[2].startswith("  shows: 2026-10-05-story-4.md, ")  # then its "More on" stories
     # an edition page shows the stories of its sections, which sit inside the edition
     edition = next((site.public / "digest" / "daily").iterdir())

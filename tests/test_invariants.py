@@ -80,6 +80,15 @@ def site_files() -> dict[str, str | bytes]:
     files["content/2026/pictures/red.jpg"] = local_image((200, 30, 30), "JPEG")
     files["content/pictures/blue.png"] = local_image((30, 30, 200), "PNG")
     files["content/2026/draft.md"] = news_item(59, published="false")
+    # One story from two outlets in other words: a story cluster (stories/clusters.py).
+    files["content/2026/lumora-wire.md"] = news_item(
+        61, title='"Nvidia buys chip startup Lumora for $2B"',
+        excerpt='"The photonics startup moves data between GPUs with light."',
+        provider="{name: Wire One, domain: wireone.example}")
+    files["content/2026/lumora-daily.md"] = news_item(
+        62, title='"Lumora acquired by Nvidia in $2 billion deal"',
+        excerpt='"Nvidia pays $2 billion for the photonics startup Lumora."',
+        provider="{name: Daily Two, domain: dailytwo.example}")
     files["content/digests/2026-W44.md"] = "The week's **picks**, chosen by the editors.\n"
     files["content/digests/2026-10-29.md"] = "A busy Thursday.\n"
     return files
@@ -146,6 +155,10 @@ def built(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
         other = dict(files)
         other["content/2026/item-07.md"] = news_item(7, title='"Edited title"', quality="99")
         other["content/2026/extra.md"] = news_item(70)
+        # not yet one story with lumora-wire.md: the real content clusters them
+        other["content/2026/lumora-daily.md"] = news_item(
+            62, title='"Quarterly results of a memory maker"',
+            provider="{name: Daily Two, domain: dailytwo.example}")
         del other["content/2026/item-20.md"]
         other["content/digests/2026-W44.md"] = "Other words.\n"
         (root / "content" / "2026" / "item-20.md").unlink()
@@ -265,11 +278,13 @@ def test_every_page_is_in_the_sitemap_but_the_deliberate_exceptions(built: Built
         if url not in listed:
             unlisted.append(page)
     # 404.html; the curation report, for editors only; and the pages of the two merged
-    # duplicates, which send readers on to the story they were merged into.
+    # duplicates and of the clustered item, which send readers on to the story they joined.
     moved = [p for p in unlisted if p.startswith("news/")]
     assert sorted(set(unlisted) - set(moved)) == ["404.html", "_report/index.html"]
-    # Equal times and scores: the first file by path stands for the story.
-    assert moved == ["news/2026/10/16/item-03/index.html", "news/2026/10/18/item-10/index.html"]
+    # Equal times and scores: the first file by path stands for the story; the story cluster's
+    # lead is its better-scored item.
+    assert moved == ["news/2026/10/16/item-03/index.html", "news/2026/10/18/item-10/index.html",
+                     "news/2026/11/04/lumora-wire/index.html"]
     for page in moved:
         tree = lxml.html.fromstring((built.clean / page).read_bytes())
         assert tree.xpath("//meta[@http-equiv='refresh']") or \

@@ -40,6 +40,9 @@ class Variant:
     drafts: bool
     topic_editions: tuple[str, ...] = ()
     sponsors: bool = False  # [digest] sponsors: the sponsored story in feeds and editions
+    # [stories]: whether the two outlets' takes on one story are one cluster
+    cluster: bool = True
+    similarity: float = 0.1
 
     def site_toml(self) -> str:
         base_url = "https://unused.example/" if self.override_base_url else self.base_url
@@ -52,6 +55,8 @@ class Variant:
             f"max_items = {self.max_items}\n"
             f"topic_editions = {json.dumps(list(self.topic_editions))}\n"
             f"sponsors = {'true' if self.sponsors else 'false'}\n"
+            f"[stories]\ncluster = {'true' if self.cluster else 'false'}\n"
+            f"similarity = {self.similarity}\n"
             f'[topics."Robotics"]\ndescription = "{self.topic_description}"\n'
         )
 
@@ -73,6 +78,8 @@ variants = st.builds(
     drafts=st.booleans(),
     topic_editions=st.sampled_from([(), ("Robotics",), ("robotics", "Computer Vision")]),
     sponsors=st.booleans(),
+    cluster=st.booleans(),
+    similarity=st.sampled_from([0.1, 0.95]),
 )
 
 
@@ -93,6 +100,12 @@ def write_corpus(root: Path) -> None:
         path = root / "content" / f"2026-10-{n + 1:02d}-story-{n}.md"
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text, encoding="utf-8")
+    # One story from another outlet in other words: clustered with story 3 unless [stories]
+    # says not (cluster = false, or a similarity they do not reach).
+    other = item(title="Story number 3 told again by another outlet",
+                 date="2026-10-04T09:30:00Z", url="https://other.example/3", topics=("AI",))
+    (root / "content" / "2026-10-04-other.md").write_text(
+        other.replace("name: Example News", "name: Other Wire"), encoding="utf-8")
 
 
 def build(root: Path, variant: Variant, output: str, use_cache: bool) -> None:
