@@ -168,7 +168,7 @@ def test_deploy_to_s3_uploads_only_changes_with_types_and_cache_policy(make_site
         assert page["ContentType"] == "text/html; charset=utf-8"
         assert page["CacheControl"] == "public, max-age=300, must-revalidate"
         keys = [o["Key"] for o in s3.list_objects_v2(Bucket="digest")["Contents"]]
-        fragment = next(k for k in keys if k.startswith("site/pagefind/fragment/"))
+        fragment = next(k for k in keys if k.startswith("site/pagefind/0/fragment/"))
         assert "immutable" in s3.head_object(Bucket="digest", Key=fragment)["CacheControl"]
         assert "site/.newsdigest" not in keys
         assert _main(site, "deploy") == 0

@@ -55,7 +55,9 @@ def served(make_site, tmp_path) -> Iterator[str]:
 def test_index_covers_item_pages_only(make_site):
     site = make_site(files(), SETTINGS)
     site.build()
-    assert (site.public / "pagefind" / "pagefind.js").exists()
+    shards = json.loads((site.public / "pagefind" / "shards.json").read_text())
+    assert shards == ["0/"] and (site.public / "pagefind" / "0" / "pagefind.js").exists()
+    assert entry(site.public / "pagefind" / "0")["languages"]["en"]["page_count"] == 2
     assert site.html("search/").find(".//h1").text_content() == "Search"
     box = site.html("").xpath("//form[@role='search']")[0]
     assert box.get("action") == "/digest/search/" and box.xpath(".//input/@name") == ["q"]
@@ -66,9 +68,9 @@ def test_no_search_flag_and_unchanged_pages_skip_indexing(make_site):
     site.build("--no-search")
     assert not (site.public / "pagefind").exists()
     site.build()
-    stamp = (site.public / "pagefind" / "pagefind-entry.json").stat().st_mtime_ns
+    stamp = (site.public / "pagefind" / "shards.json").stat().st_mtime_ns
     site.build()
-    assert (site.public / "pagefind" / "pagefind-entry.json").stat().st_mtime_ns == stamp
+    assert (site.public / "pagefind" / "shards.json").stat().st_mtime_ns == stamp
 
 
 def test_the_index_folder_is_readable_like_a_new_folder(make_site):
@@ -125,7 +127,7 @@ def entry(index) -> dict:
 def test_an_edit_indexes_only_the_changed_pages_until_there_are_many(make_site, monkeypatch):
     site = make_site(files(), SETTINGS)
     site.build()
-    whole, recent = site.public / "pagefind", site.public / "pagefind-recent"
+    whole, recent = site.public / "pagefind" / "0", site.public / "pagefind-recent"
     stamp = (whole / "pagefind-entry.json").stat().st_mtime_ns
     assert (recent / "replaced.json").read_text() == "[]"  # always there: no 404 to search
     robots = site.root / "content/2026-10-02-robots.md"

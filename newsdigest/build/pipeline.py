@@ -106,7 +106,7 @@ def _build_checked(config: SiteConfig, options: BuildOptions, progress: Progress
         if options.search:
             written.search_indexed = search.update_index(
                 config.output_dir, _record_file(config, options, ".search"),
-                search.item_pages(plan.page_files))
+                search.records(plan.pages, gathered.index.topics), config.language)
         report = BuildReport(
             items=len(gathered.index.stories), pages=len(plan.pages),
             seconds=time.perf_counter() - started, parsed=gathered.parsed, write=written,
@@ -238,7 +238,7 @@ def _unchanged_build(config: SiteConfig, key: str, now: datetime, started: float
         return None
     if not (config.output_dir / output.MARKER).exists():
         return None
-    if options.search and not (config.output_dir / search.FOLDER / "pagefind.js").exists():
+    if options.search and not search.index_exists(config.output_dir):
         return None
     if disk.result() != set():  # files changed since, or not known
         return None

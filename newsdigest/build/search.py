@@ -1,124 +1,392 @@
-"""Full-text search for static hosting: Pagefind indexes the item pages into /pagefind/.
+"""Full-text search for static hosting: a Pagefind index of the item pages in /pagefind/.
 
-Pagefind re-reads every item page it indexes (seconds at 10,000 items), so a rebuild indexes
-only the item pages that changed since the whole index was made: they go into a second,
-small index (/pagefind-recent/) with the list of pages whose entries in the whole index are
-out of date (edited or gone), which the search page leaves out. Past MOST_RECENT changed
-pages the whole index is made again and the small one emptied. Each index is made in a
-folder beside the output and swapped in whole: readers never see half an index.
+The index is fed one record per item page from what the build already holds (title, why,
+excerpt, body text, source, topics) through Pagefind's Python API, with the filters the
+search page offers (topic, kind, provider): no page is read back from disk or parsed again.
+It is made in shards (SHARD_CHARS of content each, two at a time), each a Pagefind index of
+its own that the search page merges: Pagefind keeps everything it indexes in memory, and one
+index of 10,000 item pages took it 450 to 850 MiB; a shard stays near 150 MiB at any size.
+
+A rebuild indexes only the records that changed since the whole index was made: they go into
+a second, small index (/pagefind-recent/) with the list of pages whose entries in the whole
+index are out of date (edited or gone), which the search page leaves out. Past MOST_RECENT
+changed records the whole index is made again and the small one emptied. Each index is made
+in a folder beside the output and swapped in whole: readers never see half an index.
 """
 
 from __future__ import annotations
 
+import asyncio
+import base64
+import html
 import json
 import os
 import pickle
+import re
 import shutil
-import subprocess
-import sys
-from collections.abc import Sequence
+import threading
+from collections.abc import Callable, Coroutine, Sequence
+from dataclasses import dataclass, field
+from functools import partial
+from importlib import metadata
 from pathlib import Path
+from typing import Any, TypeVar
 
 from newsdigest.build.output import make_staging, rename_exchange
 from newsdigest.errors import NewsdigestError
-from newsdigest.fingerprint import fingerprint
-from newsdigest.outputs import Output
+from newsdigest.fingerprint import CODE, fingerprint
+from newsdigest.render.pages import PageSpec
 from newsdigest.store import load_pickle, save_atomic
+from newsdigest.stories.grouping import Story, Topic
+
+T = TypeVar("T")
 
 FOLDER = "pagefind"  # every item page, as of the last time the whole index was made
 RECENT = "pagefind-recent"  # the item pages changed since, and the ones it replaces
 REPLACED = "replaced.json"  # in RECENT: page paths whose entries in FOLDER are out of date
-INDEXED = "news/**/index.html"
-# Past this many changed item pages the whole index is made again (seconds): otherwise the
+FACETS = "facets.json"  # in RECENT: every kind and provider on the site now, for the filters
+SHARDS = "shards.json"  # in FOLDER: its shards, each a Pagefind index in a folder of its own
+# Pagefind holds 70 to 90 bytes per character of content while it writes an index: a shard
+# this size stays near 200 MiB however large the site.
+SHARD_CHARS = 2_000_000
+PARALLEL = 2  # shards indexed at once (each a process of its own): the two cores of a laptop
+MOST_BODY = 20_000  # characters of an item's body that are searched: one huge body stays small
+# Past this many changed records the whole index is made again (seconds): otherwise the
 # search page passes over more and more out-of-date entries, and the small index keeps growing.
 MOST_RECENT = 300
+# Records in flight to the Pagefind service at once: enough to keep it busy, few enough that
+# neither process holds more than a screenful of them.
+BATCH = 200
+# Pagefind's ready-made interfaces (the search page has its own): not written, in any shard.
+UNUSED = ("pagefind-ui", "pagefind-component-ui", "pagefind-modular-ui", "pagefind-highlight")
+# An item's own kind, else what it is taken as on the search page's kind filter.
+DEFAULT_KIND = "news"
 
 
-def item_pages(outputs: Sequence[Output]) -> dict[str, str]:
-    """What the index is made from: each item page as it was rendered (its fingerprint)."""
-    return {o.path: o.fingerprint for o in outputs if o.path.startswith("news/")}
+@dataclass(frozen=True)
+class Record:
+    """What the search index knows of one item page."""
+
+    url: str  # site path with a leading slash; the search page adds the base path
+    content: str  # the item's words: why, excerpt and body (else its title)
+    meta: dict[str, str]  # title, source and topics (searched too), image
+    filters: dict[str, list[str]]  # topic (with its parents), kind, provider
 
 
-def update_index(output_dir: Path, record: Path | None, pages: dict[str, str]) -> bool:
+@dataclass(frozen=True)
+class Records:
+    """Each item page's record, keyed by what it is made from, made only when indexed."""
+
+    keys: dict[str, str]  # page file ('news/.../index.html') -> key of its record's inputs
+    make: dict[str, Callable[[], Record]] = field(repr=False)
+    facets: dict[str, list[str]]  # kind and provider: every value on the site, sorted
+
+
+def records(pages: Sequence[PageSpec], topics: Sequence[Topic]) -> Records:
+    """The records of the item pages: keys now, content only for those that are indexed."""
+    parents = {topic.name: [ref.name for ref in topic.ancestors] for topic in topics}
+    keys: dict[str, str] = {}
+    make: dict[str, Callable[[], Record]] = {}
+    kinds: set[str] = set()
+    providers: set[str] = set()
+    for page in pages:
+        story = page.story
+        if story is None or not page.path.startswith("news/"):
+            continue
+        names = _topic_names(story, parents)
+        path = page.path + "index.html"
+        # The story's fingerprint covers the item, its path, topics and picture; its topics'
+        # parents come from the settings, and the record's form from the code (the epoch).
+        keys[path] = f"{story.fingerprint}|{'|'.join(names)}"
+        make[path] = partial(record, story, names)
+        kinds.add(story.item.kind or DEFAULT_KIND)
+        if story.item.provider.name:
+            providers.add(story.item.provider.name)
+    return Records(keys, make, {"kind": sorted(kinds), "provider": sorted(providers)})
+
+
+def _topic_names(story: Story, parents: dict[str, list[str]]) -> list[str]:
+    """The story's topics and their parents: a topic's filter finds what its page lists."""
+    names: list[str] = []
+    for ref in story.topics:
+        for name in (*parents.get(ref.name, ()), ref.name):
+            if name not in names:
+                names.append(name)
+    return names
+
+
+_BLOCK = re.compile(r"</?(?:p|div|li|ul|ol|h[1-6]|br|hr|tr|td|th|table|blockquote|pre|figure|"
+                    r"figcaption|dd|dt|dl|section|aside)\b[^>]*>", re.IGNORECASE)
+_TAG = re.compile(r"<[^>]*>")
+_SPACE = re.compile(r"\s+")
+
+
+def plain_text(markup: str) -> str:
+    """The words of sanitized HTML: blocks apart, inline tags gone (as a browser reads it)."""
+    return _SPACE.sub(" ", html.unescape(_TAG.sub("", _BLOCK.sub(" ", markup)))).strip()
+
+
+def record(story: Story, topic_names: Sequence[str]) -> Record:
+    item = story.item
+    kind = item.kind or DEFAULT_KIND
+    body = plain_text(item.body_html)[:MOST_BODY]
+    # The content is what a result's excerpt is cut from: the item's own words. Pagefind
+    # searches the meta fields too (the title first of all), so the title, source and topics
+    # are found there without standing in every excerpt; it also keeps each meta word in
+    # memory, so nothing else goes there: the date is in the URL, the kind in the filters.
+    content = "\n".join(p for p in (item.why, item.excerpt, body) if p) or item.title
+    meta = {name: value for name, value in (
+        ("title", item.title), ("source", item.provider.name), ("topics", ", ".join(topic_names)),
+    ) if value}
+    if story.picture is not None and story.picture.kind == "photo":
+        meta["image"] = story.picture.src
+    filters = {"topic": list(topic_names), "kind": [kind]}
+    if item.provider.name:
+        filters["provider"] = [item.provider.name]
+    return Record(url="/" + story.path, content=content, meta=meta, filters=filters)
+
+
+def epoch(language: str) -> str:
+    """What every record's form depends on besides its own inputs: the code, Pagefind's
+    version (its files and their format) and the language the words are split as."""
+    try:
+        version = metadata.version("pagefind")
+    except metadata.PackageNotFoundError:
+        version = ""
+    return fingerprint(CODE, version, language)
+
+
+def index_exists(output_dir: Path) -> bool:
+    return (output_dir / FOLDER / SHARDS).exists()
+
+
+def update_index(output_dir: Path, record_file: Path | None, found: Records,
+                 language: str = "en") -> bool:
     """Bring the index up to date with the item pages; True if anything was indexed."""
-    whole = output_dir / FOLDER
-    last = _read_record(record) if record is not None else None
-    if last is not None and (whole / "pagefind.js").exists():
-        indexed, recent_print = last
-        changed = sorted(path for path, made in pages.items() if indexed.get(path) != made)
+    now_epoch = epoch(language)
+    last = _read_record(record_file) if record_file is not None else None
+    if last is not None and last[0] == now_epoch and index_exists(output_dir):
+        _, indexed, recent_print = last
+        keys = found.keys
+        changed = sorted(path for path, key in keys.items() if indexed.get(path) != key)
         replaced = sorted({path for path in changed if path in indexed}
-                          | {path for path in indexed if path not in pages})
+                          | {path for path in indexed if path not in keys})
         if len(changed) + len(replaced) <= MOST_RECENT:
-            now = fingerprint([(path, pages[path]) for path in changed], replaced)
+            now = fingerprint([(path, keys[path]) for path in changed], replaced, found.facets)
             if now == recent_print and (output_dir / RECENT / REPLACED).exists():
                 return False
-            _index_recent(output_dir, changed, replaced)
-            _write_record(record, indexed, now)
+            _swap_in(output_dir / RECENT, partial(_write_recent, [
+                found.make[path] for path in changed], language, replaced, found.facets))
+            _write_record(record_file, now_epoch, indexed, now)
             return True
-    _run_pagefind(output_dir, whole, None)
-    _index_recent(output_dir, [], [])
-    _write_record(record, pages, fingerprint([], []))
+    _swap_in(output_dir / FOLDER, partial(_write_whole, [
+        found.make[path] for path in sorted(found.keys)], language))
+    _swap_in(output_dir / RECENT, partial(_write_recent, [], language, [], found.facets))
+    _write_record(record_file, now_epoch, dict(found.keys), fingerprint([], [], found.facets))
     return True
 
 
-def _index_recent(output_dir: Path, changed: list[str], replaced: list[str]) -> None:
-    """The small index of the changed pages; with none, an empty one, so that the search
-    page always finds the files it asks for."""
-    target = output_dir / RECENT
-    # Pagefind indexes a folder: one holding links to just the changed pages, at their paths.
-    pages = make_staging(output_dir, "pagefind-pages")
-    try:
-        for path in changed:
-            (pages / path).parent.mkdir(parents=True, exist_ok=True)
-            try:
-                os.link(output_dir / path, pages / path)
-            except OSError:  # a file system without hard links
-                shutil.copyfile(output_dir / path, pages / path)
-        _run_pagefind(pages, target, replaced)
-    finally:
-        shutil.rmtree(pages, ignore_errors=True)
-
-
-def _run_pagefind(site: Path, target: Path, replaced: list[str] | None) -> None:
-    """Index the item pages of `site` into a new folder, then swap it in as `target`."""
+def _swap_in(target: Path, write: Callable[[Path], None]) -> None:
+    """Write an index into a new folder beside the output, then swap it in as `target`."""
     fresh = make_staging(target.parent, "pagefind")  # beside the output, never in it
     try:
-        if not any(site.glob(INDEXED)):
-            (fresh / "pagefind.js").write_text("export {};\n")  # nothing to find, nothing new
-        else:
-            done = subprocess.run(
-                [sys.executable, "-m", "pagefind", "--site", str(site), "--output-path",
-                 str(fresh), "--glob", INDEXED, "--silent"],
-                capture_output=True, text=True, timeout=900,
-            )
-            if done.returncode != 0 or not (fresh / "pagefind.js").exists():
-                raise NewsdigestError(
-                    "search index: pagefind failed: "
-                    f"{(done.stderr or done.stdout).strip()[-500:]}"
-                    " (build with --no-search to skip the search index)")
-        if replaced is not None:
-            # as the search page sees them: the page's folder, without index.html
-            folders = [path.removesuffix("index.html") for path in replaced]
-            (fresh / REPLACED).write_text(json.dumps(folders))
+        try:
+            write(fresh)
+        except FileNotFoundError as exc:
+            raise NewsdigestError(f"search index: cannot run pagefind ({exc})") from None
+        except NewsdigestError:
+            raise
+        except Exception as exc:  # the service's own errors come as plain Exceptions
+            raise NewsdigestError(
+                f"search index: pagefind failed: {str(exc).strip()[-500:]}"
+                " (build with --no-search to skip the search index)") from None
         if not (target.is_dir() and rename_exchange(fresh, target)):
             if target.exists():
                 shutil.rmtree(target)
             os.rename(fresh, target)
             fresh.mkdir()
-    except FileNotFoundError as exc:
-        raise NewsdigestError(f"search index: cannot run pagefind ({exc})") from None
     finally:
         shutil.rmtree(fresh, ignore_errors=True)
 
 
-def _read_record(record: Path) -> tuple[dict[str, str], str] | None:
-    match load_pickle(record):
-        case (dict() as indexed, str() as recent):
-            return indexed, recent
+def _write_whole(makers: Sequence[Callable[[], Record]], language: str, folder: Path) -> None:
+    """Every record, in shards of at most SHARD_CHARS characters of content, each a Pagefind
+    index of its own (0/, 1/, ...) listed in shards.json: the search page loads the first
+    and merges the others into it. One index of 10,000 items took Pagefind 450 to 850 MiB;
+    a shard's memory does not grow with the site, and two are made at once."""
+    names = _run_apart(_index_shards(folder, makers, language))
+    (folder / SHARDS).write_text(json.dumps([f"{name}/" for name in names]))
+
+
+def _write_recent(makers: Sequence[Callable[[], Record]], language: str, replaced: list[str],
+                  facets: dict[str, list[str]], folder: Path) -> None:
+    """The records changed since the whole index was made (at most MOST_RECENT: one index),
+    the pages whose entries in it they replace, and every kind and provider on the site."""
+    if makers:
+        _run_apart(_index(folder, [make() for make in makers], language))
+    else:
+        (folder / "pagefind.js").write_text("export {};\n")  # nothing to find, nothing new
+    # as the search page sees them: the page's folder, without index.html
+    (folder / REPLACED).write_text(json.dumps([path.removesuffix("index.html")
+                                               for path in replaced]))
+    (folder / FACETS).write_text(json.dumps(facets, ensure_ascii=False))
+
+
+def _run_apart(work: Coroutine[Any, Any, T]) -> T:
+    """Run the indexing in an event loop of its own thread: the caller's thread may be
+    running one already (a browser driven from a test, an embedding application)."""
+    done: list[T] = []
+    failed: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            done.append(asyncio.run(asyncio.wait_for(work, timeout=900)))
+        except BaseException as exc:  # handed to the caller's thread, raised there
+            failed.append(exc)
+
+    worker = threading.Thread(target=run, name="pagefind")
+    worker.start()
+    worker.join()
+    if failed:
+        raise failed[0]
+    return done[0]
+
+
+async def _index_shards(folder: Path, makers: Sequence[Callable[[], Record]],
+                        language: str) -> list[str]:
+    """Make the records a shard at a time, PARALLEL shards being indexed at once."""
+    running: set[asyncio.Task[None]] = set()
+    names: list[str] = []
+
+    async def wait(until: int) -> None:
+        nonlocal running
+        while len(running) > until:
+            finished, running = await asyncio.wait(running,
+                                                   return_when=asyncio.FIRST_COMPLETED)
+            for task in finished:
+                task.result()  # its error, if any
+
+    def start(batch: list[Record]) -> None:
+        names.append(str(len(names)))
+        running.add(asyncio.create_task(_index(folder / names[-1], batch, language)))
+
+    try:
+        batch: list[Record] = []
+        size = 0
+        for make in makers:
+            made = make()
+            batch.append(made)
+            size += len(made.content)
+            if size >= SHARD_CHARS:
+                await wait(PARALLEL - 1)
+                start(batch)
+                batch, size = [], 0
+        if batch:
+            await wait(PARALLEL - 1)
+            start(batch)
+        await wait(0)
+    finally:
+        for task in running:
+            task.cancel()
+    return names
+
+
+async def _index(folder: Path, made: Sequence[Record], language: str) -> None:
+    """Feed the records to a Pagefind service a batch at a time, then write its files."""
+    from pagefind.service import PagefindService  # only a build with search needs it
+
+    service = await _service_class(PagefindService)().launch()
+    try:
+        index = await service.create_index({"force_language": language})
+        for start in range(0, len(made), BATCH):
+            await asyncio.gather(*(index.add_custom_record(
+                url=one.url, content=one.content, language=language, meta=one.meta,
+                filters=one.filters) for one in made[start:start + BATCH]))
+        # Its files come back through the pipe and are written here: Pagefind 1.5.2 answers
+        # a WriteFiles request before its last writes reach the disk, and closing the
+        # service then cut files short (an empty pagefind-entry.json, now and then).
+        made_files = await index.get_files()
+    finally:
+        await service.close()
+    for made_file in made_files:
+        if made_file["path"].startswith(UNUSED):
+            continue
+        target = folder / made_file["path"]
+        if not target.resolve().is_relative_to(folder.resolve()):
+            raise NewsdigestError(f"search index: pagefind named a file outside its folder:"
+                                  f" {made_file['path']!r}")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(made_file["content"])
+    if not (folder / "pagefind.js").exists():
+        raise NewsdigestError("search index: pagefind wrote no index"
+                              " (build with --no-search to skip the search index)")
+
+
+def _service_class(base: type) -> type:
+    """Pagefind's service with a reader that takes each answer as it comes.
+
+    The one it ships waits a tenth of a second before reading each answer (Pagefind issue
+    976): 10,000 records took 1,000 s. This reads the same messages (base64 JSON, each ended
+    by a comma) without the wait, and fails every pending request if the service dies,
+    instead of leaving them waiting for ever.
+    """
+
+    class Service(base):  # type: ignore[misc, valid-type]
+        async def _wait_for_responses(self) -> None:
+            # Read in pieces and split on commas here: the shipped reader's readuntil stops
+            # at 2 MiB, and the index's files come back as one message (get_files).
+            pending = bytearray()
+            scanned = 0
+            try:
+                while True:
+                    piece = await self._backend.stdout.read(1 << 16)
+                    if not piece:
+                        raise ConnectionError("it closed its output")
+                    pending += piece
+                    while (end := pending.find(b",", scanned)) >= 0:
+                        self._answer(bytes(pending[:end]))
+                        del pending[:end + 1]
+                        scanned = 0
+                    scanned = len(pending)
+            except (ConnectionError, ValueError) as exc:
+                _fail_all(self._responses, f"the pagefind service stopped ({exc})")
+
+        def _answer(self, message: bytes) -> None:
+            answer = json.loads(base64.b64decode(message))
+            if not answer:
+                return
+            # (popped: the shipped reader keeps every answer until the end)
+            waiting = self._responses.pop(answer.get("message_id"), None)
+            payload = answer.get("payload") or {}
+            if waiting is None or waiting.done():
+                if payload.get("type") == "Error":  # a message it could not read
+                    _fail_all(self._responses, payload.get("message", "error"))
+                return
+            if payload.get("type") == "Error":
+                waiting.set_exception(Exception(payload.get("message", "error")))
+            else:
+                waiting.set_result(payload)
+
+    return Service
+
+
+def _fail_all(waiting: dict[int, asyncio.Future[Any]], why: str) -> None:
+    for future in waiting.values():
+        if not future.done():
+            future.set_exception(Exception(why))
+
+
+def _read_record(record_file: Path) -> tuple[str, dict[str, str], str] | None:
+    match load_pickle(record_file):
+        case (str() as made_with, dict() as indexed, str() as recent):
+            return made_with, indexed, recent
         case _:
             return None
 
 
-def _write_record(record: Path | None, indexed: dict[str, str], recent: str) -> None:
-    if record is not None:
-        save_atomic(record, pickle.dumps((indexed, recent), pickle.HIGHEST_PROTOCOL))
+def _write_record(record_file: Path | None, made_with: str, indexed: dict[str, str],
+                  recent: str) -> None:
+    if record_file is not None:
+        save_atomic(record_file,
+                    pickle.dumps((made_with, indexed, recent), pickle.HIGHEST_PROTOCOL))
+

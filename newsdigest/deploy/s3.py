@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -57,7 +58,7 @@ def deploy_s3(output_dir: Path, files: list[str], target: Target, dry_run: bool)
             if kind.startswith("text/") or kind in ("application/json", "application/xml",
                                                     "application/javascript"):
                 kind += "; charset=utf-8"
-            cache = CACHE_LONG if rel.startswith(HASHED) else CACHE_SHORT
+            cache = CACHE_LONG if HASHED.match(rel) else CACHE_SHORT
             client.upload_file(str(output_dir / rel), bucket, prefix + rel,
                                ExtraArgs={"ContentType": kind, "CacheControl": cache})
         # Recorded before anything is deleted, so that a deploy cut short still knows every
@@ -104,8 +105,8 @@ def _record_keys(client: Any, bucket: str, record: str, keys: set[str]) -> None:
 
 
 # Files whose names change with their content may be cached for a year; pages must stay fresh.
-HASHED = tuple(f"{index}/{part}/" for index in ("pagefind", "pagefind-recent")
-               for part in ("fragment", "index", "filter"))
+# (The whole search index is in shards, pagefind/0/, pagefind/1/, ...: build/search.py.)
+HASHED = re.compile(r"pagefind(?:-recent)?/(?:\d+/)?(?:fragment|index|filter)/")
 
 
 CACHE_LONG = "public, max-age=31536000, immutable"

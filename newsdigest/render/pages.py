@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 
 from newsdigest import urls
 from newsdigest.config.site import SiteConfig
+from newsdigest.content.item import KINDS
 from newsdigest.fingerprint import plain_repr
 from newsdigest.stories.grouping import SiteIndex, Story, Topic, TopicRef
 
@@ -120,7 +121,8 @@ def plan_pages(index: SiteIndex, config: SiteConfig, latest_edition: Any = None,
     pages.append(PageSpec("search/", "search.html", {"page": PageMeta(
         "search", "search/", "Search", f"Search · {config.title}",
         f"Search every news item of {config.title}.", (Crumb("Home", ""),),
-    )}, uses_cards=False))
+    ), "topics": tuple(topic.ref for topic in index.topics), "kinds": KINDS},
+        uses_cards=False))
     pages.append(PageSpec("404.html", "404.html", {"page": PageMeta(
         "404", "404.html", "Page not found", f"Page not found · {config.title}",
         "The page you asked for is not here.",
