@@ -37,7 +37,7 @@ from newsdigest.errors import NewsdigestError
 from newsdigest.fingerprint import CODE, fingerprint
 from newsdigest.render.pages import PageSpec
 from newsdigest.store import load_pickle, save_atomic
-from newsdigest.stories.grouping import Story, Topic
+from newsdigest.stories.grouping import Story, Topic, TopicRef
 
 T = TypeVar("T")
 
@@ -78,41 +78,52 @@ class Records:
     """Each item page's record, keyed by what it is made from, made only when indexed."""
 
     keys: dict[str, str]  # page file ('news/.../index.html') -> key of its record's inputs
-    make: dict[str, Callable[[], Record]] = field(repr=False)
+    shown: dict[str, tuple[Story, tuple[str, ...]]] = field(repr=False)  # its story, topics
     facets: dict[str, list[str]]  # kind and provider: every value on the site, sorted
+
+    def make(self, path: str) -> Record:
+        return record(*self.shown[path])
 
 
 def records(pages: Sequence[PageSpec], topics: Sequence[Topic]) -> Records:
-    """The records of the item pages: keys now, content only for those that are indexed."""
+    """The records of the item pages: keys now, content only for those that are indexed.
+
+    A rebuild after one edit runs this for every item page: a few cheap steps each.
+    """
     parents = {topic.name: [ref.name for ref in topic.ancestors] for topic in topics}
+    names_of: dict[tuple[TopicRef, ...], tuple[tuple[str, ...], str]] = {}
     keys: dict[str, str] = {}
-    make: dict[str, Callable[[], Record]] = {}
+    shown: dict[str, tuple[Story, tuple[str, ...]]] = {}
     kinds: set[str] = set()
     providers: set[str] = set()
     for page in pages:
         story = page.story
         if story is None or not page.path.startswith("news/"):
             continue
-        names = _topic_names(story, parents)
+        named = names_of.get(story.topics)
+        if named is None:
+            names = _topic_names(story.topics, parents)
+            named = names_of[story.topics] = (names, "|".join(names))
         path = page.path + "index.html"
         # The story's fingerprint covers the item, its path, topics and picture; its topics'
         # parents come from the settings, and the record's form from the code (the epoch).
-        keys[path] = f"{story.fingerprint}|{'|'.join(names)}"
-        make[path] = partial(record, story, names)
-        kinds.add(story.item.kind or DEFAULT_KIND)
-        if story.item.provider.name:
-            providers.add(story.item.provider.name)
-    return Records(keys, make, {"kind": sorted(kinds), "provider": sorted(providers)})
+        keys[path] = story.fingerprint + "|" + named[1]
+        shown[path] = (story, named[0])
+        item = story.item
+        kinds.add(item.kind or DEFAULT_KIND)
+        providers.add(item.provider.name)
+    providers.discard("")
+    return Records(keys, shown, {"kind": sorted(kinds), "provider": sorted(providers)})
 
 
-def _topic_names(story: Story, parents: dict[str, list[str]]) -> list[str]:
-    """The story's topics and their parents: a topic's filter finds what its page lists."""
+def _topic_names(refs: tuple[TopicRef, ...], parents: dict[str, list[str]]) -> tuple[str, ...]:
+    """A story's topics and their parents: a topic's filter finds what its page lists."""
     names: list[str] = []
-    for ref in story.topics:
+    for ref in refs:
         for name in (*parents.get(ref.name, ()), ref.name):
             if name not in names:
                 names.append(name)
-    return names
+    return tuple(names)
 
 
 _BLOCK = re.compile(r"</?(?:p|div|li|ul|ol|h[1-6]|br|hr|tr|td|th|table|blockquote|pre|figure|"
@@ -126,7 +137,7 @@ def plain_text(markup: str) -> str:
     return _SPACE.sub(" ", html.unescape(_TAG.sub("", _BLOCK.sub(" ", markup)))).strip()
 
 
-def record(story: Story, topic_names: Sequence[str]) -> Record:
+def record(story: Story, topic_names: tuple[str, ...]) -> Record:
     item = story.item
     kind = item.kind or DEFAULT_KIND
     body = plain_text(item.body_html)[:MOST_BODY]
@@ -176,11 +187,12 @@ def update_index(output_dir: Path, record_file: Path | None, found: Records,
             if now == recent_print and (output_dir / RECENT / REPLACED).exists():
                 return False
             _swap_in(output_dir / RECENT, partial(_write_recent, [
-                found.make[path] for path in changed], language, replaced, found.facets))
+                partial(found.make, path) for path in changed], language, replaced,
+                found.facets))
             _write_record(record_file, now_epoch, indexed, now)
             return True
     _swap_in(output_dir / FOLDER, partial(_write_whole, [
-        found.make[path] for path in sorted(found.keys)], language))
+        partial(found.make, path) for path in sorted(found.keys)], language))
     _swap_in(output_dir / RECENT, partial(_write_recent, [], language, [], found.facets))
     _write_record(record_file, now_epoch, dict(found.keys), fingerprint([], [], found.facets))
     return True
