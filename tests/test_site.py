@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
 import time
+from importlib import metadata
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -125,6 +127,13 @@ def test_drafts_and_future_flags_include_them(make_site, capsys):
     assert (site.public / "news/2026/10/21/draft/index.html").exists()
 
 
+# Pagefind 1.5.2 writes its filter index in hash-map order, random in each run (fixed upstream
+# in pagefind#1124, not released yet): the search index's filter files, and the two files that
+# name them by hash, differ between two runs; its words, fragments and code do not.
+PAGEFIND_UNSTABLE = re.compile(r"pagefind(-recent)?/(\d+/)?(filter/|pagefind-entry\.json$|"
+                               r"pagefind\.[\w-]+\.pf_meta$)")
+
+
 def test_same_input_builds_byte_identical_output(make_site, tmp_path):
     site = make_site(fixture_files(), SUB_PATH)
     site.build("--no-cache")
@@ -133,7 +142,11 @@ def test_same_input_builds_byte_identical_output(make_site, tmp_path):
     site.build("--no-cache", "--output", str(tmp_path / "again"))
     again = {p.relative_to(tmp_path / "again"): p.read_bytes()
              for p in (tmp_path / "again").rglob("*") if p.is_file()}
+    if metadata.version("pagefind") == "1.5.2":
+        first, again = ({path: made for path, made in files.items()
+                         if not PAGEFIND_UNSTABLE.match(str(path))} for files in (first, again))
     assert first == again
+    assert any(str(path).startswith("pagefind/0/fragment/") for path in first)
 
 
 def test_invalid_file_fails_the_build_and_leaves_output_untouched(make_site, capsys):
