@@ -66,10 +66,16 @@ FILES = {
     "content/lumora-ft.md": news("Nvidia agrees $2bn takeover of photonics start-up Lumora",
                                  "2026-11-10T14:00:00Z", "lumora", "Financial Times", 50,
                                  "Lumora's optical interconnects go to Nvidia for $2bn."),
-    "content/lumora-bloomberg.md": news("Nvidia to acquire Lumora in $2 billion optics bet",
+    # (the headline as syndicated, naming its outlet: shown without it, beside the name)
+    "content/lumora-bloomberg.md": news("Nvidia to acquire Lumora in $2 billion optics bet - "
+                                        "Bloomberg",
                                         "2026-11-11T09:00:00Z", "lumora", "Bloomberg", 40,
                                         "Nvidia's $2 billion purchase of Lumora brings "
                                         "photonic links to its accelerators."),
+    "content/lumora-wired.md": news("Nvidia's $2 billion Lumora deal bets on light over copper",
+                                    "2026-11-11T12:00:00Z", "lumora", "Wired", 35,
+                                    "Lumora's photonic links could replace copper between "
+                                    "Nvidia accelerators."),
     # The same company, other news: its own story.
     "content/nvidia-shares.md": news("Nvidia shares fall 3% after export curbs on China",
                                      "2026-11-10T12:00:00Z", "shares", "CNBC", 50,
@@ -142,12 +148,14 @@ def test_a_cluster_shows_once_by_its_lead_with_more_coverage(built):
         ("Bloomberg", "Nvidia to acquire Lumora in $2 billion optics bet",
          "https://bloomberg.example/lumora"),
     ]
-    assert coverage.xpath(".//p[@class='coverage-more']") == []  # three others: all shown
+    # Three on a card, then how many more on the lead's page.
+    (more,) = coverage.xpath(".//p[@class='coverage-more']/a")
+    assert (more.text, more.get("href")) == ("+1 more", LEAD + "#coverage-heading")
     # The lead's page lists every other outlet; each member's URL sends readers to it.
     page = site.html(LEAD.strip("/"))
     assert page.xpath("//section[@aria-labelledby='coverage-heading']"
                       "//span[@class='coverage-outlet']/text()") == [
-        "The Verge", "Financial Times", "Bloomberg"]
+        "The Verge", "Financial Times", "Bloomberg", "Wired"]
     for member in ("lumora-verge", "lumora-ft"):
         assert moved_to(site, f"news/2026/11/10/{member}/") == LEAD
     assert moved_to(site, "news/2026/11/11/lumora-bloomberg/") == LEAD
@@ -163,7 +171,7 @@ def test_feeds_and_editions_show_a_cluster_once(built):
     titles = [e.title for e in feed.entries]
     assert titles.count("Nvidia buys chip startup Lumora for $2B") == 1
     assert not {"Lumora acquired by Nvidia in $2 billion deal",
-                "Nvidia to acquire Lumora in $2 billion optics bet"} & set(titles)
+                "Nvidia to acquire Lumora in $2 billion optics bet - Bloomberg"} & set(titles)
     day = site.html("digest/daily/2026-11-10/")
     shown = day.xpath("//main//h3/a/text()")
     assert "Nvidia buys chip startup Lumora for $2B" in shown
@@ -176,7 +184,7 @@ def test_the_curation_report_lists_each_cluster_with_how_each_member_joined(buil
     lumora = clusters["lumora-reuters.md"]
     assert [(m.source, m.how) for m in lumora.members] == [
         ("lumora-verge.md", "similar"), ("lumora-ft.md", "similar"),
-        ("lumora-bloomberg.md", "similar")]
+        ("lumora-bloomberg.md", "similar"), ("lumora-wired.md", "similar")]
     assert all(m.score is not None and m.score >= 0.1 for m in lumora.members)
     assert [(m.source, m.how) for m in clusters["eu-politico.md"].members] == [
         ("eu-reuters.md", "story key")]

@@ -145,7 +145,8 @@ def _one_page_of_each_kind(public: Path) -> list[str]:
             {f"{block.tag}.{block.get('class', '')}" for block in tree.xpath("//main/*")}))
         path = page.relative_to(public).as_posix().removesuffix("index.html")
         for kind in [layout] + [(part,) for part, xpath in (
-                ("video", "//*[@data-embed]"), ("other coverage", "//section[@class='related']"))
+                ("video", "//*[@data-embed]"), ("other coverage", "//section[@class='related']"),
+                ("more coverage", "//section[@aria-labelledby='coverage-heading']"))
                 if tree.xpath(xpath)]:
             chosen.setdefault(kind, path)
     return sorted(set(chosen.values()))

@@ -116,6 +116,16 @@ def _without_provider(title: str) -> str:
     return title
 
 
+def _without_outlet(title: str, outlet: str) -> str:
+    """A headline without a trailing ' - Outlet' naming its outlet, which a credit shows
+    beside it anyway."""
+    for separator in _TITLE_SEPARATORS:
+        head, found, tail = title.rpartition(separator)
+        if found and head and tail.strip().casefold() == outlet.casefold():
+            return head
+    return title
+
+
 def _plain(text: str) -> str:
     """Case-folded, without accents: "Café" and "Cafe" are one word."""
     text = text.casefold()
@@ -342,7 +352,7 @@ def merge_groups(items: list[Item], groups: list[list[int]]) -> Merge:
             name = other.provider.name or other.provider.domain
             if name.casefold() not in seen:
                 seen.add(name.casefold())
-                story_credits.append(Credit(name, other.title, other.url))
+                story_credits.append(Credit(name, _without_outlet(other.title, name), other.url))
         credits[lead.source] = tuple(story_credits)
         merged[lead.source] = tuple(o.source for o in others)
         dropped.update(ordered[1:])
