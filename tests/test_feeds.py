@@ -164,6 +164,17 @@ def test_news_sitemap_holds_the_last_two_days(make_site):
     assert tree.xpath("//n:title/text()", namespaces=ns) == ["Today"]
 
 
+def test_news_sitemap_leaves_out_sponsored_items(make_site):
+    recent = {"content/today.md": item("Today", "2026-11-19T12:00:00Z", "https://e.com/t"),
+              "content/paid.md": item("Paid", "2026-11-19T11:00:00Z", "https://e.com/p",
+                                      kind="sponsor")}
+    site = make_site(recent, SETTINGS)
+    site.build()
+    tree = lxml.etree.fromstring((site.public / "sitemap-news.xml").read_bytes())
+    ns = {"n": "http://www.google.com/schemas/sitemap-news/0.9"}
+    assert tree.xpath("//n:title/text()", namespaces=ns) == ["Today"]
+
+
 def test_item_page_metadata(make_site):
     site = make_site(files(), SETTINGS)
     site.build()
