@@ -68,7 +68,7 @@ class Scores:
 
 def evaluate(settings: StorySettings = DEFAULT, path: Path = PAIRS) -> Scores:
     items, pairs = labelled(path)
-    groups, _ = ClusterInputs.of(items, UTC, settings).result
+    groups = ClusterInputs.of(items, UTC, settings).result[0]
     cluster_of = {index: number for number, group in enumerate(groups) for index in group}
     tp = fp = fn = 0
     mistakes = []

@@ -189,6 +189,7 @@ def test_the_curation_report_lists_each_cluster_with_how_each_member_joined(buil
     assert [(m.source, m.how) for m in clusters["eu-politico.md"].members] == [
         ("eu-reuters.md", "story key")]
     page = site.html("_report/")
+    assert page.xpath("//section[@aria-labelledby='near-misses']//p/text()") == ["None."]
     rows = page.xpath("//section[@aria-labelledby='clusters']/ul/li")
     assert len(rows) == 2
     text = rows[1].text_content()
@@ -250,3 +251,32 @@ def test_bad_story_settings_are_one_clear_line(make_site, capsys, monkeypatch, s
     err = capsys.readouterr().err
     assert message in err and "Traceback" not in err
     assert len([line for line in err.splitlines() if "stories." in line]) == 1
+
+
+def test_near_misses_say_why_two_alike_items_are_not_one_story():
+    from newsdigest.config.stories import StorySettings
+    from newsdigest.stories.clusters import merge_stories
+
+    bench = _bench()
+    when = datetime(2026, 11, 10, 8, tzinfo=UTC)
+    items = [  # newest first, as a build has them
+        bench.make_item("c.md", "Nvidia to pay $2 billion for Lumora, the photonics startup",
+                        LUMORA, "Reuters", when.replace(hour=12)),
+        bench.make_item("b.md", "Lumora acquired by Nvidia in $2 billion deal", LUMORA,
+                        "The Verge", when.replace(hour=10)),
+        bench.make_item("a.md", "Nvidia buys chip startup Lumora for $2B", LUMORA, "Reuters",
+                        when),
+    ]
+    # The Verge joins the Reuters take most like its own; the other would bring Reuters in
+    # twice: a near miss that says so.
+    merged = merge_stories(items, UTC, StorySettings())
+    ((lead, others),) = merged.merged.items()
+    assert "b.md" in (lead, *others) and len(others) == 1
+    (refused,) = [m for m in merged.near_misses if m.why == "one outlet twice"]
+    assert refused.score >= 0.1
+    assert "(The Verge: Lumora acquired by Nvidia in $2 billion deal)" in refused.line
+    assert "(Reuters: " in refused.line
+    # A similarity asked for that they do not reach: no cluster, and the pairs say so.
+    strict = merge_stories(items, UTC, StorySettings(similarity=0.99))
+    assert strict.merged == {}
+    assert {m.why for m in strict.near_misses} == {"below the similarity"}

@@ -16,7 +16,7 @@ from newsdigest.config.site import SiteConfig
 from newsdigest.errors import Problem
 from newsdigest.render.pages import PageMeta
 from newsdigest.render.sitemaps import news_window
-from newsdigest.stories.clusters import Cluster
+from newsdigest.stories.clusters import Cluster, NearMiss
 from newsdigest.stories.editions import DAILY, WEEKLY, Edition
 from newsdigest.stories.grouping import SiteIndex
 
@@ -43,6 +43,7 @@ class CurationReport:
     # its best similarity in the cluster, so that [stories] similarity can be tuned.
     clusters: tuple[Cluster, ...] = ()
     similarity: float = 0.0  # [stories] similarity, shown beside the scores
+    near_misses: tuple[NearMiss, ...] = ()  # the most alike items that are not one story
 
     @property
     def cluster_lines(self) -> list[str]:
@@ -106,6 +107,7 @@ def curation_report(index: SiteIndex, made: list[Edition], problems: list[Proble
         weekly_editions=sum(e.period.kind == WEEKLY for e in made),
         sources=sources,
         clusters=index.clusters,
+        near_misses=index.near_misses,
         similarity=config.stories.similarity if config is not None else 0.0,
     )
 
@@ -139,6 +141,8 @@ def text_report(report: CurationReport, limit: int = LISTED) -> str:
          f"stor{'y' if len(report.merged) == 1 else 'ies'}")
     part(f"Story clusters (similarity needed: {report.similarity:g}; each member: how it "
          "joined, its best similarity in the cluster)", report.cluster_lines)
+    part("Near misses (alike, not one story: what a lower similarity or a story: key would "
+         "join)", [m.line for m in report.near_misses])
     part("Items without an image", list(report.no_image))
     part("Items with a generic image", report.generic_lines)
     part("Embeds dropped", [f"{where}: {why}" for where, why in report.dropped_embeds])

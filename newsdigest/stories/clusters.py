@@ -52,6 +52,13 @@ IDF_FLOOR = 500
 DUPLICATE = "duplicate"  # the same source URL, a related link, the same title that day
 STORY_KEY = "story key"  # the editor's `story:` key
 SIMILAR = "similar"  # alike words
+# Why two alike items are not one story (the curation report's near misses).
+BELOW = "below the similarity"
+REFUSED_OUTLET = "one outlet twice"
+REFUSED_KEYS = "two story keys"
+REFUSED_WINDOW = "longer than the window"
+NEAR_MISSES = 20  # the most alike pairs not joined, at most this many...
+NEAR_SHARE = 0.5  # ...and at least this share of the similarity needed
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +90,25 @@ class Cluster:
         return f"{self.lead} ({self.provider}: {self.title})"
 
 
+@dataclass(frozen=True, slots=True)
+class NearMiss:
+    """Two alike items that are not one story: the report shows the closest, so that the
+    editor sees what a lower `similarity` would join (or a `story:` key should)."""
+
+    score: float
+    first: str  # "file (Outlet: headline)"
+    second: str
+    why: str  # BELOW, or why the join was refused
+
+    @property
+    def line(self) -> str:
+        return f"{self.score:.2f} {self.why}: {self.first} / {self.second}"
+
+
+def _named(item: Item) -> str:
+    return f"{item.source} ({item.provider.name or item.provider.domain}: {item.title})"
+
+
 @dataclass(frozen=True)
 class Merged:
     """The items with each story once, what was merged, and the clusters as the report
@@ -93,6 +119,7 @@ class Merged:
     merged: dict[str, tuple[str, ...]]  # kept file -> the files merged into it
     clusters: tuple[Cluster, ...]  # by lead
     inputs: ClusterInputs
+    near_misses: tuple[NearMiss, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,12 +145,16 @@ class Words:
 def merge_stories(items: list[Item], tz: tzinfo, settings: StorySettings) -> Merged:
     """The items (newest first) with each story once; order kept."""
     inputs = ClusterInputs.of(items, tz, settings)
-    groups, joins = inputs.result
+    groups, joins, near = inputs.result
     kept, credits, merged = merge_groups(items, [list(g) for g in groups])
-    return Merged(kept, credits, merged, _report(merged, items, dict(joins)), inputs)
+    return Merged(kept, credits, merged, _report(merged, items, dict(joins)), inputs,
+                  tuple(NearMiss(score, _named(items[i]), _named(items[j]), why)
+                        for score, i, j, why in near))
 
 
-Result = tuple[tuple[tuple[int, ...], ...], tuple[tuple[int, tuple[str, float | None]], ...]]
+# The groups (indexes), how each grouped item joined, and the near misses.
+Result = tuple[tuple[tuple[int, ...], ...], tuple[tuple[int, tuple[str, float | None]], ...],
+               tuple[tuple[float, int, int, str], ...]]
 
 
 @dataclass(frozen=True)
@@ -184,22 +215,30 @@ def cluster_groups(words: Sequence[Words], exact: Sequence[Sequence[int]],
         if len(members) > 1:
             how.update(dict.fromkeys(members, STORY_KEY))
     best: dict[int, float] = {}
+    refused: dict[tuple[int, int], str] = {}
+    near: list[tuple[float, int, int, str]] = []
     if settings.cluster:
         pairs = similar_pairs(words, settings.window_hours * 3600.0)
         for score, i, j in pairs:
             if score < settings.similarity:
                 break
-            if joins.join(i, j):
+            why_not = joins.join(i, j)
+            if why_not:
+                refused[i, j] = why_not
+            else:
                 how.setdefault(i, SIMILAR)
                 how.setdefault(j, SIMILAR)
         for score, i, j in pairs:  # each member's best match in its cluster
             if joins.together(i, j):
                 best.setdefault(i, score)
                 best.setdefault(j, score)
+            elif len(near) < NEAR_MISSES and score >= settings.similarity * NEAR_SHARE:
+                near.append((score, i, j, refused.get((i, j), BELOW)))
     groups = joins.groups()
     return (tuple(tuple(g) for g in groups),
             tuple((index, (how.get(index, SIMILAR), best.get(index)))
-                  for group in groups for index in group))
+                  for group in groups for index in group),
+            tuple(near))
 
 
 class _Joins:
@@ -223,22 +262,22 @@ class _Joins:
     def together(self, i: int, j: int) -> bool:
         return self.root(i) == self.root(j)
 
-    def join(self, i: int, j: int) -> bool:
+    def join(self, i: int, j: int) -> str:
         """Join by similarity, unless the cluster would then hold an outlet twice, two keys
-        or items further apart than the window; whether they are together now."""
+        or items further apart than the window: '' when they are together now, else why not."""
         a, b = self.root(i), self.root(j)
         if a == b:
-            return True
+            return ""
         if self.providers[a] & self.providers[b]:
-            return False
+            return REFUSED_OUTLET
         if self.keys[a] and self.keys[b] and self.keys[a] != self.keys[b]:
-            return False
+            return REFUSED_KEYS
         start = min(self.span[a][0], self.span[b][0])
         end = max(self.span[a][1], self.span[b][1])
         if end - start > self.window:
-            return False
+            return REFUSED_WINDOW
         self._union(a, b)
-        return True
+        return ""
 
     def force(self, i: int, j: int) -> None:
         """Join whatever the outlets and times: duplicates and the editor's keys."""

@@ -14,7 +14,7 @@ from newsdigest.content.dedupe import Credit, title_key
 from newsdigest.content.item import Image, Item
 from newsdigest.errors import Problem
 from newsdigest.fingerprint import plain_repr
-from newsdigest.stories.clusters import Cluster, ClusterInputs, merge_stories
+from newsdigest.stories.clusters import Cluster, ClusterInputs, NearMiss, merge_stories
 from newsdigest.stories.picture import Picture
 
 FUTURE_TOLERANCE = timedelta(minutes=5)
@@ -137,6 +137,7 @@ class SiteIndex:
     moved: dict[str, Story] = field(default_factory=dict)
     # Each story of several items, with how each joined it (the curation report lists them).
     clusters: tuple[Cluster, ...] = ()
+    near_misses: tuple[NearMiss, ...] = ()  # alike items that are not one story
 
 
 @dataclass
@@ -213,6 +214,7 @@ def group(
         merged=merged,
         moved=_moved(selected, merged, by_path, tz),
         clusters=stories_merged.clusters,
+        near_misses=stories_merged.near_misses,
     )
     return Grouping(index, problems, warnings,
                     Counter(key for key in (title_key(i, tz) for i in unmerged) if key),
