@@ -11,6 +11,8 @@ from pathlib import Path
 
 import feedparser
 import pytest
+from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import strategies as st
 
 from newsdigest.build.pipeline import BuildOptions, build_site
 from newsdigest.cli import main
@@ -280,3 +282,38 @@ def test_near_misses_say_why_two_alike_items_are_not_one_story():
     strict = merge_stories(items, UTC, StorySettings(similarity=0.99))
     assert strict.merged == {}
     assert {m.why for m in strict.near_misses} == {"below the similarity"}
+
+
+HEADLINES = [  # (title, excerpt)
+    ("Nvidia buys chip startup Lumora for $2B", LUMORA),
+    ("Lumora acquired by Nvidia in $2 billion deal", "The photonics startup goes to Nvidia."),
+    ("Nvidia agrees $2bn takeover of photonics start-up Lumora", "Light links for GPUs."),
+    ("Nvidia shares fall 3% after export curbs on China", "Investors fear lost sales."),
+    ("Robot hands learn to fold laundry from video", "A lab trained them on home videos."),
+]
+
+
+@pytest.mark.slow
+@settings(max_examples=6, deadline=None, phases=(Phase.explicit, Phase.reuse, Phase.generate),
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(edits=st.lists(st.tuples(st.integers(0, 3), st.integers(0, len(HEADLINES) - 1),
+                                st.sampled_from(["", "alone", "k1"])), min_size=1, max_size=3))
+def test_any_title_or_story_edit_builds_what_a_clean_build_does(tmp_path_factory, edits):
+    """Edits that join, leave or keep clusters, one build after each (a kept state patched
+    when the clusters stay the same, remade when not): the output is a clean build's."""
+    from conftest import Site
+
+    site = Site(tmp_path_factory.mktemp("edits") / "site")
+    site.write("site.toml", SETTINGS)
+    outlets = ["Reuters", "The Verge", "Financial Times", "CNBC"]
+    for n, outlet in enumerate(outlets):
+        site.write(f"content/item-{n}.md", news(*HEADLINES[n][:1], f"2026-11-10T0{n + 1}:00:00Z",
+                                                f"s{n}", outlet, 50 + n, HEADLINES[n][1]))
+    build(site)
+    for n, headline, story in edits:
+        title, excerpt = HEADLINES[headline]
+        text = news(title, f"2026-11-10T0{n + 1}:00:00Z", f"s{n}", outlets[n], 50 + n, excerpt,
+                    **({"story": story} if story else {}))
+        site.write(f"content/item-{n}.md", text)
+        build(site)
+    assert_same_as_clean_build(site, site.root.parent)

@@ -28,7 +28,7 @@ from newsdigest.content.files import Discovery, SourceFile
 from newsdigest.content.item import Item
 from newsdigest.content.loading import CacheEntry, LoadSettings, cached_entries, load_one
 from newsdigest.stories.clusters import ClusterInputs
-from newsdigest.stories.grouping import SiteIndex, make_story
+from newsdigest.stories.grouping import SiteIndex, make_story, with_cluster_scores
 
 MOST_PATCHED = 200  # past this many changed files, doing it all again costs about the same
 
@@ -79,7 +79,7 @@ def patched(file: Path, key: str, discovery: Discovery, settings: LoadSettings,
     """
     try:
         with file.open("rb") as handle:
-            kept_key, valid_until, records, patchable, title_keys, clusters = \
+            kept_key, valid_until, records, patchable, title_keys, kept_clusters = \
                 pickle.load(handle)
             if kept_key != key or (valid_until is not None and now >= valid_until):
                 return None
@@ -90,7 +90,7 @@ def patched(file: Path, key: str, discovery: Discovery, settings: LoadSettings,
                            lambda rels: cached_entries(items_cache, settings, rels), tz)
             if edits is None:
                 return None
-            clusters = _clusters_kept(clusters, edits)
+            clusters = _clusters_kept(kept_clusters, edits)
             if clusters is False:
                 return None
             front = pickle.load(handle)
@@ -98,7 +98,8 @@ def patched(file: Path, key: str, discovery: Discovery, settings: LoadSettings,
         return None
     if not isinstance(front, GatheredSite):
         return None
-    front.records, front.title_keys, front.clusters = records, title_keys, clusters
+    front.records, front.title_keys = records, title_keys
+    _keep_clusters(front, kept_clusters, clusters)
     return _apply(front, edits, len(changed), repicture)
 
 
@@ -124,7 +125,7 @@ def patched_in_memory(front: GatheredSite, discovery: Discovery, settings: LoadS
     clusters = _clusters_kept(front.clusters, edits)
     if clusters is False:
         return None
-    front.clusters = clusters
+    _keep_clusters(front, front.clusters, clusters)
     patched_front = _apply(front, edits, len(changed), repicture)
     if patched_front is not None:
         items.update(edits)
@@ -165,6 +166,15 @@ def _clusters_kept(clusters: ClusterInputs | None, edits: list[tuple[str, CacheE
     patched_clusters = clusters.patched(
         {rel: entry.result.item for rel, entry in edits if entry.result.item is not None})
     return False if patched_clusters is None else patched_clusters
+
+
+def _keep_clusters(front: GatheredSite, kept: ClusterInputs | None,
+                   clusters: ClusterInputs | None) -> None:
+    """The patched clusters' inputs kept, and their similarities in the index."""
+    if clusters is not None and kept is not None and (clusters.result, clusters.names) != (
+            kept.result, kept.names):
+        front.index = with_cluster_scores(front.index, clusters)
+    front.clusters = clusters
 
 
 def _patchable(index: SiteIndex) -> frozenset[str]:

@@ -148,8 +148,7 @@ def merge_stories(items: list[Item], tz: tzinfo, settings: StorySettings) -> Mer
     groups, joins, near = inputs.result
     kept, credits, merged = merge_groups(items, [list(g) for g in groups])
     return Merged(kept, credits, merged, _report(merged, items, dict(joins)), inputs,
-                  tuple(NearMiss(score, _named(items[i]), _named(items[j]), why)
-                        for score, i, j, why in near))
+                  inputs.near_misses)
 
 
 # The groups (indexes), how each grouped item joined, and the near misses.
@@ -161,38 +160,51 @@ Result = tuple[tuple[tuple[int, ...], ...], tuple[tuple[int, tuple[str, float | 
 class ClusterInputs:
     """What the clusters were made from, and what they came to: a kept site state
     (build/kept_state.py) checks with it that an edit of an item's words changes no cluster
-    (nor any similarity the curation report shows) before it patches the edit in."""
+    before it patches the edit in (similarities may change: the report is made from them)."""
 
     sources: tuple[str, ...]
     words: tuple[Words, ...]
     exact: tuple[tuple[int, ...], ...]  # the duplicates (dedupe.same_story_groups)
     settings: StorySettings
     result: Result  # cluster_groups(words, exact, settings)
+    names: tuple[str, ...] = ()  # per item, "file (Outlet: headline)" for the near misses
+
+    @property
+    def near_misses(self) -> tuple[NearMiss, ...]:
+        return tuple(NearMiss(score, self.names[i], self.names[j], why)
+                     for score, i, j, why in self.result[2])
+
+    def scores(self) -> dict[str, tuple[str, float | None]]:
+        """How each grouped item joined and its best similarity, by content file."""
+        return {self.sources[index]: joined for index, joined in self.result[1]}
 
     @classmethod
     def of(cls, items: list[Item], tz: tzinfo, settings: StorySettings) -> ClusterInputs:
         words = tuple(Words.of(i) for i in items)
         exact = tuple(tuple(g) for g in same_story_groups(items, tz))
         return cls(tuple(i.source for i in items), words, exact, settings,
-                   cluster_groups(words, exact, settings))
+                   cluster_groups(words, exact, settings), tuple(_named(i) for i in items))
 
     def patched(self, edited: dict[str, Item]) -> ClusterInputs | None:
-        """These inputs with the edited items' new words, if the clusters (and the
-        similarities the report shows) stay as they are; None if not."""
+        """These inputs with the edited items' new words, if every cluster stays as it was
+        (its members, and how each joined); None if not. The similarities, which only the
+        curation report shows, are those of the new words."""
         at = {source: index for index, source in enumerate(self.sources)}
-        words = list(self.words)
+        words, names = list(self.words), list(self.names)
         for source, item in edited.items():
             if source not in at:
                 return None
             words[at[source]] = Words.of(item)
-        if words == list(self.words):
-            return self
+            names[at[source]] = _named(item)
         if any(new.key != old.key for new, old in zip(words, self.words, strict=True)):
             return None
-        if self.settings.cluster and cluster_groups(words, self.exact, self.settings) \
-                != self.result:
-            return None
-        return replace(self, words=tuple(words))
+        result = self.result
+        if words != list(self.words) and self.settings.cluster:
+            result = cluster_groups(words, self.exact, self.settings)
+            hows = [(index, how) for index, (how, _) in result[1]]
+            if result[0] != self.result[0] or hows != [(i, h) for i, (h, _) in self.result[1]]:
+                return None
+        return replace(self, words=tuple(words), names=tuple(names), result=result)
 
 
 def cluster_groups(words: Sequence[Words], exact: Sequence[Sequence[int]],

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import Counter, defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, tzinfo
 from operator import attrgetter
 
@@ -241,6 +241,18 @@ def _moved(items: list[Item], merged: dict[str, tuple[str, ...]], by_path: dict[
             if path not in by_path:
                 moved[path] = lead
     return dict(sorted(moved.items()))
+
+
+def with_cluster_scores(index: SiteIndex, inputs: ClusterInputs) -> SiteIndex:
+    """The index with the similarities and near misses of `inputs`, clusters unchanged: a
+    kept site state patched with edited words (only the curation report shows them)."""
+    scores = inputs.scores()
+    clusters = tuple(
+        replace(cluster, members=tuple(
+            replace(m, how=scores[m.source][0], score=scores[m.source][1])
+            if m.source in scores else m for m in cluster.members))
+        for cluster in index.clusters)
+    return replace(index, clusters=clusters, near_misses=inputs.near_misses)
 
 
 def newest_first(items: list[Item]) -> list[Item]:
