@@ -15,6 +15,10 @@ SETTINGS = """\
 [site]
 title = "Facet Digest"
 base_url = "http://127.0.0.1/digest/"
+
+[topics."Machines"]
+[topics."Robotics"]
+parent = "Machines"
 """
 
 
@@ -92,6 +96,11 @@ def test_topic_and_kind_narrow_the_results_across_shards(browser, make_site, tmp
         wait_for(page, "1 result for “model” in AI Hardware · Papers")
         assert titles(page) == ["Inference chip model cuts power in half"]
         assert page.locator("#facet-kind").input_value() == "paper"
+        # a topic finds its subtopics' items too, as its page lists them
+        page.goto(url + "digest/search/?q=model&topic=Machines")
+        wait_for(page, "2 results for “model” in Machines")
+        assert titles(page) == ["Robot arm model learns to sort parcels",
+                                "Soft gripper model for fruit picking"]
         page.close()
 
 
@@ -104,6 +113,7 @@ def test_without_javascript_a_topic_button_goes_to_the_topic_page(browser, make_
     buttons = {b.text_content(): b.get("formaction")
                for b in form.xpath(".//button[@name='topic'][@formaction]")}
     assert buttons == {"AI Hardware": "/digest/topics/ai-hardware/",
+                       "Machines": "/digest/topics/machines/",
                        "Robotics": "/digest/topics/robotics/"}
     # kind and source need the index: hidden until the script shows them
     assert form.xpath(".//*[@data-facet-selects]")[0].get("hidden") is not None
