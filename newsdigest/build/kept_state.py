@@ -135,7 +135,9 @@ def patched_in_memory(front: GatheredSite, discovery: Discovery, settings: LoadS
 def _apply(front: GatheredSite, edits: list[tuple[str, CacheEntry]], changed: int,
            repicture: Callable[[SiteIndex, set[str]], object]) -> GatheredSite | None:
     """The edited items' stories updated in place, and pictured again."""
-    stories = {story.item.source: story for story in front.index.stories} if edits else {}
+    edited = {rel for rel, _ in edits}  # a few of the site's stories: no index of them all
+    stories = {story.item.source: story for story in front.index.stories
+               if story.item.source in edited} if edits else {}
     for rel, entry in edits:
         story = stories.get(rel)
         item = entry.result.item
