@@ -67,6 +67,8 @@ class Result:
     peak_mib: float  # the largest single process (/usr/bin/time)
     tree_mib: float = 0.0  # every process of the run at once (sampled PSS)
     indexer_mib: float = 0.0  # the Pagefind indexer's own peak, when one ran
+    # user + system seconds of every process (median run): less moved by a busy machine
+    cpu: float = 0.0
     note: str = ""
     failed: bool = False
 
@@ -97,6 +99,7 @@ class Timing:
     peak_mib: float  # the largest single process, children included
     tree_mib: float  # the whole process tree at once
     indexer_mib: float  # the largest Pagefind process
+    cpu: float = 0.0  # user + system seconds, children included
     stdout: str = ""
 
 
@@ -155,7 +158,7 @@ def _comm(pid: int) -> str:
 def timed(command: list[str], cwd: Path | None = None) -> Timing:
     """Wall seconds and peak memory of one whole process (children included)."""
     if shutil.which("/usr/bin/time"):
-        command = ["/usr/bin/time", "-f", "%e %M", *command]
+        command = ["/usr/bin/time", "-f", "%e %M %U %S", *command]
     started = time.perf_counter()
     process = subprocess.Popen(command, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                text=True)
@@ -167,11 +170,11 @@ def timed(command: list[str], cwd: Path | None = None) -> Timing:
     sampler.join()
     if process.returncode != 0:
         raise RuntimeError(stderr[-2000:])
-    peak = 0.0
+    peak = cpu = 0.0
     if command[0] == "/usr/bin/time":
         last = stderr.strip().splitlines()[-1].split()
-        wall, peak = float(last[0]), int(last[1]) / 1024
-    return Timing(wall, peak, sampler.tree_kib / 1024, sampler.indexer_kib / 1024, stdout)
+        wall, peak, cpu = float(last[0]), int(last[1]) / 1024, float(last[2]) + float(last[3])
+    return Timing(wall, peak, sampler.tree_kib / 1024, sampler.indexer_kib / 1024, cpu, stdout)
 
 
 TRASH = WORK / "trash"
@@ -207,8 +210,9 @@ def newsdigest() -> list[str]:
 
 
 def measure(runs: int, prepare: Callable[[], None], command: list[str],
-            cwd: Path | None = None) -> tuple[float, float, float, float]:
-    """The median wall time of `runs` runs, and the most memory any of them used."""
+            cwd: Path | None = None) -> tuple[float, float, float, float, float]:
+    """The median wall time of `runs` runs, the most memory any of them used, and the median
+    CPU time."""
     timings = []
     for _ in range(runs):
         prepare()
@@ -217,7 +221,8 @@ def measure(runs: int, prepare: Callable[[], None], command: list[str],
         subprocess.run(["sync"], check=False)
         timings.append(timed(command, cwd))
     return (statistics.median(t.wall for t in timings), max(t.peak_mib for t in timings),
-            max(t.tree_mib for t in timings), max(t.indexer_mib for t in timings))
+            max(t.tree_mib for t in timings), max(t.indexer_mib for t in timings),
+            statistics.median(t.cpu for t in timings))
 
 
 def bench_ours(corpus: Path, items: int, runs: int, only: set[str]) -> list[Result]:
@@ -369,23 +374,24 @@ def machine() -> list[str]:
 
 
 def table(results: list[Result]) -> list[str]:
-    lines = ["| tool | case | items | wall s | peak MiB (largest process) | MiB of all processes "
-             "at once | indexer MiB | × Hugo clean | × Pelican clean | target | note |",
-             "|---|---|---:|---:|---:|---:|---:|---:|---:|---|---|"]
+    lines = ["| tool | case | items | wall s | CPU s | peak MiB (largest process) | MiB of all "
+             "processes at once | indexer MiB | × Hugo clean | × Pelican clean | target | note |",
+             "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---|"]
     base = {(r.tool, r.case, r.items): r for r in results if not r.failed}
     for result in results:
         hugo = base.get(("hugo", "clean", result.items))
         pelican = base.get(("pelican", "clean", result.items))
         if result.failed:
             lines.append(f"| {result.tool} | {result.case} | {result.items:,} | FAILED | | | | | "
-                         f"| | {result.note} |")
+                         f"| | | {result.note} |")
             continue
         ratio_h = f"{result.seconds / hugo.seconds:.2f}" if hugo else ""
         ratio_p = f"{result.seconds / pelican.seconds:.2f}" if pelican else ""
         goal = target(result.case, result.items) if result.tool == "newsdigest" else ""
         indexer = f"{result.indexer_mib:.0f}" if result.indexer_mib else ""
         lines.append(f"| {result.tool} | {result.case} | {result.items:,} | "
-                     f"{result.seconds:.2f} | {result.peak_mib:.0f} | {result.tree_mib:.0f} | "
+                     f"{result.seconds:.2f} | {result.cpu:.2f} | {result.peak_mib:.0f} | "
+                     f"{result.tree_mib:.0f} | "
                      f"{indexer} | {ratio_h} | {ratio_p} | {goal} | {result.note} |")
     return lines
 
