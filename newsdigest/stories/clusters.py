@@ -315,7 +315,8 @@ class _Joins:
 def similar_pairs(words: Sequence[Words], window: float) -> list[tuple[float, int, int]]:
     """(similarity, i, j) of the pairs of items worth comparing, most similar first: of
     different outlets, neither alone, within `window` seconds, sharing one of their rarest
-    words. Similarity is 0 for titles with numbers that share none ("GPT-4" / "GPT-5")."""
+    words. Two items that each name a number in the title the other lacks ("GPT-4" /
+    "GPT-5") are no pair."""
     count = len(words)
     frequency: Counter[str] = Counter()
     for w in words:
