@@ -167,6 +167,16 @@ def test_a_cluster_shows_once_by_its_lead_with_more_coverage(built):
     assert moved_to(site, "news/2026/11/12/eu-reuters/") == "/news/2026/11/12/eu-politico/"
 
 
+def test_the_json_api_lists_a_cluster_once_with_its_coverage(built):
+    site, _ = built
+    items = json.loads((site.public / "api/news/index.json").read_text())["items"]
+    (lead,) = [i for i in items if i["url"].endswith(LEAD)]
+    assert [c["provider"] for c in lead["coverage"]] == [
+        "The Verge", "Financial Times", "Bloomberg", "Wired"]
+    assert lead["coverage"][0]["url"] == "https://theverge.example/lumora"
+    assert not [i for i in items if i["title"] == "Lumora acquired by Nvidia in $2 billion deal"]
+
+
 def test_feeds_and_editions_show_a_cluster_once(built):
     site, _ = built
     feed = feedparser.parse((site.public / "feed.xml").read_bytes())

@@ -72,6 +72,9 @@ def story_json(story: Story, config: SiteConfig) -> dict[str, Any]:
         "discussion": [{"site": d.site, "url": d.url} for d in item.discussion_links],
         "price": item.price or None,
         "bodyHtml": item.body_html or None,
+        # The other outlets of a story shown once (a cluster, or merged duplicates).
+        "coverage": [{"title": c.title, "url": c.url, "provider": c.provider}
+                     for c in story.also],
         "related": [{"title": r.title, "url": r.url, "provider": r.provider,
                      "publishedDateTime": r.published_at.isoformat() if r.published_at
                      else None} for r in item.related],
