@@ -17,6 +17,11 @@ from newsdigest.cli import main
 REPO = Path(__file__).resolve().parent.parent
 SEED = REPO / "content" / "000_0d84c82fd133e02b.txt"  # the pipeline's own example, as shipped
 SAMPLE_PARTS = ("content", "site.toml", "templates", "static")
+# Markdown that Python-Markdown cannot render: it nests past Python's recursion limit, and it
+# takes seconds (quadratic time). Python-Markdown 3.11.4 renders `* ` x 600 and `[` x 20000
+# that 3.11.3 could not; these two still fail on both.
+DEEPLY_NESTED = '<div markdown="1">\n' * 500 + "x\n" + "</div>\n" * 500
+SLOW_MARKDOWN = "[" * 10000 + "](" * 10000
 
 
 def copy_sample(root: Path) -> Path:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import item
+from conftest import DEEPLY_NESTED, item
 
 SETTINGS = '[site]\ntitle = "Bad"\nbase_url = "https://bad.example/"\n'
 GOOD = item("Good story", "2026-10-01T10:00:00Z", "https://example.com/good")
@@ -67,7 +67,7 @@ SKIPPED = [
      "from 1900 to 2999)"),
     ("year 1", header(BASE[0], "publishedDateTime: 0001-01-01", BASE[2]),
      "x.md:3: publishedDateTime: date out of range (0001-01-01)"),
-    ("body nested too deeply", header(*BASE) + "* " * 600 + "x\n",
+    ("body nested too deeply", header(*BASE) + DEEPLY_NESTED,
      "x.md: body: Markdown nests too deeply to render"),
 ]
 BAD_URLS = ["javascript:alert(1)", "JaVaScRiPt:alert(1)", "\\x01javascript:alert(1)",

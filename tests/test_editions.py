@@ -10,6 +10,7 @@ import feedparser
 import jsonschema
 import pytest
 from browser import browser_fixture, serve_folder  # noqa: F401 - provides `browser`
+from conftest import DEEPLY_NESTED
 from test_feeds import JSON_FEED_SCHEMA
 
 from newsdigest.cli import main
@@ -249,7 +250,7 @@ def test_editors_note_introduces_its_edition_and_is_not_a_news_item(make_site, c
 def test_an_editors_note_markdown_cannot_render_is_a_warning_not_a_traceback(make_site,
                                                                             capsys):
     # Python-Markdown raises RecursionError on deep nesting (and other errors on odd input).
-    site = make_site({**WEEK, "content/digests/2026-W46.md": "* " * 600 + "x\n"}, SETTINGS)
+    site = make_site({**WEEK, "content/digests/2026-W46.md": DEEPLY_NESTED}, SETTINGS)
     assert site.build("--no-search") == 0
     err = capsys.readouterr().err
     assert "digests/2026-W46.md: cannot be rendered" in err or \

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from conftest import item
+from conftest import DEEPLY_NESTED, SLOW_MARKDOWN, item
 
 SETTINGS = """\
 [site]
@@ -65,7 +65,7 @@ def test_bad_rules_are_reported_together(make_site, capsys):
 
 
 def test_a_pathological_body_costs_seconds_not_minutes(make_site, capsys):
-    hostile = "[" * 20000 + "]" * 20000  # minutes in Python-Markdown without a budget
+    hostile = SLOW_MARKDOWN  # a minute in Python-Markdown without a budget
     site = make_site({
         "content/hostile.md": item("Hostile", "2026-10-01T10:00:00Z", "https://e.com/h",
                                    body=hostile),
@@ -110,7 +110,7 @@ def test_a_body_that_fails_to_render_changes_no_other_item(make_site, tmp_path):
         "content/c-plain.md": item("Plain", "2026-10-03T10:00:00Z", "https://e.com/c",
                                    body="First.\n\n- a list\n- of two\n"),
     }
-    bad = item("Nested", "2026-10-01T10:00:00Z", "https://e.com/a", body="* " * 600 + "x\n")
+    bad = item("Nested", "2026-10-01T10:00:00Z", "https://e.com/a", body=DEEPLY_NESTED)
     site = make_site({**others, "content/a-nested.md": bad},
                      '[site]\nbase_url = "https://l.example/"\n')
     assert site.build("--skip-invalid", "--no-search") == 0
