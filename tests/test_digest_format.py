@@ -366,3 +366,14 @@ def test_ingest_fills_reading_minutes_when_the_feed_has_the_full_text(make_site,
         data = yaml.safe_load(path.read_text().split("---\n")[1])
         found[data["title"]] = data.get("readingMinutes")
     assert found == {"Full text entry": 6, "Teaser entry": None}
+
+
+def test_reading_time_counts_a_page_whose_head_has_no_end_tag() -> None:
+    # </head> is optional in HTML: <body> (or any tag a head cannot hold) ends the head, and
+    # the article's words after it are counted, not skipped as the head's.
+    from newsdigest.ingest.page import page_facts
+
+    words = " ".join(["word"] * 460)
+    for body in (f"<body><article><p>{words}</p></article>", f"<p>{words}</p>"):
+        page = f'<!doctype html><html><head><meta charset="utf-8"><title>T</title>{body}'
+        assert page_facts(page, "https://lab.example/a").reading_minutes == 2

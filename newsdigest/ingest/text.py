@@ -68,6 +68,8 @@ _WORD = re.compile(r"\w+")
 _CHROME = {"nav", "header", "footer", "aside", "form", "button", "select", "svg", "menu",
            "dialog"}
 _CONTAINERS = ("article", "main")
+# What a <head> holds: any other start tag ends it, as in a browser (</head> is optional).
+_HEAD_CONTENT = {"meta", "link", "title", "style", "script", "noscript", "base", "template"}
 
 
 class _MainText(HTMLParser):
@@ -82,6 +84,8 @@ class _MainText(HTMLParser):
         self.found: dict[str, list[int]] = {"article": [], "main": []}
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if self.skipped[-1:] == ["head"] and tag not in _HEAD_CONTENT:
+            self.skipped.pop()  # <body> or text's first tag: the head ended without </head>
         if tag in _INVISIBLE or tag in _CHROME:
             self.skipped.append(tag)
         elif tag in _CONTAINERS and not self.skipped:
