@@ -170,3 +170,16 @@ def test_an_edit_and_a_settings_change_rebuild_exactly_what_a_clean_build_makes(
     assert warm.keys() == clean.keys()
     assert [path for path in warm if warm[path] != clean[path]] == []
     assert not any(path.startswith("digest/topic/language/") for path in warm)
+
+
+def test_digest_topic_takes_the_topics_name_or_slug_as_the_build_does(make_site, capsys):
+    # topic_editions matches a topic by name or slug; --topic finds those editions either way.
+    story = news("Cameras read signs at night", "2026-11-10T09:00:00Z",
+                 "https://cv.example/signs", 70, 0, ("Computer Vision",))
+    for named, asked in (("computer-vision", "Computer Vision"),
+                         ("Computer Vision", "computer-vision")):
+        site = make_site({"content/cv.md": story},
+                         SETTINGS + f'topic_editions = ["{named}"]\n')
+        assert main(["digest", "--config", str(site.root / "site.toml"),
+                     "--topic", asked]) == 0, capsys.readouterr().err
+        assert "Cameras read signs at night" in capsys.readouterr().out

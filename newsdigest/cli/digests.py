@@ -7,6 +7,7 @@ import sys
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
+from newsdigest import urls
 from newsdigest.errors import EXIT_OK, NewsdigestError, UsageError
 
 if TYPE_CHECKING:
@@ -79,7 +80,9 @@ def _check_topic(topic: str, kind: str | None, named: tuple[str, ...]) -> None:
     """--topic names one of topic_editions (only those have the web page an email links)."""
     if kind == "daily":
         raise UsageError("--daily: a topic's editions are weekly (leave out --daily)")
-    if topic.casefold() not in {name.casefold() for name in named}:
+    # A name or a slug, as the build matches topic_editions to topics (editions.edition_topics).
+    if topic.casefold() not in {name.casefold() for name in named} and urls.slugify(topic) \
+            not in {urls.slugify(name) for name in named}:
         import difflib
 
         near = difflib.get_close_matches(topic.casefold(), [n.casefold() for n in named], n=1)
@@ -92,7 +95,8 @@ def _check_topic(topic: str, kind: str | None, named: tuple[str, ...]) -> None:
 
 def _topic_editions(topic: str, made: list[TopicSeries]) -> list[Edition]:
     for series in made:
-        if topic.casefold() in (series.topic.name.casefold(), series.topic.slug):
+        if topic.casefold() == series.topic.name.casefold() \
+                or urls.slugify(topic) == series.topic.slug:
             return list(series.editions)
     raise NewsdigestError(f"--topic: no topic {topic!r} on the site: no published item has it")
 
