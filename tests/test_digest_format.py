@@ -377,3 +377,14 @@ def test_reading_time_counts_a_page_whose_head_has_no_end_tag() -> None:
     for body in (f"<body><article><p>{words}</p></article>", f"<p>{words}</p>"):
         page = f'<!doctype html><html><head><meta charset="utf-8"><title>T</title>{body}'
         assert page_facts(page, "https://lab.example/a").reading_minutes == 2
+
+
+def test_reading_time_counts_a_page_wrapped_in_one_form() -> None:
+    # ASP.NET WebForms pages put the whole page, article and all, inside <form>.
+    from newsdigest.ingest.page import page_facts
+
+    words = " ".join(["word"] * 460)
+    for body in (f"<nav>Home News</nav><article><p>{words}</p></article>",
+                 f"<div id=content><p>{words}</p></div><button>Search</button>"):
+        page = f'<html><head><title>T</title></head><body><form id="aspnetForm">{body}</form>'
+        assert page_facts(page, "https://lab.example/a").reading_minutes == 2

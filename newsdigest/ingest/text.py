@@ -64,9 +64,9 @@ WORDS_PER_MINUTE = 230
 MIN_READING_WORDS = 100
 MAX_READING_MINUTES = 600  # as the item format accepts (content/model.py)
 _WORD = re.compile(r"\w+")
-# Around the text, not of it: menus, headers and footers, sidebars, forms.
-_CHROME = {"nav", "header", "footer", "aside", "form", "button", "select", "svg", "menu",
-           "dialog"}
+# Around the text, not of it: menus, headers and footers, sidebars, forms' controls. Not
+# <form> itself: ASP.NET WebForms pages wrap the whole page, article and all, in one.
+_CHROME = {"nav", "header", "footer", "aside", "button", "select", "svg", "menu", "dialog"}
 _CONTAINERS = ("article", "main")
 # What a <head> holds: any other start tag ends it, as in a browser (</head> is optional).
 _HEAD_CONTENT = {"meta", "link", "title", "style", "script", "noscript", "base", "template"}
