@@ -388,3 +388,14 @@ def test_reading_time_counts_a_page_wrapped_in_one_form() -> None:
                  f"<div id=content><p>{words}</p></div><button>Search</button>"):
         page = f'<html><head><title>T</title></head><body><form id="aspnetForm">{body}</form>'
         assert page_facts(page, "https://lab.example/a").reading_minutes == 2
+
+
+def test_reading_time_of_a_paywalled_page_takes_its_word_count_written_as_text() -> None:
+    from newsdigest.ingest.page import page_facts
+
+    for count in ('1150', '"1150"', '" 1150 "'):
+        page = ('<html><head><script type="application/ld+json">{"@type": "NewsArticle", '
+                f'"wordCount": {count}}}</script></head><body><p>Subscribe to read on.</p>')
+        assert page_facts(page, "https://lab.example/a").reading_minutes == 5
+    page = page.replace('" 1150 "', '"about 1150"')
+    assert page_facts(page, "https://lab.example/a").reading_minutes is None

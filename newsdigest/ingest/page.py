@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -136,7 +137,10 @@ def page_facts(html: str, page_url: str) -> PageFacts:
     # The page's own text first; a page that shows too little of it (a paywall) may still
     # say how long it is in its JSON-LD.
     words = main_text_words(html)
+    # A number, or its digits as text as some sites write it ("wordCount": "1150").
     declared = article.get("wordCount")
+    if isinstance(declared, str) and re.fullmatch(r"\s*\d{1,7}\s*", declared):
+        declared = int(declared)
     if words < MIN_READING_WORDS and isinstance(declared, int) and not isinstance(declared, bool):
         words = declared
     facts.reading_minutes = reading_minutes(words)
