@@ -12,6 +12,8 @@ MAX_SLUG = 80
 _SYMBOLS = {"+": " plus ", "#": " sharp ", "&": " and ", "@": " at ", "%": " percent "}
 _NOT_SLUG = re.compile(r"[^a-z0-9]+")
 _LEADING_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}[-_]?")
+# A DNS host name, lower case, with a top-level domain of letters (as urlsplit gives it).
+DOMAIN = re.compile(r"(?=.{1,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}")
 
 
 def slugify(text: str, fallback_prefix: str = "t") -> str:

@@ -108,6 +108,13 @@ def test_a_sites_own_headers_file_is_copied_as_it_is(make_site):
      'subscribe.username: not read by provider = "form" (it reads action)'),
     ('action = "https://f.example/x"', "subscribe.action: not read without a provider"),
     ('provider = "form"\naction = 3', "subscribe.action: expected text, got int"),
+    # the host goes into the CSP's form-action: no second source, no second directive
+    ('provider = "form"\naction = "https://forms.example.net;report-uri https://x.example/"',
+     "subscribe.action: not a host name"),
+    ('provider = "form"\naction = "https://forms.example net/f"',
+     "subscribe.action: not a host name"),
+    ('provider = "listmonk"\nurl = "https://lists.example.org\'"\n'
+     f'list = "{LIST_ID}"', "subscribe.url: not a host name"),
 ])
 def test_bad_settings_are_one_located_line_each(make_site, capsys, settings, expected):
     site = make_site(ITEMS, SITE + f"[subscribe]\n{settings}\n")

@@ -12,6 +12,8 @@ from dataclasses import dataclass, fields
 from typing import Any
 from urllib.parse import parse_qsl, quote, urlsplit
 
+from newsdigest.urls import DOMAIN
+
 PROVIDERS = ("buttondown", "listmonk", "mailchimp", "form")
 # The settings each provider reads; any other one given is a mistake worth saying.
 _NEEDS = {"buttondown": ("username",), "listmonk": ("url", "list"),
@@ -43,9 +45,10 @@ class SubscribeForm:
 
     @property
     def origin(self) -> str:
-        """The one origin the pages' CSP allows forms to post to."""
+        """The one origin the pages' CSP allows forms to post to (its host checked by
+        parse_subscribe: a space or a ';' in it would add a source or a directive)."""
         parts = urlsplit(self.action)
-        return f"https://{parts.netloc.lower()}"
+        return f"https://{parts.hostname}" + (f":{parts.port}" if parts.port else "")
 
 
 def subscribe_form(settings: SubscribeSettings) -> SubscribeForm | None:
@@ -146,6 +149,10 @@ def _check_https(url: str, setting: str, what: str, problems: list[str], *,
         return False
     if parts.username is not None or parts.password is not None:
         return False  # site.toml's credential check says it (without quoting the URL)
+    if not DOMAIN.fullmatch(parts.hostname):
+        problems.append(f"{setting}: not a host name (letters, digits, - and . only; "
+                        f"the pages' Content-Security-Policy names it): {what}")
+        return False
     if (parts.query and not query_ok) or parts.fragment or (parts.path.strip("/")
                                                              and not path_ok):
         problems.append(f"{setting}: expected {what}, without a query or fragment")
