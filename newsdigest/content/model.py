@@ -22,7 +22,7 @@ from newsdigest.content.markup import (
     render_body,
 )
 from newsdigest.errors import Problem
-from newsdigest.urls import item_slug
+from newsdigest.urls import DOMAIN, item_slug
 
 MAX_DIMENSION = 10_000
 MAX_RELATED = 20
@@ -65,7 +65,6 @@ _FIELDS = _fields((
 _KNOWN_FIELDS = _FIELDS.names
 DIGEST_RULES = ("pin", "skip")  # front matter `digest:`: always in its editions, or never
 _DURATION = re.compile(r"P(?:(\d+)D)?T?(?:(\d+)H)?(?:(\d+)M)?(?:(\d+(?:\.\d+)?)S)?")
-_DOMAIN = re.compile(r"(?=.{1,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}")
 
 
 @dataclass
@@ -657,7 +656,7 @@ def _provider(check: _Checker, value: Any, url: str | None, source: str) -> Prov
         check.warn("provider.name", "missing; the source's host name is shown")
         name = host or "Unknown source"
     domain = value.get("domain")
-    if not isinstance(domain, str) or not _DOMAIN.fullmatch(domain.strip().lower()):
+    if not isinstance(domain, str) or not DOMAIN.fullmatch(domain.strip().lower()):
         if domain is not None:
             check.warn("provider.domain", f"not a domain name ({str(domain)[:40]!r})")
         domain = host

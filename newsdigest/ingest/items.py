@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -13,11 +12,10 @@ import yaml
 from newsdigest.content.model import check_url
 from newsdigest.ingest.entries import Picture
 from newsdigest.ingest.text import cut_at_word
-from newsdigest.urls import slugify
+from newsdigest.urls import DOMAIN, slugify
 
 # What the build takes as provider.domain (content/model.py): another host (an address, a
 # single label) is left out, and the build shows the link's host.
-_DOMAIN = re.compile(r"(?=.{1,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}")
 MAX_NAME_TRIES = 1000
 # Caps on what a feed may put in one file: the build refuses front matter over 64 KB.
 MAX_TITLE_CHARS = 500
@@ -62,7 +60,7 @@ def item_text(item: NewItem) -> str:
         lines.append(f"featuredContent: {quoted(item.video)}")
     provider = cut_at_word(item.provider or item.domain or "Unknown", MAX_NAME_CHARS)
     lines += ["", "provider:", f"  name: {quoted(provider)}"]
-    if _DOMAIN.fullmatch(item.domain):
+    if DOMAIN.fullmatch(item.domain):
         lines.append(f"  domain: {item.domain}")
     if item.topics:
         lines += ["", "topics:", *[f"  - {quoted(topic)}" for topic in item.topics]]
