@@ -16,6 +16,7 @@ from browser import browser_fixture, serve_folder  # noqa: F401 - provides `brow
 from conftest import item
 
 from newsdigest.build import search
+from newsdigest.errors import NewsdigestError
 
 SETTINGS = """\
 [site]
@@ -150,6 +151,43 @@ def test_an_edit_indexes_only_the_changed_pages_until_there_are_many(make_site, 
     site.build()
     assert (whole / "pagefind-entry.json").stat().st_mtime_ns != stamp
     assert entry(whole)["languages"]["en"]["page_count"] == 1
+    assert (recent / "replaced.json").read_text() == "[]"
+
+
+def test_a_build_stopped_between_swapping_an_index_and_its_record_is_not_trusted(
+        make_site, monkeypatch):
+    """The record names what the indexes on disk hold: a build stopped after an index was
+    swapped in but before the record was written must not leave the next build trusting the
+    old record (a page in both indexes, or a recent index that no longer matches)."""
+    site = make_site(files(), SETTINGS)
+    assert site.build() == 0
+    recent = site.public / "pagefind-recent"
+    real_write_recent, real_write_record = search._write_recent, search._write_record
+
+    def stopped(*args):
+        raise NewsdigestError("killed")
+
+    # 1. stopped after the whole index (with a new page) is in, before the recent one
+    (site.root / "content/2026-10-03-new.md").write_text(item(
+        "Quantum annealers", "2026-10-03T10:00:00Z", "https://example.com/q", ("AI Hardware",)))
+    monkeypatch.setattr(search, "MOST_RECENT", 0)
+    monkeypatch.setattr(search, "_write_recent", stopped)
+    assert site.build() != 0
+    monkeypatch.setattr(search, "MOST_RECENT", 300)
+    monkeypatch.setattr(search, "_write_recent", real_write_recent)
+    assert site.build() == 0
+    # the whole index made again, not the new page indexed a second time in the recent one
+    assert (recent / "pagefind.js").read_text() == "export {};\n"
+    # 2. stopped after the recent index (with an edit) is in, then the edit undone
+    robots = site.root / "content/2026-10-02-robots.md"
+    before = robots.read_text()
+    robots.write_text(before.replace("tactile", "capacitive"))
+    monkeypatch.setattr(search, "_write_record", stopped)
+    assert site.build() != 0
+    monkeypatch.setattr(search, "_write_record", real_write_record)
+    robots.write_text(before)
+    assert site.build() == 0
+    assert (recent / "pagefind.js").read_text() == "export {};\n"  # not the edited page
     assert (recent / "replaced.json").read_text() == "[]"
 
 

@@ -188,11 +188,13 @@ def update_index(output_dir: Path, record_file: Path | None, found: Records,
             now = fingerprint([(path, keys[path]) for path in changed], replaced, found.facets)
             if now == recent_print and (output_dir / RECENT / REPLACED).exists():
                 return False
+            _forget_record(record_file)
             _swap_in(output_dir / RECENT, partial(_write_recent, [
                 partial(found.make, path) for path in changed], language, replaced,
                 found.facets))
             _write_record(record_file, now_epoch, indexed, now)
             return True
+    _forget_record(record_file)
     _swap_in(output_dir / FOLDER, partial(_write_whole, [
         partial(found.make, path) for path in sorted(found.keys)], language))
     _swap_in(output_dir / RECENT, partial(_write_recent, [], language, [], found.facets))
@@ -402,6 +404,15 @@ def _read_record(record_file: Path) -> tuple[str, dict[str, str], str] | None:
             return made_with, indexed, recent
         case _:
             return None
+
+
+def _forget_record(record_file: Path | None) -> None:
+    """Before an index is swapped in: the record names what the indexes on disk hold, and a
+    build stopped before it writes the new one must leave the next build none to trust (else
+    it indexes again what the new whole index has, or keeps a recent index made for an edit
+    since undone); with none, the next build makes the whole index."""
+    if record_file is not None:
+        record_file.unlink(missing_ok=True)
 
 
 def _write_record(record_file: Path | None, made_with: str, indexed: dict[str, str],
