@@ -6,6 +6,7 @@ import asyncio
 import base64
 import json
 import os
+import shutil
 import stat
 import time
 from collections.abc import Iterator
@@ -75,6 +76,19 @@ def test_no_search_flag_and_unchanged_pages_skip_indexing(make_site):
     stamp = (site.public / "pagefind" / "shards.json").stat().st_mtime_ns
     site.build()
     assert (site.public / "pagefind" / "shards.json").stat().st_mtime_ns == stamp
+
+
+def test_an_index_folder_deleted_behind_its_back_is_made_again(make_site):
+    site = make_site(files(), SETTINGS)
+    site.build()
+    robots = site.root / "content/2026-10-02-robots.md"
+    robots.write_text(robots.read_text().replace("tactile", "capacitive"))
+    site.build()  # the edit in the recent index, which leaves out the whole one's entry
+    for gone in ("pagefind-recent", "pagefind/0"):
+        shutil.rmtree(site.public / gone)
+        assert site.build() == 0  # no input changed
+        assert (site.public / gone / "pagefind.js").exists(), gone
+        assert (site.public / "pagefind-recent/replaced.json").exists()
 
 
 def test_the_index_folder_is_readable_like_a_new_folder(make_site):

@@ -170,7 +170,18 @@ def epoch(language: str) -> str:
 
 
 def index_exists(output_dir: Path) -> bool:
-    return (output_dir / FOLDER / SHARDS).exists()
+    """Both indexes are on disk, every shard too: a build with no input changed makes them
+    again when one was deleted behind its back (the search page would miss it, or show the
+    whole index's out-of-date entries without the recent one)."""
+    try:
+        shards = json.loads((output_dir / FOLDER / SHARDS).read_bytes())
+    except (OSError, ValueError):
+        return False
+    if not isinstance(shards, list):
+        return False
+    return all((output_dir / FOLDER / str(shard) / "pagefind.js").exists() for shard in shards) \
+        and (output_dir / RECENT / REPLACED).exists() \
+        and (output_dir / RECENT / "pagefind.js").exists()
 
 
 def update_index(output_dir: Path, record_file: Path | None, found: Records,
