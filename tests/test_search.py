@@ -91,6 +91,20 @@ def test_an_index_folder_deleted_behind_its_back_is_made_again(make_site):
         assert (site.public / "pagefind-recent/replaced.json").exists()
 
 
+@pytest.mark.parametrize("name", ["pagefind/extra.txt", "pagefind-recent"])
+def test_a_static_file_where_the_index_goes_is_refused_in_one_line(make_site, capsys, name):
+    """The index folders are swapped in whole: a site file in them was thrown away when the
+    index was made and put back by the next build (warm != clean), or failed with a traceback."""
+    site = make_site(files(), SETTINGS)
+    site.write(f"static/{name}", "mine\n")
+    assert site.build() == 2
+    err = capsys.readouterr().err
+    assert f"static/{name}: the search index is written there" in err
+    assert "Traceback" not in err and len(err.strip().splitlines()) == 1
+    assert site.build("--no-search") == 0  # no index: the file is the site's to place
+    assert (site.public / name).read_text() == "mine\n"
+
+
 def test_the_index_folder_is_readable_like_a_new_folder(make_site):
     # It is made in a private (0700) temporary folder and swapped in: a web server reading
     # the site as another user must be able to enter it, or search breaks.

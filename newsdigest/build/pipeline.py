@@ -100,6 +100,8 @@ def _build_checked(config: SiteConfig, options: BuildOptions, progress: Progress
     gathered, kept = _gather_or_patch(config, options, sources, now, progress, warm)
     try:
         plan = plan_site(config, options, now, sources.discovery, gathered)
+        if options.search:
+            search.refuse_clashes(plan.outputs, config.static_dir.name)
         if config.rules.strict and plan.warnings:  # [build] strict: a warning fails the build
             raise ContentInvalid(plan.warnings, skippable=False)
         written, explanations = _write(config, options, plan, gathered, progress, disk)

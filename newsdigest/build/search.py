@@ -24,7 +24,7 @@ import pickle
 import re
 import shutil
 import threading
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import Callable, Coroutine, Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from importlib import metadata
@@ -32,8 +32,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from newsdigest.build.output import make_staging, rename_exchange
-from newsdigest.errors import NewsdigestError
+from newsdigest.errors import NewsdigestError, OutputRefused
 from newsdigest.fingerprint import CODE, fingerprint
+from newsdigest.outputs import Output
 from newsdigest.render.pages import PageSpec
 from newsdigest.store import load_pickle, save_atomic
 from newsdigest.stories.grouping import Story, Topic, TopicRef
@@ -167,6 +168,16 @@ def epoch(language: str) -> str:
     except metadata.PackageNotFoundError:
         version = ""
     return fingerprint(CODE, version, language)
+
+
+def refuse_clashes(outputs: Iterable[Output], static_name: str) -> None:
+    """A site file where the indexes go is refused: their folders are swapped in whole, so it
+    was thrown away each time an index was made and put back by the next build."""
+    for out in outputs:
+        if out.path.startswith((FOLDER + "/", RECENT + "/")) or out.path in (FOLDER, RECENT):
+            where = f"{static_name}/{out.path}" if out.copy_from is not None else out.path
+            raise OutputRefused(f"{where}: the search index is written there ({FOLDER}/ and "
+                                f"{RECENT}/); move the file, or build with --no-search")
 
 
 def index_exists(output_dir: Path) -> bool:
