@@ -7,6 +7,7 @@ from html.parser import HTMLParser
 from urllib.parse import parse_qs, parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 
 from newsdigest.content.markup import sanitize
+from newsdigest.content.model import MAX_READING_MINUTES
 
 MAX_DIMENSION = 20000  # as the item format accepts (content/model.py)
 _SPACE = re.compile(r"\s+")
@@ -62,7 +63,6 @@ def _parsed(markup: str) -> _Text:
 # teaser): then no reading time is given rather than a wrong one.
 WORDS_PER_MINUTE = 230
 MIN_READING_WORDS = 100
-MAX_READING_MINUTES = 600  # as the item format accepts (content/model.py)
 _WORD = re.compile(r"\w+")
 # Around the text, not of it: menus, headers and footers, sidebars, forms' controls. Not
 # <form> itself: ASP.NET WebForms pages wrap the whole page, article and all, in one.
