@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from newsdigest import urls
+from newsdigest.config.rules import closest_name
 from newsdigest.errors import EXIT_OK, NewsdigestError, UsageError
 
 if TYPE_CHECKING:
@@ -83,11 +84,8 @@ def _check_topic(topic: str, kind: str | None, named: tuple[str, ...]) -> None:
     # A name or a slug, as the build matches topic_editions to topics (editions.edition_topics).
     if topic.casefold() not in {name.casefold() for name in named} and urls.slugify(topic) \
             not in {urls.slugify(name) for name in named}:
-        import difflib
-
-        near = difflib.get_close_matches(topic.casefold(), [n.casefold() for n in named], n=1)
-        hint = next((f'; did you mean "{n}"?' for n in named if near and n.casefold() == near[0]),
-                    "")
+        near = closest_name(topic, named)
+        hint = f'; did you mean "{near}"?' if near else ""
         raise UsageError(f"--topic: {topic!r} has no editions of its own: add it to "
                          f"digest.topic_editions in site.toml (it names "
                          f"{', '.join(repr(n) for n in named) or 'none'}){hint}")

@@ -5,6 +5,7 @@ Settings of `[build]` and `[site]` in site.toml; the content stage applies them.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -34,6 +35,17 @@ class ContentRules:
         # Built once per process, on first use: hashing the rules for a cache would cost a walk
         # of every declared topic per item.
         return NearNames(self.declared_topics)
+
+
+def closest_name(name: str, names: Iterable[str]) -> str:
+    """The one of `names` (as written there) most like `name`, letter case aside, if it is
+    at least 60% alike (difflib's ratio); else ''. For the "did you mean" of a misspelt
+    field, kind or topic."""
+    import difflib  # only a mistake needs it
+
+    by_case = {known.casefold(): known for known in sorted(names)}
+    match = difflib.get_close_matches(name.casefold(), by_case, n=1, cutoff=0.6)
+    return by_case[match[0]] if match else ""
 
 
 class NearNames:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 import math
 import re
 from dataclasses import dataclass, replace
@@ -11,7 +10,7 @@ from functools import lru_cache
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from newsdigest.config.rules import ContentRules, NearNames
+from newsdigest.config.rules import ContentRules, NearNames, closest_name
 from newsdigest.content.dedupe import story_keys
 from newsdigest.content.files import RawItem
 from newsdigest.content.item import KINDS, SPONSOR, Image, Item, Provider, Related
@@ -95,7 +94,7 @@ class _Checker:
             for key in data:
                 if key not in known.names:
                     name = f"{path}.{key}" if path else str(key)
-                    near = _nearest_field(str(key), known.names)
+                    near = closest_name(str(key), known.names)
                     self.warn(name, f"unknown field; did you mean {path + '.' if path else ''}"
                                     f"{near}?" if near else "unknown field; ignored")
         for key, inner in known.nested:
@@ -109,12 +108,6 @@ class _Checker:
                 for index, entry in enumerate(entries):
                     if isinstance(entry, dict):
                         self.unknown_fields(entry, inner, f"{name}[{index}]")
-
-
-def _nearest_field(name: str, known: frozenset[str]) -> str:
-    by_case = {known_name.casefold(): known_name for known_name in sorted(known)}
-    match = difflib.get_close_matches(name.casefold(), by_case, n=1, cutoff=0.6)
-    return by_case[match[0]] if match else ""
 
 
 @dataclass(frozen=True)
@@ -540,13 +533,13 @@ def _kind(check: _Checker, data: dict[str, Any]) -> str:
     kind = _squash(_text(check, data, "kind")).lower()
     if not kind or kind in KINDS:
         return kind
-    near = difflib.get_close_matches(kind, KINDS, n=1, cutoff=0.6)
-    if (near and near[0] == SPONSOR) or SPONSOR in kind or "advert" in kind:
+    near = closest_name(kind, KINDS)
+    if near == SPONSOR or SPONSOR in kind or "advert" in kind:
         check.error("kind", f"unknown kind {kind[:40]!r}",
                     "write kind: sponsor for paid content: it is labelled Sponsored")
         return ""
     check.warn("kind", f"unknown kind {kind[:40]!r}; ignored",
-               f"did you mean {near[0]}?" if near else f"one of {', '.join(KINDS)}")
+               f"did you mean {near}?" if near else f"one of {', '.join(KINDS)}")
     return ""
 
 

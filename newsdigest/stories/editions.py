@@ -6,7 +6,6 @@ site's time zone, a curation score, selection under the caps and rules, sections
 
 from __future__ import annotations
 
-import difflib
 import re
 from collections import defaultdict
 from dataclasses import dataclass, replace
@@ -15,6 +14,7 @@ from functools import cached_property
 
 from newsdigest import urls
 from newsdigest.config.digest import DigestSettings
+from newsdigest.config.rules import closest_name
 from newsdigest.config.site import SiteConfig
 from newsdigest.content.files import Discovery, SourceFile, decode, parse
 from newsdigest.content.markup import RenderTimeout, render_body
@@ -421,12 +421,8 @@ def unknown_edition_topics(index: SiteIndex, config: SiteConfig) -> list[Problem
     names = sorted({t.name for t in index.topics} | set(config.rules.declared_topics))
     warnings = []
     for name in edition_topics(index, config.digest)[1]:
-        nearest = difflib.get_close_matches(name, names, n=1, cutoff=0.6) or \
-            difflib.get_close_matches(name.casefold(), [n.casefold() for n in names], n=1)
-        hint = ""
-        if nearest:
-            match = next(n for n in names if n.casefold() == nearest[0].casefold())
-            hint = f'did you mean "{match}"?'
+        nearest = closest_name(name, names)
+        hint = f'did you mean "{nearest}"?' if nearest else ""
         warnings.append(Problem("site.toml", None, "digest.topic_editions",
                                 f'no topic "{name}" on the site: it gets no editions', hint))
     return warnings
