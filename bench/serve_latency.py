@@ -226,7 +226,7 @@ def timed_item_edits(server: Server, site: Path, edits: int) -> dict[str, list[f
 
 
 def timed_css_edits(server: Server, site: Path, edits: int) -> list[float]:
-    from newsdigest.render.theme import default_theme_dir
+    from newsdigest.render import default_theme_dir
 
     stylesheet = site / "static" / "css" / "site.css"
     existed = stylesheet.exists()

@@ -201,7 +201,8 @@ def item_sources(output_dir: Path) -> list[tuple[str, str]]:
 def source_files(config: SiteConfig) -> dict[str, list[str]]:
     """The content files that give each source URL (as the build reads them, drafts too),
     shown from the current folder when below it: the files an editor fixes."""
-    from newsdigest.build.gather import find_sources, gather
+    from newsdigest.build.discover import find_sources
+    from newsdigest.build.gather import gather
     from newsdigest.build.options import BuildOptions
 
     if not config.content_dir.is_dir():

@@ -9,6 +9,7 @@ from datetime import datetime
 from pathlib import PurePosixPath
 
 MAX_SLUG = 80
+REPORT_FOLDER = "_report/"  # the curation report, for the editors: linked from no page
 _SYMBOLS = {"+": " plus ", "#": " sharp ", "&": " and ", "@": " at ", "%": " percent "}
 _NOT_SLUG = re.compile(r"[^a-z0-9]+")
 _LEADING_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}[-_]?")

@@ -56,7 +56,7 @@ def test_the_installed_package_builds_a_site_outside_the_repository(unpacked: Pa
     out = run_python(
         "import newsdigest, sys\n"
         "from newsdigest.cli import main\n"
-        "from newsdigest.render.theme import default_theme_dir\n"
+        "from newsdigest.render import default_theme_dir\n"
         "from newsdigest.serve.server import CLIENT_DIR\n"
         "print(newsdigest.__file__)\n"
         "print(default_theme_dir())\n"

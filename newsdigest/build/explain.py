@@ -8,7 +8,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from newsdigest.build import output
-from newsdigest.build.gather import find_sources, gather
+from newsdigest.build.discover import find_sources
+from newsdigest.build.gather import gather
 from newsdigest.build.options import BuildOptions
 from newsdigest.build.output import Manifest
 from newsdigest.build.plan import plan_site

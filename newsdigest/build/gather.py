@@ -8,9 +8,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from newsdigest.build.discover import Sources
 from newsdigest.build.options import BuildOptions, Progress, progress_counter
 from newsdigest.config.site import SiteConfig, settings_fingerprint
-from newsdigest.content.files import Discovery, SourceFile, discover
+from newsdigest.content.files import Discovery, discover
 from newsdigest.content.loading import CacheEntry, LoadSettings, load_items, save_cache
 from newsdigest.errors import ContentInvalid, Problem
 from newsdigest.fingerprint import CODE, fingerprint
@@ -65,20 +66,6 @@ class WarmState:
         settings = LoadSettings.of(config)
         if self.items is not None and self.items_key == settings.key:
             save_cache(config.cache_dir / "items", settings, self.items)
-
-
-@dataclass(frozen=True)
-class Sources:
-    """What the content folder holds: news items, editor's notes and the files items use."""
-
-    discovery: Discovery  # the news items (and what discovering them warned of) and assets
-    notes: list[SourceFile]  # digests/YYYY-MM-DD.md and the like (editions.split_notes)
-    assets: dict[str, Path]  # path in content/ -> file, for local pictures and logos
-
-
-def find_sources(config: SiteConfig) -> Sources:
-    notes, discovery = editions.split_notes(discover(config.content_dir, config.ignore))
-    return Sources(discovery, notes, {a.rel: a.path for a in discovery.assets})
 
 
 def gather(config: SiteConfig, options: BuildOptions, sources: Sources, now: datetime,

@@ -17,19 +17,14 @@ from newsdigest.content.files import Discovery, SourceFile, discover
 from newsdigest.errors import Problem
 from newsdigest.fingerprint import CODE, fingerprint
 from newsdigest.outputs import PHASE_ASSETS, Output, check_one_claim_per_path
-from newsdigest.render import api, edition_pages, feeds, sitemaps
-from newsdigest.render.curation import REPORT_FOLDER, CurationReport, curation_report, page_context
+from newsdigest.render import api, default_theme_dir, edition_pages, feeds, sitemaps
+from newsdigest.render.curation import CurationReport, curation_report, page_context
 from newsdigest.render.fragments import Fragments
 from newsdigest.render.pages import PageSpec, plan_pages
-from newsdigest.render.theme import (
-    Theme,
-    content_security_policy,
-    default_theme_dir,
-    headers_file,
-)
+from newsdigest.render.theme import Theme, content_security_policy, headers_file
 from newsdigest.stories.grouping import SiteIndex, Story
 from newsdigest.stories.sources import source_health
-from newsdigest.urls import file_for
+from newsdigest.urls import REPORT_FOLDER, file_for
 
 PHASE_META = 3
 HEADERS_FILE = "_headers"  # response headers for the hosts that read it (Netlify, Cloudflare)

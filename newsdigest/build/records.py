@@ -7,13 +7,13 @@ from pathlib import Path
 
 from newsdigest import __version__
 from newsdigest.build import output
-from newsdigest.build.gather import Sources
+from newsdigest.build.discover import Sources
 from newsdigest.build.options import BuildOptions
 from newsdigest.build.output import Manifest
 from newsdigest.config.site import SiteConfig, settings_fingerprint
 from newsdigest.content.files import discover
 from newsdigest.fingerprint import PACKAGE, fingerprint
-from newsdigest.render.theme import default_theme_dir
+from newsdigest.render import default_theme_dir
 from newsdigest.stories.sources import CACHE_NAME
 
 

@@ -27,7 +27,6 @@ import threading
 from collections.abc import Callable, Coroutine, Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import partial
-from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -35,12 +34,13 @@ from newsdigest.build.output import make_staging, rename_exchange
 from newsdigest.errors import NewsdigestError, OutputRefused
 from newsdigest.fingerprint import CODE, fingerprint
 from newsdigest.outputs import Output
-from newsdigest.render.pages import PageSpec
 from newsdigest.store import load_pickle, save_atomic
-from newsdigest.stories.grouping import Story, Topic, TopicRef
 
 if TYPE_CHECKING:
     import asyncio
+
+    from newsdigest.render.pages import PageSpec
+    from newsdigest.stories.grouping import Story, Topic, TopicRef
 
 T = TypeVar("T")
 
@@ -163,6 +163,8 @@ def record(story: Story, topic_names: tuple[str, ...]) -> Record:
 def epoch(language: str) -> str:
     """What every record's form depends on besides its own inputs: the code, Pagefind's
     version (its files and their format) and the language the words are split as."""
+    from importlib import metadata  # not on the way of a build that changed nothing
+
     try:
         version = metadata.version("pagefind")
     except metadata.PackageNotFoundError:

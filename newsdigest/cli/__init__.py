@@ -5,19 +5,15 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import importlib
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
 from newsdigest import __version__
-from newsdigest.cli.building import build_command, clean_command, images_command, why_command
 from newsdigest.cli.common import find_site_config
-from newsdigest.cli.digests import digest_command, report_command
-from newsdigest.cli.ingesting import add_command, approve_command, ingest_command
-from newsdigest.cli.publishing import check_command, deploy_command
-from newsdigest.cli.serving import serve_command
 from newsdigest.errors import EXIT_OK, EXIT_USAGE, NewsdigestError
 
 
@@ -37,6 +33,16 @@ def run() -> None:
     with contextlib.suppress(BrokenPipeError):
         sys.stderr.flush()
     os._exit(code)
+
+
+def _command(module: str, name: str) -> Callable[[argparse.Namespace], int]:
+    """A command's function, imported when it runs: a build that finds nothing changed ends
+    in a tenth of a second, and importing what serve, ingest or deploy use would double it."""
+
+    def run(args: argparse.Namespace) -> int:
+        return int(getattr(importlib.import_module(f"newsdigest.cli.{module}"), name)(args))
+
+    return run
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -88,7 +94,7 @@ def _parser() -> argparse.ArgumentParser:
     build.add_argument("--no-report", action="store_true",
                        help="leave the curation report page (_report/) out of the output")
     _offline_option(build)
-    build.set_defaults(run=build_command)
+    build.set_defaults(run=_command("building", "build_command"))
 
     why = commands.add_parser(
         "why", help="say what the next build would do with one page, and why",
@@ -104,7 +110,8 @@ def _parser() -> argparse.ArgumentParser:
     why.add_argument("--no-report", action="store_true", help="as `build --no-report`")
     _offline_option(why)
     # the build options `why` has no use for: the search index makes no page
-    why.set_defaults(run=why_command, no_cache=False, explain=False, jobs=None, no_search=True)
+    why.set_defaults(run=_command("building", "why_command"), no_cache=False, explain=False,
+                     jobs=None, no_search=True)
 
     _serve_parser(commands)
     _digest_parsers(commands)
@@ -124,7 +131,7 @@ def _parser() -> argparse.ArgumentParser:
                        help="with --external: suggest an archived copy for dead sources")
     check.add_argument("--allow-private", action="store_true", help=argparse.SUPPRESS)
     check.add_argument("--allow-loopback", action="store_true", help=argparse.SUPPRESS)
-    check.set_defaults(run=check_command)
+    check.set_defaults(run=_command("publishing", "check_command"))
 
     deploy = commands.add_parser(
         "deploy", help="build, check and deploy the site to a target of site.toml [deploy]",
@@ -136,7 +143,7 @@ def _parser() -> argparse.ArgumentParser:
     deploy.add_argument("--dry-run", action="store_true",
                         help="list what would be added, changed and deleted; change nothing "
                         "(the site is built into the cache, not the output folder)")
-    deploy.set_defaults(run=deploy_command)
+    deploy.set_defaults(run=_command("publishing", "deploy_command"))
 
     _images_parser(commands)
     _ingest_parsers(commands)
@@ -146,7 +153,7 @@ def _parser() -> argparse.ArgumentParser:
     clean.add_argument("--config", type=Path, metavar="FILE", help="site settings (site.toml)")
     clean.add_argument("--cache-dir", type=Path, metavar="DIR", help="cache folder")
     clean.add_argument("--output", action="store_true", help="remove the output folder too")
-    clean.set_defaults(run=clean_command)
+    clean.set_defaults(run=_command("building", "clean_command"))
     return parser
 
 
@@ -172,7 +179,7 @@ def _serve_parser(commands: argparse._SubParsersAction) -> None:
     serve.add_argument("--jobs", type=int, default=None, metavar="N",
                        help="worker processes for large rebuilds (default: all cores)")
     _offline_option(serve)
-    serve.set_defaults(run=serve_command, output=None, base_url=None)
+    serve.set_defaults(run=_command("serving", "serve_command"), output=None, base_url=None)
 
 
 def _offline_option(parser: argparse.ArgumentParser) -> None:
@@ -191,7 +198,7 @@ def _images_parser(commands: argparse._SubParsersAction) -> None:
     images.add_argument("--cache-dir", type=Path, metavar="DIR", help="cache folder")
     images.add_argument("--prune", action="store_true",
                         help="delete cache entries no current item uses")
-    images.set_defaults(run=images_command, output=None, base_url=None)
+    images.set_defaults(run=_command("building", "images_command"), output=None, base_url=None)
 
 
 def _site_options(parser: argparse.ArgumentParser) -> None:
@@ -230,7 +237,7 @@ def _digest_parsers(commands: argparse._SubParsersAction) -> None:
     digest.add_argument("--templates", type=Path, metavar="DIR",
                         help="folder of templates that override the default theme")
     digest.add_argument("--base-url", metavar="URL", help="public URL of the site")
-    digest.set_defaults(run=digest_command, output=None)
+    digest.set_defaults(run=_command("digests", "digest_command"), output=None)
 
     report = commands.add_parser(
         "report", help="print the curation report (duplicates, images, invalid files...)",
@@ -241,7 +248,7 @@ def _digest_parsers(commands: argparse._SubParsersAction) -> None:
                         help="also write the report as an HTML page to FILE")
     report.add_argument("--content", type=Path, metavar="DIR", help="content folder")
     report.add_argument("--config", type=Path, metavar="FILE", help="site settings (site.toml)")
-    report.set_defaults(run=report_command, output=None)
+    report.set_defaults(run=_command("digests", "report_command"), output=None)
 
 
 def _ingest_parsers(commands: argparse._SubParsersAction) -> None:
@@ -261,7 +268,7 @@ def _ingest_parsers(commands: argparse._SubParsersAction) -> None:
     ingest.add_argument("--config", type=Path, metavar="FILE", help="site settings (site.toml)")
     ingest.add_argument("--offline", action="store_true",
                         help="fetch nothing and write nothing (also NEWSDIGEST_OFFLINE=1)")
-    ingest.set_defaults(run=ingest_command, output=None, base_url=None)
+    ingest.set_defaults(run=_command("ingesting", "ingest_command"), output=None, base_url=None)
 
     approve = commands.add_parser(
         "approve", help="publish reviewed drafts (published: true)",
@@ -269,7 +276,7 @@ def _ingest_parsers(commands: argparse._SubParsersAction) -> None:
                     "every other byte of the file stays as it is.")
     approve.add_argument("targets", nargs="+", metavar="FILE|URL")
     approve.add_argument("--config", type=Path, metavar="FILE", help="site settings (site.toml)")
-    approve.set_defaults(run=approve_command, output=None, base_url=None)
+    approve.set_defaults(run=_command("ingesting", "approve_command"), output=None, base_url=None)
 
     add = commands.add_parser(
         "add", help="write an item for one web page, from its own metadata",
@@ -281,7 +288,8 @@ def _ingest_parsers(commands: argparse._SubParsersAction) -> None:
     add.add_argument("--publish", action="store_true",
                      help="write it published (default: a draft)")
     add.add_argument("--config", type=Path, metavar="FILE", help="site settings (site.toml)")
-    add.set_defaults(run=add_command, output=None, base_url=None, offline=False)
+    add.set_defaults(run=_command("ingesting", "add_command"), output=None, base_url=None,
+                     offline=False)
 
 
 def _init_parser(commands: argparse._SubParsersAction) -> None:

@@ -7,15 +7,8 @@ import gc
 import shutil
 import sys
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
 
-from newsdigest.build.explain import why
 from newsdigest.build.pipeline import build_site
-from newsdigest.config.site import load_config
-from newsdigest.errors import EXIT_OK, EXIT_USAGE, NewsdigestError, UsageError
-
-if TYPE_CHECKING:
-    pass
 from newsdigest.cli.common import (
     TerminalProgress,
     build_options,
@@ -25,6 +18,9 @@ from newsdigest.cli.common import (
     reading_options,
     shown_path,
 )
+from newsdigest.config.site import load_config
+from newsdigest.errors import EXIT_OK, EXIT_USAGE, NewsdigestError, UsageError
+from newsdigest.urls import REPORT_FOLDER
 
 
 def build_command(args: argparse.Namespace) -> int:
@@ -43,16 +39,16 @@ def build_command(args: argparse.Namespace) -> int:
               + (", ".join(report.patched[:5]) or "none")
               + (f" and {len(report.patched) - 5} more" if len(report.patched) > 5 else ""))
     print_report(report, config, args.quiet)
-    if report.curation is not None and not args.quiet:
-        from newsdigest.render.curation import REPORT_FOLDER, summary_line
-
+    if report.digest_summary and not args.quiet:
         shown = f" (report: {shown_path(config.output_dir / REPORT_FOLDER)})" if (
             config.digest.report and not args.no_report) else ""
-        print(summary_line(report.curation) + shown)
+        print(report.digest_summary + shown)
     return EXIT_OK
 
 
 def why_command(args: argparse.Namespace) -> int:
+    from newsdigest.build.explain import why
+
     config = content_config(args)
     answer = why(config, build_options(args), args.page)
     print(f"{answer.path}: {answer.verdict}")
@@ -67,7 +63,8 @@ def why_command(args: argparse.Namespace) -> int:
 
 
 def images_command(args: argparse.Namespace) -> int:
-    from newsdigest.build.gather import find_sources, gather
+    from newsdigest.build.discover import find_sources
+    from newsdigest.build.gather import gather
     from newsdigest.images.stage import image_cache_dir, prune
 
     if not args.prune:

@@ -24,7 +24,8 @@ from newsdigest.cli.common import (
 
 
 def digest_command(args: argparse.Namespace) -> int:
-    from newsdigest.build.gather import find_sources, gather
+    from newsdigest.build.discover import find_sources
+    from newsdigest.build.gather import gather
     from newsdigest.render import newsletter
     from newsdigest.render.theme import Theme
     from newsdigest.stories import editions
@@ -100,7 +101,8 @@ def _topic_editions(topic: str, made: list[TopicSeries]) -> list[Edition]:
 
 
 def report_command(args: argparse.Namespace) -> int:
-    from newsdigest.build.gather import find_sources, gather
+    from newsdigest.build.discover import find_sources
+    from newsdigest.build.gather import gather
     from newsdigest.render.curation import curation_report, page_context, text_report
     from newsdigest.render.theme import Theme
     from newsdigest.stories.sources import source_health

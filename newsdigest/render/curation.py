@@ -19,8 +19,8 @@ from newsdigest.render.sitemaps import news_window
 from newsdigest.stories.clusters import Cluster, NearMiss
 from newsdigest.stories.editions import DAILY, WEEKLY, Edition
 from newsdigest.stories.grouping import SiteIndex
+from newsdigest.urls import REPORT_FOLDER
 
-REPORT_FOLDER = "_report/"
 LISTED = 50  # at most this many names per list in the terminal
 
 

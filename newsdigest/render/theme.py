@@ -16,7 +16,7 @@ from newsdigest.config.site import SiteConfig
 from newsdigest.config.subscribe import subscribe_form
 from newsdigest.errors import Problem, TemplateFailure
 from newsdigest.fingerprint import CODE, fingerprint
-from newsdigest.render import structured
+from newsdigest.render import default_theme_dir, structured
 from newsdigest.render.fragments import Fragments
 from newsdigest.render.pages import shorten
 from newsdigest.store import load_pickle, save_atomic
@@ -45,13 +45,6 @@ def headers_file(theme_file: bytes, config: SiteConfig) -> bytes:
     """The theme's _headers (for hosts that read it) with the site's policy in it."""
     return theme_file.replace(CONTENT_SECURITY_POLICY.encode(),
                               content_security_policy(config).encode())
-
-
-def default_theme_dir() -> Path:
-    """The theme shipped in the wheel, or the repository's own folders in a development install."""
-    package = Path(__file__).parent.parent
-    packaged = package / "theme"
-    return packaged if (packaged / "templates").is_dir() else package.parent
 
 
 class _Environment(jinja2.Environment):

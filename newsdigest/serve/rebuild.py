@@ -34,8 +34,9 @@ from newsdigest.content.files import ITEM_SUFFIXES, SourceFile
 from newsdigest.content.item import Item
 from newsdigest.content.loading import LoadSettings, load_one
 from newsdigest.errors import SECRET_FIELDS, ContentInvalid, NewsdigestError
+from newsdigest.render import default_theme_dir
 from newsdigest.render.pages import item_page
-from newsdigest.render.theme import Theme, default_theme_dir
+from newsdigest.render.theme import Theme
 from newsdigest.serve.watcher import Changes, Sources
 from newsdigest.stories.grouping import SiteIndex, Story, make_story
 

@@ -16,13 +16,12 @@ from newsdigest import urls
 from newsdigest.config.digest import DigestSettings
 from newsdigest.config.rules import closest_name
 from newsdigest.config.site import SiteConfig
-from newsdigest.content.files import Discovery, SourceFile, decode, parse
+from newsdigest.content.files import NOTES_FOLDER, SourceFile, decode, parse
 from newsdigest.content.markup import RenderTimeout, render_body
 from newsdigest.errors import Problem
 from newsdigest.fingerprint import plain_repr
 from newsdigest.stories.grouping import SiteIndex, Story, Topic, TopicRef
 
-NOTES_FOLDER = "digests/"  # in the content folder: editor's notes, not news items
 TOPIC_FOLDER = "digest/topic/"  # a topic's weekly editions: digest/topic/<slug>/2026-W46/
 DAILY, WEEKLY = "daily", "weekly"
 _DAY_KEY = re.compile(r"^(\d{4})-(\d{2})-(\d{2})$")
@@ -161,16 +160,6 @@ class EditorNote:
     key: str
     source: str
     html: str
-
-
-def is_note(rel: str) -> bool:
-    return rel.startswith(NOTES_FOLDER)
-
-
-def split_notes(discovery: Discovery) -> tuple[list[SourceFile], Discovery]:
-    """The editor's notes (content/digests/), and the discovery without them: not news items."""
-    notes = [s for s in discovery.items if is_note(s.rel)]
-    return notes, replace(discovery, items=[s for s in discovery.items if not is_note(s.rel)])
 
 
 def load_notes(sources: list[SourceFile], settings: DigestSettings,

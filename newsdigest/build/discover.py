@@ -1,0 +1,27 @@
+"""Step 1 of a build: what the content folder holds, found by names, sizes and times alone.
+
+Light on purpose: a build whose inputs did not change stops after this step, so it must not
+pay for importing the stages after it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from newsdigest.config.site import SiteConfig
+from newsdigest.content.files import Discovery, SourceFile, discover, split_notes
+
+
+@dataclass(frozen=True)
+class Sources:
+    """What the content folder holds: news items, editor's notes and the files items use."""
+
+    discovery: Discovery  # the news items (and what discovering them warned of) and assets
+    notes: list[SourceFile]  # digests/YYYY-MM-DD.md and the like (content.files.split_notes)
+    assets: dict[str, Path]  # path in content/ -> file, for local pictures and logos
+
+
+def find_sources(config: SiteConfig) -> Sources:
+    notes, discovery = split_notes(discover(config.content_dir, config.ignore))
+    return Sources(discovery, notes, {a.rel: a.path for a in discovery.assets})

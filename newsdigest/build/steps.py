@@ -1,0 +1,163 @@
+"""A build after discovery, when an input changed: gather (or patch the kept state), plan,
+write, index and record."""
+
+from __future__ import annotations
+
+import pickle
+import time
+from collections.abc import Callable
+from dataclasses import replace
+from datetime import datetime
+from functools import partial
+from pathlib import Path
+
+from newsdigest.build import kept_state, output, search
+from newsdigest.build.discover import Sources
+from newsdigest.build.explain import explain_outputs, templates_changed
+from newsdigest.build.gather import (
+    GatheredSite,
+    WarmState,
+    gather,
+    kept_state_key,
+    repicture_stories,
+)
+from newsdigest.build.options import BuildOptions, Progress, progress_counter
+from newsdigest.build.output import WriteReport
+from newsdigest.build.plan import SitePlan, make_fragments, plan_site
+from newsdigest.build.records import (
+    last_manifest,
+    manifest_path,
+    snapshot_path,
+    templates_record_path,
+)
+from newsdigest.build.report import BuildReport
+from newsdigest.config.site import SiteConfig
+from newsdigest.content.loading import LoadSettings
+from newsdigest.errors import ContentInvalid
+from newsdigest.render.curation import summary_line
+from newsdigest.store import save_atomic
+from newsdigest.stories.sources import next_change
+
+
+def build_changed(config: SiteConfig, options: BuildOptions, sources: Sources, inputs: str,
+                  progress: Progress | None, warm: WarmState | None, started: float,
+                  now: datetime, disk: output.DiskCheck) -> BuildReport:
+    """Everything after discovery; `inputs` is the key this build's report is kept under."""
+    gathered, kept = _gather_or_patch(config, options, sources, now, progress, warm)
+    try:
+        plan = plan_site(config, options, now, sources.discovery, gathered)
+        if options.search:
+            search.refuse_clashes(plan.outputs, config.static_dir.name)
+        if config.rules.strict and plan.warnings:  # [build] strict: a warning fails the build
+            raise ContentInvalid(plan.warnings, skippable=False)
+        written, explanations = _write(config, options, plan, gathered, progress, disk)
+        if options.search:
+            written.search_indexed = search.update_index(
+                config.output_dir, _record_file(config, options, ".search"),
+                search.records(plan.pages, gathered.index.topics), config.language)
+        report = BuildReport(
+            items=len(gathered.index.stories), pages=len(plan.pages),
+            seconds=time.perf_counter() - started, parsed=gathered.parsed, write=written,
+            warnings=plan.warnings, skipped=gathered.problems, excluded=gathered.index.excluded,
+            explanations=explanations, index=gathered.index,
+            digest_summary=summary_line(plan.curation),
+            images=gathered.pictures.report, patched=gathered.patched)
+        _record(config, gathered, inputs, report, now)
+        return report
+    finally:
+        kept()
+
+
+
+
+def _gather_or_patch(config: SiteConfig, options: BuildOptions, sources: Sources,
+                     now: datetime, progress: Progress | None, warm: WarmState | None
+                     ) -> tuple[GatheredSite, Callable[[], None]]:
+    """The gathered site, patched from the last build's when its edits move no story
+    (kept_state.py), and the function that waits until it is kept for the next build."""
+    settings = LoadSettings.of(config)
+    state_file = _record_file(config, options, ".state") if not warm else None
+    state_key = kept_state_key(config, options, sources) if options.use_cache else ""
+    repicture = partial(repicture_stories, config, sources.assets, options, now)
+    gathered = None
+    if state_file is not None:
+        gathered = kept_state.patched(state_file, state_key, sources.discovery, settings,
+                                      config.cache_dir / "items", config.tz, repicture, now)
+    elif warm is not None and warm.gathered is not None:
+        # Patched in place: kept for the next build only once this one has gathered.
+        last, warm.gathered = warm.gathered, None
+        if warm.gathered_key == state_key and warm.items is not None \
+                and warm.items_key == settings.key:
+            gathered = kept_state.patched_in_memory(last, sources.discovery, settings,
+                                                    warm.items, config.tz, repicture, now)
+    if gathered is None:
+        gathered = gather(config, options, sources, now, progress, warm)
+    if warm is not None and options.use_cache:
+        warm.gathered, warm.gathered_key = gathered, state_key
+    # A patched state is not saved again: the next build patches the saved one with every file
+    # changed since (a few milliseconds each), and a fork now would slow this build's own
+    # planning (its memory copied page by page as it is touched).
+    if state_file is None or gathered.patched is not None:
+        return gathered, lambda: None
+    return gathered, kept_state.save_in_background(state_file, state_key, gathered)
+
+
+def _write(config: SiteConfig, options: BuildOptions, plan: SitePlan, gathered: GatheredSite,
+           progress: Progress | None, disk: output.DiskCheck
+           ) -> tuple[WriteReport, list[str]]:
+    """Render and write the outputs whose fingerprint changed (all of them with no record of
+    the last build), and say why each was made again when asked (--explain)."""
+    cache_dir = config.cache_dir if options.use_cache else None
+    theme, jsons, stories = plan.theme, plan.jsons, gathered.index.stories
+    changed_on_disk = disk.result()
+    manifest_file, manifest = last_manifest(config, cache_dir)
+    explanations = explain_outputs(plan.outputs, manifest, config.output_dir,
+                                   templates_changed(theme, manifest_file),
+                                   theme) if options.explain else []
+    # Every page is made (no record of the last build), or every card is (its template or the
+    # settings changed: the oldest story's card, rarely edited, is then missing too): then
+    # every story's card and JSON is made first.
+    probe = stories[-1] if stories else None
+    if manifest is None or (probe and theme.cards.get((probe.fingerprint, False)) is None):
+        make_fragments(stories, theme, jsons, config, options.workers)
+    counter = progress_counter(progress, "writing", len(plan.outputs))
+    harvest = output.Harvest(
+        take=lambda: (theme.cards.take_new(), jsons.take_new()),
+        give=lambda made: (theme.cards.add(made[0]), jsons.add(made[1])),
+    )
+    if manifest is None:
+        new_manifest, written = output.write_full(plan.outputs, config.output_dir,
+                                                  options.workers, counter, harvest)
+    else:
+        new_manifest, written = output.write_incremental(plan.outputs, manifest,
+                                                         config.output_dir, options.workers,
+                                                         counter, harvest, changed_on_disk)
+    output.record_base_url(config.output_dir, config.base_url)  # `check` reads it back
+    current = {story.fingerprint for story in stories}
+    theme.cards.save(current)
+    jsons.save(current)
+    if manifest_file is not None:
+        save_atomic(manifest_file, pickle.dumps(new_manifest, pickle.HIGHEST_PROTOCOL))
+        # what the pages were made with, so that --explain can name the templates that change
+        save_atomic(templates_record_path(manifest_file), pickle.dumps(theme.source_hashes()))
+    return written, explanations
+
+
+def _record(config: SiteConfig, gathered: GatheredSite, inputs: str,
+            report: BuildReport, now: datetime) -> None:
+    """Keep this build's report with the key of its inputs: the next build with the same
+    inputs and files on disk as written returns it and does nothing else, until time alone
+    changes the site (a future item is due, a source of the curation report turns silent)."""
+    if not inputs:
+        return
+    kept = replace(report, index=None, explanations=[], write=WriteReport(),
+                   images=gathered.pictures.report.as_cached(), patched=None)
+    valid_until = min(filter(None, (gathered.valid_until, next_change(config, now))),
+                      default=None)
+    save_atomic(snapshot_path(manifest_path(config)),
+                pickle.dumps((inputs, valid_until, kept)))
+
+
+def _record_file(config: SiteConfig, options: BuildOptions, suffix: str) -> Path | None:
+    """A record of the last build into this output folder, beside its manifest."""
+    return manifest_path(config).with_suffix(suffix) if options.use_cache else None
