@@ -50,12 +50,14 @@ def item_path(local_date: datetime, slug: str) -> str:
     return f"news/{local_date.year:04d}/{local_date.month:02d}/{local_date.day:02d}/{slug}/"
 
 
-def topic_path(slug: str, page: int = 1) -> str:
-    return f"topics/{slug}/" + (f"page/{page}/" if page > 1 else "")
+# Archive pages of a list are numbered from its oldest stories (render/pages.py `cut`): page 1
+# is the oldest, and page 0 is the list's front page at its short URL.
+def topic_path(slug: str, page: int = 0) -> str:
+    return f"topics/{slug}/" + (f"page/{page}/" if page else "")
 
 
-def home_path(page: int = 1) -> str:
-    return f"page/{page}/" if page > 1 else ""
+def home_path(page: int = 0) -> str:
+    return f"page/{page}/" if page else ""
 
 
 def archive_path(year: int | None = None, month: int | None = None) -> str:

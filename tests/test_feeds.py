@@ -243,12 +243,22 @@ API_ITEM = {
     },
     "not": {"required": ["secured"]},
 }
-API_PAGE = {
+API_PAGE = {  # an archive page: numbered from the oldest, no count (it stays the same)
     "type": "object",
-    "required": ["page", "pages", "total", "previous", "next", "items"],
+    "required": ["page", "newer", "older", "items"],
     "properties": {
-        "page": {"type": "integer", "minimum": 1}, "pages": {"type": "integer"},
-        "previous": {"type": ["string", "null"]}, "next": {"type": ["string", "null"]},
+        "page": {"type": "integer", "minimum": 1},
+        "newer": {"type": "string"}, "older": {"type": ["string", "null"]},
+        "items": {"type": "array", "items": API_ITEM},
+    },
+    "not": {"anyOf": [{"required": ["pages"]}, {"required": ["total"]}]},
+}
+API_FRONT = {  # a list's front document: the newest items and the count
+    "type": "object",
+    "required": ["page", "total", "newer", "older", "items"],
+    "properties": {
+        "page": {"type": "null"}, "total": {"type": "integer"}, "newer": {"type": "null"},
+        "older": {"type": ["string", "null"]},
         "items": {"type": "array", "items": API_ITEM},
     },
 }
@@ -264,16 +274,21 @@ def test_json_api_matches_its_schemas_and_pages_link_up(make_site):
     site.build()
     api = site.public / "api"
     first = json.loads((api / "news/index.json").read_text())
-    jsonschema.validate(first, API_PAGE)
-    assert first["pages"] == 3 and first["previous"] is None
-    assert first["next"] == "https://example.org/digest/api/news/page/2/index.json"
-    second = json.loads((api / "news/page/2/index.json").read_text())
-    jsonschema.validate(second, API_PAGE)
-    assert second["previous"] == "https://example.org/digest/api/news/index.json"
+    jsonschema.validate(first, API_FRONT)
+    # Five items, two a page: the front has the newest two, archive page 1 the oldest three.
+    assert first["total"] == 5 and len(first["items"]) == 2
+    assert first["older"] == "https://example.org/digest/api/news/page/1/index.json"
+    oldest = json.loads((api / "news/page/1/index.json").read_text())
+    jsonschema.validate(oldest, API_PAGE)
+    assert oldest["page"] == 1 and oldest["older"] is None
+    assert oldest["newer"] == "https://example.org/digest/api/news/index.json"
+    assert [i["url"] for i in first["items"] + oldest["items"]] == [
+        i["url"] for i in sorted(first["items"] + oldest["items"],
+                                 key=lambda i: i["publishedDateTime"], reverse=True)]
     topics = json.loads((api / "topics/index.json").read_text())
     jsonschema.validate(topics, API_TOPICS)
     for topic in topics["topics"]:
         data = json.loads((api / "topics" / topic["slug"] / "index.json").read_text())
-        jsonschema.validate(data, API_PAGE)
+        jsonschema.validate(data, API_FRONT)
         assert data["total"] == topic["count"]
     assert "secured" not in (api / "news/index.json").read_text()

@@ -792,3 +792,35 @@ def test_why_names_new_deleted_and_unknown_files_and_changed_templates(site, cap
     (templates / "_macros.html").write_text(macros.read_text() + "{# edited #}\n")
     assert why(site, capsys, "news/2026/10/20/new/")[1][0] == (
         "news/2026/10/20/new/index.html: rebuilt: a template it uses changed (_macros.html)")
+
+
+def test_adding_the_newest_item_leaves_full_archive_pages_unwritten(make_site, tmp_path):
+    # Archive pages are numbered from the oldest (render/pages.py `cut`): an added newest item
+    # changes a list's front page and its top page m, and every `page_size` adds a split makes
+    # page m + 1 and changes the navigation of the two pages below m. No other page of the
+    # list, in HTML or in the API, is written again.
+    site = make_site(corpus(), SETTINGS.replace("page_size = 3", "page_size = 2"))
+    build(site)
+    lists = ("", "topics/ai/", "api/news/", "api/topics/ai/")  # 14 and 8 items: m is 6 and 3
+    for n, split in ((0, False), (1, True)):
+        before = mtimes(site.public)
+        tops = {folder: len(list((site.public / folder).glob("page/*/"))) for folder in lists}
+        site.write(f"content/2026-10-2{n}-fresh-{n}.md", item(
+            title=f"A fresh story {n}", date=f"2026-10-2{n}T09:00:00Z",
+            url=f"https://example.com/fresh/{n}", topics=("AI",)))
+        changed = build(site).write.changed
+        assert {"index.html", "topics/ai/index.html", "api/news/index.json",
+                "api/topics/ai/index.json", f"news/2026/10/2{n}/fresh-{n}/index.html"} <= set(
+            changed)
+        for folder in lists:
+            top = tops[folder]
+            page = re.compile(re.escape(folder) + r"page/(\d+)/index\.(html|json)")
+            written = sorted(int(m[1]) for m in map(page.fullmatch, changed) if m)
+            # on a split, pages m - 2 and m - 1 link the new page m + 1 in their numbers; the
+            # API's documents only link the next newer and older ones
+            low = top if folder.startswith("api/") else top - 2
+            assert written == (list(range(low, top + 2)) if split else [top]), folder
+        assert not [p for p in changed if "/robotics/" in p]  # a list the item is not in
+        after = mtimes(site.public)
+        assert [p for p in before if p not in changed and after[p] != before[p]] == []
+        assert_same_as_clean_build(site, tmp_path)

@@ -101,9 +101,16 @@ def test_home_pagination_and_top_stories(make_site):
     site.build()
     home = site.html("")
     assert len(home.xpath("//section[@class='top-stories']//article")) == 2
-    page2 = site.html("page/2/")
-    assert page2.find(".//h1").text_content() == "Latest AI news, page 2"
-    assert page2.xpath("//a[@rel='prev']/@href") == ["/digest/"]
+    # Four stories, two a page: the two older ones are archive page 1 (numbered from the
+    # oldest), linked from the front page as the next, older one.
+    assert home.xpath("//nav[@class='pagination']//a[@rel='next']/@href") == ["/digest/page/1/"]
+    page1 = site.html("page/1/")
+    assert page1.find(".//h1").text_content() == "Latest AI news, page 1"
+    assert page1.xpath("//a[@rel='prev']/@href") == ["/digest/"]
+    assert not page1.xpath("//a[@rel='next']")
+    assert [t.text_content().strip() for t in page1.xpath("//article//h3")] == [
+        "Second story", "First & <best> story"]
+    assert not (site.public / "page/2").exists()
 
 
 def test_archives_by_year_and_month(make_site):

@@ -7,11 +7,14 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import UTC, datetime
 
+from hypothesis import given
+from hypothesis import strategies as st
+
 from newsdigest.config.digest import DigestSettings
 from newsdigest.config.site import SiteConfig, TopicSettings
 from newsdigest.content.files import RawItem, SourceFile, parse
 from newsdigest.content.model import Item, validate
-from newsdigest.render.pages import paginate, pagination, plan_pages
+from newsdigest.render.pages import FRONT, cut, navigation, paginate, plan_pages
 from newsdigest.render.sitemaps import is_listed
 from newsdigest.stories import editions, grouping
 
@@ -142,18 +145,61 @@ def test_a_parent_loop_is_warned_about_and_ignored() -> None:
 
 # pagination and page planning ------------------------------------------------------------
 
-def test_paginate_cuts_in_page_size_chunks_and_keeps_one_empty_page() -> None:
-    assert paginate(tuple(range(5)), 2) == [(0, 1), (2, 3), (4,)]
-    assert paginate(tuple(range(4)), 2) == [(0, 1), (2, 3)]
-    assert paginate((), 20) == [()]
+def test_cut_numbers_archive_pages_from_the_oldest() -> None:
+    # newest first: 0 is the newest item; the front has the newest 2, page 1 the oldest 2,
+    # and the newest remainder joins the top page (m = 3 here, with 3 items)
+    assert cut(tuple(range(9)), 2) == ((0, 1), ((7, 8), (5, 6), (2, 3, 4)))
+    assert cut(tuple(range(5)), 2) == ((0, 1), ((2, 3, 4),))
+    assert cut(tuple(range(3)), 2) == ((0, 1), ((2,),))  # fewer than a page left: page 1
+    assert cut(tuple(range(2)), 2) == ((0, 1), ())
+    assert cut((), 20) == ((), ())
 
 
-def test_pagination_links_neighbours_and_elides_far_pages() -> None:
-    bar = pagination(5, 10, lambda n: f"p{n}")
-    assert (bar.previous, bar.next) == ("p4", "p6")
-    assert [n for n, _ in bar.numbers] == [1, 0, 3, 4, 5, 6, 7, 0, 10]
-    first = pagination(1, 1, lambda n: f"p{n}")
-    assert (first.previous, first.next, first.numbers) == (None, None, ((1, "p1"),))
+@given(n=st.integers(0, 120), size=st.integers(1, 12))
+def test_cut_keeps_every_item_once_in_order_and_full_pages_forever(n: int, size: int) -> None:
+    items = tuple(range(n, 0, -1))  # newest first: n is the newest
+    front, archive = cut(items, size)
+    top = len(archive)
+    # every item exactly once, in order: the front, then pages m down to 1
+    assert front + tuple(x for page in reversed(archive) for x in page) == items
+    assert front == items[:size]
+    assert all(len(page) == size for page in archive[:-1])
+    if n - size >= size:
+        assert size <= len(archive[-1]) <= 2 * size - 1
+    else:  # fewer than a page left after the front: all on page 1, or no archive page
+        assert archive == ((items[size:],) if n > size else ())
+    # one newer item: pages 1 to m-1 stay exactly as they were; page m gains the item that
+    # left the front, or splits into m (its oldest `size`) and a new m + 1
+    front2, archive2 = cut((n + 1, *items), size)
+    assert archive2[: max(0, top - 1)] == archive[: max(0, top - 1)]
+    if top and len(archive2) == top:
+        assert archive2[-1] == (front[-1], *archive[-1])
+    elif top:
+        assert len(archive2) == top + 1 and archive2[top - 1] == archive[-1][-size:]
+
+
+def test_navigation_links_latest_neighbours_and_the_oldest_page() -> None:
+    def path(n: int) -> str:
+        return f"p{n}" if n else "front"
+
+    def labels(page: int, top: int) -> list[str]:
+        return [link.label + ("*" if link.current else "") if link.path else "gap"
+                for link in navigation(page, top, path).links]
+
+    assert labels(FRONT, 10) == ["Latest*", "10", "9", "8", "gap", "1"]
+    assert labels(5, 10) == ["Latest", "gap", "7", "6", "5*", "4", "3", "gap", "1"]
+    assert labels(10, 10) == ["Latest", "10*", "9", "8", "gap", "1"]
+    assert labels(1, 10) == ["Latest", "gap", "3", "2", "1*"]
+    assert labels(FRONT, 2) == ["Latest*", "2", "1"]
+    bar = navigation(5, 10, path)
+    assert (bar.newer, bar.older) == ("p6", "p4")
+    assert (navigation(10, 10, path).newer, navigation(1, 10, path).older) == ("front", None)
+    assert (navigation(FRONT, 10, path).newer, navigation(FRONT, 10, path).older) == (
+        None, "p10")
+    assert navigation(FRONT, 0, path).links == ()  # one page: no navigation
+    # a page three below the top has the same navigation however many pages come after
+    assert all(navigation(5, top, path) == navigation(5, 8, path) for top in range(8, 40))
+    assert [p.number for p in paginate(tuple(range(9)), 2, path)] == [FRONT, 3, 2, 1]
 
 
 def test_plan_pages_makes_exactly_the_pages_of_a_small_index() -> None:
@@ -165,8 +211,8 @@ def test_plan_pages_makes_exactly_the_pages_of_a_small_index() -> None:
     assert sorted(p.path for p in pages) == sorted([
         "news/2026/11/10/s0/", "news/2026/11/11/s1/", "news/2026/11/12/s2/",
         "news/2026/11/13/s3/", "news/2026/11/14/s4/",
-        "", "page/2/", "page/3/",  # five stories, two a page
-        "topics/", "topics/ai/", "topics/ai/page/2/", "topics/ml/",
+        "", "page/1/",  # five stories, two a page: the front and the three older ones
+        "topics/", "topics/ai/", "topics/ai/page/1/", "topics/ml/",
         "archive/", "archive/2026/", "archive/2026/11/",
         "news/2026/11/10/dup/",  # the merged duplicate's page sends readers to s0
         "search/", "404.html",

@@ -1,4 +1,5 @@
-"""The JSON API: the same items as the pages, for other apps, paginated like the site."""
+"""The JSON API: the same items as the pages, for other apps, paginated like the site (archive
+pages numbered from the oldest, see render/pages.py `cut`)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from typing import Any
 
 from newsdigest.config.site import SiteConfig
 from newsdigest.render.fragments import Fragments
-from newsdigest.render.pages import paginate
+from newsdigest.render.pages import FRONT, paginate
 from newsdigest.render.structured import inert_json, logo_url
 from newsdigest.stories.grouping import SiteIndex, Story
 
@@ -83,10 +84,15 @@ def story_json(story: Story, config: SiteConfig) -> dict[str, Any]:
 
 def _pages(folder: str, stories: tuple[Story, ...], config: SiteConfig,
            extra: dict[str, Any], encoded: Fragments) -> list[Document]:
-    chunks = paginate(stories, config.page_size)
+    """A list's documents, cut as its pages are (pages.paginate): the front document with
+    the newest stories and the total, then archive pages numbered from the oldest, which
+    carry no count and so stay the same once full."""
 
     def path(number: int) -> str:
-        return f"{folder}index.json" if number == 1 else f"{folder}page/{number}/index.json"
+        return f"{folder}page/{number}/index.json" if number else f"{folder}index.json"
+
+    def link(path_: str | None) -> str | None:
+        return config.absolute_url(path_) if path_ is not None else None
 
     def encode_all(chunk: tuple[Story, ...]) -> list[str]:
         found = []
@@ -100,18 +106,19 @@ def _pages(folder: str, stories: tuple[Story, ...], config: SiteConfig,
         return found
 
     documents = []
-    for number, chunk in enumerate(chunks, start=1):
-        def data(number: int = number) -> dict[str, Any]:
-            return {
-                **extra,
-                "page": number,
-                "pages": len(chunks),
-                "total": len(stories),
-                "previous": config.absolute_url(path(number - 1)) if number > 1 else None,
-                "next": config.absolute_url(path(number + 1)) if number < len(chunks) else None,
-            }
-        inputs = (extra, number, len(chunks), len(stories), chunk)
-        documents.append(Document(path(number), inputs, data, partial(encode_all, chunk)))
+    for page in paginate(stories, config.page_size, path):
+        nav = page.pagination
+        counted = {"total": len(stories)} if page.number == FRONT else {}
+
+        def data(number: int = page.number, newer: str | None = nav.newer,
+                 older: str | None = nav.older, counted: dict[str, int] = counted
+                 ) -> dict[str, Any]:
+            return {**extra, "page": number or None, **counted,
+                    "newer": link(newer), "older": link(older)}
+
+        inputs = (extra, page.number, counted, nav.newer, nav.older, page.items)
+        documents.append(Document(path(page.number), inputs, data,
+                                  partial(encode_all, page.items)))
     return documents
 
 

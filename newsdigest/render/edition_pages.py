@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import partial
 from html import escape
 from typing import Any
 
@@ -16,7 +17,6 @@ from newsdigest.render.pages import (
     PageSpec,
     page_title,
     paginate,
-    pagination,
     shorten,
 )
 from newsdigest.stories.editions import (
@@ -31,8 +31,14 @@ FOLDER = "digest/"
 HEADLINES_SHOWN = 3
 
 
-def archive_path(page: int = 1) -> str:
-    return FOLDER + (f"page/{page}/" if page > 1 else "")
+def archive_path(page: int = 0) -> str:
+    """The digest's list of editions (0: its front page; archive pages count from the oldest
+    edition, as every list of the site does: render/pages.py `cut`)."""
+    return FOLDER + (f"page/{page}/" if page else "")
+
+
+def _topic_list_path(slug: str, page: int = 0) -> str:
+    return topic_archive_path(slug) + (f"page/{page}/" if page else "")
 
 
 @plain_repr
@@ -94,7 +100,7 @@ def digest_pages(editions: list[Edition], config: SiteConfig,
         name = one.topic.name
         pages += _archive_pages(
             list(one.editions), config,
-            lambda n, slug=one.topic.slug: topic_archive_path(slug, n),
+            partial(_topic_list_path, one.topic.slug),
             f"{name} weekly", f"{name} weekly",
             f"The week in {name}: every weekly edition of {config.title} about {name}, "
             "newest first.", (home, archive),
@@ -109,15 +115,15 @@ def digest_pages(editions: list[Edition], config: SiteConfig,
 def _archive_pages(editions: list[Edition], config: SiteConfig, path_of: Any, heading: str,
                    title: str, description: str, crumbs: tuple[Crumb, ...],
                    context: dict[str, Any]) -> list[PageSpec]:
+    # Cut like every list (newest edition on the front page, archive pages numbered from the
+    # oldest): a new day's edition changes the front page and the newest archive page only.
     pages = []
-    chunks = paginate(tuple(summary(e) for e in editions), config.page_size)
-    for number, chunk in enumerate(chunks, start=1):
-        path = path_of(number)
-        meta = PageMeta("digest", path, heading + (f", page {number}" if number > 1 else ""),
+    for page in paginate(tuple(summary(e) for e in editions), config.page_size, path_of):
+        number, path = page.number, path_of(page.number)
+        meta = PageMeta("digest", path, heading + (f", page {number}" if number else ""),
                         page_title(title, number, config), description, crumbs)
         pages.append(PageSpec(path, "digest_archive.html", {
-            "page": meta, "editions": chunk,
-            "pagination": pagination(number, len(chunks), path_of), **context,
+            "page": meta, "editions": page.items, "pagination": page.pagination, **context,
         }, uses_cards=False))
     return pages
 

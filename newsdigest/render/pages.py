@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property, partial
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 from newsdigest import urls
 from newsdigest.config.site import SiteConfig
@@ -42,21 +42,42 @@ class PageMeta:
     breadcrumbs: tuple[Crumb, ...] = ()
 
 
+FRONT = 0  # the number of a list's front page, the one at its short URL
+
+
+@plain_repr
+@dataclass(frozen=True)
+class PageLink:
+    label: str  # 'Latest' (the front page) or the page's number
+    path: str | None  # None: a gap in the numbers
+    current: bool = False
+    front: bool = False  # the link to the front page
+
+
 @plain_repr
 @dataclass(frozen=True)
 class Pagination:
-    page: int
-    pages: int
-    previous: str | None
-    next: str | None
-    numbers: tuple[tuple[int, str | None], ...]  # page number and path; None path = a gap
+    """The navigation of one page of a list (see `paginate`): made from the page's number and
+    the list's top page number alone, and from the latter only for the top three pages."""
+
+    page: int  # FRONT, or 1 (the oldest) to m
+    newer: str | None  # rel=prev
+    older: str | None  # rel=next
+    links: tuple[PageLink, ...]  # empty for a list of one page
+
+
+@dataclass(frozen=True)
+class ListPage(Generic[T]):
+    number: int  # FRONT, or 1 (the oldest) to m
+    items: tuple[T, ...]  # newest first
+    pagination: Pagination
 
 
 @plain_repr
 @dataclass(frozen=True)
 class TopicSummary:
     ref: TopicRef
-    count: int
+    count: int | None  # None on a topic's archive pages
     description: str
     depth: int
     latest: Story | None
@@ -130,31 +151,81 @@ def plan_pages(index: SiteIndex, config: SiteConfig, latest_edition: Any = None,
     return pages
 
 
-def paginate(stories: tuple[T, ...], size: int) -> list[tuple[T, ...]]:
+def cut(items: tuple[T, ...], size: int) -> tuple[tuple[T, ...], tuple[tuple[T, ...], ...]]:
+    """A list (newest first) as its front page and its archive pages, each newest first.
+
+    The front holds the newest `size` items; the older ones are cut from the OLDEST into
+    pages of exactly `size`, numbered 1 (the oldest) up to m, and the newest remainder joins
+    page m (which holds `size` to 2 * `size` - 1 items, or all if fewer than `size` are left).
+    An added newest item then changes the front page and page m only, and every `size` adds
+    page m splits into m and m + 1: a full archive page keeps its URL and items forever.
+    The second value is the archive pages in order of their number: page k is at [k - 1].
+    """
+    front, rest = items[:size], items[size:]
+    if not rest:
+        return front, ()
+    top = max(1, len(rest) // size)  # m
+    end = len(rest)  # rest[start:end] is page k, from the oldest end of the list
+    pages = []
+    for _ in range(top - 1):
+        pages.append(rest[end - size : end])
+        end -= size
+    pages.append(rest[:end])
+    return front, tuple(pages)
+
+
+def navigation(page: int, top: int, path_of: Callable[[int], str]) -> Pagination:
+    """The links of page `page` (FRONT or 1 to `top`, the newest archive page m): newer and
+    older, then 'Latest' (the front page), the pages within two of this one, and page 1,
+    with a gap wherever numbers are left out. No count of pages or items: page k's
+    navigation stays the same as the list grows, once m is three past it."""
+    if top == 0:
+        return Pagination(page, None, None, ())
+    if page == FRONT:
+        newer, older = None, path_of(top)
+        high, low = top, max(1, top - 2)
+    else:
+        newer = path_of(page + 1 if page < top else FRONT)
+        older = path_of(page - 1) if page > 1 else None
+        high, low = min(top, page + 2), max(1, page - 2)
+    links = [PageLink("Latest", path_of(FRONT), page == FRONT, front=True)]
+    if page != FRONT and high < top:
+        links.append(PageLink("…", None))
+    links += [PageLink(str(n), path_of(n), n == page) for n in range(high, low - 1, -1)]
+    if low > 2:
+        links.append(PageLink("…", None))
+    if low > 1:
+        links.append(PageLink("1", path_of(1), page == 1))
+    return Pagination(page, newer, older, tuple(links))
+
+
+def paginate(items: tuple[T, ...], size: int, path_of: Callable[[int], str]
+             ) -> list[ListPage[T]]:
+    """Every page of a list with its navigation: the front page, then m down to 1 (`cut`).
+    `path_of(n)` is the path of page n (FRONT: the list's own short path)."""
+    front, archive = cut(items, size)
+    top = len(archive)
+    pages = [ListPage(FRONT, front, navigation(FRONT, top, path_of))]
+    for number in range(top, 0, -1):
+        pages.append(ListPage(number, archive[number - 1], navigation(number, top, path_of)))
+    return pages
+
+
+def day_range(stories: tuple[Story, ...]) -> str:
+    """'March 3, 2026 to March 9, 2026' from the oldest to the newest of a page's stories
+    (newest first): what an archive page says about itself, fixed once the page is full."""
     if not stories:
-        return [()]
-    return [stories[i : i + size] for i in range(0, len(stories), size)]
-
-
-def pagination(page: int, pages: int, path_of: Any) -> Pagination:
-    wanted = sorted({1, pages, *range(max(1, page - 2), min(pages, page + 2) + 1)})
-    numbers: list[tuple[int, str | None]] = []
-    for number in wanted:
-        if numbers and number - numbers[-1][0] > 1:
-            numbers.append((0, None))
-        numbers.append((number, path_of(number)))
-    return Pagination(
-        page=page,
-        pages=pages,
-        previous=path_of(page - 1) if page > 1 else None,
-        next=path_of(page + 1) if page < pages else None,
-        numbers=tuple(numbers),
-    )
+        return ""
+    first, last = stories[-1].local_date, stories[0].local_date
+    label = f"{first:%B} {first.day}, {first.year}"
+    if first.date() == last.date():
+        return label
+    return f"{label} to {last:%B} {last.day}, {last.year}"
 
 
 def page_title(base: str, page: int, config: SiteConfig) -> str:
-    """The <title> of page `page` of a paginated list."""
-    return f"{base} · page {page} · {config.title}" if page > 1 else f"{base} · {config.title}"
+    """The <title> of page `page` of a paginated list (FRONT: its front page)."""
+    return f"{base} · page {page} · {config.title}" if page else f"{base} · {config.title}"
 
 
 def _item_pages(index: SiteIndex, config: SiteConfig) -> list[PageSpec]:
@@ -191,23 +262,28 @@ def _item_context(story: Story, more: tuple[Story, ...], config: SiteConfig) -> 
 
 def _home_pages(index: SiteIndex, config: SiteConfig,
                 latest_edition: Any = None) -> list[PageSpec]:
-    chunks = paginate(index.stories, config.page_size)
     pages = []
     top_paths = {s.path for s in index.top_stories}
-    for number, chunk in enumerate(chunks, start=1):
+    for page in paginate(index.stories, config.page_size, urls.home_path):
+        number, chunk = page.number, page.items
         path = urls.home_path(number)
-        if number == 1:
+        dates = ""
+        if number == FRONT:
             heading, title = "Latest AI news", f"{config.title} · {config.description}"
+            description = config.description
             chunk = tuple(s for s in chunk if s.path not in top_paths) or chunk
         else:
             heading, title = f"Latest AI news, page {number}", page_title("Latest", number, config)
-        meta = PageMeta("home", path, heading, title, config.description)
+            dates = day_range(chunk)
+            description = f"{heading}: stories from {dates}."
+        meta = PageMeta("home", path, heading, title, description)
         pages.append(PageSpec(path, "index.html", {
             "page": meta,
             "stories": chunk,
-            "top_stories": index.top_stories if number == 1 else (),
-            "pagination": pagination(number, len(chunks), urls.home_path),
-            "latest_edition": latest_edition if number == 1 else None,
+            "top_stories": index.top_stories if number == FRONT else (),
+            "pagination": page.pagination,
+            "dates": dates,
+            "latest_edition": latest_edition if number == FRONT else None,
         }))
     return pages
 
@@ -223,29 +299,36 @@ def _topic_pages(index: SiteIndex, config: SiteConfig,
         "topics": summaries,
     }, uses_cards=False)]
     for topic in index.topics:
-        chunks = paginate(topic.stories, config.page_size)
         crumbs = (Crumb("Home", ""), Crumb("Topics", "topics/")) + tuple(
             Crumb(a.name, a.path) for a in topic.ancestors
         )
         header = _topic_header(topic, by_slug)
-        for number, chunk in enumerate(chunks, start=1):
+        # An archive page shows no count (of the topic's items, or its subtopics'): it would
+        # change with every item added, and so would every page of the topic.
+        archive_header = _topic_header(topic, by_slug, counted=False)
+        for page in paginate(topic.stories, config.page_size,
+                             partial(urls.topic_path, topic.slug)):
+            number, chunk = page.number, page.items
             path = urls.topic_path(topic.slug, number)
-            description = topic.description or (
-                f"{len(topic.stories)} news items about {topic.name}, newest first."
-            )
-            meta = PageMeta(
-                "topic", path,
-                topic.name if number == 1 else f"{topic.name}, page {number}",
-                page_title(topic.name, number, config), description, crumbs,
-            )
+            dates = ""
+            if number == FRONT:
+                heading = topic.name
+                description = topic.description or (
+                    f"{len(topic.stories)} news items about {topic.name}, newest first."
+                )
+            else:
+                heading = f"{topic.name}, page {number}"
+                dates = day_range(chunk)
+                description = f"News about {topic.name}, page {number}: stories from {dates}."
+            meta = PageMeta("topic", path, heading, page_title(topic.name, number, config),
+                            description, crumbs)
             pages.append(PageSpec(path, "topic.html", {
                 "page": meta,
-                "topic": header,
+                "topic": header if number == FRONT else archive_header,
                 "editions": topic_editions.get(topic.slug, ""),
                 "stories": chunk,
-                "pagination": pagination(
-                    number, len(chunks), lambda n, s=topic.slug: urls.topic_path(s, n)
-                ),
+                "pagination": page.pagination,
+                "dates": dates,
             }))
     return pages
 
@@ -258,18 +341,21 @@ class TopicHeader:
     ref: TopicRef
     description: str
     image: str
-    count: int
+    count: int | None  # None on archive pages: it changes with every item added
     parent: TopicRef | None
     children: tuple[TopicSummary, ...]
 
 
-def _topic_header(topic: Topic, by_slug: dict[str, Topic]) -> TopicHeader:
+def _topic_header(topic: Topic, by_slug: dict[str, Topic], counted: bool = True
+                  ) -> TopicHeader:
+    """The topic's header; `counted=False` leaves the counts out (None), for archive pages."""
     children = tuple(
-        TopicSummary(c, len(by_slug[c.slug].stories), by_slug[c.slug].description, 1, None)
+        TopicSummary(c, len(by_slug[c.slug].stories) if counted else None,
+                     by_slug[c.slug].description, 1, None)
         for c in topic.children
     )
-    return TopicHeader(topic.ref, topic.description, topic.image, len(topic.stories),
-                       topic.parent, children)
+    return TopicHeader(topic.ref, topic.description, topic.image,
+                       len(topic.stories) if counted else None, topic.parent, children)
 
 
 def _topic_tree(topics: tuple[Topic, ...], by_slug: dict[str, Topic]) -> list[TopicSummary]:
