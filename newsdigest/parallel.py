@@ -1,11 +1,14 @@
-"""Share a list of independent tasks between forked worker processes."""
+"""Work done in forked processes: a list of independent tasks shared between workers, or one
+task run beside the caller."""
 
 from __future__ import annotations
 
+import os
+import pickle
 from collections.abc import Callable, Iterator
 from concurrent.futures import Executor
 from contextlib import contextmanager
-from typing import TypeVar
+from typing import Generic, TypeVar
 
 Result = TypeVar("Result")
 
@@ -58,3 +61,54 @@ def fork_map(task: Callable[[int, int], Result], total: int, workers: int,
 def _run(bounds: tuple[int, int]) -> object:
     assert _task is not None
     return _task(*bounds)
+
+
+class ChildFailed(Exception):
+    """The forked child gave no answer: no fork here, or it failed."""
+
+
+class InChild(Generic[Result]):
+    """task() run in a forked child while this process goes on; `result()` waits for it.
+
+    For work that overlaps other work of the caller on a two-core machine: a thread would
+    not do, the two would queue for the GIL. The child sees the caller's memory as it is at
+    the fork; only the answer crosses a pipe. The caller decides what a failure means
+    (ChildFailed from result()): run the task itself, or do without the answer.
+    """
+
+    def __init__(self, task: Callable[[], Result]) -> None:
+        self._pid = 0
+        self._pipe = -1
+        read, write = os.pipe()
+        try:
+            pid = os.fork()
+        except (AttributeError, OSError):
+            os.close(read)
+            os.close(write)
+            return
+        if pid == 0:  # the child: answers through the pipe, then leaves without clean-up
+            code = 1
+            try:
+                os.close(read)
+                answer = pickle.dumps(task(), pickle.HIGHEST_PROTOCOL)
+                with os.fdopen(write, "wb") as pipe:
+                    pipe.write(answer)
+                code = 0
+            finally:
+                os._exit(code)
+        os.close(write)
+        self._pid, self._pipe = pid, read
+
+    def result(self) -> Result:
+        if not self._pid:
+            raise ChildFailed
+        pid, self._pid = self._pid, 0
+        with os.fdopen(self._pipe, "rb") as pipe:
+            data = pipe.read()  # all of it before waiting: a full pipe would block the child
+        _, status = os.waitpid(pid, 0)
+        if status != 0:
+            raise ChildFailed
+        try:
+            return pickle.loads(data)  # type: ignore[no-any-return]
+        except (pickle.UnpicklingError, EOFError) as exc:
+            raise ChildFailed from exc

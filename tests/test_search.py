@@ -190,19 +190,24 @@ def test_a_build_stopped_between_swapping_an_index_and_its_record_is_not_trusted
     site = make_site(files(), SETTINGS)
     assert site.build() == 0
     recent = site.public / "pagefind-recent"
-    real_write_recent, real_write_record = search._write_recent, search._write_record
+    real_exchange, real_write_record = search.rename_exchange, search._write_record
 
     def stopped(*args):
         raise NewsdigestError("killed")
+
+    def exchange_whole_then_stop(fresh, target):
+        if target == recent:
+            raise NewsdigestError("killed")
+        return real_exchange(fresh, target)
 
     # 1. stopped after the whole index (with a new page) is in, before the recent one
     (site.root / "content/2026-10-03-new.md").write_text(item(
         "Quantum annealers", "2026-10-03T10:00:00Z", "https://example.com/q", ("AI Hardware",)))
     monkeypatch.setattr(search, "MOST_RECENT", 0)
-    monkeypatch.setattr(search, "_write_recent", stopped)
+    monkeypatch.setattr(search, "rename_exchange", exchange_whole_then_stop)
     assert site.build() != 0
     monkeypatch.setattr(search, "MOST_RECENT", 300)
-    monkeypatch.setattr(search, "_write_recent", real_write_recent)
+    monkeypatch.setattr(search, "rename_exchange", real_exchange)
     assert site.build() == 0
     # the whole index made again, not the new page indexed a second time in the recent one
     assert (recent / "pagefind.js").read_text() == "export {};\n"
@@ -313,3 +318,28 @@ def test_the_service_reader_takes_answers_larger_than_2_mib_in_any_pieces():
     assert small == {"type": "IndexedFile"}
     assert len(large["files"][0]["content"]) == 5_000_000
     assert str(error) == "bad record"
+
+
+def test_a_build_that_fails_writing_its_pages_leaves_the_search_index_as_it_was(
+        make_site, monkeypatch):
+    """The index is made while the pages are written, and swapped in only after them."""
+    from newsdigest.build import output
+
+    site = make_site(files(), SETTINGS)
+    assert site.build() == 0
+    recent = site.public / "pagefind-recent"
+    before = {p.relative_to(recent): p.read_bytes() for p in recent.rglob("*") if p.is_file()}
+    robots = site.root / "content/2026-10-02-robots.md"
+    robots.write_text(robots.read_text().replace("tactile", "capacitive"))
+
+    def crash(*args, **kwargs):
+        raise NewsdigestError("disk full")
+
+    monkeypatch.setattr(output, "_write", crash)
+    assert site.build() != 0
+    monkeypatch.undo()
+    after = {p.relative_to(recent): p.read_bytes() for p in recent.rglob("*") if p.is_file()}
+    assert after == before
+    assert not [p.name for p in site.public.parent.iterdir() if "pagefind-" in p.name]
+    assert site.build() == 0  # and the next build indexes the edit
+    assert (recent / "replaced.json").read_text() == '["news/2026/10/02/robots/"]'

@@ -19,15 +19,16 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime, tzinfo
+from functools import partial
 from pathlib import Path
 
-from newsdigest import store
+from newsdigest import parallel, store
 from newsdigest.build.gather import GatheredSite
 from newsdigest.content.dedupe import title_key
 from newsdigest.content.files import Discovery, SourceFile
 from newsdigest.content.item import Item
 from newsdigest.content.loading import CacheEntry, LoadSettings, cached_entries, load_one
-from newsdigest.stories.clusters import ClusterInputs
+from newsdigest.stories.clusters import ClusterInputs, NearMiss
 from newsdigest.stories.grouping import SiteIndex, make_story, with_cluster_scores
 
 MOST_PATCHED = 200  # past this many changed files, doing it all again costs about the same
@@ -57,11 +58,13 @@ def save_in_background(file: Path, key: str, front: GatheredSite) -> Callable[[]
 
 def _save(file: Path, key: str, front: GatheredSite) -> None:
     # A header first, with what decides whether the kept state can be patched: a build reads
-    # the rest (most of the file) only when it can.
-    header = (key, front.valid_until, front.records, _patchable(front.index), front.title_keys,
-              front.clusters)
+    # the rest only when it can. Then the clusters' inputs, with their length: a patching
+    # build checks them in a child process (_ClusterCheck) while it reads the rest.
+    header = (key, front.valid_until, front.records, _patchable(front.index), front.title_keys)
+    clusters = pickle.dumps(front.clusters, pickle.HIGHEST_PROTOCOL)
     body = replace(front, records={}, title_keys=Counter(), patched=None, clusters=None)
     store.save_atomic(file, pickle.dumps(header, pickle.HIGHEST_PROTOCOL)
+                       + len(clusters).to_bytes(8, "little") + clusters
                        + pickle.dumps(body, pickle.HIGHEST_PROTOCOL))
 
 
@@ -79,8 +82,7 @@ def patched(file: Path, key: str, discovery: Discovery, settings: LoadSettings,
     """
     try:
         with file.open("rb") as handle:
-            kept_key, valid_until, records, patchable, title_keys, kept_clusters = \
-                pickle.load(handle)
+            kept_key, valid_until, records, patchable, title_keys = pickle.load(handle)
             if kept_key != key or (valid_until is not None and now >= valid_until):
                 return None
             changed = _changed(discovery, records)
@@ -90,17 +92,57 @@ def patched(file: Path, key: str, discovery: Discovery, settings: LoadSettings,
                            lambda rels: cached_entries(items_cache, settings, rels), tz)
             if edits is None:
                 return None
-            clusters = _clusters_kept(kept_clusters, edits)
-            if clusters is False:
-                return None
+            clusters_size = int.from_bytes(handle.read(8), "little")
+            check = _ClusterCheck(file, handle.tell(), clusters_size, edits)
+            handle.seek(clusters_size, os.SEEK_CUR)
             front = pickle.load(handle)
+        scores = check.result()
     except (*store.UNREADABLE, ValueError):  # ValueError: a header of an older version
         return None
-    if not isinstance(front, GatheredSite):
+    if scores is False or not isinstance(front, GatheredSite):
         return None
     front.records, front.title_keys = records, title_keys
-    _keep_clusters(front, kept_clusters, clusters)
+    if scores is not None:
+        front.index = with_cluster_scores(front.index, *scores)
     return _apply(front, edits, len(changed), repicture)
+
+
+# What checking the clusters against edits found: False, an edit changes a cluster (the
+# state cannot be patched); None, nothing the site shows changed; else the similarities and
+# near misses the curation report shows now.
+ClusterScores = bool | tuple[dict[str, tuple[str, float | None]], tuple[NearMiss, ...]] | None
+
+
+class _ClusterCheck:
+    """The kept clusters checked against the edits (a third of a patching build at 30,000
+    items) in a child process, while this one reads the rest of the kept state."""
+
+    def __init__(self, file: Path, at: int, size: int,
+                 edits: list[tuple[str, CacheEntry]]) -> None:
+        self._task = partial(_check_clusters, file, at, size, edits)
+        self._child = parallel.InChild(self._task) if edits else None
+
+    def result(self) -> ClusterScores:
+        if self._child is None:
+            return None  # files touched, none changed
+        try:
+            return self._child.result()
+        except parallel.ChildFailed:
+            return self._task()
+
+
+def _check_clusters(file: Path, at: int, size: int,
+                    edits: list[tuple[str, CacheEntry]]) -> ClusterScores:
+    with file.open("rb") as handle:
+        handle.seek(at)
+        kept = pickle.loads(handle.read(size))
+    clusters = _clusters_kept(kept, edits)
+    if clusters is False:
+        return False
+    if clusters is None or kept is None or (clusters.result, clusters.names) == (
+            kept.result, kept.names):
+        return None
+    return clusters.scores(), clusters.near_misses
 
 
 def patched_in_memory(front: GatheredSite, discovery: Discovery, settings: LoadSettings,
@@ -175,7 +217,7 @@ def _keep_clusters(front: GatheredSite, kept: ClusterInputs | None,
     """The patched clusters' inputs kept, and their similarities in the index."""
     if clusters is not None and kept is not None and (clusters.result, clusters.names) != (
             kept.result, kept.names):
-        front.index = with_cluster_scores(front.index, clusters)
+        front.index = with_cluster_scores(front.index, clusters.scores(), clusters.near_misses)
     front.clusters = clusters
 
 

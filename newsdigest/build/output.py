@@ -11,18 +11,18 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import os
-import pickle
 import shutil
 import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from stat import S_ISDIR
 
 from newsdigest import urls
 from newsdigest.errors import OutputRefused
 from newsdigest.outputs import Output
-from newsdigest.parallel import forked_workers
+from newsdigest.parallel import ChildFailed, InChild, forked_workers
 from newsdigest.store import TEMP_PREFIX, load_pickle, save_atomic
 
 MARKER = ".newsdigest"
@@ -116,47 +116,26 @@ class DiskCheck:
     """
 
     def __init__(self, manifest_file: Path | None, output_dir: Path) -> None:
-        self._pid = 0
-        self._pipe = -1
         self._answer: set[str] | None = None
+        self._check = None if manifest_file is None else InChild(
+            partial(_check_disk, manifest_file, output_dir))
         self.listed = 0  # files the manifest lists, once result() is known
-        if manifest_file is None:
-            return
-        read, write = os.pipe()
-        try:
-            pid = os.fork()
-        except (AttributeError, OSError):  # no fork here: stale_outputs looks at each file
-            os.close(read)
-            os.close(write)
-            return
-        if pid == 0:  # the child: answers through the pipe, then leaves without clean-up
-            code = 1
-            try:
-                os.close(read)
-                manifest = load_manifest(manifest_file)
-                answer = None if manifest is None else (len(manifest),
-                                                        not_as_written(manifest, output_dir))
-                with os.fdopen(write, "wb") as pipe:
-                    pipe.write(pickle.dumps(answer, pickle.HIGHEST_PROTOCOL))
-                code = 0
-            finally:
-                os._exit(code)
-        os.close(write)
-        self._pid, self._pipe = pid, read
 
     def result(self) -> set[str] | None:
         """The manifest's files not as written; None when that is not known (no manifest, no
         fork, a child that failed): then stale_outputs looks at each file itself."""
-        if self._pid:
-            pid, self._pid = self._pid, 0
-            with os.fdopen(self._pipe, "rb") as pipe:
-                data = pipe.read()
-            _, status = os.waitpid(pid, 0)
-            with contextlib.suppress(pickle.UnpicklingError, EOFError):
-                match pickle.loads(data) if status == 0 else None:
+        if self._check is not None:
+            check, self._check = self._check, None
+            with contextlib.suppress(ChildFailed):
+                match check.result():
                     case (int(listed), set(changed)):
                         self.listed, self._answer = listed, changed
         return self._answer
+
+
+def _check_disk(manifest_file: Path, output_dir: Path) -> tuple[int, set[str]] | None:
+    manifest = load_manifest(manifest_file)
+    return None if manifest is None else (len(manifest), not_as_written(manifest, output_dir))
 
 
 def stale_outputs(outputs: Sequence[Output], manifest: Manifest, output_dir: Path,

@@ -197,56 +197,112 @@ def index_exists(output_dir: Path) -> bool:
         and (output_dir / RECENT / "pagefind.js").exists()
 
 
+class IndexUpdate:
+    """The search index brought up to date with the item pages (`records`).
+
+    The new indexes are made in folders beside the output by a thread of its own, started
+    (`start`) when the build begins writing its pages: Pagefind works in a process of its own,
+    on the other core, and its start-up alone is a tenth of a rebuild after one edit. They
+    are swapped in by `finish`, once the pages are written: a build that fails before
+    (`abandon`) leaves the old index with the old pages.
+    """
+
+    def __init__(self, output_dir: Path, record_file: Path | None, found: Records,
+                 language: str = "en") -> None:
+        self.output_dir, self.record_file = output_dir, record_file
+        self.found, self.language = found, language
+        self._swaps: list[tuple[Path, Callable[[Path], None], Path]] = []  # target, how, into
+        self._record: tuple[str, dict[str, str], str] | None = None
+        self._worker: threading.Thread | None = None
+        self._failed: list[BaseException] = []
+
+    def start(self) -> None:
+        """Decide what to index again, and start making it."""
+        if self._worker is not None:
+            return
+        self._swaps = [(target, write, make_staging(target.parent, "pagefind"))
+                       for target, write in self._plan()]  # beside the output, never in it
+        self._worker = threading.Thread(target=self._make, name="search-index")
+        self._worker.start()
+
+    def finish(self) -> bool:
+        """Swap the new indexes in; True if anything was indexed."""
+        self.start()
+        assert self._worker is not None
+        self._worker.join()
+        try:
+            if self._failed:
+                raise _index_error(self._failed[0]) from None
+            if not self._swaps:
+                return False
+            _forget_record(self.record_file)
+            for target, _, fresh in self._swaps:
+                if not (target.is_dir() and rename_exchange(fresh, target)):
+                    if target.exists():
+                        shutil.rmtree(target)
+                    os.rename(fresh, target)
+                    fresh.mkdir()
+            if self._record is not None:
+                _write_record(self.record_file, *self._record)
+            return True
+        finally:
+            self.abandon()
+
+    def abandon(self) -> None:
+        """Wait for the indexing thread, and remove what it made that was not swapped in."""
+        if self._worker is not None:
+            self._worker.join()
+        for _, _, fresh in self._swaps:
+            shutil.rmtree(fresh, ignore_errors=True)
+        self._swaps = []
+
+    def _make(self) -> None:
+        try:
+            for _, write, fresh in self._swaps:
+                write(fresh)
+        except BaseException as exc:  # handed to the build's thread, raised by finish()
+            self._failed.append(exc)
+
+    def _plan(self) -> list[tuple[Path, Callable[[Path], None]]]:
+        """The indexes to make, each with how; the record to keep after (self._record)."""
+        found, language, output_dir = self.found, self.language, self.output_dir
+        now_epoch = epoch(language)
+        last = _read_record(self.record_file) if self.record_file is not None else None
+        if last is not None and last[0] == now_epoch and index_exists(output_dir):
+            _, indexed, recent_print = last
+            keys = found.keys
+            changed = sorted(path for path, key in keys.items() if indexed.get(path) != key)
+            replaced = sorted({path for path in changed if path in indexed}
+                              | {path for path in indexed if path not in keys})
+            if len(changed) + len(replaced) <= MOST_RECENT:
+                now = fingerprint([(path, keys[path]) for path in changed], replaced,
+                                  found.facets)
+                if now == recent_print and (output_dir / RECENT / REPLACED).exists():
+                    return []
+                self._record = (now_epoch, indexed, now)
+                return [(output_dir / RECENT, partial(_write_recent, [
+                    partial(found.make, path) for path in changed], language, replaced,
+                    found.facets))]
+        self._record = (now_epoch, dict(found.keys), fingerprint([], [], found.facets))
+        return [(output_dir / FOLDER, partial(_write_whole, [
+                    partial(found.make, path) for path in sorted(found.keys)], language)),
+                (output_dir / RECENT, partial(_write_recent, [], language, [], found.facets))]
+
+
 def update_index(output_dir: Path, record_file: Path | None, found: Records,
                  language: str = "en") -> bool:
-    """Bring the index up to date with the item pages; True if anything was indexed."""
-    now_epoch = epoch(language)
-    last = _read_record(record_file) if record_file is not None else None
-    if last is not None and last[0] == now_epoch and index_exists(output_dir):
-        _, indexed, recent_print = last
-        keys = found.keys
-        changed = sorted(path for path, key in keys.items() if indexed.get(path) != key)
-        replaced = sorted({path for path in changed if path in indexed}
-                          | {path for path in indexed if path not in keys})
-        if len(changed) + len(replaced) <= MOST_RECENT:
-            now = fingerprint([(path, keys[path]) for path in changed], replaced, found.facets)
-            if now == recent_print and (output_dir / RECENT / REPLACED).exists():
-                return False
-            _forget_record(record_file)
-            _swap_in(output_dir / RECENT, partial(_write_recent, [
-                partial(found.make, path) for path in changed], language, replaced,
-                found.facets))
-            _write_record(record_file, now_epoch, indexed, now)
-            return True
-    _forget_record(record_file)
-    _swap_in(output_dir / FOLDER, partial(_write_whole, [
-        partial(found.make, path) for path in sorted(found.keys)], language))
-    _swap_in(output_dir / RECENT, partial(_write_recent, [], language, [], found.facets))
-    _write_record(record_file, now_epoch, dict(found.keys), fingerprint([], [], found.facets))
-    return True
+    """Bring the index up to date with the item pages now; True if anything was indexed."""
+    return IndexUpdate(output_dir, record_file, found, language).finish()
 
 
-def _swap_in(target: Path, write: Callable[[Path], None]) -> None:
-    """Write an index into a new folder beside the output, then swap it in as `target`."""
-    fresh = make_staging(target.parent, "pagefind")  # beside the output, never in it
-    try:
-        try:
-            write(fresh)
-        except FileNotFoundError as exc:
-            raise NewsdigestError(f"search index: cannot run pagefind ({exc})") from None
-        except NewsdigestError:
-            raise
-        except Exception as exc:  # the service's own errors come as plain Exceptions
-            raise NewsdigestError(
-                f"search index: pagefind failed: {str(exc).strip()[-500:]}"
-                " (build with --no-search to skip the search index)") from None
-        if not (target.is_dir() and rename_exchange(fresh, target)):
-            if target.exists():
-                shutil.rmtree(target)
-            os.rename(fresh, target)
-            fresh.mkdir()
-    finally:
-        shutil.rmtree(fresh, ignore_errors=True)
+def _index_error(exc: BaseException) -> BaseException:
+    if isinstance(exc, FileNotFoundError):
+        return NewsdigestError(f"search index: cannot run pagefind ({exc})")
+    if isinstance(exc, NewsdigestError) or not isinstance(exc, Exception):
+        return exc
+    # the service's own errors come as plain Exceptions
+    return NewsdigestError(f"search index: pagefind failed: {str(exc).strip()[-500:]}"
+                           " (build with --no-search to skip the search index)")
 
 
 def _write_whole(makers: Sequence[Callable[[], Record]], language: str, folder: Path) -> None:

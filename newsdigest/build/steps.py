@@ -50,11 +50,18 @@ def build_changed(config: SiteConfig, options: BuildOptions, sources: Sources, i
             search.refuse_clashes(plan.outputs, config.static_dir.name)
         if config.rules.strict and plan.warnings:  # [build] strict: a warning fails the build
             raise ContentInvalid(plan.warnings, skippable=False)
-        written, explanations = _write(config, options, plan, gathered, progress, disk)
-        if options.search:
-            written.search_indexed = search.update_index(
-                config.output_dir, _record_file(config, options, ".search"),
-                search.records(plan.pages, gathered.index.topics), config.language)
+        indexing = search.IndexUpdate(
+            config.output_dir, _record_file(config, options, ".search"),
+            search.records(plan.pages, gathered.index.topics), config.language,
+        ) if options.search else None
+        try:
+            written, explanations = _write(config, options, plan, gathered, progress, disk,
+                                           indexing)
+            if indexing is not None:
+                written.search_indexed = indexing.finish()
+        finally:
+            if indexing is not None:
+                indexing.abandon()
         report = BuildReport(
             items=len(gathered.index.stories), pages=len(plan.pages),
             seconds=time.perf_counter() - started, parsed=gathered.parsed, write=written,
@@ -103,10 +110,14 @@ def _gather_or_patch(config: SiteConfig, options: BuildOptions, sources: Sources
 
 
 def _write(config: SiteConfig, options: BuildOptions, plan: SitePlan, gathered: GatheredSite,
-           progress: Progress | None, disk: output.DiskCheck
-           ) -> tuple[WriteReport, list[str]]:
+           progress: Progress | None, disk: output.DiskCheck,
+           indexing: search.IndexUpdate | None) -> tuple[WriteReport, list[str]]:
     """Render and write the outputs whose fingerprint changed (all of them with no record of
-    the last build), and say why each was made again when asked (--explain)."""
+    the last build), and say why each was made again when asked (--explain).
+
+    The search index is made while pages are written into the output folder as it is (not
+    while a new one is made in whole: its indexes are made after, in the new one).
+    """
     cache_dir = config.cache_dir if options.use_cache else None
     theme, jsons, stories = plan.theme, plan.jsons, gathered.index.stories
     changed_on_disk = disk.result()
@@ -129,6 +140,8 @@ def _write(config: SiteConfig, options: BuildOptions, plan: SitePlan, gathered: 
         new_manifest, written = output.write_full(plan.outputs, config.output_dir,
                                                   options.workers, counter, harvest)
     else:
+        if indexing is not None:
+            indexing.start()
         new_manifest, written = output.write_incremental(plan.outputs, manifest,
                                                          config.output_dir, options.workers,
                                                          counter, harvest, changed_on_disk)

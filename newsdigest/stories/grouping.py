@@ -243,16 +243,17 @@ def _moved(items: list[Item], merged: dict[str, tuple[str, ...]], by_path: dict[
     return dict(sorted(moved.items()))
 
 
-def with_cluster_scores(index: SiteIndex, inputs: ClusterInputs) -> SiteIndex:
-    """The index with the similarities and near misses of `inputs`, clusters unchanged: a
-    kept site state patched with edited words (only the curation report shows them)."""
-    scores = inputs.scores()
+def with_cluster_scores(index: SiteIndex, scores: dict[str, tuple[str, float | None]],
+                        near_misses: tuple[NearMiss, ...]) -> SiteIndex:
+    """The index with these similarities (ClusterInputs.scores) and near misses, clusters
+    unchanged: a kept site state patched with edited words (only the curation report shows
+    them)."""
     clusters = tuple(
         replace(cluster, members=tuple(
             replace(m, how=scores[m.source][0], score=scores[m.source][1])
             if m.source in scores else m for m in cluster.members))
         for cluster in index.clusters)
-    return replace(index, clusters=clusters, near_misses=inputs.near_misses)
+    return replace(index, clusters=clusters, near_misses=near_misses)
 
 
 def newest_first(items: list[Item]) -> list[Item]:
