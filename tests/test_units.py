@@ -183,13 +183,16 @@ def test_navigation_links_latest_neighbours_and_the_oldest_page() -> None:
         return f"p{n}" if n else "front"
 
     def labels(page: int, top: int) -> list[str]:
-        return [link.label + ("*" if link.current else "") if link.path else "gap"
-                for link in navigation(page, top, path).links]
+        # * the current page, ~ a number a narrow screen leaves out (a gap is beside it)
+        return [link.label + ("*" if link.current else "") + ("~" if link.far else "")
+                if link.path else "gap" for link in navigation(page, top, path).links]
 
-    assert labels(FRONT, 10) == ["Latest*", "10", "9", "8", "gap", "1"]
-    assert labels(5, 10) == ["Latest", "gap", "7", "6", "5*", "4", "3", "gap", "1"]
-    assert labels(10, 10) == ["Latest", "10*", "9", "8", "gap", "1"]
-    assert labels(1, 10) == ["Latest", "gap", "3", "2", "1*"]
+    assert labels(FRONT, 10) == ["Latest*", "10", "9", "8~", "gap", "1"]
+    assert labels(5, 10) == ["Latest", "gap", "7~", "6", "5*", "4", "3~", "gap", "1"]
+    assert labels(4, 10) == ["Latest", "gap", "6~", "5", "4*", "3", "2", "1"]
+    assert labels(8, 10) == ["Latest", "10", "9", "8*", "7", "6~", "gap", "1"]
+    assert labels(10, 10) == ["Latest", "10*", "9", "8~", "gap", "1"]
+    assert labels(1, 10) == ["Latest", "gap", "3~", "2", "1*"]
     assert labels(FRONT, 2) == ["Latest*", "2", "1"]
     bar = navigation(5, 10, path)
     assert (bar.newer, bar.older) == ("p6", "p4")

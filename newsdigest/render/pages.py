@@ -52,6 +52,9 @@ class PageLink:
     path: str | None  # None: a gap in the numbers
     current: bool = False
     front: bool = False  # the link to the front page
+    # A number two from the current page with a gap beside it: a narrow screen leaves it out
+    # and the gap still says that numbers are missing there.
+    far: bool = False
 
 
 @plain_repr
@@ -191,7 +194,9 @@ def navigation(page: int, top: int, path_of: Callable[[int], str]) -> Pagination
     links = [PageLink("Latest", path_of(FRONT), page == FRONT, front=True)]
     if page != FRONT and high < top:
         links.append(PageLink("…", None))
-    links += [PageLink(str(n), path_of(n), n == page) for n in range(high, low - 1, -1)]
+    far = {top - 2} if page == FRONT else {page + 2 if page + 2 < top else 0, page - 2}
+    links += [PageLink(str(n), path_of(n), n == page, far=n in far and n > 2)
+              for n in range(high, low - 1, -1)]
     if low > 2:
         links.append(PageLink("…", None))
     if low > 1:
@@ -212,15 +217,18 @@ def paginate(items: tuple[T, ...], size: int, path_of: Callable[[int], str]
 
 
 def day_range(stories: tuple[Story, ...]) -> str:
-    """'March 3, 2026 to March 9, 2026' from the oldest to the newest of a page's stories
-    (newest first): what an archive page says about itself, fixed once the page is full."""
+    """'March 3 to 9, 2026' from the oldest to the newest of a page's stories (newest
+    first): what an archive page says about itself, fixed once the page is full."""
     if not stories:
         return ""
     first, last = stories[-1].local_date, stories[0].local_date
-    label = f"{first:%B} {first.day}, {first.year}"
     if first.date() == last.date():
-        return label
-    return f"{label} to {last:%B} {last.day}, {last.year}"
+        return f"{first:%B} {first.day}, {first.year}"
+    if first.year != last.year:
+        return f"{first:%B} {first.day}, {first.year} to {last:%B} {last.day}, {last.year}"
+    if first.month != last.month:
+        return f"{first:%B} {first.day} to {last:%B} {last.day}, {last.year}"
+    return f"{first:%B} {first.day} to {last.day}, {last.year}"
 
 
 def page_title(base: str, page: int, config: SiteConfig) -> str:
