@@ -309,7 +309,7 @@ def test_explain_says_when_the_kept_site_state_was_patched(make_site, capsys):
     capsys.readouterr()
     assert site.build("--no-search", "--explain") == 0
     out = capsys.readouterr().out
-    assert ("kept the last build's site state, patched with 1 edited item: "
+    assert ("kept the last build's site state, patched with 1 edited or added item: "
             "2026-10-05-story-4.md") in out.splitlines()
     assert "rebuilt news/2026/10/05/story-4/index.html: what it shows changed" in out
 
@@ -405,10 +405,13 @@ def test_text_edits_patch_the_kept_site_state_and_build_like_a_clean_build(site,
                                                  "2026-10-05-story-4.md",
                                                  "2026-10-08-story-7.md"]
     assert_same_as_clean_build(site, tmp_path / "b")
-    # A build that makes the state anew (a new file) keeps that one instead.
+    # A build that adds a file patches it in too, and keeps that state instead: the next
+    # build patches only what changed since.
     site.write("content/2026-10-20-new.md", item(title="New", date="2026-10-20T09:00:00Z",
                                                  url="https://example.com/new"))
-    assert build(site).patched is None
+    assert build(site).patched == ["2026-10-04-story-3.md", "2026-10-05-story-4.md",
+                                   "2026-10-08-story-7.md", "2026-10-20-new.md"]
+    assert_same_as_clean_build(site, tmp_path / "new")
     edit(site, "2026-10-05-story-4.md", "corrected twice", "corrected thrice")
     assert build(site).patched == ["2026-10-05-story-4.md"]
     assert_same_as_clean_build(site, tmp_path / "c")
@@ -717,10 +720,10 @@ def test_the_preview_server_patches_the_site_state_it_keeps_in_memory(site, tmp_
     edit(site, rel, "Story four", "Story four, again")  # its new version is the one kept
     assert build_site(config, options, warm=warm).patched == [rel]
     assert_same_as_clean_build(site, tmp_path / "again")
-    # an added file reshapes the site: the front half is made anew, and kept
+    # an added story of its own is patched in too, and kept
     site.write("content/2026-10-20-fresh.md", item(
         title="A fresh story", date="2026-10-20T09:00:00Z", url="https://example.com/fresh"))
-    assert build_site(config, options, warm=warm).patched is None
+    assert build_site(config, options, warm=warm).patched == ["2026-10-20-fresh.md"]
     assert_same_as_clean_build(site, tmp_path / "added")
     # a broken edit fails the build; once fixed, the site is right again
     edit(site, rel, "Story four, again", "Story four, fixed")
@@ -824,3 +827,106 @@ def test_adding_the_newest_item_leaves_full_archive_pages_unwritten(make_site, t
         after = mtimes(site.public)
         assert [p for p in before if p not in changed and after[p] != before[p]] == []
         assert_same_as_clean_build(site, tmp_path)
+
+
+ADDED_STORY = "2026-10-20-added.md"
+
+
+@pytest.mark.parametrize(("added", "patched"), [
+    # a story of its own under the site's topics: put in its place, the lists, archive,
+    # feeds and editions made again around it
+    (item(title="An added story", date="2026-10-20T09:00:00Z", url="https://example.com/a",
+          topics=("AI", "Robotics")), True),
+    (item(title="An older added story", date="2026-10-03T09:30:00Z",
+          url="https://example.com/b", topics=("Computer Vision",)), True),
+    (item(title="An added picture", date="2026-10-21T09:00:00Z", url="https://example.com/c",
+          images='[{url: "https://img.example/c.jpg", width: 1200, height: 630}]'), True),
+    # what reshapes the site more: grouped again as a clean build is
+    (item(title="A copy", date="2026-10-20T09:00:00Z",
+          url="https://example.com/story/4"), False),  # the same source URL
+    (item(title="Related", date="2026-10-20T09:00:00Z", url="https://example.com/r",
+          related='[{title: "Four", webUrl: "https://example.com/story/4"}]'), False),
+    (item(title="New topic", date="2026-10-20T09:00:00Z", url="https://example.com/n",
+          topics=("Quantum",)), False),
+    (item(title="Spelt otherwise", date="2026-10-20T09:00:00Z", url="https://example.com/s",
+          topics=("robotics",)), False),  # may become the topic's name
+    (item(title="A draft", date="2026-10-20T09:00:00Z", url="https://example.com/d",
+          published="false"), False),
+    (item(title="Later", date="2026-12-20T09:00:00Z", url="https://example.com/l"), False),
+    (item(title="Keyed", date="2026-10-20T09:00:00Z", url="https://example.com/k",
+          story="chips-act"), False),
+])
+def test_an_added_story_of_its_own_is_patched_in_like_a_clean_build(site, tmp_path, added,
+                                                                      patched):
+    site.write(f"content/{ADDED_STORY}", added)
+    report = build(site)
+    assert (report.patched == [ADDED_STORY]) is patched, report.patched
+    assert_same_as_clean_build(site, tmp_path / "added")
+    # the state is kept with it: an edit after patches that edit alone
+    edit(site, "2026-10-08-story-7.md", "Story number 7", "Story number seven")
+    assert build(site).patched == ["2026-10-08-story-7.md"]
+    assert_same_as_clean_build(site, tmp_path / "edited")
+
+
+def test_an_added_item_that_takes_another_pages_url_fails_as_in_a_clean_build(site):
+    site.write(f"content/{ADDED_STORY}", item(
+        title="Another", date="2026-10-05T15:00:00Z", url="https://other.example/x",
+        slug="story-4"))
+    with pytest.raises(ContentInvalid, match="same URL /news/2026/10/05/story-4/"):
+        build(site)
+
+
+def test_items_added_one_after_another_are_each_patched_in(site, tmp_path):
+    for n in range(4):
+        rel = f"2026-10-2{n}-added-{n}.md"
+        site.write(f"content/{rel}", item(
+            title=f"Added {n}", date=f"2026-10-2{n}T09:00:00Z",
+            url=f"https://example.com/added/{n}", topics=(("AI",), ("Robotics", "AI"))[n % 2]))
+        assert build(site).patched == [rel]
+        assert_same_as_clean_build(site, tmp_path / f"added-{n}")
+    # two added alike in one go meet: grouped as one story
+    for n in (8, 9):
+        site.write(f"content/2026-10-28-twin-{n}.md", item(
+            title="Twins of one story today", date="2026-10-28T09:00:00Z",
+            url=f"https://example.com/twin/{n}"))
+    report = build(site)
+    assert report.patched is None and len(report.index.merged) == 1
+    assert_same_as_clean_build(site, tmp_path / "twins")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("seed", [4, 5, 6])
+def test_random_additions_build_exactly_like_clean_builds(make_site, tmp_path, seed):
+    # Added items in a seeded random mix with edits and removals (their topics, pictures,
+    # related links, dates and duplicate headlines vary): patched in when each is a story of
+    # its own, grouped again when not; after every step, the site is a clean build's.
+    import random
+
+    rng = random.Random(seed)
+    site = make_site({f"content/s{n}.md": _story(n, rng) for n in range(12)},
+                     SETTINGS + "[images]\ngeneric_threshold = 3\n")
+    build(site)
+    count, patched_in = 12, 0
+    for step in range(14):
+        roll = rng.random()
+        files = sorted((site.root / "content").glob("s*.md"))
+        if roll < 0.6:
+            added = [f"s{count + n}.md" for n in range(rng.choice([1, 1, 2]))]
+            for n, rel in enumerate(added):
+                site.write(f"content/{rel}", _story(count + n, rng))
+            count += len(added)
+        elif roll < 0.8:
+            target = rng.choice(files)
+            target.write_text(target.read_text().replace('title: "', 'title: "Edited ', 1))
+            added = []
+        else:
+            rng.choice(files).unlink()
+            added = []
+        report = build(site)
+        assert not report.skipped, report.skipped
+        patched_in += bool(added) and set(added) <= set(report.patched or ())
+        try:
+            assert_same_as_clean_build(site, tmp_path / f"step-{step}")
+        except AssertionError:
+            pytest.fail(f"seed {seed}, step {step}: incremental build differs from a clean one")
+    assert patched_in >= 2  # the patch itself was tried, not only the full rebuild

@@ -4,7 +4,7 @@ the editions chosen; one value, `GatheredSite`, for every command that needs the
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -33,13 +33,20 @@ class GatheredSite:
     topic_series: list[editions.TopicSeries]  # [digest] topic_editions: each topic's own
     problems: list[Problem]
     item_warnings: dict[str, list[Problem]]  # per content file (only those with any)
-    later_warnings: list[Problem]  # from grouping and the editor's notes
+    later_warnings: list[Problem]  # from grouping (grouping_warnings) and the editor's notes
     valid_until: datetime | None  # when time alone changes it: a future item becomes due
     title_keys: Counter[str]  # grouping.Grouping.title_keys
     records: dict[str, tuple[int, int, str]]  # content file -> size, mtime_ns, content hash
     clusters: ClusterInputs | None = None  # grouping.Grouping.clusters
+    source_urls: frozenset[str] = frozenset()  # grouping.Grouping.source_urls
+    related_urls: frozenset[str] = frozenset()  # grouping.Grouping.related_urls
+    grouping_warnings: list[Problem] = field(default_factory=list)  # grouping.Grouping.warnings
     parsed: int = 0  # files read and validated by this build
     patched: list[str] | None = None  # content files patched into a kept state; None: made
+    added: int = 0  # of those, how many were added (a state with additions is kept again)
+    # The patched files validated, for the item cache when the state is kept again: the next
+    # build compares its edits with the versions the state was made from.
+    patched_entries: dict[str, CacheEntry] = field(default_factory=dict)
 
     def warnings(self, discovery: Discovery) -> list[Problem]:
         """The build's warnings so far, in the order a build that read every file gives."""
@@ -102,10 +109,7 @@ def gather(config: SiteConfig, options: BuildOptions, sources: Sources, now: dat
     stage = image_stage.prepare(index, config, sources.assets, options.offline,
                                 options.workers, now.timestamp(), progress) \
         if pictures else image_stage.ImageStage([], image_stage.ImageReport())
-    notes, note_warnings = editions.load_notes(sources.notes, config.digest,
-                                               config.rules.nofollow)
-    digest_editions = editions.build_editions(index, config, notes)
-    series = editions.build_topic_series(index, config, notes)
+    digest_editions, series, edition_warnings = choose_editions(config, sources, index)
     future = [i.published_at for i in loaded.items
               if i.published_at > now + FUTURE_TOLERANCE and not options.future]
     valid_until = min(future) - FUTURE_TOLERANCE if future else None
@@ -120,24 +124,39 @@ def gather(config: SiteConfig, options: BuildOptions, sources: Sources, now: dat
         topic_series=series,
         problems=problems,
         item_warnings={rel: e.result.warnings for rel, e in entries.items() if e.result.warnings},
-        later_warnings=(grouping.warnings + note_warnings
-                        + editions.unknown_edition_topics(index, config)
-                        + editions.unused_notes(notes, [*digest_editions, *(
-                            e for one in series for e in one.editions)])),
+        later_warnings=grouping.warnings + edition_warnings,
         valid_until=valid_until,
         title_keys=grouping.title_keys,
         clusters=grouping.clusters,
+        source_urls=grouping.source_urls,
+        related_urls=grouping.related_urls,
+        grouping_warnings=grouping.warnings,
         records={rel: (e.size, e.mtime_ns, e.content_hash) for rel, e in entries.items()},
         parsed=loaded.parsed,
     )
 
 
+def choose_editions(config: SiteConfig, sources: Sources, index: SiteIndex
+                    ) -> tuple[list[Edition], list[editions.TopicSeries], list[Problem]]:
+    """The digest's editions and each [digest] topic_editions topic's own, with what the
+    editor's notes and the settings for them were warned of."""
+    notes, note_warnings = editions.load_notes(sources.notes, config.digest,
+                                               config.rules.nofollow)
+    digest_editions = editions.build_editions(index, config, notes)
+    series = editions.build_topic_series(index, config, notes)
+    return digest_editions, series, (
+        note_warnings + editions.unknown_edition_topics(index, config)
+        + editions.unused_notes(notes, [*digest_editions, *(
+            e for one in series for e in one.editions)]))
+
+
 def repicture_stories(config: SiteConfig, assets: dict[str, Path], options: BuildOptions,
-                      now: datetime, index: SiteIndex, generic: set[str]) -> None:
+                      now: datetime, index: SiteIndex, generic: set[str]
+                      ) -> image_stage.ImageStage:
     """Pictures for the stories of `index` (those a kept state patched), with the site's
     generic images as the whole site has them."""
-    image_stage.prepare(index, config, assets, options.offline, options.workers,
-                        now.timestamp(), generic=generic)
+    return image_stage.prepare(index, config, assets, options.offline, options.workers,
+                               now.timestamp(), generic=generic)
 
 
 def kept_state_key(config: SiteConfig, options: BuildOptions, sources: Sources) -> str:

@@ -18,34 +18,62 @@ import pickle
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import replace
-from datetime import datetime, tzinfo
+from datetime import UTC, datetime, tzinfo
 from functools import partial
 from pathlib import Path
 
-from newsdigest import parallel, store
-from newsdigest.build.gather import GatheredSite
+from newsdigest import parallel, store, urls
+from newsdigest.build.discover import Sources
+from newsdigest.build.gather import GatheredSite, choose_editions
+from newsdigest.config.site import SiteConfig
 from newsdigest.content.dedupe import title_key
 from newsdigest.content.files import Discovery, SourceFile
 from newsdigest.content.item import Item
-from newsdigest.content.loading import CacheEntry, LoadSettings, cached_entries, load_one
+from newsdigest.content.loading import (
+    CacheEntry,
+    LoadSettings,
+    cached_entries,
+    load_one,
+    update_cache,
+)
+from newsdigest.images import stage as image_stage
 from newsdigest.stories.clusters import ClusterInputs, NearMiss
-from newsdigest.stories.grouping import SiteIndex, make_story, with_cluster_scores
+from newsdigest.stories.grouping import (
+    FUTURE_TOLERANCE,
+    SiteIndex,
+    make_story,
+    with_cluster_scores,
+    with_stories_added,
+)
+
+# Pictures for an index's stories, given the site's generic images (gather.repicture_stories)
+Repicture = Callable[[SiteIndex, set[str]], image_stage.ImageStage]
 
 MOST_PATCHED = 200  # past this many changed files, doing it all again costs about the same
 
 
-def save_in_background(file: Path, key: str, front: GatheredSite) -> Callable[[], None]:
+def save_in_background(file: Path, key: str, front: GatheredSite, items_cache: Path,
+                       settings: LoadSettings) -> Callable[[], None]:
     """Write the kept state from a forked process while the build goes on (pickling 10,000
-    stories takes a third of a second); returns the function that waits for it."""
+    stories takes a third of a second); returns the function that waits for it.
+
+    A patched state's files go into the item cache first (`items_cache`): the next build
+    compares its edits with the versions the state was made from.
+    """
+    def save() -> None:
+        if front.patched_entries:
+            update_cache(items_cache, settings, front.patched_entries)
+        _save(file, key, front)
+
     try:
         pid = os.fork()
     except (AttributeError, OSError):  # no fork here: write it now
-        _save(file, key, front)
+        save()
         return lambda: None
     if pid == 0:  # the child: the parent's memory as it is now, copied on write
         code = 1
         try:
-            _save(file, key, front)
+            save()
             code = 0
         finally:
             os._exit(code)
@@ -60,94 +88,111 @@ def _save(file: Path, key: str, front: GatheredSite) -> None:
     # A header first, with what decides whether the kept state can be patched: a build reads
     # the rest only when it can. Then the clusters' inputs, with their length: a patching
     # build checks them in a child process (_ClusterCheck) while it reads the rest.
-    header = (key, front.valid_until, front.records, _patchable(front.index), front.title_keys)
+    header = (key, front.valid_until, front.records, _patchable(front.index), front.title_keys,
+              front.source_urls, front.related_urls)
     clusters = pickle.dumps(front.clusters, pickle.HIGHEST_PROTOCOL)
-    body = replace(front, records={}, title_keys=Counter(), patched=None, clusters=None)
+    body = replace(front, records={}, title_keys=Counter(), patched=None, added=0,
+                   patched_entries={}, clusters=None,
+                   source_urls=frozenset(), related_urls=frozenset())
     store.save_atomic(file, pickle.dumps(header, pickle.HIGHEST_PROTOCOL)
                        + len(clusters).to_bytes(8, "little") + clusters
                        + pickle.dumps(body, pickle.HIGHEST_PROTOCOL))
 
 
-def patched(file: Path, key: str, discovery: Discovery, settings: LoadSettings,
-            items_cache: Path, tz: tzinfo, repicture: Callable[[SiteIndex, set[str]], object],
-            now: datetime) -> GatheredSite | None:
-    """The kept state with the changed files' stories patched in, or None when the build must
-    do it all again: no kept state for this key, time has changed it (a future item is due),
-    or an edit moves a story.
+def patched(file: Path, key: str, sources: Sources, config: SiteConfig, items_cache: Path,
+            repicture: Repicture, now: datetime) -> GatheredSite | None:
+    """The kept state with the changed files' stories patched in and the added files' added,
+    or None when the build must do it all again: no kept state for this key, time has
+    changed it (a future item is due), a file was removed, an edit moves a story or an added
+    item is not a story of its own under the site's topics.
 
     The edited items are compared with their previous version in the item cache
     (`items_cache`), so a build that cannot patch finds out before it reads the kept state.
     `repicture` sets the pictures of an index's stories given the site's generic images
     (image_stage.prepare on an index of the patched stories).
     """
+    settings, tz = LoadSettings.of(config), config.tz
     try:
         with file.open("rb") as handle:
-            kept_key, valid_until, records, patchable, title_keys = pickle.load(handle)
+            kept_key, valid_until, records, patchable, title_keys, *urls = pickle.load(handle)
+            if len(urls) != 2:
+                return None  # a header of an older version
             if kept_key != key or (valid_until is not None and now >= valid_until):
                 return None
-            changed = _changed(discovery, records)
-            if changed is None:
+            found = _changed(sources.discovery, records)
+            if found is None:
                 return None
+            changed, added = found
             edits = _edits(changed, records, patchable, title_keys, settings,
                            lambda rels: cached_entries(items_cache, settings, rels), tz)
-            if edits is None:
+            additions = _additions(added, records, title_keys, urls, settings, tz, now)
+            if edits is None or additions is None:
                 return None
             clusters_size = int.from_bytes(handle.read(8), "little")
-            check = _ClusterCheck(file, handle.tell(), clusters_size, edits)
+            check = _ClusterCheck(file, handle.tell(), clusters_size, edits, additions)
             handle.seek(clusters_size, os.SEEK_CUR)
             front = pickle.load(handle)
-        scores = check.result()
+        checked = check.result()
     except (*store.UNREADABLE, ValueError):  # ValueError: a header of an older version
         return None
-    if scores is False or not isinstance(front, GatheredSite):
+    if checked is False or not isinstance(front, GatheredSite):
         return None
     front.records, front.title_keys = records, title_keys
+    front.source_urls, front.related_urls = urls
+    scores, front.clusters = checked
     if scores is not None:
         front.index = with_cluster_scores(front.index, *scores)
-    return _apply(front, edits, len(changed), repicture)
+    front = _apply(front, edits, len(changed), repicture)
+    if front is None or not additions:
+        return front
+    return _add(front, additions, config, sources, repicture)
 
 
-# What checking the clusters against edits found: False, an edit changes a cluster (the
-# state cannot be patched); None, nothing the site shows changed; else the similarities and
-# near misses the curation report shows now.
-ClusterScores = bool | tuple[dict[str, tuple[str, float | None]], tuple[NearMiss, ...]] | None
+# What checking the clusters against edits and additions found: False, one changes a
+# cluster (the state cannot be patched); else the similarities and near misses the curation
+# report shows now (None: as they were), and the clusters' new inputs when items were added
+# (a state with additions is kept again; with edits only, the next build patches the kept
+# one again).
+Scores = tuple[dict[str, tuple[str, float | None]], tuple[NearMiss, ...]]
+ClusterCheck = bool | tuple[Scores | None, ClusterInputs | None]
 
 
 class _ClusterCheck:
-    """The kept clusters checked against the edits (a third of a patching build at 30,000
-    items) in a child process, while this one reads the rest of the kept state."""
+    """The kept clusters checked against the edits and additions (a third of a patching
+    build at 30,000 items) in a child process, while this one reads the rest of the kept
+    state."""
 
-    def __init__(self, file: Path, at: int, size: int,
-                 edits: list[tuple[str, CacheEntry]]) -> None:
-        self._task = partial(_check_clusters, file, at, size, edits)
-        self._child = parallel.InChild(self._task) if edits else None
+    def __init__(self, file: Path, at: int, size: int, edits: list[tuple[str, CacheEntry]],
+                 additions: list[tuple[str, CacheEntry]]) -> None:
+        self._task = partial(_check_clusters, file, at, size, edits, additions)
+        self._child = parallel.InChild(self._task) if edits or additions else None
 
-    def result(self) -> ClusterScores:
+    def result(self) -> ClusterCheck:
         if self._child is None:
-            return None  # files touched, none changed
+            return None, None  # files touched, none changed
         try:
             return self._child.result()
         except parallel.ChildFailed:
             return self._task()
 
 
-def _check_clusters(file: Path, at: int, size: int,
-                    edits: list[tuple[str, CacheEntry]]) -> ClusterScores:
+def _check_clusters(file: Path, at: int, size: int, edits: list[tuple[str, CacheEntry]],
+                    additions: list[tuple[str, CacheEntry]]) -> ClusterCheck:
     with file.open("rb") as handle:
         handle.seek(at)
         kept = pickle.loads(handle.read(size))
-    clusters = _clusters_kept(kept, edits)
+    clusters = _clusters_kept(kept, edits, additions)
     if clusters is False:
         return False
+    inputs = clusters if additions else None
     if clusters is None or kept is None or (clusters.result, clusters.names) == (
             kept.result, kept.names):
-        return None
-    return clusters.scores(), clusters.near_misses
+        return None, inputs
+    return (clusters.scores(), clusters.near_misses), inputs
 
 
-def patched_in_memory(front: GatheredSite, discovery: Discovery, settings: LoadSettings,
-                      items: dict[str, CacheEntry], tz: tzinfo,
-                      repicture: Callable[[SiteIndex, set[str]], object],
+def patched_in_memory(front: GatheredSite, sources: Sources, config: SiteConfig,
+                      items: dict[str, CacheEntry], repicture: Repicture,
                       now: datetime) -> GatheredSite | None:
     """`patched` for a state kept in memory between builds (the preview server), with the
     warm item cache (`items`) as the previous versions; it learns the edited files' new ones.
@@ -155,27 +200,35 @@ def patched_in_memory(front: GatheredSite, discovery: Discovery, settings: LoadS
     The state is patched in place, partly so when it returns None: the caller keeps it only
     if it returns it.
     """
+    settings, tz = LoadSettings.of(config), config.tz
     if front.valid_until is not None and now >= front.valid_until:
         return None
-    changed = _changed(discovery, front.records)
-    if changed is None:
+    found = _changed(sources.discovery, front.records)
+    if found is None:
         return None
+    changed, added = found
     edits = _edits(changed, front.records, _patchable(front.index), front.title_keys, settings,
                    lambda rels: {rel: items[rel] for rel in rels if rel in items}, tz)
-    if edits is None:
+    urls = [front.source_urls, front.related_urls]
+    additions = _additions(added, front.records, front.title_keys, urls, settings, tz, now)
+    if edits is None or additions is None:
         return None
-    clusters = _clusters_kept(front.clusters, edits)
+    clusters = _clusters_kept(front.clusters, edits, additions)
     if clusters is False:
         return None
+    front.source_urls, front.related_urls = urls
     _keep_clusters(front, front.clusters, clusters)
     patched_front = _apply(front, edits, len(changed), repicture)
+    if patched_front is not None and additions:
+        patched_front = _add(patched_front, additions, config, sources, repicture)
     if patched_front is not None:
         items.update(edits)
+        items.update(additions)
     return patched_front
 
 
 def _apply(front: GatheredSite, edits: list[tuple[str, CacheEntry]], changed: int,
-           repicture: Callable[[SiteIndex, set[str]], object]) -> GatheredSite | None:
+           repicture: Repicture) -> GatheredSite | None:
     """The edited items' stories updated in place, and pictured again."""
     edited = {rel for rel, _ in edits}  # a few of the site's stories: no index of them all
     stories = {story.item.source: story for story in front.index.stories
@@ -195,20 +248,128 @@ def _apply(front: GatheredSite, edits: list[tuple[str, CacheEntry]], changed: in
     if edits:
         repicture(replace(front.index, stories=tuple(stories[rel] for rel, _ in edits)),
                   front.pictures.generic)
-    front.parsed = changed
+    front.parsed, front.added = changed, 0
     front.patched = [rel for rel, _ in edits]
+    front.patched_entries = dict(edits)
     return front
 
 
-def _clusters_kept(clusters: ClusterInputs | None, edits: list[tuple[str, CacheEntry]]
+def _add(front: GatheredSite, additions: list[tuple[str, CacheEntry]], config: SiteConfig,
+         sources: Sources, repicture: Repicture) -> GatheredSite | None:
+    """The added items' stories put in their places, pictured, and the editions chosen
+    again; None when one of them is not a story of its own under topics the site has, takes
+    a page's URL or changes which images are generic."""
+    index, tz = front.index, config.tz
+    taken = {story.path for story in index.stories} | set(index.moved)
+    refs = {name.casefold(): ref for story in index.stories
+            for name, ref in zip(story.item.topics, story.topics, strict=True)}
+    added = []
+    for _, entry in additions:
+        item = entry.result.item
+        assert item is not None  # _additions took valid items only
+        keys = [name.casefold() for name in item.topics]
+        if len(set(keys)) != len(keys):
+            return None  # one topic twice, in two spellings: listed twice as grouping does
+        topics = []
+        for name, key in zip(item.topics, keys, strict=True):
+            ref, meta = refs.get(key), config.topic_settings(key)
+            # a new topic, or a spelling that might become the topic's name: group again
+            if ref is None or (name != ref.name and not (meta and meta.display_name)):
+                return None
+            topics.append(ref)
+        local_date = item.published_at.astimezone(tz)
+        path = urls.item_path(local_date, item.slug)
+        if path in taken:
+            return None  # the same URL as another page: grouping says which
+        taken.add(path)
+        added.append(make_story(item, path, local_date, tuple(topics)))
+    every = [*index.stories, *added]
+    if image_stage.generic_images(every, config.images.generic_threshold) \
+            != front.pictures.generic:
+        return None  # an image now shown by enough items to be generic: picture all again
+    front.index = with_stories_added(index, added, config)
+    pictured = repicture(replace(front.index, stories=tuple(added)), front.pictures.generic)
+    front.pictures = _with_pictures(front.pictures, pictured)
+    front.editions, front.topic_series, edition_warnings = choose_editions(
+        config, sources, front.index)
+    front.later_warnings = front.grouping_warnings + edition_warnings
+    if pictured.report.retry_at is not None:  # as gather: a failed download retried then
+        retry = datetime.fromtimestamp(pictured.report.retry_at, UTC)
+        front.valid_until = min(front.valid_until, retry) if front.valid_until else retry
+    for rel, entry in additions:
+        if entry.result.warnings:
+            front.item_warnings[rel] = entry.result.warnings
+    front.parsed += len(additions)
+    front.added = len(additions)
+    front.patched_entries.update(additions)
+    front.patched = [*(front.patched or []), *(rel for rel, _ in additions)]
+    return front
+
+
+def _with_pictures(stage: image_stage.ImageStage, more: image_stage.ImageStage
+                   ) -> image_stage.ImageStage:
+    """The image stage of the site with the pictures of added stories."""
+    paths = {output.path for output in stage.outputs}
+    report = replace(stage.report, fetched=stage.report.fetched + more.report.fetched,
+                     cached=stage.report.cached + more.report.cached,
+                     generated=stage.report.generated + more.report.generated,
+                     fallbacks={reason: list(refs) for reason, refs
+                                in stage.report.fallbacks.items()},
+                     retry_at=min(filter(None, (stage.report.retry_at, more.report.retry_at)),
+                                  default=None))
+    for reason, refs in more.report.fallbacks.items():
+        known = report.fallbacks.setdefault(reason, [])
+        known.extend(ref for ref in refs if ref not in known)
+    return replace(stage, outputs=[*stage.outputs,
+                                   *(o for o in more.outputs if o.path not in paths)],
+                   report=report)
+
+
+def _additions(added: list[SourceFile], records: dict[str, tuple[int, int, str]],
+               title_keys: Counter[str], urls: list[frozenset[str]], settings: LoadSettings,
+               tz: tzinfo, now: datetime) -> list[tuple[str, CacheEntry]] | None:
+    """The added files validated, if each is a published story of its own: no other item's
+    duplicate (by URL, related coverage or title) and no story key; None if not.
+
+    `records`, `title_keys` and `urls` (source and related-coverage URLs) learn the added
+    items, so that two added alike in one go are seen to meet.
+    """
+    source_urls, related_urls = set(urls[0]), set(urls[1])
+    additions = []
+    for source in added:
+        entry = load_one(source, settings)
+        records[source.rel] = (entry.size, entry.mtime_ns, entry.content_hash)
+        item = entry.result.item
+        if item is None or entry.result.problems or not item.published or item.removed \
+                or item.published_at > now + FUTURE_TOLERANCE or item.story:
+            return None  # invalid, left out of the site or a story key: grouping says
+        keys = item.story_keys
+        title = title_key(item, tz)
+        if (source_urls.intersection(keys.urls) or source_urls.intersection(keys.related)
+                or related_urls.intersection(keys.urls) or (title and title_keys[title])):
+            return None  # another item's duplicate: merged with it by grouping
+        source_urls.update(keys.urls)
+        related_urls.update(keys.related)
+        if title:
+            title_keys[title] += 1
+        additions.append((source.rel, entry))
+    urls[:] = [frozenset(source_urls), frozenset(related_urls)]
+    return additions
+
+
+def _clusters_kept(clusters: ClusterInputs | None, edits: list[tuple[str, CacheEntry]],
+                   additions: list[tuple[str, CacheEntry]] = ()
                    ) -> ClusterInputs | None | bool:
-    """The story clusters' inputs with the edits' new words, or False if the edits change a
-    cluster (or a similarity the report shows): an edited title or excerpt may make its item
+    """The story clusters' inputs with the edits' new words and the added items, or False if
+    they change a cluster: an edited title or excerpt, or an added item, may make an item
     another's story, and shifts how rare each of its words is for every item."""
     if clusters is None:
         return None
     patched_clusters = clusters.patched(
         {rel: entry.result.item for rel, entry in edits if entry.result.item is not None})
+    if patched_clusters is not None and additions:
+        patched_clusters = patched_clusters.added(
+            [entry.result.item for _, entry in additions if entry.result.item is not None])
     return False if patched_clusters is None else patched_clusters
 
 
@@ -260,21 +421,24 @@ def _edits(changed: list[SourceFile], records: dict[str, tuple[int, int, str]],
 
 
 def _changed(discovery: Discovery, records: dict[str, tuple[int, int, str]]
-             ) -> list[SourceFile] | None:
-    """The content files changed since the kept state; None if any was added or removed, or
-    so many changed that patching would not pay."""
-    if len(records) != len(discovery.items):
-        return None
-    changed = []
+             ) -> tuple[list[SourceFile], list[SourceFile]] | None:
+    """The content files changed since the kept state, and those added; None if any was
+    removed, or so many changed that patching would not pay."""
+    changed: list[SourceFile] = []
+    added: list[SourceFile] = []
     for source in discovery.items:
         known = records.get(source.rel)
         if known is None:
-            return None  # a file added (and another removed)
-        if (source.size, source.mtime_ns) != known[:2]:
+            added.append(source)
+        elif (source.size, source.mtime_ns) != known[:2]:
             changed.append(source)
-            if len(changed) > MOST_PATCHED:
-                return None
-    return changed
+        else:
+            continue
+        if len(changed) + len(added) > MOST_PATCHED:
+            return None
+    if len(discovery.items) - len(added) != len(records):
+        return None  # a file removed
+    return changed, added
 
 
 def _keeps_its_place(old: Item, new: Item, title_keys: Counter[str], tz: tzinfo) -> bool:

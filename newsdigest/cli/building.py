@@ -35,7 +35,7 @@ def build_command(args: argparse.Namespace) -> int:
             progress.clear()
     if args.explain and report.patched is not None:
         print(f"kept the last build's site state, patched with {len(report.patched)} edited "
-              f"item{'s' if len(report.patched) != 1 else ''}: "
+              f"or added item{'s' if len(report.patched) != 1 else ''}: "
               + (", ".join(report.patched[:5]) or "none")
               + (f" and {len(report.patched) - 5} more" if len(report.patched) > 5 else ""))
     print_report(report, config, args.quiet)

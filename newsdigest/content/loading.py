@@ -228,6 +228,17 @@ def save_cache(cache_dir: Path, settings: LoadSettings, entries: dict[str, Cache
     _write_cache(cache_dir, settings, entries, set(range(SHARDS)))
 
 
+def update_cache(cache_dir: Path, settings: LoadSettings, entries: dict[str, CacheEntry]
+                 ) -> None:
+    """Put these entries in the cache, rewriting only the shards that hold them."""
+    shards = {_shard(rel) for rel in entries}
+    merged: dict[str, CacheEntry] = {}
+    for shard in shards:
+        merged.update(_read_shard(cache_dir, settings, shard))
+    merged.update(entries)
+    _write_cache(cache_dir, settings, merged, shards)
+
+
 def _write_cache(cache_dir: Path, settings: LoadSettings, entries: dict[str, CacheEntry],
                  shards: set[int]) -> None:
     from newsdigest.store import save_atomic

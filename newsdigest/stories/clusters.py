@@ -206,6 +206,33 @@ class ClusterInputs:
                 return None
         return replace(self, words=tuple(words), names=tuple(names), result=result)
 
+    def added(self, new: Sequence[Item]) -> ClusterInputs | None:
+        """These inputs with new items, each in its place (newest first, then by file), if
+        every cluster stays as it was and none of them joins one; None if not. The caller
+        has checked that none is another's duplicate or names a story key."""
+        entries = [(-w.when, source, w, name)
+                   for source, w, name in zip(self.sources, self.words, self.names, strict=True)]
+        entries += [(-w.when, item.source, w, _named(item))
+                    for item, w in ((item, Words.of(item)) for item in new)]
+        entries.sort(key=lambda e: (e[0], e[1]))
+        at = {source: index for index, (_, source, _, _) in enumerate(entries)}
+        moved = [at[source] for source in self.sources]  # old index -> new index
+        words = tuple(e[2] for e in entries)
+        exact = tuple(tuple(moved[i] for i in group) for group in self.exact)
+        result = cluster_groups(words, exact, self.settings)
+        if _by_source(result, [e[1] for e in entries]) != _by_source(self.result,
+                                                                    list(self.sources)):
+            return None
+        return replace(self, sources=tuple(e[1] for e in entries), words=words, exact=exact,
+                       result=result, names=tuple(e[3] for e in entries))
+
+
+def _by_source(result: Result, sources: list[str]) -> tuple[frozenset, frozenset]:
+    """The clusters of a result and how each member joined, by content file."""
+    groups = frozenset(frozenset(sources[i] for i in group) for group in result[0])
+    hows = frozenset((sources[index], how) for index, (how, _) in result[1])
+    return groups, hows
+
 
 def cluster_groups(words: Sequence[Words], exact: Sequence[Sequence[int]],
                    settings: StorySettings) -> Result:

@@ -150,6 +150,10 @@ class Grouping:
     title_keys: Counter[str] = field(default_factory=Counter)
     # What the story clusters were made from: a kept site state checks an edit against it.
     clusters: ClusterInputs | None = None
+    # The normalised source and related-coverage URLs of the same items: a kept site state
+    # checks that an added item is no other's duplicate.
+    source_urls: frozenset[str] = frozenset()
+    related_urls: frozenset[str] = frozenset()
 
 
 def select(
@@ -218,7 +222,36 @@ def group(
     )
     return Grouping(index, problems, warnings,
                     Counter(key for key in (title_key(i, tz) for i in unmerged) if key),
-                    stories_merged.inputs)
+                    stories_merged.inputs,
+                    frozenset(url for i in unmerged for url in i.story_keys.urls),
+                    frozenset(url for i in unmerged for url in i.story_keys.related))
+
+
+def with_stories_added(index: SiteIndex, added: list[Story], config: SiteConfig) -> SiteIndex:
+    """The index with stories added, each a story of its own under topics the site has (as
+    a kept site state patches an added item in): in every list in its place, newest first,
+    with the top stories, the archive and each story's "more" made again as `group` makes
+    them."""
+    stories = _newest_first_stories([*index.stories, *added])
+    by_slug = {topic.slug: topic for topic in index.topics}
+    joined: dict[str, list[Story]] = defaultdict(list)  # topic slug -> added stories
+    for story in added:
+        for ref in story.topics:
+            for slug in (ref.slug, *(a.slug for a in by_slug[ref.slug].ancestors)):
+                if story not in joined[slug]:
+                    joined[slug].append(story)
+    topics = tuple(
+        replace(topic, stories=tuple(_newest_first_stories([*topic.stories, *joined[topic.slug]])))
+        if topic.slug in joined else topic for topic in index.topics)
+    return replace(index, stories=tuple(stories), top_stories=_top_stories(stories, config),
+                   topics=topics, years=_years(stories),
+                   more=_more_from_topics(stories, config.more_items))
+
+
+def _newest_first_stories(stories: list[Story]) -> list[Story]:
+    """Stories in newest_first order of their items."""
+    by_path = sorted(stories, key=lambda s: s.item.source)
+    return sorted(by_path, key=lambda s: s.item.published_at, reverse=True)
 
 
 def _moved(items: list[Item], merged: dict[str, tuple[str, ...]], by_path: dict[str, Story],
