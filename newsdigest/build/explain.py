@@ -110,7 +110,9 @@ def _stories_shown(page: PageSpec) -> list[Story]:
                 visit(getattr(value, spec.name))
 
     visit(page.story)
-    visit(page.context if page.inputs is None else page.inputs)
+    # (an item page's inputs are its stories' fingerprints, joined: its values hold them)
+    visit(page.context if page.inputs is None or isinstance(page.inputs, str)
+          else page.inputs)
     return list(shown.values())
 
 

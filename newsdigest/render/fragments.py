@@ -17,7 +17,9 @@ from pathlib import Path
 
 from newsdigest.store import load_pickle, save_atomic
 
-SHARDS = 32
+# A list page shows twenty cards from as many shards: small ones, so that a rebuild of a few
+# pages reads a few megabytes, not every card of the site.
+SHARDS = 256
 Key = tuple[str, object]  # (story fingerprint, variant such as the card's `eager`)
 
 
@@ -80,7 +82,7 @@ class Fragments:
 
     def _file(self, number: int) -> Path:
         assert self.folder is not None
-        return self.folder / f"{number:02d}.pickle"
+        return self.folder / f"{number:03d}.pickle"
 
 
 def _shard_of(key: Key) -> int:
