@@ -525,17 +525,23 @@ def _story(n: int, rng) -> str:
     return f"{front}\n{lines}\n---\n{body}" if lines else text
 
 
+def _random_site(make_site, seed: int, count: int):
+    """A seeded random generator and a built site of `count` random stories."""
+    import random
+
+    rng = random.Random(seed)
+    site = make_site({f"content/s{n}.md": _story(n, rng) for n in range(count)},
+                     SETTINGS + "[images]\ngeneric_threshold = 3\n")
+    build(site)
+    return rng, site
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("seed", [1, 2, 3])
 def test_random_edit_sequences_build_exactly_like_clean_builds(make_site, tmp_path, seed):
     # Edits, additions, removals, duplicates, unpublishing, notes and setting changes in a
     # seeded random order: after every one, the incremental build must equal a clean build.
-    import random
-
-    rng = random.Random(seed)
-    site = make_site({f"content/s{n}.md": _story(n, rng) for n in range(18)},
-                     SETTINGS + "[images]\ngeneric_threshold = 3\n")
-    build(site)
+    rng, site = _random_site(make_site, seed, 18)
     count = 18
 
     def some_file() -> Path:
@@ -900,12 +906,7 @@ def test_random_additions_build_exactly_like_clean_builds(make_site, tmp_path, s
     # Added items in a seeded random mix with edits and removals (their topics, pictures,
     # related links, dates and duplicate headlines vary): patched in when each is a story of
     # its own, grouped again when not; after every step, the site is a clean build's.
-    import random
-
-    rng = random.Random(seed)
-    site = make_site({f"content/s{n}.md": _story(n, rng) for n in range(12)},
-                     SETTINGS + "[images]\ngeneric_threshold = 3\n")
-    build(site)
+    rng, site = _random_site(make_site, seed, 12)
     count, patched_in = 12, 0
     for step in range(14):
         roll = rng.random()
