@@ -1,14 +1,17 @@
 """The site as the last build left it (stories grouped and pictured, editions chosen), kept so
-that a rebuild after edits that move no story patches it instead of remaking it.
+that a rebuild after edits that move no story, or additions that are stories of their own,
+patches it instead of remaking it.
 
 Reading, grouping, picturing and choosing editions for 10,000 items is most of a rebuild's
 fixed cost (over half a second), while the usual edit, a title, excerpt, body or update date
-corrected, changes none of it but the edited story's own text. Such a rebuild loads the kept
-state, re-reads only the changed files and patches their stories in place; everything after
-(pages, fingerprints, what to write) runs as in any build, so the output is the same as a full
-build's. An edit to anything else that shapes the site (a date, topics, a source URL, images,
-scores, publication), an added or removed file, or a title that now matches another story's
-makes the build do it all again.
+corrected, changes none of it but the edited story's own text, and the usual new item is one
+more story in lists it joins. Such a rebuild loads the kept state, re-reads only the changed
+and added files, patches their stories in place and puts the new ones in their places, made
+as a full build makes them (grouping.with_stories_added); everything after (pages,
+fingerprints, what to write) runs as in any build, so the output is the same as a full build's.
+An edit to anything else that shapes the site (a date, topics, a source URL, images, scores,
+publication), a removed file, an added item that is not a story of its own, or a title that
+now matches another story's makes the build do it all again.
 """
 
 from __future__ import annotations
@@ -114,8 +117,9 @@ def patched(file: Path, key: str, sources: Sources, config: SiteConfig, items_ca
     settings, tz = LoadSettings.of(config), config.tz
     try:
         with file.open("rb") as handle:
-            kept_key, valid_until, records, patchable, title_keys, *urls = pickle.load(handle)
-            if len(urls) != 2:
+            kept_key, valid_until, records, patchable, title_keys, *known_urls = \
+                pickle.load(handle)
+            if len(known_urls) != 2:
                 return None  # a header of an older version
             if kept_key != key or (valid_until is not None and now >= valid_until):
                 return None
@@ -125,7 +129,7 @@ def patched(file: Path, key: str, sources: Sources, config: SiteConfig, items_ca
             changed, added = found
             edits = _edits(changed, records, patchable, title_keys, settings,
                            lambda rels: cached_entries(items_cache, settings, rels), tz)
-            additions = _additions(added, records, title_keys, urls, settings, tz, now)
+            additions = _additions(added, records, title_keys, known_urls, settings, tz, now)
             if edits is None or additions is None:
                 return None
             clusters_size = int.from_bytes(handle.read(8), "little")
@@ -138,7 +142,7 @@ def patched(file: Path, key: str, sources: Sources, config: SiteConfig, items_ca
     if checked is False or not isinstance(front, GatheredSite):
         return None
     front.records, front.title_keys = records, title_keys
-    front.source_urls, front.related_urls = urls
+    front.source_urls, front.related_urls = known_urls
     scores, front.clusters = checked
     if scores is not None:
         front.index = with_cluster_scores(front.index, *scores)
@@ -209,14 +213,15 @@ def patched_in_memory(front: GatheredSite, sources: Sources, config: SiteConfig,
     changed, added = found
     edits = _edits(changed, front.records, _patchable(front.index), front.title_keys, settings,
                    lambda rels: {rel: items[rel] for rel in rels if rel in items}, tz)
-    urls = [front.source_urls, front.related_urls]
-    additions = _additions(added, front.records, front.title_keys, urls, settings, tz, now)
+    known_urls = [front.source_urls, front.related_urls]
+    additions = _additions(added, front.records, front.title_keys, known_urls, settings, tz,
+                           now)
     if edits is None or additions is None:
         return None
     clusters = _clusters_kept(front.clusters, edits, additions)
     if clusters is False:
         return None
-    front.source_urls, front.related_urls = urls
+    front.source_urls, front.related_urls = known_urls
     _keep_clusters(front, front.clusters, clusters)
     patched_front = _apply(front, edits, len(changed), repicture)
     if patched_front is not None and additions:
@@ -326,15 +331,16 @@ def _with_pictures(stage: image_stage.ImageStage, more: image_stage.ImageStage
 
 
 def _additions(added: list[SourceFile], records: dict[str, tuple[int, int, str]],
-               title_keys: Counter[str], urls: list[frozenset[str]], settings: LoadSettings,
+               title_keys: Counter[str], known_urls: list[frozenset[str]],
+               settings: LoadSettings,
                tz: tzinfo, now: datetime) -> list[tuple[str, CacheEntry]] | None:
     """The added files validated, if each is a published story of its own: no other item's
     duplicate (by URL, related coverage or title) and no story key; None if not.
 
-    `records`, `title_keys` and `urls` (source and related-coverage URLs) learn the added
-    items, so that two added alike in one go are seen to meet.
+    `records`, `title_keys` and `known_urls` (source and related-coverage URLs) learn the
+    added items, so that two added alike in one go are seen to meet.
     """
-    source_urls, related_urls = set(urls[0]), set(urls[1])
+    source_urls, related_urls = set(known_urls[0]), set(known_urls[1])
     additions = []
     for source in added:
         entry = load_one(source, settings)
@@ -353,7 +359,7 @@ def _additions(added: list[SourceFile], records: dict[str, tuple[int, int, str]]
         if title:
             title_keys[title] += 1
         additions.append((source.rel, entry))
-    urls[:] = [frozenset(source_urls), frozenset(related_urls)]
+    known_urls[:] = [frozenset(source_urls), frozenset(related_urls)]
     return additions
 
 
