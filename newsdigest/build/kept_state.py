@@ -104,9 +104,9 @@ def _save(file: Path, key: str, front: GatheredSite) -> None:
     # build checks them in a child process (_ClusterCheck) while it reads the rest.
     header = (key, front.valid_until, front.records, _patchable(front.index), front.title_keys,
               front.source_urls, front.related_urls)
-    clusters = pickle.dumps(front.clusters, pickle.HIGHEST_PROTOCOL)
+    clusters = front.clusters_pickled or pickle.dumps(front.clusters, pickle.HIGHEST_PROTOCOL)
     body = replace(front, records={}, title_keys=Counter(), patched=None, added=0,
-                   patched_entries={}, clusters=None,
+                   patched_entries={}, clusters=None, clusters_pickled=b"",
                    source_urls=frozenset(), related_urls=frozenset())
     store.save_atomic(file, pickle.dumps(header, pickle.HIGHEST_PROTOCOL)
                        + len(clusters).to_bytes(8, "little") + clusters
@@ -154,7 +154,7 @@ def patched(file: Path, key: str, sources: Sources, config: SiteConfig, items_ca
         return None
     front.records, front.title_keys = records, title_keys
     front.source_urls, front.related_urls = known_urls
-    scores, front.clusters = checked
+    scores, front.clusters_pickled = checked
     if scores is not None:
         front.index = with_cluster_scores(front.index, *scores)
     front = _apply(front, edits, len(changed), repicture)
@@ -165,11 +165,11 @@ def patched(file: Path, key: str, sources: Sources, config: SiteConfig, items_ca
 
 # What checking the clusters against edits and additions found: False, one changes a
 # cluster (the state cannot be patched); else the similarities and near misses the curation
-# report shows now (None: as they were), and the clusters' new inputs when items were added
-# (a state with additions is kept again; with edits only, the next build patches the kept
-# one again).
+# report shows now (None: as they were), and the clusters' new inputs, pickled, when items
+# were added (a state with additions is kept again; with edits only, the next build patches
+# the kept one again).
 Scores = tuple[dict[str, tuple[str, float | None]], tuple[NearMiss, ...]]
-ClusterCheck = bool | tuple[Scores | None, ClusterInputs | None]
+ClusterCheck = bool | tuple[Scores | None, bytes]
 
 
 class _ClusterCheck:
@@ -184,7 +184,7 @@ class _ClusterCheck:
 
     def result(self) -> ClusterCheck:
         if self._child is None:
-            return None, None  # files touched, none changed
+            return None, b""  # files touched, none changed
         try:
             return self._child.result()
         except parallel.ChildFailed:
@@ -199,7 +199,8 @@ def _check_clusters(file: Path, at: int, size: int, edits: list[tuple[str, Cache
     clusters = _clusters_kept(kept, edits, additions)
     if clusters is False:
         return False
-    inputs = clusters if additions else None
+    # as the kept state holds them: this process has no use for them as objects
+    inputs = pickle.dumps(clusters, pickle.HIGHEST_PROTOCOL) if additions else b""
     if clusters is None or kept is None or (clusters.result, clusters.names) == (
             kept.result, kept.names):
         return None, inputs
