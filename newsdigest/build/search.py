@@ -222,7 +222,8 @@ class IndexUpdate:
             return
         self._swaps = [(target, write, make_staging(target.parent, "pagefind"))
                        for target, write in self._plan()]  # beside the output, never in it
-        self._worker = threading.Thread(target=self._make, name="search-index")
+        # a daemon: a build stopped with Ctrl-C does not wait for a whole index to be made
+        self._worker = threading.Thread(target=self._make, name="search-index", daemon=True)
         self._worker.start()
 
     def finish(self) -> bool:
@@ -248,8 +249,12 @@ class IndexUpdate:
         finally:
             self.abandon()
 
-    def abandon(self) -> None:
-        """Wait for the indexing thread, and remove what it made that was not swapped in."""
+    def abandon(self, wait: bool = True) -> None:
+        """Wait for the indexing thread, and remove what it made that was not swapped in;
+        without waiting, its folders are left to the next build (clean_stale_staging)."""
+        if not wait:
+            self._swaps, self._worker = [], None
+            return
         if self._worker is not None:
             self._worker.join()
         for _, _, fresh in self._swaps:

@@ -59,6 +59,10 @@ def build_changed(config: SiteConfig, options: BuildOptions, sources: Sources, i
                                            indexing)
             if indexing is not None:
                 written.search_indexed = indexing.finish()
+        except KeyboardInterrupt:
+            if indexing is not None:
+                indexing.abandon(wait=False)
+            raise
         finally:
             if indexing is not None:
                 indexing.abandon()
