@@ -1,0 +1,297 @@
+"""Added items patched into the kept site state (build/kept_state.py `_add`): after every add,
+the site is a clean build's, byte for byte; where the add reshapes more than its own story,
+the build groups everything again (or fails exactly as a clean build does)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from conftest import item
+from test_incremental import NOW, SETTINGS, assert_same_as_clean_build, build, corpus, edit
+
+from newsdigest.build.gather import WarmState
+from newsdigest.build.pipeline import BuildOptions, build_site
+from newsdigest.config.site import load_config
+
+ADDED = "2026-10-20-added.md"
+
+HIERARCHY = """\
+[topics."Robotics"]
+parent = "AI"
+description = "Machines that move."
+[topics."AI Policy"]
+parent = "AI"
+display_name = "AI policy & law"
+[topics."Quantum"]
+description = "Declared, used by no item yet."
+"""
+
+
+def added(title: str = "An added story", date: str = "2026-10-20T09:00:00Z",
+          url: str = "https://example.com/added", **fields) -> str:
+    return item(title=title, date=date, url=url, **fields)
+
+
+def other_outlet(text: str) -> str:
+    return text.replace("name: Example News", "name: Other Wire").replace(
+        "domain: example.com", "domain: other.example")
+
+
+def small_corpus() -> dict[str, str]:
+    return dict(list(corpus().items())[:8])
+
+
+FEATURES = HIERARCHY + """\
+[digest]
+weekly = true
+sponsors = true
+topic_editions = ["AI", "robotics"]
+[images]
+generic_threshold = 2
+"""
+PICTURED = added(title="A pictured story", date="2026-10-02T09:00:00Z",
+                 url="https://example.com/p",
+                 images='[{url: "https://img.example/shared.jpg", width: 1200, height: 630}]')
+LOGO = '  domain: example.com\n  images:\n    - url: "https://img.example/mark.png"\n' \
+       "      width: 64\n      height: 64"
+
+# One after another into one site (each add is checked, then kept for the next): added text
+# and whether it is patched in (False: grouped again, as it reshapes more than its story).
+ADDS = [
+    # topic hierarchies: a child topic's item is in its parents' lists too
+    (added(topics=("Robotics",)), True),
+    (added(topics=("AI",)), True),
+    (added(topics=("Robotics", "AI", "Computer Vision")), True),
+    (added(topics=("ai policy",)), True),  # another spelling of a topic with a display name
+    (added(topics=("Quantum",)), False),  # declared in site.toml, in no item yet
+    # kinds and the story's own extras
+    (added(kind="sponsor", topics=("Robotics",)), True),
+    (added(story="alone"), False),
+    (added(why='"It matters."', discussion='["https://lobste.rs/s/x"]', readingMinutes="4",
+           digest="pin", date="2026-10-02T11:00:00Z", topics=()), True),
+    (added(date="2025-06-30T23:30:00Z"), True),  # a month and year of their own
+    # the future edge: 5 minutes after the build's time is in, a second later is not
+    (added(date="2026-11-20T00:05:00Z"), True),
+    # pictures: one another item shows (now generic), a provider's logo, a missing file
+    (added(images='[{url: "https://img.example/shared.jpg", width: 1200, height: 630}]'),
+     False),
+    (added(images='[{url: "img/missing.png", width: 1200, height: 630}]').replace(
+        "  domain: example.com", LOGO), True),
+    # story clusters: another outlet's take on a story joins it; on another story it does not
+    (other_outlet(added(title="Story number 4 told again by another outlet",
+                        date="2026-10-05T14:00:00Z")), False),
+    (other_outlet(added(title="Quantum annealers reach a thousand qubits")), True),
+]
+
+
+def test_adds_one_after_another_build_like_clean_builds(make_site, tmp_path):
+    site = make_site({**small_corpus(), "content/2026-10-02-pictured.md": PICTURED,
+                      "content/digests/2026-10-20.md": "---\ntitle: Note\n---\nA note.\n"},
+                     SETTINGS + FEATURES)
+    build(site)
+    for n, (text, patched) in enumerate(ADDS):
+        rel = f"2026-10-20-added-{n:02d}.md"
+        site.write(f"content/{rel}", text.replace("https://example.com/added",
+                                                  f"https://example.com/added/{n}"))
+        report = build(site)
+        assert (report.patched == [rel]) is patched, (n, report.patched)
+        assert_same_as_clean_build(site, tmp_path / f"added-{n}")
+    # the kept state holds them all: an edit after is patched alone
+    edit(site, "2026-10-08-story-7.md", "Story number 7", "Story number seven")
+    assert build(site).patched == ["2026-10-08-story-7.md"]
+    assert_same_as_clean_build(site, tmp_path / "edited")
+
+
+@pytest.mark.parametrize(("options", "text", "patched"), [
+    ({"drafts": True}, added(), True),
+    ({"drafts": True}, added(published="false"), False),
+    ({"future": True}, added(date="2026-12-01T09:00:00Z"), False),
+    ({"skip_invalid": True}, added(quality="lots"), False),
+])
+def test_adds_in_builds_with_drafts_future_items_or_invalid_ones(make_site, tmp_path, options,
+                                                                  text, patched):
+    files = small_corpus()
+    files["content/2026-10-03-draft.md"] = added(title="A draft", url="https://example.com/d",
+                                                 published="false")
+    files["content/2026-10-04-bad.md"] = added(title="Bad", url="https://example.com/bad",
+                                               heat="very")
+    if not options.get("skip_invalid"):
+        del files["content/2026-10-04-bad.md"]
+    site = make_site(files, SETTINGS)
+    build(site, **options)
+    site.write(f"content/{ADDED}", text)
+    assert (build(site, **options).patched == [ADDED]) is patched
+    assert_same_as_clean_build(site, tmp_path / "added", **options)
+
+
+def test_an_add_near_midnight_in_the_sites_time_zone(make_site, tmp_path):
+    site = make_site(small_corpus(), SETTINGS + 'timezone = "America/New_York"\n')
+    build(site)
+    # the 19th in New York: that day's page, archive and edition
+    site.write(f"content/{ADDED}", added(date="2026-10-20T02:30:00Z"))
+    assert build(site).patched == [ADDED]
+    assert_same_as_clean_build(site, tmp_path / "added")
+    assert (site.public / "news/2026/10/19/added/index.html").is_file()
+
+
+def test_an_added_item_with_a_local_picture(make_site, tmp_path):
+    from PIL import Image
+
+    site = make_site(small_corpus(), SETTINGS)
+    Image.new("RGB", (1200, 630), (200, 30, 40)).save(site.root / "content/picture.png")
+    build(site)
+    site.write(f"content/{ADDED}", added(
+        images='[{url: "picture.png", width: 1200, height: 630}]'))
+    assert build(site).patched == [ADDED]
+    assert_same_as_clean_build(site, tmp_path / "added")
+
+
+def test_added_edited_and_removed_in_one_build(make_site, tmp_path):
+    site = make_site(small_corpus(), SETTINGS + HIERARCHY)
+    build(site)
+    # added and edited together: both patched
+    site.write(f"content/{ADDED}", added(topics=("Robotics",)))
+    edit(site, "2026-10-05-story-4.md", "Story number 4", "Story number four")
+    assert sorted(build(site).patched or ()) == ["2026-10-05-story-4.md", ADDED]
+    assert_same_as_clean_build(site, tmp_path / "both")
+    # an edit of the added item, another add and a removal: grouped again
+    edit(site, ADDED, "An added story", "An added story, corrected")
+    site.write("content/2026-10-21-more.md", added(title="One more", url="https://example.com/m",
+                                                   date="2026-10-21T09:00:00Z"))
+    (site.root / "content/2026-10-03-story-2.md").unlink()
+    assert build(site).patched is None
+    assert_same_as_clean_build(site, tmp_path / "removed")
+    # the added item edited after it was kept: patched as an edit
+    edit(site, ADDED, "corrected", "corrected twice")
+    assert build(site).patched == [ADDED]
+    assert_same_as_clean_build(site, tmp_path / "edited")
+
+
+def test_an_add_after_the_kept_state_is_lost_builds_like_a_clean_build(make_site, tmp_path):
+    site = make_site(small_corpus(), SETTINGS)
+    build(site)
+    for n, damage in enumerate(["deleted", "truncated", "emptied"]):
+        site.write(f"content/2026-10-2{n}-first-{n}.md", added(
+            title=f"First {n}", url=f"https://example.com/first/{n}"))
+        assert build(site).patched == [f"2026-10-2{n}-first-{n}.md"]
+        (state,) = (site.root / ".cache").glob("*.state")
+        kept = state.read_bytes()
+        if damage == "deleted":
+            state.unlink()
+        else:
+            state.write_bytes(kept[:len(kept) // 2] if damage == "truncated" else b"")
+        site.write(f"content/2026-10-2{n}-second-{n}.md", added(
+            title=f"Second {n}", url=f"https://example.com/second/{n}"))
+        assert build(site).patched is None, damage
+        assert_same_as_clean_build(site, tmp_path / damage)
+
+
+def test_an_add_then_a_settings_change_or_a_build_without_the_cache(make_site, tmp_path):
+    site = make_site(small_corpus(), SETTINGS)
+    build(site)
+    site.write(f"content/{ADDED}", added())
+    assert build(site).patched == [ADDED]
+    site.write("site.toml", SETTINGS.replace("page_size = 3", "page_size = 2") + HIERARCHY)
+    assert build(site).patched is None
+    assert_same_as_clean_build(site, tmp_path / "settings")
+    # an add built without the cache (nothing kept), then another with it
+    site.write("content/2026-10-21-a.md", added(title="Built without the cache",
+                                                url="https://example.com/nc",
+                                                date="2026-10-21T09:00:00Z",
+                                                topics=("Robotics",)))
+    assert build(site, use_cache=False).patched is None
+    assert_same_as_clean_build(site, tmp_path / "no-cache")
+    site.write("content/2026-10-22-b.md", added(title="Built with it again",
+                                                url="https://example.com/wc",
+                                                date="2026-10-22T09:00:00Z"))
+    assert sorted(build(site).patched or ()) == ["2026-10-21-a.md", "2026-10-22-b.md"]
+    assert_same_as_clean_build(site, tmp_path / "cache")
+
+
+def test_two_added_items_that_take_one_url_fail_as_in_a_clean_build(make_site):
+    from newsdigest.errors import ContentInvalid
+
+    site = make_site(small_corpus(), SETTINGS)
+    build(site)
+    for n in (1, 2):
+        site.write(f"content/2026-10-20-twin-{n}.md", added(
+            title=f"Twin {n}", url=f"https://example.com/t{n}", slug="twin"))
+    with pytest.raises(ContentInvalid, match="same URL /news/2026/10/20/twin/"):
+        build(site)
+
+
+def test_two_added_takes_on_one_story_are_grouped_again(make_site, tmp_path):
+    site = make_site(small_corpus(), SETTINGS)
+    build(site)
+    site.write("content/2026-10-20-one.md", added(
+        title="Nvidia buys chip startup Lumina for two billion dollars",
+        url="https://example.com/nv"))
+    site.write("content/2026-10-20-two.md", other_outlet(added(
+        title="Lumina acquired by Nvidia in a two billion dollar chip deal",
+        url="https://other.example/nv", date="2026-10-20T11:00:00Z")))
+    report = build(site)
+    assert report.patched is None and len(report.index.merged) == 1
+    assert_same_as_clean_build(site, tmp_path / "twins")
+
+
+def test_strict_build_fails_on_an_added_items_warning_as_a_clean_build(make_site, tmp_path):
+    from newsdigest.errors import ContentInvalid
+
+    site = make_site(small_corpus(), SETTINGS + "[build]\nstrict = true\n")
+    build(site)
+    site.write(f"content/{ADDED}", added(publised="true"))
+    with pytest.raises(ContentInvalid, match="publised"):
+        build(site)
+    with pytest.raises(ContentInvalid, match="publised"):
+        build(site)
+    edit(site, ADDED, "publised: true", "published: true")
+    build(site)
+    assert_same_as_clean_build(site, tmp_path / "fixed")
+
+
+def test_the_preview_server_patches_adds_in_topic_hierarchies(make_site, tmp_path):
+    site = make_site(small_corpus(), SETTINGS + HIERARCHY)
+    config = load_config(site.root / "site.toml")
+    options = BuildOptions(now=NOW, workers=1, search=False, offline=True)
+    build(site)  # a state kept on disk, then the preview server's own in memory
+    warm = WarmState()
+    build_site(config, options, warm=warm)
+    for n, topics in enumerate((("Robotics",), ("ai policy", "Computer Vision"), ("AI",))):
+        rel = f"2026-10-2{n}-fresh-{n}.md"
+        site.write(f"content/{rel}", added(title=f"Fresh story {n}", url=f"https://x.example/{n}",
+                                           date=f"2026-10-2{n}T09:00:00Z", topics=topics))
+        assert build_site(config, options, warm=warm).patched == [rel]
+        assert_same_as_clean_build(site, tmp_path / f"fresh-{n}")
+    edit(site, "2026-10-20-fresh-0.md", "Fresh story 0", "Fresh story zero")
+    assert build_site(config, options, warm=warm).patched == ["2026-10-20-fresh-0.md"]
+    assert_same_as_clean_build(site, tmp_path / "edited")
+    # a build after the server's patches the state kept on disk with all it added
+    assert sorted(build(site).patched or ()) == [f"2026-10-2{n}-fresh-{n}.md" for n in range(3)]
+    assert_same_as_clean_build(site, tmp_path / "built")
+    (site.root / "content/2026-10-21-fresh-1.md").unlink()
+    assert build_site(config, options, warm=warm).patched is None
+    assert_same_as_clean_build(site, tmp_path / "removed")
+    site.write("content/2026-10-23-late.md", added(
+        title="A late one", url="https://x.example/late",
+        date=(NOW + timedelta(minutes=5)).isoformat()))
+    assert build_site(config, options, warm=warm).patched == ["2026-10-23-late.md"]
+    assert_same_as_clean_build(site, tmp_path / "late")
+
+
+def with_logo(text: str, width: int, name: str = "Example News") -> str:
+    return text.replace("  name: Example News", f"  name: {name}").replace(
+        "  domain: example.com",
+        '  domain: example.com\n  images:\n    - url: "https://img.example/shared-mark.png"\n'
+        f"      width: {width}\n      height: {width}")
+
+
+def test_an_added_item_sharing_a_logo_declared_otherwise(make_site, tmp_path):
+    files = small_corpus()
+    for rel in list(files)[:6]:
+        files[rel] = with_logo(files[rel], 64)
+    site = make_site(files, SETTINGS)
+    build(site)
+    site.write(f"content/{ADDED}", with_logo(added(), 32, "Example Wire"))
+    build(site)
+    assert_same_as_clean_build(site, tmp_path / "added")
