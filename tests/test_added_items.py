@@ -295,3 +295,48 @@ def test_an_added_item_sharing_a_logo_declared_otherwise(make_site, tmp_path):
     site.write(f"content/{ADDED}", with_logo(added(), 32, "Example Wire"))
     build(site)
     assert_same_as_clean_build(site, tmp_path / "added")
+
+
+@pytest.mark.slow
+def test_adds_to_a_site_past_the_idf_floor_with_many_clusters(make_site, tmp_path):
+    # 560 items (past IDF_FLOOR: each add changes how rare every word is) from 150 made-up
+    # stories, each told by several outlets in its own words: about 200 clusters and a full
+    # list of near misses in the curation report. An add that joins or splits one, directly
+    # or by shifting the words' weights, is grouped again; any other is patched in; the site
+    # is a clean build's every time.
+    import random
+
+    rng = random.Random(10)
+    vocabulary = ["".join(rng.choice("bcdfghklmnprstvz") + rng.choice("aeiou")
+                          for _ in range(3)) for _ in range(1500)]
+    stories = [(rng.sample(vocabulary, 7), rng.choice([9, 10, 11]), rng.randint(1, 19))
+               for _ in range(150)]
+    outlets = [("Example News", "example.com"), ("Other Wire", "other.example"),
+               ("Third Post", "third.example"), ("Fourth", "fourth.example")]
+
+    def told(n: int, fresh: bool = False) -> str:
+        words, month, day = (rng.sample(vocabulary, 7), 11, 19) if fresh else rng.choice(stories)
+        name, domain = rng.choice(outlets)
+        return item(
+            title=" ".join(rng.sample(words, rng.randint(4, 6))).capitalize(),
+            date=f"2026-{month:02d}-{day:02d}T{rng.randint(0, 23):02d}:00:00Z",
+            url=f"https://{domain}/s/{n}",
+            topics=tuple(rng.sample(["AI", "Robotics", "Chips"], rng.randint(1, 2))),
+            excerpt='"' + " ".join(rng.sample(words, 5) + rng.sample(vocabulary, 3)) + '"',
+        ).replace("name: Example News", f"name: {name}").replace(
+            "domain: example.com", f"domain: {domain}")
+
+    count = 560
+    site = make_site({f"content/s{n}.md": told(n) for n in range(count)},
+                     SETTINGS.replace("page_size = 3", "page_size = 50")
+                     + "[stories]\nsimilarity = 0.12\n")
+    report = build(site)
+    assert len(report.index.clusters) > 100 and len(report.index.near_misses) == 20
+    ways = set()
+    for step in range(8):
+        rel = f"s{count}.md"
+        site.write(f"content/{rel}", told(count, fresh=step % 2 == 0))  # or a story of its own
+        count += 1
+        ways.add(build(site).patched == [rel])
+        assert_same_as_clean_build(site, tmp_path / f"step-{step}")
+    assert ways == {True, False}
