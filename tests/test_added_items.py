@@ -340,3 +340,21 @@ def test_adds_to_a_site_past_the_idf_floor_with_many_clusters(make_site, tmp_pat
         ways.add(build(site).patched == [rel])
         assert_same_as_clean_build(site, tmp_path / f"step-{step}")
     assert ways == {True, False}
+
+
+def test_a_damaged_kept_state_is_not_patched(make_site, tmp_path):
+    # A flipped bit may leave the kept state readable, as other titles (or raise what
+    # unpickling never does): its checksum says it is not the state saved.
+    site = make_site(small_corpus(), SETTINGS)
+    build(site)
+    site.write(f"content/{ADDED}", added(topics=("Robotics",)))
+    assert build(site).patched == [ADDED]
+    (state,) = (site.root / ".cache").glob("*.state")
+    kept = state.read_bytes()
+    assert kept.count(b"Story number") > 4
+    state.write_bytes(kept.replace(b"Story number", b"Story numbex"))
+    site.write("content/2026-10-21-next.md", added(
+        title="The next one", url="https://example.com/next", date="2026-10-21T09:00:00Z",
+        topics=("AI", "Robotics", "Computer Vision", "AI Policy")))
+    assert build(site).patched is None
+    assert_same_as_clean_build(site, tmp_path / "after")
