@@ -16,6 +16,7 @@ now matches another story's makes the build do it all again.
 
 from __future__ import annotations
 
+import io
 import os
 import pickle
 import zlib
@@ -25,7 +26,6 @@ from dataclasses import replace
 from datetime import UTC, datetime, tzinfo
 from functools import partial
 from pathlib import Path
-from typing import BinaryIO
 
 from newsdigest import parallel, store, urls
 from newsdigest.build.discover import Sources
@@ -131,9 +131,10 @@ def patched(file: Path, key: str, sources: Sources, config: SiteConfig, items_ca
     """
     settings, tz = LoadSettings.of(config), config.tz
     try:
-        with file.open("rb") as handle:
-            if not _intact(handle):
-                return None  # damaged, or of an older version: do it all again
+        data = file.read_bytes()
+        if not _intact(data):
+            return None  # damaged, or of an older version: do it all again
+        with io.BytesIO(data) as handle:  # read once: the checksum needed every byte
             kept_key, valid_until, records, patchable, title_keys, *known_urls = \
                 pickle.load(handle)
             if len(known_urls) != 2:
@@ -150,7 +151,8 @@ def patched(file: Path, key: str, sources: Sources, config: SiteConfig, items_ca
             if edits is None or additions is None:
                 return None
             clusters_size = int.from_bytes(handle.read(8), "little")
-            check = _ClusterCheck(file, handle.tell(), clusters_size, edits, additions)
+            at = handle.tell()
+            check = _ClusterCheck(memoryview(data)[at:at + clusters_size], edits, additions)
             handle.seek(clusters_size, os.SEEK_CUR)
             front = pickle.load(handle)
         checked = check.result()
@@ -183,9 +185,9 @@ class _ClusterCheck:
     build at 30,000 items) in a child process, while this one reads the rest of the kept
     state."""
 
-    def __init__(self, file: Path, at: int, size: int, edits: list[tuple[str, CacheEntry]],
+    def __init__(self, kept: memoryview, edits: list[tuple[str, CacheEntry]],
                  additions: list[tuple[str, CacheEntry]]) -> None:
-        self._task = partial(_check_clusters, file, at, size, edits, additions)
+        self._task = partial(_check_clusters, kept, edits, additions)
         self._child = parallel.InChild(self._task) if edits or additions else None
 
     def result(self) -> ClusterCheck:
@@ -197,11 +199,9 @@ class _ClusterCheck:
             return self._task()
 
 
-def _check_clusters(file: Path, at: int, size: int, edits: list[tuple[str, CacheEntry]],
+def _check_clusters(pickled: memoryview, edits: list[tuple[str, CacheEntry]],
                     additions: list[tuple[str, CacheEntry]]) -> ClusterCheck:
-    with file.open("rb") as handle:
-        handle.seek(at)
-        kept = pickle.loads(handle.read(size))
+    kept = pickle.loads(pickled)
     clusters = _clusters_kept(kept, edits, additions)
     if clusters is False:
         return False
@@ -213,11 +213,8 @@ def _check_clusters(file: Path, at: int, size: int, edits: list[tuple[str, Cache
     return (clusters.scores(), clusters.near_misses), inputs
 
 
-def _intact(handle: BinaryIO) -> bool:
-    """Whether the kept state's bytes are those saved (its checksum, last, matches); the
-    file is read from its start again after (a few milliseconds at 10,000 items)."""
-    data = handle.read()
-    handle.seek(0)
+def _intact(data: bytes) -> bool:
+    """Whether the kept state's bytes are those saved (its checksum, last, matches)."""
     return len(data) > 4 and zlib.crc32(memoryview(data)[:-4]) == int.from_bytes(
         data[-4:], "little")
 

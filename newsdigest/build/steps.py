@@ -104,6 +104,10 @@ def _gather_or_patch(config: SiteConfig, options: BuildOptions, sources: Sources
                                                     repicture, now)
     if gathered is None:
         gathered = gather(config, options, sources, now, progress, warm)
+    if options.use_cache:
+        # Keyed as it is now: pictures made by this build changed the image cache's index,
+        # and the next build finds the state it made (not a key no build can match).
+        state_key = kept_state_key(config, options, sources)
     if warm is not None and options.use_cache:
         warm.gathered, warm.gathered_key = gathered, state_key
     # A state patched with edits alone is not saved again: the next build patches the saved
