@@ -107,9 +107,11 @@ def _save(file: Path, key: str, front: GatheredSite) -> None:
     header = (key, front.valid_until, front.records, _patchable(front.index), front.title_keys,
               front.source_urls, front.related_urls)
     clusters = front.clusters_pickled or pickle.dumps(front.clusters, pickle.HIGHEST_PROTOCOL)
+    # its pictures as a build that patches it reports them: made already, none fetched
+    pictures = replace(front.pictures, report=front.pictures.report.as_cached())
     body = replace(front, records={}, title_keys=Counter(), patched=None, added=0,
                    patched_entries={}, clusters=None, clusters_pickled=b"",
-                   source_urls=frozenset(), related_urls=frozenset())
+                   source_urls=frozenset(), related_urls=frozenset(), pictures=pictures)
     data = (pickle.dumps(header, pickle.HIGHEST_PROTOCOL) + len(clusters).to_bytes(8, "little")
             + clusters + pickle.dumps(body, pickle.HIGHEST_PROTOCOL))
     # Last, the checksum of all that: a damaged state (a flipped bit) may still unpickle, as
