@@ -294,12 +294,6 @@ class IndexUpdate:
                 (output_dir / RECENT, partial(_write_recent, [], language, [], found.facets))]
 
 
-def update_index(output_dir: Path, record_file: Path | None, found: Records,
-                 language: str = "en") -> bool:
-    """Bring the index up to date with the item pages now; True if anything was indexed."""
-    return IndexUpdate(output_dir, record_file, found, language).finish()
-
-
 def _index_error(exc: BaseException) -> BaseException:
     if isinstance(exc, FileNotFoundError):
         return NewsdigestError(f"search index: cannot run pagefind ({exc})")
