@@ -6,6 +6,7 @@ pay for importing the stages after it.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,6 +21,13 @@ class Sources:
     discovery: Discovery  # the news items (and what discovering them warned of) and assets
     notes: list[SourceFile]  # digests/YYYY-MM-DD.md and the like (content.files.split_notes)
     assets: dict[str, Path]  # path in content/ -> file, for local pictures and logos
+
+
+def listing(files: list[SourceFile]) -> str:
+    """Files by name, size and time, digested (for the keys of what a build keeps): the repr
+    of 30,000 tuples took twice as long."""
+    text = "\n".join(f"{s.rel}\0{s.size}\0{s.mtime_ns}" for s in files)
+    return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()
 
 
 def find_sources(config: SiteConfig) -> Sources:

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from newsdigest.build.discover import Sources
+from newsdigest.build.discover import Sources, listing
 from newsdigest.build.options import BuildOptions, Progress, progress_counter
 from newsdigest.config.site import SiteConfig, settings_fingerprint
 from newsdigest.content.files import Discovery, discover
@@ -114,10 +114,8 @@ def gather(config: SiteConfig, options: BuildOptions, sources: Sources, now: dat
     digest_editions, series, edition_warnings = choose_editions(config, sources, index)
     future = [i.published_at for i in loaded.items
               if i.published_at > now + FUTURE_TOLERANCE and not options.future]
-    valid_until = min(future) - FUTURE_TOLERANCE if future else None
-    if stage.report.retry_at is not None:  # a failed download may be retried then
-        retry = datetime.fromtimestamp(stage.report.retry_at, UTC)
-        valid_until = min(valid_until, retry) if valid_until else retry
+    valid_until = until_retry(min(future) - FUTURE_TOLERANCE if future else None,
+                              stage.report)
     entries = loaded.entries
     return GatheredSite(
         index=index,
@@ -136,6 +134,16 @@ def gather(config: SiteConfig, options: BuildOptions, sources: Sources, now: dat
         records={rel: (e.size, e.mtime_ns, e.content_hash) for rel, e in entries.items()},
         parsed=loaded.parsed,
     )
+
+
+def until_retry(valid_until: datetime | None, report: image_stage.ImageReport
+                ) -> datetime | None:
+    """When a gathered site is out of date: `valid_until`, or sooner, when a failed download
+    may be retried."""
+    if report.retry_at is None:
+        return valid_until
+    retry = datetime.fromtimestamp(report.retry_at, UTC)
+    return min(valid_until, retry) if valid_until else retry
 
 
 def choose_editions(config: SiteConfig, sources: Sources, index: SiteIndex
@@ -174,6 +182,6 @@ def kept_state_key(config: SiteConfig, options: BuildOptions, sources: Sources) 
         CODE, settings_fingerprint(config), config.images, str(config.content_dir),
         str(config.static_dir), str(image_index), image_cache,
         options.drafts, options.future, options.skip_invalid, options.offline,
-        [(s.rel, s.size, s.mtime_ns) for s in sources.notes + sources.discovery.assets],
-        [(s.rel, s.size, s.mtime_ns) for s in static.items + static.assets] if static else None,
+        listing(sources.notes + sources.discovery.assets),
+        listing(static.items + static.assets) if static else None,
     )

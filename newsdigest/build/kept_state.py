@@ -16,6 +16,7 @@ now matches another story's makes the build do it all again.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import pickle
@@ -23,13 +24,13 @@ import zlib
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import replace
-from datetime import UTC, datetime, tzinfo
+from datetime import datetime, tzinfo
 from functools import partial
 from pathlib import Path
 
 from newsdigest import parallel, store, urls
 from newsdigest.build.discover import Sources
-from newsdigest.build.gather import GatheredSite, choose_editions
+from newsdigest.build.gather import GatheredSite, choose_editions, until_retry
 from newsdigest.config.site import SiteConfig
 from newsdigest.content.dedupe import StoryKeys, title_key
 from newsdigest.content.files import Discovery, SourceFile
@@ -60,32 +61,31 @@ MOST_PATCHED = 200  # past this many changed files, doing it all again costs abo
 def save_in_background(file: Path, key: str, front: GatheredSite, items_cache: Path,
                        settings: LoadSettings) -> Callable[[], None]:
     """Write the kept state from a forked process while the build goes on (pickling 10,000
-    stories takes a third of a second); returns the function that waits for it.
+    stories takes a third of a second); returns the function that waits for it (and writes
+    it then, when no child could).
 
     A patched state's files go into the item cache first (`items_cache`): the next build
     compares its edits with the versions the state was made from.
     """
+    parent = os.getpid()
+
     def save() -> None:
+        if os.getpid() != parent:  # the child's own copy of the site: no one reads it after
+            _drop_story_keys(front)
         if front.patched_entries:
             update_cache(items_cache, settings, front.patched_entries)
         _save(file, key, front)
 
-    try:
-        pid = os.fork()
-    except (AttributeError, OSError):  # no fork here: write it now
-        save()
-        return lambda: None
-    if pid == 0:  # the child: the parent's memory as it is now, copied on write
-        code = 1
-        try:
-            _drop_story_keys(front)  # this copy of the site is the child's own
-            save()
-            code = 0
-        finally:
-            os._exit(code)
+    saving = parallel.InChild(save)
 
     def wait() -> None:
-        os.waitpid(pid, 0)
+        try:
+            saving.result()
+        except parallel.ChildFailed:
+            # a cache: one that cannot be written (a full disk) only makes the next build
+            # regroup every item
+            with contextlib.suppress(OSError):
+                save()
 
     return wait
 
@@ -324,9 +324,7 @@ def _add(front: GatheredSite, additions: list[tuple[str, CacheEntry]], config: S
     front.editions, front.topic_series, edition_warnings = choose_editions(
         config, sources, front.index)
     front.later_warnings = front.grouping_warnings + edition_warnings
-    if pictured.report.retry_at is not None:  # as gather: a failed download retried then
-        retry = datetime.fromtimestamp(pictured.report.retry_at, UTC)
-        front.valid_until = min(front.valid_until, retry) if front.valid_until else retry
+    front.valid_until = until_retry(front.valid_until, pictured.report)
     for rel, entry in additions:
         if entry.result.warnings:
             front.item_warnings[rel] = entry.result.warnings
