@@ -104,19 +104,21 @@ def _gather_or_patch(config: SiteConfig, options: BuildOptions, sources: Sources
                                                     repicture, now)
     if gathered is None:
         gathered = gather(config, options, sources, now, progress, warm)
-    if options.use_cache:
-        # Keyed as it is now: pictures made by this build changed the image cache's index,
-        # and the next build finds the state it made (not a key no build can match).
-        state_key = kept_state_key(config, options, sources)
-    if warm is not None and options.use_cache:
-        warm.gathered, warm.gathered_key = gathered, state_key
     # A state patched with edits alone is not saved again: the next build patches the saved
     # one with every file changed since (a few milliseconds each), and a fork now would slow
     # this build's own planning (its memory copied page by page as it is touched). One with
     # additions is: every build after would add them again (the editions, the archive and
     # each story's "more" made again: a tenth of a second at 10,000 items).
-    if state_file is None or (gathered.patched is not None and not gathered.added):
+    kept_again = state_file is not None and (gathered.patched is None or gathered.added > 0)
+    if options.use_cache and (kept_again or warm is not None):
+        # Keyed as it is now: pictures made by this build changed the image cache's index,
+        # and the next build finds the state it made (not a key no build can match).
+        state_key = kept_state_key(config, options, sources)
+    if warm is not None and options.use_cache:
+        warm.gathered, warm.gathered_key = gathered, state_key
+    if not kept_again:
         return gathered, lambda: None
+    assert state_file is not None
     return gathered, kept_state.save_in_background(state_file, state_key, gathered,
                                                    config.cache_dir / "items", settings)
 
