@@ -4,6 +4,7 @@ the editions chosen; one value, `GatheredSite`, for every command that needs the
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -19,7 +20,7 @@ from newsdigest.images import stage as image_stage
 from newsdigest.stories import editions
 from newsdigest.stories.clusters import ClusterInputs
 from newsdigest.stories.editions import Edition
-from newsdigest.stories.grouping import FUTURE_TOLERANCE, SiteIndex, group
+from newsdigest.stories.grouping import FUTURE_TOLERANCE, SiteIndex, Story, group
 
 
 @dataclass
@@ -37,6 +38,11 @@ class GatheredSite:
     valid_until: datetime | None  # when time alone changes it: a future item becomes due
     title_keys: Counter[str]  # grouping.Grouping.title_keys
     records: dict[str, tuple[int, int, str]]  # content file -> size, mtime_ns, content hash
+    # The local images each story's item names, by story path (local_images), and every kind
+    # and provider name of the items (item_facets, for the search page's filters): kept, so
+    # that a rebuild knows them without reading every item of a kept state.
+    local_images: dict[str, tuple[LocalImage, ...]]
+    facets: ItemFacets
     clusters: ClusterInputs | None = None  # grouping.Grouping.clusters
     # The same, pickled, when only a child process made them (a patched kept state's)
     clusters_pickled: bytes = b""
@@ -133,7 +139,48 @@ def gather(config: SiteConfig, options: BuildOptions, sources: Sources, now: dat
         grouping_warnings=grouping.warnings,
         records={rel: (e.size, e.mtime_ns, e.content_hash) for rel, e in entries.items()},
         parsed=loaded.parsed,
+        local_images=local_images(index.stories),
+        facets=item_facets(index.stories),
     )
+
+
+@dataclass(frozen=True)
+class ItemFacets:
+    kinds: frozenset[str]  # "" for an item that names none
+    providers: frozenset[str]  # "" for an item whose provider has no name
+
+    def __or__(self, other: ItemFacets) -> ItemFacets:
+        return ItemFacets(self.kinds | other.kinds, self.providers | other.providers)
+
+
+def item_facets(stories: Iterable[Story]) -> ItemFacets:
+    items = [story.item for story in stories]
+    return ItemFacets(frozenset(item.kind for item in items),
+                      frozenset(item.provider.name for item in items))
+
+
+@dataclass(frozen=True)
+class LocalImage:
+    """A local image or logo an item names: its content file, front matter field and path."""
+
+    source: str
+    field_name: str
+    rel: str
+
+
+def local_images(stories: Iterable[Story]) -> dict[str, tuple[LocalImage, ...]]:
+    """The local images and logos each story's item names, for the stories naming any."""
+    found = {}
+    for story in stories:
+        item = story.item
+        named = [LocalImage(item.source, "images", image.url)
+                 for image in item.images if image.local]
+        logo = item.provider.logo
+        if logo is not None and logo.local:
+            named.append(LocalImage(item.source, "provider.images", logo.url))
+        if named:
+            found[story.path] = tuple(named)
+    return found
 
 
 def until_retry(valid_until: datetime | None, report: image_stage.ImageReport

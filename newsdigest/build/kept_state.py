@@ -17,20 +17,27 @@ now matches another story's makes the build do it all again.
 from __future__ import annotations
 
 import contextlib
+import copyreg
 import io
 import os
 import pickle
 import zlib
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import fields, replace
 from datetime import datetime, tzinfo
 from functools import partial
 from pathlib import Path
 
 from newsdigest import parallel, store, urls
 from newsdigest.build.discover import Sources
-from newsdigest.build.gather import GatheredSite, choose_editions, until_retry
+from newsdigest.build.gather import (
+    GatheredSite,
+    choose_editions,
+    item_facets,
+    local_images,
+    until_retry,
+)
 from newsdigest.config.site import SiteConfig
 from newsdigest.content.dedupe import StoryKeys, title_key
 from newsdigest.content.files import Discovery, SourceFile
@@ -47,6 +54,7 @@ from newsdigest.stories.clusters import ClusterInputs, NearMiss
 from newsdigest.stories.grouping import (
     FUTURE_TOLERANCE,
     SiteIndex,
+    Story,
     make_story,
     with_cluster_scores,
     with_stories_added,
@@ -67,11 +75,7 @@ def save_in_background(file: Path, key: str, front: GatheredSite, items_cache: P
     A patched state's files go into the item cache first (`items_cache`): the next build
     compares its edits with the versions the state was made from.
     """
-    parent = os.getpid()
-
     def save() -> None:
-        if os.getpid() != parent:  # the child's own copy of the site: no one reads it after
-            _drop_story_keys(front)
         if front.patched_entries:
             update_cache(items_cache, settings, front.patched_entries)
         _save(file, key, front)
@@ -90,16 +94,6 @@ def save_in_background(file: Path, key: str, front: GatheredSite, items_cache: P
     return wait
 
 
-def _drop_story_keys(front: GatheredSite) -> None:
-    """The stories' items without their same-story keys (a quarter of the time it takes to
-    read a kept state back): only grouping reads them, and a kept state is patched, never
-    grouped again (the clusters' inputs and the title keys it checks edits with are kept
-    apart)."""
-    no_keys = StoryKeys()
-    for story in front.index.stories:
-        story.item = replace(story.item, story_keys=no_keys)
-
-
 def _save(file: Path, key: str, front: GatheredSite) -> None:
     # A header first, with what decides whether the kept state can be patched: a build reads
     # the rest only when it can. Then the clusters' inputs, with their length: a patching
@@ -113,10 +107,86 @@ def _save(file: Path, key: str, front: GatheredSite) -> None:
                    patched_entries={}, clusters=None, clusters_pickled=b"",
                    source_urls=frozenset(), related_urls=frozenset(), pictures=pictures)
     data = (pickle.dumps(header, pickle.HIGHEST_PROTOCOL) + len(clusters).to_bytes(8, "little")
-            + clusters + pickle.dumps(body, pickle.HIGHEST_PROTOCOL))
+            + clusters + _pickled_lazily(body))
     # Last, the checksum of all that: a damaged state (a flipped bit) may still unpickle, as
     # other titles, topics or keys than the site's, or raise what unpickling never does.
     store.save_atomic(file, data + zlib.crc32(data).to_bytes(4, "little"))
+
+
+class KeptStory(Story):
+    """A story of a kept state, whose item is unpickled when first read: a rebuild after an
+    edit reads a few dozen of the site's items, and unpickling all of them took most of the
+    time it took to read the state back (an item is some forty objects, its story five)."""
+
+    __slots__ = ("_item_pickled", "source")
+
+    @property  # type: ignore[override]
+    def item(self) -> Item:
+        try:
+            return _ITEM_SLOT.__get__(self)
+        except AttributeError:
+            item = pickle.loads(self._item_pickled)
+            _ITEM_SLOT.__set__(self, item)
+            self._item_pickled = b""
+            return item
+
+    @item.setter
+    def item(self, value: Item) -> None:
+        _ITEM_SLOT.__set__(self, value)
+        self._item_pickled = b""
+
+    def item_pickled(self) -> bytes:
+        """Its item pickled as a kept state holds it, as read if it was never unpickled."""
+        try:
+            return _item_pickled(_ITEM_SLOT.__get__(self))
+        except AttributeError:
+            return self._item_pickled
+
+
+_ITEM_SLOT = Story.item  # the slot under KeptStory's property
+
+
+def _kept_story(item_pickled: bytes, source: str, *fields: object) -> KeptStory:
+    story = KeptStory.__new__(KeptStory)
+    story._item_pickled, story.source = item_pickled, source
+    for name, value in zip(_STORY_FIELDS, fields, strict=True):
+        object.__setattr__(story, name, value)
+    return story
+
+
+_STORY_FIELDS = tuple(f.name for f in fields(Story) if f.name != "item")
+
+
+def _item_pickled(item: Item) -> bytes:
+    # Without its same-story keys (a quarter of the time it takes to read it back): only
+    # grouping reads them, and a kept state is patched, never grouped again (the clusters'
+    # inputs and the title keys it checks edits with are kept apart).
+    return pickle.dumps(replace(item, story_keys=_NO_KEYS), pickle.HIGHEST_PROTOCOL)
+
+
+_NO_KEYS = StoryKeys()
+
+
+def _story_reduced(story: Story) -> tuple[Callable[..., KeptStory], tuple[object, ...]]:
+    pickled = story.item_pickled() if isinstance(story, KeptStory) else _item_pickled(
+        story.item)
+    return _kept_story, (pickled, source_of(story),
+                         *(getattr(story, name) for name in _STORY_FIELDS))
+
+
+def source_of(story: Story) -> str:
+    """The content file of a story's item, without reading a kept story's item."""
+    return story.source if isinstance(story, KeptStory) else story.item.source
+
+
+def _pickled_lazily(value: object) -> bytes:
+    """`value` pickled with each story's item apart, read back as KeptStory."""
+    with io.BytesIO() as buffer:
+        pickler = pickle.Pickler(buffer, pickle.HIGHEST_PROTOCOL)
+        pickler.dispatch_table = {**copyreg.dispatch_table, Story: _story_reduced,
+                                  KeptStory: _story_reduced}
+        pickler.dump(value)
+        return buffer.getvalue()
 
 
 def patched(file: Path, key: str, sources: Sources, config: SiteConfig, items_cache: Path,
@@ -262,8 +332,8 @@ def _apply(front: GatheredSite, edits: list[tuple[str, CacheEntry]], changed: in
            repicture: Repicture) -> GatheredSite | None:
     """The edited items' stories updated in place, and pictured again."""
     edited = {rel for rel, _ in edits}  # a few of the site's stories: no index of them all
-    stories = {story.item.source: story for story in front.index.stories
-               if story.item.source in edited} if edits else {}
+    stories = {source_of(story): story for story in front.index.stories
+               if source_of(story) in edited} if edits else {}
     for rel, entry in edits:
         story = stories.get(rel)
         item = entry.result.item
@@ -319,6 +389,8 @@ def _add(front: GatheredSite, additions: list[tuple[str, CacheEntry]], config: S
             != front.pictures.generic:
         return None  # an image now shown by enough items to be generic: picture all again
     front.index = with_stories_added(index, added, config)
+    front.local_images = {**front.local_images, **local_images(added)}
+    front.facets = front.facets | item_facets(added)
     pictured = repicture(replace(front.index, stories=tuple(added)), front.pictures.generic)
     front.pictures = _with_pictures(front.pictures, pictured)
     front.editions, front.topic_series, edition_warnings = choose_editions(

@@ -10,7 +10,7 @@ from functools import partial
 from pathlib import Path
 
 from newsdigest import parallel
-from newsdigest.build.gather import GatheredSite
+from newsdigest.build.gather import GatheredSite, LocalImage
 from newsdigest.build.options import BuildOptions
 from newsdigest.config.site import SiteConfig, settings_fingerprint
 from newsdigest.content.files import Discovery, SourceFile, discover
@@ -80,7 +80,7 @@ def plan_site(config: SiteConfig, options: BuildOptions, now: datetime, discover
                partial(feeds.opml, links, config)),
         *_report_outputs(curation, theme, config, options),
     ]
-    warnings += _missing_local_images(index, discovery.assets)
+    warnings += _missing_local_images(index, front.local_images, discovery.assets)
     check_one_claim_per_path(outputs)
     return SitePlan(outputs, pages, page_files, theme, jsons, warnings, curation)
 
@@ -227,22 +227,15 @@ def _theme_headers(path: Path, config: SiteConfig) -> bytes:
     return headers_file(path.read_bytes(), config)
 
 
-def _missing_local_images(index: SiteIndex, assets: list[SourceFile]) -> list[Problem]:
-    """Local images and logos an item names that are not in the content folder.
+def _missing_local_images(index: SiteIndex, named: dict[str, tuple[LocalImage, ...]],
+                          assets: list[SourceFile]) -> list[Problem]:
+    """Local images and logos an item names that are not in the content folder (`named`:
+    GatheredSite.local_images).
 
     (Local images are published only as the image stage re-encodes them, never copied as
     they are: an SVG or HTML file beside an item would run on the site.)
     """
     present = {a.rel for a in assets}
-    missing = []
-    for story in index.stories:  # every story of every build: no list made per story
-        item = story.item
-        for image in item.images:
-            if image.local and image.url not in present:
-                missing.append(Problem(item.source, None, "images",
-                                       f"local image {image.url} not found"))
-        logo = item.provider.logo
-        if logo is not None and logo.local and logo.url not in present:
-            missing.append(Problem(item.source, None, "provider.images",
-                                   f"local image {logo.url} not found"))
-    return missing
+    return [Problem(image.source, None, image.field_name, f"local image {image.rel} not found")
+            for story in index.stories  # every story of every build: no list made per story
+            for image in named.get(story.path, ()) if image.rel not in present]

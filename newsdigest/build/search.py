@@ -88,8 +88,10 @@ class Records:
         return record(*self.shown[path])
 
 
-def records(pages: Sequence[PageSpec], topics: Sequence[Topic]) -> Records:
-    """The records of the item pages: keys now, content only for those that are indexed.
+def records(pages: Sequence[PageSpec], topics: Sequence[Topic], kinds: Iterable[str],
+            providers: Iterable[str]) -> Records:
+    """The records of the item pages: keys now, content only for those that are indexed;
+    `kinds` and `providers`: those of every item on the site, for the filters ("" for none).
 
     A rebuild after one edit runs this for every item page: a few cheap steps each.
     """
@@ -97,8 +99,6 @@ def records(pages: Sequence[PageSpec], topics: Sequence[Topic]) -> Records:
     names_of: dict[tuple[TopicRef, ...], tuple[tuple[str, ...], str]] = {}
     keys: dict[str, str] = {}
     shown: dict[str, tuple[Story, tuple[str, ...]]] = {}
-    kinds: set[str] = set()
-    providers: set[str] = set()
     for page in pages:
         story = page.story
         if story is None or not page.path.startswith("news/"):
@@ -112,11 +112,8 @@ def records(pages: Sequence[PageSpec], topics: Sequence[Topic]) -> Records:
         # parents come from the settings, and the record's form from the code (the epoch).
         keys[path] = story.fingerprint + "|" + named[1]
         shown[path] = (story, named[0])
-        item = story.item
-        kinds.add(item.kind or DEFAULT_KIND)
-        providers.add(item.provider.name)
-    providers.discard("")
-    return Records(keys, shown, {"kind": sorted(kinds), "provider": sorted(providers)})
+    return Records(keys, shown, {"kind": sorted({kind or DEFAULT_KIND for kind in kinds}),
+                                 "provider": sorted(set(providers) - {""})})
 
 
 def _topic_names(refs: tuple[TopicRef, ...], parents: dict[str, list[str]]) -> tuple[str, ...]:

@@ -50,9 +50,11 @@ def build_changed(config: SiteConfig, options: BuildOptions, sources: Sources, i
             search.refuse_clashes(plan.outputs, config.static_dir.name)
         if config.rules.strict and plan.warnings:  # [build] strict: a warning fails the build
             raise ContentInvalid(plan.warnings, skippable=False)
+        facets = gathered.facets
         indexing = search.IndexUpdate(
             config.output_dir, _record_file(config, options, ".search"),
-            search.records(plan.pages, gathered.index.topics), config.language,
+            search.records(plan.pages, gathered.index.topics, facets.kinds, facets.providers),
+            config.language,
         ) if options.search else None
         try:
             written, explanations = _write(config, options, plan, gathered, progress, disk,

@@ -26,6 +26,7 @@ from newsdigest.stories.editions import (
     TopicSeries,
     topic_archive_path,
 )
+from newsdigest.stories.grouping import Story
 
 FOLDER = "digest/"
 HEADLINES_SHOWN = 3
@@ -51,14 +52,20 @@ class EditionSummary:
     label: str
     path: str
     count: int
-    headlines: tuple[str, ...]
+    # Its first stories, whose repr is their fingerprint: their titles are read only when
+    # the archive page is rendered (a kept state's items are read as they are needed).
+    leads: tuple[Story, ...]
     has_note: bool
+
+    @property
+    def headlines(self) -> tuple[str, ...]:
+        return tuple(story.item.title for story in self.leads)
 
 
 def summary(edition: Edition) -> EditionSummary:
     return EditionSummary(
         edition.period.kind, edition.title, edition.period.label, edition.path, edition.count,
-        tuple(s.item.title for s in edition.stories[:HEADLINES_SHOWN]), bool(edition.note_html),
+        edition.stories[:HEADLINES_SHOWN], bool(edition.note_html),
     )
 
 
@@ -130,19 +137,23 @@ def _archive_pages(editions: list[Edition], config: SiteConfig, path_of: Any, he
 
 def _edition_pages(editions: list[Edition], config: SiteConfig,
                    crumbs: tuple[Crumb, ...]) -> list[PageSpec]:
-    pages = []
-    for edition in editions:
-        lead = edition.lead.item
-        meta = PageMeta(
-            "digest", edition.path, edition.title, f"{edition.title} · {config.title}",
-            shorten(f"{edition.count} stories, led by: {lead.title}", 300), crumbs,
-        )
-        pages.append(PageSpec(edition.path, "digest.html", {
-            "page": meta, "edition": edition, "kind_label": edition_kind_label(edition),
-            "feed_folder": edition.archive,
-            "feed_title": f"{edition.topic.name} weekly" if edition.topic else "Digest editions",
-        }, inputs=edition))
-    return pages
+    # made when the page is rendered: its description reads the lead story's item
+    return [PageSpec(edition.path, "digest.html",
+                     partial(_edition_context, edition, config, crumbs), inputs=edition)
+            for edition in editions]
+
+
+def _edition_context(edition: Edition, config: SiteConfig, crumbs: tuple[Crumb, ...]
+                     ) -> dict[str, Any]:
+    meta = PageMeta(
+        "digest", edition.path, edition.title, f"{edition.title} · {config.title}",
+        shorten(f"{edition.count} stories, led by: {edition.lead.item.title}", 300), crumbs,
+    )
+    return {
+        "page": meta, "edition": edition, "kind_label": edition_kind_label(edition),
+        "feed_folder": edition.archive,
+        "feed_title": f"{edition.topic.name} weekly" if edition.topic else "Digest editions",
+    }
 
 
 def latest_link(editions: list[Edition]) -> EditionLink | None:

@@ -87,7 +87,10 @@ def sitemap_entries(pages: Iterable[PageSpec], config: SiteConfig) -> list[Entry
     for page in pages:
         story = page.story
         if story is None:
-            newest = _newest(page.context.get("stories") or ())
+            # a list's stories (a page whose values are made when rendered, an edition's,
+            # lists none)
+            shown = page.values.get("stories") if isinstance(page.values, dict) else None
+            newest = _newest(shown or ())
             entries.append(Entry(page.path, newest.isoformat() if newest else ""))
             continue
         item = story.item
