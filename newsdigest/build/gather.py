@@ -20,7 +20,7 @@ from newsdigest.images import stage as image_stage
 from newsdigest.stories import editions
 from newsdigest.stories.clusters import ClusterInputs
 from newsdigest.stories.editions import Edition
-from newsdigest.stories.grouping import FUTURE_TOLERANCE, SiteIndex, Story, group
+from newsdigest.stories.grouping import FUTURE_TOLERANCE, SiteIndex, Story, TopicRef, group
 
 
 @dataclass
@@ -38,11 +38,13 @@ class GatheredSite:
     valid_until: datetime | None  # when time alone changes it: a future item becomes due
     title_keys: Counter[str]  # grouping.Grouping.title_keys
     records: dict[str, tuple[int, int, str]]  # content file -> size, mtime_ns, content hash
-    # The local images each story's item names, by story path (local_images), and every kind
-    # and provider name of the items (item_facets, for the search page's filters): kept, so
-    # that a rebuild knows them without reading every item of a kept state.
+    # The local images each story's item names, by story path (local_images), every kind
+    # and provider name of the items (item_facets, for the search page's filters) and the
+    # topic each spelling of a topic name in the items is (topic_spellings): kept, so that a
+    # rebuild knows them without reading every item of a kept state.
     local_images: dict[str, tuple[LocalImage, ...]]
     facets: ItemFacets
+    topic_spellings: dict[str, TopicRef]
     clusters: ClusterInputs | None = None  # grouping.Grouping.clusters
     # The same, pickled, when only a child process made them (a patched kept state's)
     clusters_pickled: bytes = b""
@@ -141,6 +143,7 @@ def gather(config: SiteConfig, options: BuildOptions, sources: Sources, now: dat
         parsed=loaded.parsed,
         local_images=local_images(index.stories),
         facets=item_facets(index.stories),
+        topic_spellings=topic_spellings(index.stories),
     )
 
 
@@ -151,6 +154,12 @@ class ItemFacets:
 
     def __or__(self, other: ItemFacets) -> ItemFacets:
         return ItemFacets(self.kinds | other.kinds, self.providers | other.providers)
+
+
+def topic_spellings(stories: Iterable[Story]) -> dict[str, TopicRef]:
+    """Each topic name as the stories' items spell it, casefolded: the topic it is."""
+    return {name.casefold(): ref for story in stories
+            for name, ref in zip(story.item.topics, story.topics, strict=True)}
 
 
 def item_facets(stories: Iterable[Story]) -> ItemFacets:

@@ -36,6 +36,7 @@ from newsdigest.build.gather import (
     choose_editions,
     item_facets,
     local_images,
+    topic_spellings,
     until_retry,
 )
 from newsdigest.config.site import SiteConfig
@@ -362,8 +363,7 @@ def _add(front: GatheredSite, additions: list[tuple[str, CacheEntry]], config: S
     a page's URL or changes which images are generic."""
     index, tz = front.index, config.tz
     taken = {story.path for story in index.stories} | set(index.moved)
-    refs = {name.casefold(): ref for story in index.stories
-            for name, ref in zip(story.item.topics, story.topics, strict=True)}
+    refs = front.topic_spellings
     added = []
     for _, entry in additions:
         item = entry.result.item
@@ -384,15 +384,17 @@ def _add(front: GatheredSite, additions: list[tuple[str, CacheEntry]], config: S
             return None  # the same URL as another page: grouping says which
         taken.add(path)
         added.append(make_story(item, path, local_date, tuple(topics)))
-    every = [*index.stories, *added]
-    if image_stage.generic_images(every, config.images.generic_threshold) \
-            != front.pictures.generic:
+    uses = front.pictures.uses
+    uses = uses.with_stories(added) if uses is not None else image_stage.image_uses(
+        [*index.stories, *added])
+    if uses.generic(config.images.generic_threshold) != front.pictures.generic:
         return None  # an image now shown by enough items to be generic: picture all again
     front.index = with_stories_added(index, added, config)
     front.local_images = {**front.local_images, **local_images(added)}
     front.facets = front.facets | item_facets(added)
+    front.topic_spellings = {**refs, **topic_spellings(added)}
     pictured = repicture(replace(front.index, stories=tuple(added)), front.pictures.generic)
-    front.pictures = _with_pictures(front.pictures, pictured)
+    front.pictures = replace(_with_pictures(front.pictures, pictured), uses=uses)
     front.editions, front.topic_series, edition_warnings = choose_editions(
         config, sources, front.index)
     front.later_warnings = front.grouping_warnings + edition_warnings

@@ -45,6 +45,8 @@ class ImageStage:
     outputs: list[Output]
     report: ImageReport
     generic: set[str] = field(default_factory=set)  # image URLs skipped as generic_images
+    # what `generic` was found from, for the whole site (None: for some of its stories)
+    uses: ImageUses | None = None
 
 
 def prepare(index: SiteIndex, config: SiteConfig, assets: dict[str, Path], offline: bool,
@@ -58,8 +60,10 @@ def prepare(index: SiteIndex, config: SiteConfig, assets: dict[str, Path], offli
     settings = config.images
     cache = ImageCache.open(image_cache_dir(config))
     report = ImageReport()
+    uses = None
     if generic is None:
-        generic = generic_images(index.stories, settings.generic_threshold)
+        uses = image_uses(index.stories)
+        generic = uses.generic(settings.generic_threshold)
     report.generic = len(generic)
     by_provider: dict[tuple[str, int | None, int | None, str] | None, Source | None] = {}
     logos = {}
@@ -120,7 +124,7 @@ def prepare(index: SiteIndex, config: SiteConfig, assets: dict[str, Path], offli
     outputs = [Output(output_path(v), PHASE_ASSETS, v.name, copy_from=cache.file(v.name))
                for v in used.values()]
     set_pictures(index.stories, pictures)
-    return ImageStage(outputs, report, generic)
+    return ImageStage(outputs, report, generic, uses)
 
 
 def output_path(variant: Variant) -> str:
@@ -132,19 +136,40 @@ _GENERIC_NAME = re.compile(
     r"(?:^|[-_.])(?:placeholder|default|generic|fallback|no[-_]?image|logo)(?:[-_.]|$)", re.I)
 
 
-def generic_images(stories: Iterable[Story], threshold: int) -> set[str]:
-    """Image URLs that say nothing about the story: shown by `threshold` items or more (a
-    site's default picture), named as a placeholder or logo, or the provider's own logo."""
+@dataclass(frozen=True)
+class ImageUses:
+    """How many items show each image URL, and the URLs named as no picture of their story:
+    what decides which images are generic (`generic`)."""
+
+    counts: Counter[str]
+    named: frozenset[str]  # named as a placeholder or logo, or their provider's own logo
+
+    def generic(self, threshold: int) -> set[str]:
+        """Shown by `threshold` items or more (a site's default picture), or named."""
+        return self.named | {url for url, count in self.counts.items() if count >= threshold}
+
+    def with_stories(self, stories: Iterable[Story]) -> ImageUses:
+        more = image_uses(stories)
+        return ImageUses(self.counts + more.counts, self.named | more.named)
+
+
+def image_uses(stories: Iterable[Story]) -> ImageUses:
     counts: Counter[str] = Counter()
-    generic = set()
+    named = set()
     for story in stories:
         logo = story.item.provider.logo
         for url in {i.url for i in story.item.images}:
             counts[url] += 1
             if (logo is not None and url == logo.url) or \
                     _GENERIC_NAME.search(url.rsplit("/", 1)[-1].partition("?")[0]):
-                generic.add(url)
-    return generic | {url for url, count in counts.items() if count >= threshold}
+                named.add(url)
+    return ImageUses(counts, frozenset(named))
+
+
+def generic_images(stories: Iterable[Story], threshold: int) -> set[str]:
+    """Image URLs that say nothing about the story: shown by `threshold` items or more (a
+    site's default picture), named as a placeholder or logo, or the provider's own logo."""
+    return image_uses(stories).generic(threshold)
 
 
 def candidates(story: Story, generic: set[str], assets: dict[str, Path],
