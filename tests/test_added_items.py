@@ -365,3 +365,61 @@ def test_a_damaged_kept_state_is_not_patched(make_site, tmp_path):
         topics=("AI", "Robotics", "Computer Vision", "AI Policy")))
     assert build(site).patched is None
     assert_same_as_clean_build(site, tmp_path / "after")
+
+
+DIGEST_SETTINGS = """\
+[site]
+title = "Test Digest"
+base_url = "https://news.example/"
+page_size = 3
+top_stories = 2
+top_stories_days = 2
+
+[digest]
+daily = true
+weekly = true
+max_items = 3
+max_per_topic = 1
+min_quality = 30
+sponsors = {sponsors}
+topic_editions = ["AI", "Robotics"]
+"""
+
+
+def _digest_story(n: int, rng) -> str:
+    """A story of its own (its title, URL and slug are its alone) on a random day of three
+    weeks, with random scores, topics, a pin, a skip or a sponsor now and then."""
+    extra = rng.choice([{}, {}, {}, {"digest": "pin"}, {"digest": "skip"}, {"kind": "sponsor"}])
+    text = item(title=f"Added story number {n}",
+                date=f"2026-11-{rng.randint(1, 21):02d}T{rng.randint(0, 23):02d}:"
+                     f"{rng.choice([0, 0, 30]):02d}:00Z",
+                url=f"https://example.com/added/{n}",
+                topics=tuple(rng.sample(["AI", "Robotics", "Chips"], rng.randint(1, 2))),
+                **extra)
+    return (text.replace("quality: 50", f"quality: {rng.randint(10, 95)}")
+            .replace("heat: 10", f"heat: {rng.randint(0, 400)}"))
+
+
+@pytest.mark.parametrize("seed", [11, 12])
+def test_random_adds_to_a_busy_digest_build_like_clean_builds(make_site, tmp_path, seed):
+    # Daily, weekly and topic editions under caps, top stories of the latest days, pins,
+    # skips and sponsors: an added item changes the editions of its day and week and maybe
+    # the top stories, which a patched add chooses again for those periods alone.
+    import random
+
+    rng = random.Random(seed)
+    site = make_site({f"content/a{n}.md": _digest_story(n, rng) for n in range(10)},
+                     DIGEST_SETTINGS.format(sponsors=str(rng.random() < 0.5).lower()))
+    build(site)
+    patched = 0
+    for step in range(8):
+        rels = [f"a{10 + 2 * step + n}.md" for n in range(rng.choice([1, 1, 2]))]
+        for rel in rels:
+            site.write(f"content/{rel}", _digest_story(int(rel[1:-3]), rng))
+        report = build(site)
+        patched += set(rels) <= set(report.patched or ())
+        try:
+            assert_same_as_clean_build(site, tmp_path / f"step-{step}")
+        except AssertionError:
+            pytest.fail(f"seed {seed}, step {step}: the patched add differs from a clean build")
+    assert patched >= 6  # patched, not grouped again

@@ -117,6 +117,26 @@ def test_top_stories_rank_by_score_among_the_latest_week() -> None:
     assert [s.item.source for s in index.top_stories] == ["i0.md", "i6.md"]
 
 
+@given(st.lists(st.tuples(st.integers(0, 40), st.integers(0, 99), st.booleans()),
+                min_size=1, max_size=25),
+       st.integers(1, 4), st.integers(1, 6))
+def test_top_stories_are_the_best_of_the_latest_days_or_of_the_latest_few(
+        stories: list[tuple[int, int, bool]], count: int, days: int) -> None:
+    # The band is every story of the latest `days` days, or the latest 3 * `count` when
+    # fewer; sponsored items are never in it. Read from the newest, it stops where it ends.
+    config = replace(CONFIG, top_stories=count, top_stories_days=days)
+    items = [make_item(f"i{n}", f"2026-10-{1 + hours // 24:02d}T{hours % 24:02d}:00:00Z",
+                       quality=str(quality), **({"kind": "sponsor"} if sponsored else {}))
+             for n, (hours, quality, sponsored) in enumerate(stories)]
+    index = index_of(items, config)
+    newest = index.stories[0].item.published_at
+    paid = [s for s in index.stories if not s.item.sponsored]
+    band = [s for s in paid if (newest - s.item.published_at).total_seconds() <= days * 86400]
+    band = band if len(band) >= 3 * count else paid[: 3 * count]
+    best = sorted(band, key=lambda s: (-s.score, -s.item.published_at.timestamp(), s.path))
+    assert index.top_stories == tuple(best[:count])
+
+
 def test_parent_topics_hold_their_subtopics_stories_and_link_both_ways() -> None:
     config = replace(CONFIG, topics=(
         TopicSettings("Robotics", parent="AI", description="Machines that move"),

@@ -202,14 +202,23 @@ def until_retry(valid_until: datetime | None, report: image_stage.ImageReport
     return min(valid_until, retry) if valid_until else retry
 
 
-def choose_editions(config: SiteConfig, sources: Sources, index: SiteIndex
+def choose_editions(config: SiteConfig, sources: Sources, index: SiteIndex,
+                    kept: GatheredSite | None = None, added: list[Story] | None = None
                     ) -> tuple[list[Edition], list[editions.TopicSeries], list[Problem]]:
     """The digest's editions and each [digest] topic_editions topic's own, with what the
-    editor's notes and the settings for them were warned of."""
+    editor's notes and the settings for them were warned of. With `kept`, a gathered site
+    whose index is `index` without the `added` stories, only the periods these join are
+    chosen again."""
     notes, note_warnings = editions.load_notes(sources.notes, config.digest,
                                                config.rules.nofollow)
-    digest_editions = editions.build_editions(index, config, notes)
-    series = editions.build_topic_series(index, config, notes)
+    if kept is not None:
+        digest_editions = editions.editions_with_added(kept.editions, index, config, notes,
+                                                       added or [])
+        series = editions.topic_series_with_added(kept.topic_series, index, config, notes,
+                                                  added or [])
+    else:
+        digest_editions = editions.build_editions(index, config, notes)
+        series = editions.build_topic_series(index, config, notes)
     return digest_editions, series, (
         note_warnings + editions.unknown_edition_topics(index, config)
         + editions.unused_notes(notes, [*digest_editions, *(

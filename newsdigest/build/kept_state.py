@@ -396,7 +396,7 @@ def _add(front: GatheredSite, additions: list[tuple[str, CacheEntry]], config: S
     pictured = repicture(replace(front.index, stories=tuple(added)), front.pictures.generic)
     front.pictures = replace(_with_pictures(front.pictures, pictured), uses=uses)
     front.editions, front.topic_series, edition_warnings = choose_editions(
-        config, sources, front.index)
+        config, sources, front.index, front, added)
     front.later_warnings = front.grouping_warnings + edition_warnings
     front.valid_until = until_retry(front.valid_until, pictured.report)
     for rel, entry in additions:
@@ -488,8 +488,8 @@ def _keep_clusters(front: GatheredSite, kept: ClusterInputs | None,
 
 def _patchable(index: SiteIndex) -> frozenset[str]:
     """The content files whose story is theirs alone (not merged with another's)."""
-    return frozenset(story.item.source for story in index.stories
-                     if not story.also and story.item.source not in index.merged)
+    sources = (source_of(story) for story in index.stories if not story.also)
+    return frozenset(source for source in sources if source not in index.merged)
 
 
 def _edits(changed: list[SourceFile], records: dict[str, tuple[int, int, str]],

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from functools import cached_property
@@ -306,28 +307,80 @@ def build_editions(index: SiteIndex, config: SiteConfig,
     """Every edition with at least one entry, newest first (weekly before daily on a tie)."""
     settings = config.digest
     notes = notes or {}
-    kinds = [k for k, on in ((WEEKLY, settings.weekly), (DAILY, settings.daily)) if on]
     candidates = [s for s in index.stories if eligible(s, settings)]
     ranks = _ranks(candidates, settings)
     by_day: dict[date, list[Story]] = defaultdict(list)
     for story in candidates:
         by_day[story.local_date.date()].append(story)
     editions: list[Edition] = []
-    for kind in kinds:
+    for kind in _kinds(settings):
         by_period: dict[Period, list[Story]] = defaultdict(list)
         for day, day_stories in by_day.items():
             by_period[period_of(kind, day)].extend(day_stories)
-        made = []
-        for period in sorted(by_period, key=lambda p: p.start):
-            chosen = _capped(by_period[period], settings, ranks)
-            if not chosen:
-                continue  # an empty edition is not published
-            note = notes.get(period.key)
-            made.append(Edition(period, chosen[0], sections(chosen[1:]),
-                                note.html if note else ""))
-        editions += _linked(made)
-    editions.sort(key=lambda e: (e.period.end, e.period.kind == WEEKLY), reverse=True)
-    return editions
+        made = [_edition(period, by_period[period], settings, ranks, notes)
+                for period in sorted(by_period, key=lambda p: p.start)]
+        editions += _linked([edition for edition in made if edition is not None])
+    return _newest_first(editions)
+
+
+def editions_with_added(editions: list[Edition], index: SiteIndex, config: SiteConfig,
+                        notes: dict[str, EditorNote], added: list[Story]) -> list[Edition]:
+    """`build_editions` of `index`, the index `editions` were built from with the `added`
+    stories in it: only the editions of the periods they joined are chosen again."""
+    settings = config.digest
+    joined = [story for story in added if eligible(story, settings)]
+    if not joined:
+        return editions
+    result: list[Edition] = []
+    for kind in _kinds(settings):
+        by_period = {edition.period: edition for edition in editions
+                     if edition.period.kind == kind}
+        for period in {period_of(kind, story.local_date.date()) for story in joined}:
+            candidates = [s for s in _in_period(index.stories, period) if eligible(s, settings)]
+            edition = _edition(period, candidates, settings, _ranks(candidates, settings), notes)
+            if edition is None:
+                by_period.pop(period, None)
+            else:
+                by_period[period] = edition
+        result += _linked([by_period[period] for period in sorted(by_period,
+                                                                  key=lambda p: p.start)])
+    return _newest_first(result)
+
+
+def _kinds(settings: DigestSettings) -> list[str]:
+    return [kind for kind, on in ((WEEKLY, settings.weekly), (DAILY, settings.daily)) if on]
+
+
+def _edition(period: Period, stories: list[Story], settings: DigestSettings,
+             ranks: dict[str, tuple], notes: dict[str, EditorNote]) -> Edition | None:
+    """The site's edition of a period from its eligible stories; None if it has no entry."""
+    chosen = _capped(stories, settings, ranks)
+    if not chosen:
+        return None  # an empty edition is not published
+    note = notes.get(period.key)
+    return Edition(period, chosen[0], sections(chosen[1:]), note.html if note else "")
+
+
+def _newest_first(editions: list[Edition]) -> list[Edition]:
+    """Newest first, weekly before daily on a tie."""
+    return sorted(editions, key=lambda e: (e.period.end, e.period.kind == WEEKLY),
+                  reverse=True)
+
+
+def _in_period(stories: tuple[Story, ...], period: Period) -> tuple[Story, ...]:
+    """The stories (newest first) published on a day of `period`, in the site's time zone."""
+    def first(before: Callable[[date], bool]) -> int:
+        low, high = 0, len(stories)  # the first story for which `before(its day)` holds
+        while low < high:
+            middle = (low + high) // 2
+            if before(stories[middle].local_date.date()):
+                high = middle
+            else:
+                low = middle + 1
+        return low
+
+    return stories[first(lambda day: day <= period.end):
+                   first(lambda day: day < period.start)]
 
 
 def _linked(editions: list[Edition]) -> list[Edition]:
@@ -382,27 +435,61 @@ def build_topic_series(index: SiteIndex, config: SiteConfig,
     """Each topic_editions topic's weekly editions: the [digest] rules and caps, among the
     topic's stories (its subtopics' included); the lead, then the rest as one section, after
     the editor's note of content/digests/<topic slug>/<week>.md."""
-    settings = config.digest
+    rules = _topic_rules(config.digest)
     notes = notes or {}
-    # The topic is the edition's own rule: include_topics is for the site's editions, and a
-    # cap per first topic would cut a topic edition's stories by their other topics.
-    rules = replace(settings, include_topics=(), max_per_topic=settings.max_items)
     series = []
-    for topic in edition_topics(index, settings)[0]:
+    for topic in edition_topics(index, config.digest)[0]:
         ref = TopicRef(topic.name, topic.slug, topic.path)
         candidates = [s for s in topic.stories if eligible(s, rules)]
         ranks = _ranks(candidates, rules)
         by_week: dict[Period, list[Story]] = defaultdict(list)
         for story in candidates:
             by_week[period_of(WEEKLY, story.local_date.date())].append(story)
-        made = []
-        for period in sorted(by_week, key=lambda p: p.start):
-            chosen = _capped(by_week[period], rules, ranks)
-            rest = (Section("More this week", None, tuple(chosen[1:])),) if chosen[1:] else ()
-            note = notes.get(f"{topic.slug}/{period.key}")
-            made.append(Edition(period, chosen[0], rest, note.html if note else "", topic=ref))
+        made = [_topic_edition(ref, period, by_week[period], rules, ranks, notes)
+                for period in sorted(by_week, key=lambda p: p.start)]
         series.append(TopicSeries(ref, topic.description, tuple(reversed(_linked(made)))))
     return series
+
+
+def topic_series_with_added(series: list[TopicSeries], index: SiteIndex, config: SiteConfig,
+                            notes: dict[str, EditorNote], added: list[Story]
+                            ) -> list[TopicSeries]:
+    """`build_topic_series` of `index`, the index `series` were built from with the `added`
+    stories in it (under topics it had): only the weeks they joined are chosen again."""
+    rules = _topic_rules(config.digest)
+    topics = {topic.slug: topic for topic in index.topics}
+    result = []
+    for one in series:
+        topic = topics[one.topic.slug]
+        members = {id(story) for story in topic.stories}
+        joined = [s for s in added if id(s) in members and eligible(s, rules)]
+        if not joined:
+            result.append(one)
+            continue
+        by_week = {edition.period: edition for edition in one.editions}
+        for period in {period_of(WEEKLY, story.local_date.date()) for story in joined}:
+            candidates = [s for s in _in_period(topic.stories, period) if eligible(s, rules)]
+            by_week[period] = _topic_edition(one.topic, period, candidates, rules,
+                                             _ranks(candidates, rules), notes)
+        made = [by_week[period] for period in sorted(by_week, key=lambda p: p.start)]
+        result.append(replace(one, editions=tuple(reversed(_linked(made)))))
+    return result
+
+
+def _topic_rules(settings: DigestSettings) -> DigestSettings:
+    # The topic is the edition's own rule: include_topics is for the site's editions, and a
+    # cap per first topic would cut a topic edition's stories by their other topics.
+    return replace(settings, include_topics=(), max_per_topic=settings.max_items)
+
+
+def _topic_edition(topic: TopicRef, period: Period, stories: list[Story],
+                   rules: DigestSettings, ranks: dict[str, tuple],
+                   notes: dict[str, EditorNote]) -> Edition:
+    """A topic's edition of a week, from its eligible stories there (one at least)."""
+    chosen = _capped(stories, rules, ranks)
+    rest = (Section("More this week", None, tuple(chosen[1:])),) if chosen[1:] else ()
+    note = notes.get(f"{topic.slug}/{period.key}")
+    return Edition(period, chosen[0], rest, note.html if note else "", topic=topic)
 
 
 def unknown_edition_topics(index: SiteIndex, config: SiteConfig) -> list[Problem]:

@@ -232,7 +232,7 @@ def with_stories_added(index: SiteIndex, added: list[Story], config: SiteConfig)
     a kept site state patches an added item in): in every list in its place, newest first,
     with the top stories, the archive and each story's "more" made again as `group` makes
     them."""
-    stories = _newest_first_stories([*index.stories, *added])
+    stories = _with_inserted(index.stories, added)
     by_slug = {topic.slug: topic for topic in index.topics}
     joined: dict[str, list[Story]] = defaultdict(list)  # topic slug -> added stories
     for story in added:
@@ -241,17 +241,30 @@ def with_stories_added(index: SiteIndex, added: list[Story], config: SiteConfig)
                 if story not in joined[slug]:
                     joined[slug].append(story)
     topics = tuple(
-        replace(topic, stories=tuple(_newest_first_stories([*topic.stories, *joined[topic.slug]])))
+        replace(topic, stories=tuple(_with_inserted(topic.stories, joined[topic.slug])))
         if topic.slug in joined else topic for topic in index.topics)
     return replace(index, stories=tuple(stories), top_stories=_top_stories(stories, config),
                    topics=topics, years=_years(stories),
                    more=_more_from_topics(stories, config.more_items))
 
 
-def _newest_first_stories(stories: list[Story]) -> list[Story]:
-    """Stories in newest_first order of their items."""
-    by_path = sorted(stories, key=lambda s: s.item.source)
-    return sorted(by_path, key=lambda s: s.item.published_at, reverse=True)
+def _with_inserted(stories: tuple[Story, ...], added: list[Story]) -> list[Story]:
+    """Stories in `newest_first` order of their items, with `added` put in their places: a
+    binary search each, which reads a few of a kept state's items, not all."""
+    result = list(stories)
+    for story in added:
+        when, source = story.item.published_at, story.item.source
+        low, high = 0, len(result)
+        while low < high:  # the first story that comes after this one
+            middle = (low + high) // 2
+            other = result[middle].item
+            if other.published_at > when or (other.published_at == when
+                                             and other.source < source):
+                low = middle + 1
+            else:
+                high = middle
+        result.insert(low, story)
+    return result
 
 
 def _moved(items: list[Item], merged: dict[str, tuple[str, ...]], by_path: dict[str, Story],
@@ -447,11 +460,17 @@ def _top_stories(stories: list[Story], config: SiteConfig) -> tuple[Story, ...]:
     if not stories or config.top_stories < 1:
         return ()
     start = stories[0].item.published_at - timedelta(days=config.top_stories_days)
-    # Paid content is never top news: sponsored items stay on the lists, out of this band.
-    stories = [s for s in stories if not s.item.sponsored]
-    recent = [s for s in stories if s.item.published_at >= start]
-    # A quiet week still gets a full band: then the choice is among the latest few.
-    recent = recent if len(recent) >= 3 * config.top_stories else stories[: 3 * config.top_stories]
+    band = 3 * config.top_stories
+    # Paid content is never top news: sponsored items stay on the lists, out of this band,
+    # which holds the latest days' stories, or the latest few in a quiet week. The list is
+    # newest first: the band is where it starts, and no older item is read (an add reads
+    # the few it needs of a kept state's).
+    recent: list[Story] = []
+    for story in stories:
+        if len(recent) >= band and story.item.published_at < start:
+            break
+        if not story.item.sponsored:
+            recent.append(story)
     ranked = sorted(recent, key=lambda s: (-s.score, -s.item.published_at.timestamp(), s.path))
     return tuple(ranked[: config.top_stories])
 
@@ -474,7 +493,7 @@ def _more_from_topics(stories: list[Story], limit: int) -> dict[str, tuple[Story
     """
     if limit < 1:
         return {}
-    when = [s.item.published_at.timestamp() for s in stories]
+    when = [s.local_date.timestamp() for s in stories]  # the instant published_at is
     members_of: dict[str, list[int]] = defaultdict(list)  # topic -> story numbers, newest first
     places: list[list[tuple[list[int], int]]] = []  # per story: (its topic's members, position)
     for number, story in enumerate(stories):
