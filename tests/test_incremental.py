@@ -178,6 +178,52 @@ def test_item_template_change_rerenders_item_pages_only(site, tmp_path):
     assert_same_as_clean_build(site, tmp_path)
 
 
+def test_an_edit_leaves_the_item_pages_it_does_not_reach_unplanned(site, tmp_path,
+                                                                   monkeypatch):
+    # After edits alone, item pages whose story and "more" stories were not edited are
+    # taken as the last build made them (plan.kept_item_pages): not planned, not checked.
+    from newsdigest.build import plan
+
+    kept_sizes = []
+    choose = plan.kept_item_pages
+
+    def counting(*args):
+        kept = choose(*args)
+        kept_sizes.append(len(kept))
+        return kept
+
+    monkeypatch.setattr(plan, "kept_item_pages", counting)
+    edit(site, "2026-10-05-story-4.md", "Story number 4", "Story number four")
+    report = build(site)
+    assert report.patched == ["2026-10-05-story-4.md"]
+    # story 4's page and the pages that show it below theirs are planned; the others not
+    assert 6 <= kept_sizes[-1] < 14
+    config = load_config(site.root / "site.toml").with_overrides(output_dir=tmp_path / "full")
+    full = build_site(config, BuildOptions(now=NOW, workers=1, use_cache=False, search=False,
+                                           offline=True))
+    assert report.pages == full.pages  # the kept pages are still the site's
+    assert_same_as_clean_build(site, tmp_path)
+    edit(site, "2026-10-05-story-4.md", "Story number four", "Story number 4")
+    build(site)
+    assert_same_as_clean_build(site, tmp_path / "back")
+
+
+def test_an_item_template_changed_with_an_edit_remakes_every_item_page(site, tmp_path):
+    # The item pages an edit does not reach are left as the last build made them only when
+    # it made them with the same templates.
+    templates = site.root / "templates"
+    templates.mkdir()
+    theme_item = Path(__file__).resolve().parent.parent / "templates" / "item.html"
+    (templates / "item.html").write_text(
+        theme_item.read_text().replace("{% block main %}", "{% block main %}<!-- edited -->"))
+    edit(site, "2026-10-05-story-4.md", "Story number 4", "Story number four")
+    report = build(site)
+    assert report.patched == ["2026-10-05-story-4.md"]
+    item_pages = sorted(site.public.glob("news/*/*/*/*/index.html"))
+    assert all("<!-- edited -->" in p.read_text() for p in item_pages)
+    assert_same_as_clean_build(site, tmp_path)
+
+
 def test_card_template_change_reaches_every_page_that_shows_cards(site):
     templates = site.root / "templates"
     templates.mkdir()
@@ -565,11 +611,30 @@ def test_random_edit_sequences_build_exactly_like_clean_builds(make_site, tmp_pa
         site.write(f"content/s{count}.md", _story(count, rng))
         count += 1
 
+    titled: list[Path] = []  # the files whose title was last edited, the latest last
+
+    def edit_a_title() -> None:
+        path = some_file()
+        path.write_text(path.read_text().replace('title: "', 'title: "Edited ', 1))
+        titled.append(path)
+
+    def undo_an_edit() -> None:
+        # the latest title edit undone: the file is again as the kept site state has it,
+        # but not as the last build, whose pages show the edit
+        while titled:
+            path = titled.pop()
+            if path.exists() and 'title: "Edited ' in path.read_text():
+                path.write_text(path.read_text().replace('title: "Edited ', 'title: "', 1))
+                return
+
     steps = [
         add,
+        undo_an_edit,
+        undo_an_edit,
         lambda: some_file().write_text(_story(rng.randint(0, 99), rng)),  # anything changes
         lambda: some_file().unlink(),
-        lambda: rewrite("title: \"", "title: \"Edited "),
+        edit_a_title,
+        edit_a_title,
         # text edits, which patch the kept site state, unless a title now matches another's
         lambda: rewrite("title: \"",
                         "title: \"The same headline appears everywhere today\"\nx: \""),
@@ -601,6 +666,38 @@ def test_random_edit_sequences_build_exactly_like_clean_builds(make_site, tmp_pa
             assert_same_as_clean_build(site, tmp_path / f"step-{step}")
         except AssertionError:
             pytest.fail(f"seed {seed}, step {step}: incremental build differs from a clean one")
+
+
+@pytest.mark.parametrize("seed", [7, 8])
+def test_random_text_edits_and_undos_build_exactly_like_clean_builds(make_site, tmp_path,
+                                                                    seed):
+    # Edits that leave every story in place, and edits undone, one build after each: the
+    # site is patched from one kept state throughout, and the item pages no edit of this
+    # build or the last reaches are taken as the last build made them.
+    rng, site = _random_site(make_site, seed, 14)
+    files = sorted((site.root / "content").glob("s*.md"))
+    originals = {path: path.read_text() for path in files}
+    patched, edited = 0, []
+    for step in range(12):
+        if edited and rng.random() < 0.5:
+            path = edited.pop(rng.randrange(len(edited)))
+            path.write_text(originals[path])  # undone: as the kept state has it
+        else:
+            path = rng.choice(files)
+            old = path.read_text()
+            path.write_text(rng.choice([
+                old.replace('title: "', f'title: "Edit {step} ', 1),
+                old.replace("heat:", f"excerpt: Summary {step}\nheat:", 1),
+                old + f"\nMore body {step}.\n",
+            ]))
+            edited.append(path)
+        report = build(site)
+        patched += report.patched is not None
+        try:
+            assert_same_as_clean_build(site, tmp_path / f"step-{step}")
+        except AssertionError:
+            pytest.fail(f"seed {seed}, step {step}: incremental build differs from a clean one")
+    assert patched >= 8
 
 
 def test_cards_made_before_the_page_workers_are_not_handed_back_by_them(make_site,

@@ -3,6 +3,7 @@ the editions chosen; one value, `GatheredSite`, for every command that needs the
 
 from __future__ import annotations
 
+import secrets
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -21,6 +22,11 @@ from newsdigest.stories import editions
 from newsdigest.stories.clusters import ClusterInputs
 from newsdigest.stories.editions import Edition
 from newsdigest.stories.grouping import FUTURE_TOLERANCE, SiteIndex, Story, TopicRef, group
+
+
+def new_stamp() -> str:
+    """A new gathered site's stamp (GatheredSite.stamp)."""
+    return secrets.token_hex(8)
 
 
 @dataclass
@@ -45,6 +51,10 @@ class GatheredSite:
     local_images: dict[str, tuple[LocalImage, ...]]
     facets: ItemFacets
     topic_spellings: dict[str, TopicRef]
+    # Which gathering of the site this is: a new one for each full gather and each add, the
+    # same through in-place edits (plan.LastBuild: the last build's files made from it).
+    stamp: str = field(default_factory=new_stamp)
+    edited: frozenset[str] = frozenset()  # paths of the stories this build edited in place
     clusters: ClusterInputs | None = None  # grouping.Grouping.clusters
     # The same, pickled, when only a child process made them (a patched kept state's)
     clusters_pickled: bytes = b""

@@ -36,6 +36,7 @@ from newsdigest.build.gather import (
     choose_editions,
     item_facets,
     local_images,
+    new_stamp,
     topic_spellings,
     until_retry,
 )
@@ -190,12 +191,34 @@ def _pickled_lazily(value: object) -> bytes:
         return buffer.getvalue()
 
 
+class Patch:
+    """A kept state patched with a build's changes, whose story clusters may still be being
+    checked against its edits in a child process (`settled` waits for the answer): a
+    build with edits alone plans its pages meanwhile, since only the curation report shows
+    the clusters."""
+
+    def __init__(self, front: GatheredSite, check: _ClusterCheck | None = None) -> None:
+        self.front, self._check = front, check
+
+    def settled(self) -> bool:
+        """Whether the clusters stayed as they were; the report's similarities set if so."""
+        if self._check is None:
+            return True
+        check, self._check = self._check, None
+        checked = check.result()
+        if checked is False:
+            return False
+        _set_scores(self.front, checked)
+        return True
+
+
 def patched(file: Path, key: str, sources: Sources, config: SiteConfig, items_cache: Path,
-            repicture: Repicture, now: datetime) -> GatheredSite | None:
+            repicture: Repicture, now: datetime) -> Patch | None:
     """The kept state with the changed files' stories patched in and the added files' added,
     or None when the build must do it all again: no kept state for this key, time has
     changed it (a future item is due), a file was removed, an edit moves a story or an added
-    item is not a story of its own under the site's topics.
+    item is not a story of its own under the site's topics. With edits alone, whether they
+    change a story cluster is known once the patch has `settled`.
 
     The edited items are compared with their previous version in the item cache
     (`items_cache`), so a build that cannot patch finds out before it reads the kept state.
@@ -228,20 +251,30 @@ def patched(file: Path, key: str, sources: Sources, config: SiteConfig, items_ca
             check = _ClusterCheck(memoryview(data)[at:at + clusters_size], edits, additions)
             handle.seek(clusters_size, os.SEEK_CUR)
             front = pickle.load(handle)
-        checked = check.result()
     except (*store.UNREADABLE, ValueError):  # ValueError: a header of an older version
         return None
-    if checked is False or not isinstance(front, GatheredSite):
+    if not isinstance(front, GatheredSite):
+        check.result()  # its child waited for
         return None
     front.records, front.title_keys = records, title_keys
     front.source_urls, front.related_urls = known_urls
+    patch = Patch(front, check)
+    if additions and not patch.settled():  # an added item's state is kept again: settle now
+        return None
+    front = _apply(front, edits, len(changed), repicture)
+    if front is None:
+        patch.settled()
+        return None
+    if not additions:
+        return patch
+    front = _add(front, additions, config, sources, repicture)
+    return Patch(front) if front is not None else None
+
+
+def _set_scores(front: GatheredSite, checked: tuple[Scores | None, bytes]) -> None:
     scores, front.clusters_pickled = checked
     if scores is not None:
         front.index = with_cluster_scores(front.index, *scores)
-    front = _apply(front, edits, len(changed), repicture)
-    if front is None or not additions:
-        return front
-    return _add(front, additions, config, sources, repicture)
 
 
 # What checking the clusters against edits and additions found: False, one changes a
@@ -351,6 +384,7 @@ def _apply(front: GatheredSite, edits: list[tuple[str, CacheEntry]], changed: in
         repicture(replace(front.index, stories=tuple(stories[rel] for rel, _ in edits)),
                   front.pictures.generic)
     front.parsed, front.added = changed, 0
+    front.edited = frozenset(stories[rel].path for rel, _ in edits)
     front.patched = [rel for rel, _ in edits]
     front.patched_entries = dict(edits)
     return front
@@ -404,6 +438,7 @@ def _add(front: GatheredSite, additions: list[tuple[str, CacheEntry]], config: S
             front.item_warnings[rel] = entry.result.warnings
     front.parsed += len(additions)
     front.added = len(additions)
+    front.stamp, front.edited = new_stamp(), frozenset()  # lists changed: a new site
     front.patched_entries.update(additions)
     front.patched = [*(front.patched or []), *(rel for rel, _ in additions)]
     return front

@@ -13,7 +13,7 @@ import ctypes
 import os
 import shutil
 import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -247,8 +247,10 @@ def recorded_base_url(output_dir: Path) -> str | None:
 def write_incremental(outputs: Sequence[Output], manifest: Manifest, output_dir: Path,
                       workers: int, progress: Callable[[int], None] | None = None,
                       harvest: Harvest | None = None,
-                      changed_on_disk: set[str] | None = None) -> tuple[Manifest, WriteReport]:
-    """Replace only what changed, then delete files of pages that are gone.
+                      changed_on_disk: set[str] | None = None,
+                      kept: Collection[str] = ()) -> tuple[Manifest, WriteReport]:
+    """Replace only what changed, then delete files of pages that are gone (neither in
+    `outputs` nor `kept`: files of the site left as the last build wrote them, unplanned).
 
     The order keeps every internal link working at every moment, so a build killed midway
     leaves a browsable site: files that did not exist come first (nothing links to them yet,
@@ -260,11 +262,11 @@ def write_incremental(outputs: Sequence[Output], manifest: Manifest, output_dir:
     if in_progress.exists():
         _sweep_temporary_files(output_dir)  # a killed build may have left some
     stale = stale_outputs(outputs, manifest, output_dir, changed_on_disk)
-    if stale or set(manifest) - {o.path for o in outputs}:
+    wanted = {o.path for o in outputs}.union(kept)
+    if stale or set(manifest) - wanted:
         in_progress.touch()
-    wanted = {o.path for o in outputs}
     new_manifest = {p: v for p, v in manifest.items() if p in wanted}
-    report = WriteReport(rendered=len(stale), unchanged=len(outputs) - len(stale))
+    report = WriteReport(rendered=len(stale), unchanged=len(wanted) - len(stale))
     root = str(output_dir)
     fresh = [o for o in stale if not os.path.exists(os.path.join(root, o.path))]
     fresh_paths = {o.path for o in fresh}

@@ -12,6 +12,7 @@ from pathlib import Path
 from newsdigest import parallel
 from newsdigest.build.gather import GatheredSite, LocalImage
 from newsdigest.build.options import BuildOptions
+from newsdigest.build.output import Manifest
 from newsdigest.config.site import SiteConfig, settings_fingerprint
 from newsdigest.content.files import Discovery, SourceFile, discover
 from newsdigest.errors import Problem
@@ -40,17 +41,41 @@ class SitePlan:
     theme: Theme
     jsons: Fragments
     warnings: list[Problem]
-    curation: CurationReport
+    curation: CurationReport | None  # None until with_report
+    # Item pages of the site left out of `outputs`, as the last build made them (files):
+    # their story and the stories below them are as they were (kept_item_pages).
+    kept: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True)
+class LastBuild:
+    """What the last build into the output folder left: its manifest, what its item pages
+    were made from (`basis`: the gathered site's stamp and the item pages' templates; None
+    if not known), the stories it had edited in that site (paths) and its files found
+    changed on disk since (None: not known)."""
+
+    manifest: Manifest
+    basis: object
+    edited: frozenset[str]
+    changed_on_disk: set[str] | None
 
 
 def plan_site(config: SiteConfig, options: BuildOptions, now: datetime, discovery: Discovery,
-          front: GatheredSite) -> SitePlan:
-    """Plan every output with the fingerprint of what it is made from."""
+              front: GatheredSite, last: LastBuild | None = None) -> SitePlan:
+    """Plan every output with the fingerprint of what it is made from; after edits alone,
+    the item pages they do not reach are left as `last` made them (SitePlan.kept)."""
+    return with_report(plan_outputs(config, options, now, discovery, front, last), config,
+                       options, now, front)
+
+
+def plan_outputs(config: SiteConfig, options: BuildOptions, now: datetime,
+                 discovery: Discovery, front: GatheredSite, last: LastBuild | None = None
+                 ) -> SitePlan:
+    """`plan_site` but for the curation report (`with_report`), the one output that shows
+    the story clusters' similarities (a patched build may still be checking them)."""
     cache_dir = config.cache_dir if options.use_cache else None
     index, pictures, digest_editions = front.index, front.pictures, front.editions
     warnings = front.warnings(discovery)
-    curation = curation_report(index, digest_editions, front.problems, warnings, now,
-                               pictures.generic, source_health(config, now), config)
     theme = Theme(config, cache_dir)
     settings_print = settings_fingerprint(config)
     # Each story's card and JSON, kept between builds for lists that shift (fragments.py).
@@ -64,8 +89,9 @@ def plan_site(config: SiteConfig, options: BuildOptions, now: datetime, discover
     series = front.topic_series
     topic_feeds = [edition_pages.topic_editions_feed(one, config) for one in series]
     links = feeds.feed_links(site_feeds, editions_feed, config, topic_feeds)
+    kept = kept_item_pages(front, item_pages_basis(front, theme), last)
     pages = plan_pages(index, config, edition_pages.latest_link(digest_editions),
-                       {one.topic.slug: one.path for one in series})
+                       {one.topic.slug: one.path for one in series}, kept)
     pages += edition_pages.digest_pages(digest_editions, config, series)
     pages.append(feeds.feeds_page(links, config))
     theme.preload(sorted({p.template for p in pages} | {"_card.html"}))
@@ -78,11 +104,50 @@ def plan_site(config: SiteConfig, options: BuildOptions, now: datetime, discover
                        [*site_feeds, editions_feed, *topic_feeds], jsons),
         Output(feeds.OPML_FILE, PHASE_META, fingerprint(settings_print, links),
                partial(feeds.opml, links, config)),
-        *_report_outputs(curation, theme, config, options),
     ]
     warnings += _missing_local_images(index, front.local_images, discovery.assets)
-    check_one_claim_per_path(outputs)
-    return SitePlan(outputs, pages, page_files, theme, jsons, warnings, curation)
+    return SitePlan(outputs, pages, page_files, theme, jsons, warnings, None,
+                    frozenset(file_for(path) for path in kept))
+
+
+def with_report(plan: SitePlan, config: SiteConfig, options: BuildOptions, now: datetime,
+                front: GatheredSite) -> SitePlan:
+    """The plan with the curation report, and checked to claim each path once."""
+    plan.curation = curation_report(front.index, front.editions, front.problems, plan.warnings,
+                                    now, front.pictures.generic, source_health(config, now),
+                                    config)
+    plan.outputs += _report_outputs(plan.curation, plan.theme, config, options)
+    check_one_claim_per_path(plan.outputs)
+    return plan
+
+
+def item_pages_basis(front: GatheredSite, theme: Theme) -> object:
+    """What an item page is made from besides its stories, that the kept state's key does
+    not cover: which gathering of the site, and the templates."""
+    return front.stamp, theme.template_hash("item.html"), theme.template_hash("_card.html")
+
+
+def kept_item_pages(front: GatheredSite, basis: object, last: LastBuild | None
+                    ) -> frozenset[str]:
+    """The paths of the item pages a build patched with edits alone does not need to plan:
+    the last build made them from the same site (`basis`), no edit of that build or this one
+    reaches them (their story and the stories below them, the only stories an item page
+    shows, were not edited) and their files are as it wrote them. A few milliseconds, where
+    planning them was a tenth of a second at 10,000 items."""
+    if (last is None or last.basis is None or last.changed_on_disk is None
+            or front.patched is None or front.added or last.basis != basis):
+        return frozenset()
+    # Edited in this build or in the last (since the site was gathered): a story edited
+    # then and edited back now is as the site has it, not as the last build made its pages.
+    edited, manifest = front.edited | last.edited, last.manifest
+    reached = set(edited)
+    if edited:
+        reached.update(path for path, more in front.index.more.items()
+                       if any(story.path in edited for story in more))
+    changed_on_disk = last.changed_on_disk
+    return frozenset(path for path in (story.path for story in front.index.stories)
+                     if path not in reached and (file := file_for(path)) in manifest
+                     and file not in changed_on_disk)
 
 
 FRAGMENTS_PARALLEL_THRESHOLD = 500
@@ -162,10 +227,9 @@ def _meta_outputs(pages: list[PageSpec], page_files: list[Output], index: SiteIn
     # Each sitemap file is made again only when a page it lists changed: a list page's
     # values, or an item page's story (its fingerprint covers date, image and video).
     values_of = {o.path: o.values for o in page_files}
-    files = sitemaps.plan_sitemaps(pages)
+    files = sitemaps.plan_sitemaps(pages, index.stories)
     for file in files:
-        inputs = [page.story if page.story is not None else values_of[file_for(page.path)]
-                  for page in file.pages]
+        inputs = [values_of[file_for(page.path)] for page in file.pages] + list(file.stories)
         outputs.append(Output(file.name, PHASE_META, fingerprint(settings, file.name, inputs),
                               partial(sitemaps.sitemap_file, file, config)))
     outputs.append(Output("sitemap.xml", PHASE_META,

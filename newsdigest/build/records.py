@@ -30,6 +30,11 @@ def templates_record_path(manifest_file: Path) -> Path:
     return manifest_file.with_suffix(".templates")
 
 
+def basis_path(manifest_file: Path) -> Path:
+    """What the manifest's item pages were made from (plan.LastBuild)."""
+    return manifest_file.with_suffix(".basis")
+
+
 def last_manifest(config: SiteConfig, cache_dir: Path | None
                    ) -> tuple[Path | None, Manifest | None]:
     """The record of the last build into the output folder, and where it is kept."""

@@ -39,7 +39,6 @@ from newsdigest.store import load_pickle, save_atomic
 if TYPE_CHECKING:
     import asyncio
 
-    from newsdigest.render.pages import PageSpec
     from newsdigest.stories.grouping import Story, Topic, TopicRef
 
 T = TypeVar("T")
@@ -88,10 +87,11 @@ class Records:
         return record(*self.shown[path])
 
 
-def records(pages: Sequence[PageSpec], topics: Sequence[Topic], kinds: Iterable[str],
+def records(stories: Sequence[Story], topics: Sequence[Topic], kinds: Iterable[str],
             providers: Iterable[str]) -> Records:
-    """The records of the item pages: keys now, content only for those that are indexed;
-    `kinds` and `providers`: those of every item on the site, for the filters ("" for none).
+    """The records of the item pages (one per story): keys now, content only for those that
+    are indexed; `kinds` and `providers`: those of every item on the site, for the filters
+    ("" for none).
 
     A rebuild after one edit runs this for every item page: a few cheap steps each.
     """
@@ -99,15 +99,14 @@ def records(pages: Sequence[PageSpec], topics: Sequence[Topic], kinds: Iterable[
     names_of: dict[tuple[TopicRef, ...], tuple[tuple[str, ...], str]] = {}
     keys: dict[str, str] = {}
     shown: dict[str, tuple[Story, tuple[str, ...]]] = {}
-    for page in pages:
-        story = page.story
-        if story is None or not page.path.startswith("news/"):
+    for story in stories:
+        if not story.path.startswith("news/"):
             continue
         named = names_of.get(story.topics)
         if named is None:
             names = _topic_names(story.topics, parents)
             named = names_of[story.topics] = (names, "|".join(names))
-        path = page.path + "index.html"
+        path = story.path + "index.html"
         # The story's fingerprint covers the item, its path, topics and picture; its topics'
         # parents come from the settings, and the record's form from the code (the epoch).
         keys[path] = story.fingerprint + "|" + named[1]

@@ -22,9 +22,17 @@ from newsdigest.build.gather import (
     repicture_stories,
 )
 from newsdigest.build.options import BuildOptions, Progress, progress_counter
-from newsdigest.build.output import WriteReport
-from newsdigest.build.plan import SitePlan, make_fragments, plan_site
+from newsdigest.build.output import Manifest, WriteReport
+from newsdigest.build.plan import (
+    LastBuild,
+    SitePlan,
+    item_pages_basis,
+    make_fragments,
+    plan_outputs,
+    with_report,
+)
 from newsdigest.build.records import (
+    basis_path,
     last_manifest,
     manifest_path,
     snapshot_path,
@@ -35,7 +43,7 @@ from newsdigest.config.site import SiteConfig
 from newsdigest.content.loading import LoadSettings
 from newsdigest.errors import ContentInvalid
 from newsdigest.render.curation import summary_line
-from newsdigest.store import save_atomic
+from newsdigest.store import load_pickle, save_atomic
 from newsdigest.stories.sources import next_change
 
 
@@ -43,9 +51,17 @@ def build_changed(config: SiteConfig, options: BuildOptions, sources: Sources, i
                   progress: Progress | None, warm: WarmState | None, started: float,
                   now: datetime, disk: output.DiskCheck) -> BuildReport:
     """Everything after discovery; `inputs` is the key this build's report is kept under."""
-    gathered, kept = _gather_or_patch(config, options, sources, now, progress, warm)
+    gathered, settled, kept = _gather_or_patch(config, options, sources, now, progress, warm)
     try:
-        plan = plan_site(config, options, now, sources.discovery, gathered)
+        cache_dir = config.cache_dir if options.use_cache else None
+        manifest_file, manifest = last_manifest(config, cache_dir)
+        last = _last_build(manifest_file, manifest, disk) if not options.explain else None
+        plan = plan_outputs(config, options, now, sources.discovery, gathered, last)
+        if not settled():  # an edit changed a story cluster (rare): gather and plan again
+            gathered, _, kept = _gather_or_patch(config, options, sources, now, progress,
+                                                 warm, patch=False)
+            plan = plan_outputs(config, options, now, sources.discovery, gathered, last)
+        plan = with_report(plan, config, options, now, gathered)
         if options.search:
             search.refuse_clashes(plan.outputs, config.static_dir.name)
         if config.rules.strict and plan.warnings:  # [build] strict: a warning fails the build
@@ -53,12 +69,13 @@ def build_changed(config: SiteConfig, options: BuildOptions, sources: Sources, i
         facets = gathered.facets
         indexing = search.IndexUpdate(
             config.output_dir, _record_file(config, options, ".search"),
-            search.records(plan.pages, gathered.index.topics, facets.kinds, facets.providers),
+            search.records(gathered.index.stories, gathered.index.topics, facets.kinds,
+                           facets.providers),
             config.language,
         ) if options.search else None
         try:
-            written, explanations = _write(config, options, plan, gathered, progress, disk,
-                                           indexing)
+            written, explanations = _write(config, options, plan, gathered, progress,
+                                           manifest_file, manifest, disk.result(), indexing)
             if indexing is not None:
                 written.search_indexed = indexing.finish()
         except KeyboardInterrupt:
@@ -69,7 +86,7 @@ def build_changed(config: SiteConfig, options: BuildOptions, sources: Sources, i
             if indexing is not None:
                 indexing.abandon()
         report = BuildReport(
-            items=len(gathered.index.stories), pages=len(plan.pages),
+            items=len(gathered.index.stories), pages=len(plan.pages) + len(plan.kept),
             seconds=time.perf_counter() - started, parsed=gathered.parsed, write=written,
             warnings=plan.warnings, skipped=gathered.problems, excluded=gathered.index.excluded,
             explanations=explanations, index=gathered.index,
@@ -84,19 +101,24 @@ def build_changed(config: SiteConfig, options: BuildOptions, sources: Sources, i
 
 
 def _gather_or_patch(config: SiteConfig, options: BuildOptions, sources: Sources,
-                     now: datetime, progress: Progress | None, warm: WarmState | None
-                     ) -> tuple[GatheredSite, Callable[[], None]]:
+                     now: datetime, progress: Progress | None, warm: WarmState | None,
+                     patch: bool = True
+                     ) -> tuple[GatheredSite, Callable[[], bool], Callable[[], None]]:
     """The gathered site, patched from the last build's when its edits move no story and
-    what it adds are stories of their own (kept_state.py), and the function that waits
-    until it is kept for the next build."""
+    what it adds are stories of their own (kept_state.py; not with `patch` False), the
+    function that says whether the patch stands (kept_state.Patch.settled) and the one that
+    waits until it is kept for the next build."""
     settings = LoadSettings.of(config)
     state_file = _record_file(config, options, ".state") if not warm else None
     state_key = kept_state_key(config, options, sources) if options.use_cache else ""
     repicture = partial(repicture_stories, config, sources.assets, options, now)
-    gathered = None
-    if state_file is not None:
-        gathered = kept_state.patched(state_file, state_key, sources, config,
-                                      config.cache_dir / "items", repicture, now)
+    gathered: GatheredSite | None = None
+    settled: Callable[[], bool] = lambda: True  # noqa: E731
+    if state_file is not None and patch:
+        patched = kept_state.patched(state_file, state_key, sources, config,
+                                     config.cache_dir / "items", repicture, now)
+        if patched is not None:
+            gathered, settled = patched.front, patched.settled
     elif warm is not None and warm.gathered is not None:
         # Patched in place: kept for the next build only once this one has gathered.
         last, warm.gathered = warm.gathered, None
@@ -119,25 +141,23 @@ def _gather_or_patch(config: SiteConfig, options: BuildOptions, sources: Sources
     if warm is not None and options.use_cache:
         warm.gathered, warm.gathered_key = gathered, state_key
     if not kept_again:
-        return gathered, lambda: None
+        return gathered, settled, lambda: None
     assert state_file is not None
-    return gathered, kept_state.save_in_background(state_file, state_key, gathered,
-                                                   config.cache_dir / "items", settings)
+    return gathered, settled, kept_state.save_in_background(
+        state_file, state_key, gathered, config.cache_dir / "items", settings)
 
 
 def _write(config: SiteConfig, options: BuildOptions, plan: SitePlan, gathered: GatheredSite,
-           progress: Progress | None, disk: output.DiskCheck,
-           indexing: search.IndexUpdate | None) -> tuple[WriteReport, list[str]]:
+           progress: Progress | None, manifest_file: Path | None, manifest: Manifest | None,
+           changed_on_disk: set[str] | None, indexing: search.IndexUpdate | None
+           ) -> tuple[WriteReport, list[str]]:
     """Render and write the outputs whose fingerprint changed (all of them with no record of
-    the last build), and say why each was made again when asked (--explain).
+    the last build, `manifest`), and say why each was made again when asked (--explain).
 
     The search index is made while pages are written into the output folder as it is (not
     while a new one is made in whole: its indexes are made after, in the new one).
     """
-    cache_dir = config.cache_dir if options.use_cache else None
     theme, jsons, stories = plan.theme, plan.jsons, gathered.index.stories
-    changed_on_disk = disk.result()
-    manifest_file, manifest = last_manifest(config, cache_dir)
     explanations = explain_outputs(plan.outputs, manifest, config.output_dir,
                                    templates_changed(theme, manifest_file),
                                    theme) if options.explain else []
@@ -152,6 +172,9 @@ def _write(config: SiteConfig, options: BuildOptions, plan: SitePlan, gathered: 
         take=lambda: (theme.cards.take_new(), jsons.take_new()),
         give=lambda made: (theme.cards.add(made[0]), jsons.add(made[1])),
     )
+    basis_file = basis_path(manifest_file) if manifest_file is not None else None
+    if basis_file is not None:
+        basis_file.unlink(missing_ok=True)  # until the manifest says what these files are
     if manifest is None:
         new_manifest, written = output.write_full(plan.outputs, config.output_dir,
                                                   options.workers, counter, harvest)
@@ -160,16 +183,29 @@ def _write(config: SiteConfig, options: BuildOptions, plan: SitePlan, gathered: 
             indexing.start()
         new_manifest, written = output.write_incremental(plan.outputs, manifest,
                                                          config.output_dir, options.workers,
-                                                         counter, harvest, changed_on_disk)
+                                                         counter, harvest, changed_on_disk,
+                                                         plan.kept)
     output.record_base_url(config.output_dir, config.base_url)  # `check` reads it back
     current = {story.fingerprint for story in stories}
     theme.cards.save(current)
     jsons.save(current)
-    if manifest_file is not None:
+    if manifest_file is not None and basis_file is not None:
         save_atomic(manifest_file, pickle.dumps(new_manifest, pickle.HIGHEST_PROTOCOL))
         # what the pages were made with, so that --explain can name the templates that change
         save_atomic(templates_record_path(manifest_file), pickle.dumps(theme.source_hashes()))
+        save_atomic(basis_file, pickle.dumps((item_pages_basis(gathered, theme),
+                                              gathered.edited)))
     return written, explanations
+
+
+def _last_build(manifest_file: Path | None, manifest: Manifest | None,
+                disk: output.DiskCheck) -> LastBuild | None:
+    if manifest_file is None or manifest is None:
+        return None
+    match load_pickle(basis_path(manifest_file)):
+        case (basis, frozenset() as edited):
+            return LastBuild(manifest, basis, edited, disk.result())
+    return LastBuild(manifest, None, frozenset(), disk.result())
 
 
 def _record(config: SiteConfig, gathered: GatheredSite, inputs: str,

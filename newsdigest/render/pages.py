@@ -6,7 +6,7 @@ Planning is cheap and pure; rendering happens later and only for pages whose fin
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from functools import cached_property, partial
 from typing import Any, Generic, TypeVar
@@ -133,11 +133,13 @@ def shorten(text: str, limit: int) -> str:
 
 
 def plan_pages(index: SiteIndex, config: SiteConfig, latest_edition: Any = None,
-               topic_editions: dict[str, str] | None = None) -> list[PageSpec]:
-    """Every page but the digest's (digestpages.py); `latest_edition` is linked from home,
+               topic_editions: dict[str, str] | None = None,
+               kept: Collection[str] = ()) -> list[PageSpec]:
+    """Every page but the digest's (digestpages.py) and the item pages at the `kept` paths
+    (made by the last build as they would be now); `latest_edition` is linked from home,
     and each topic's own weekly editions (`topic_editions`: slug -> path) from its pages."""
     pages: list[PageSpec] = []
-    pages.extend(_item_pages(index, config))
+    pages.extend(_item_pages(index, config, kept))
     pages.extend(_home_pages(index, config, latest_edition))
     pages.extend(_topic_pages(index, config, topic_editions or {}))
     pages.extend(_archive_pages(index, config))
@@ -236,8 +238,9 @@ def page_title(base: str, page: int, config: SiteConfig) -> str:
     return f"{base} · page {page} · {config.title}" if page else f"{base} · {config.title}"
 
 
-def _item_pages(index: SiteIndex, config: SiteConfig) -> list[PageSpec]:
-    return [item_page(story, index.more.get(story.path, ()), config) for story in index.stories]
+def _item_pages(index: SiteIndex, config: SiteConfig, kept: Collection[str]) -> list[PageSpec]:
+    return [item_page(story, index.more.get(story.path, ()), config) for story in index.stories
+            if story.path not in kept]
 
 
 def item_page(story: Story, more: tuple[Story, ...], config: SiteConfig) -> PageSpec:

@@ -7,12 +7,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from html import escape
 from operator import attrgetter
-from typing import NamedTuple
+from typing import NamedTuple, TypeVar
 
 from newsdigest.config.site import SiteConfig
 from newsdigest.render.pages import PageSpec
 from newsdigest.stories.grouping import Story
 
+T = TypeVar("T")
 MAX_URLS = 50_000  # per sitemap file, by the protocol
 _MODIFIED = attrgetter("modified")
 
@@ -26,43 +27,41 @@ class Entry(NamedTuple):
 
 @dataclass(frozen=True)
 class SitemapFile:
-    """One file of the sitemap index and the pages it lists."""
+    """One file of the sitemap index and the pages it lists: list pages, or item pages (by
+    their story)."""
 
     name: str
     pages: tuple[PageSpec, ...]
+    stories: tuple[Story, ...]
     newest: datetime | None  # the latest change among its pages, for the index
 
 
-def plan_sitemaps(pages: list[PageSpec]) -> list[SitemapFile]:
-    """sitemap.xml is an index of files: the list pages in one, the item pages by month of
-    publication, each at most 50,000 URLs. An edit then remakes the file of its month only,
-    not one holding every page of the site."""
-    lists: list[PageSpec] = []
-    months: dict[tuple[int, int], list[PageSpec]] = {}
+def plan_sitemaps(pages: list[PageSpec], stories: tuple[Story, ...]) -> list[SitemapFile]:
+    """sitemap.xml is an index of files: the list pages (`pages` but the item pages) in one,
+    the item pages (one per story) by month of publication, each at most 50,000 URLs. An
+    edit then remakes the file of its month only, not one holding every page of the site."""
+    lists = [page for page in pages if page.story is None and is_listed(page)]
+    months: dict[tuple[int, int], list[Story]] = {}
     newest_of: dict[tuple[int, int], datetime] = {}
-    for page in pages:
-        if not is_listed(page):
-            continue
-        story = page.story
-        if story is None:
-            lists.append(page)
-            continue
+    for story in stories:
         month = (story.local_date.year, story.local_date.month)
-        months.setdefault(month, []).append(page)
+        months.setdefault(month, []).append(story)
         newest = newest_of.get(month)
         if newest is None or story.modified > newest:
             newest_of[month] = story.modified
     overall = max(newest_of.values(), default=None)  # the archive pages list every story
-    files = _chunked("sitemap-pages", lists, overall)
-    for (year, month), month_pages in sorted(months.items(), reverse=True):
-        files += _chunked(f"sitemap-items-{year}-{month:02d}", month_pages,
-                          newest_of[(year, month)])
+    files = [SitemapFile(name, tuple(chunk), (), overall)
+             for name, chunk in _chunked("sitemap-pages", lists)]
+    for (year, month), month_stories in sorted(months.items(), reverse=True):
+        files += [SitemapFile(name, (), tuple(chunk), newest_of[(year, month)])
+                  for name, chunk in _chunked(f"sitemap-items-{year}-{month:02d}",
+                                              month_stories)]
     return files
 
 
-def _chunked(stem: str, pages: list[PageSpec], newest: datetime | None) -> list[SitemapFile]:
-    chunks = [pages[i : i + MAX_URLS] for i in range(0, len(pages), MAX_URLS)]
-    return [SitemapFile(f"{stem}-{n}.xml" if n > 1 else f"{stem}.xml", tuple(chunk), newest)
+def _chunked(stem: str, entries: list[T]) -> list[tuple[str, list[T]]]:
+    chunks = [entries[i : i + MAX_URLS] for i in range(0, len(entries), MAX_URLS)]
+    return [(f"{stem}-{n}.xml" if n > 1 else f"{stem}.xml", chunk)
             for n, chunk in enumerate(chunks, 1)]
 
 
@@ -78,7 +77,8 @@ def sitemap_index(files: list[SitemapFile], config: SiteConfig) -> bytes:
 
 
 def sitemap_file(file: SitemapFile, config: SiteConfig) -> bytes:
-    return _urlset(sitemap_entries(file.pages, config), config)
+    return _urlset(sitemap_entries(file.pages, config) + item_entries(file.stories, config),
+                   config)
 
 
 def sitemap_entries(pages: Iterable[PageSpec], config: SiteConfig) -> list[Entry]:
@@ -86,20 +86,28 @@ def sitemap_entries(pages: Iterable[PageSpec], config: SiteConfig) -> list[Entry
     entries = []
     for page in pages:
         story = page.story
-        if story is None:
-            # a list's stories (a page whose values are made when rendered, an edition's,
-            # lists none)
-            shown = page.values.get("stories") if isinstance(page.values, dict) else None
-            newest = _newest(shown or ())
-            entries.append(Entry(page.path, newest.isoformat() if newest else ""))
+        if story is not None:
+            entries += item_entries([story], config)
             continue
+        # a list's stories (a page whose values are made when rendered, an edition's, lists
+        # none)
+        shown = page.values.get("stories") if isinstance(page.values, dict) else None
+        newest = _newest(shown or ())
+        entries.append(Entry(page.path, newest.isoformat() if newest else ""))
+    return entries
+
+
+def item_entries(stories: Iterable[Story], config: SiteConfig) -> list[Entry]:
+    """The entries of the stories' item pages, with their image and video."""
+    entries = []
+    for story in stories:
         item = story.item
         image = config.absolute_link(story.image_url) if story.image_url else ""
         video = None
         if item.embed is not None:
             video = (image or item.embed.poster_url, item.title, item.excerpt or item.title,
                      item.embed.src, item.length_seconds)
-        entries.append(Entry(page.path, story.modified.isoformat(), image, video))
+        entries.append(Entry(story.path, story.modified.isoformat(), image, video))
     return entries
 
 
