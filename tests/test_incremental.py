@@ -208,6 +208,40 @@ def test_an_edit_leaves_the_item_pages_it_does_not_reach_unplanned(site, tmp_pat
     assert_same_as_clean_build(site, tmp_path / "back")
 
 
+@pytest.mark.parametrize("seed", [1, 2])
+def test_a_page_shows_every_story_its_fingerprint_covers(make_site, seed):
+    # A page whose stories were not edited is taken as the last build fingerprinted it
+    # (plan.Reuse): so every story whose fingerprint is in the values a page's fingerprint
+    # covers must be among the stories it says it shows (PageSpec.shows).
+    import random
+
+    from newsdigest.build.discover import find_sources
+    from newsdigest.build.gather import gather
+
+    rng = random.Random(seed)
+    site = make_site({f"content/s{n}.md": _story(n, rng) for n in range(24)},
+                     SETTINGS + '[digest]\ntopic_editions = ["AI", "Robotics"]\n'
+                     "[images]\ngeneric_threshold = 3\n")
+    config = load_config(site.root / "site.toml")
+    options = BuildOptions(now=NOW, workers=1, search=False, offline=True)
+    sources = find_sources(config)
+    front = gather(config, options, sources, NOW)
+    made = plan.plan_site(config, options, NOW, sources.discovery, front)
+    prints = {story.fingerprint for story in front.index.stories}
+    checked = 0
+    for page in made.pages:
+        if page.shows is None:
+            continue
+        values = repr(page.context if page.inputs is None else page.inputs)
+        covered = {key for key in prints if key in values}
+        assert covered <= {story.fingerprint for story in page.shows}, page.path
+        checked += bool(covered)
+    assert checked > 20
+    assert {page.template for page in made.pages if page.shows is not None} >= {
+        "index.html", "topic.html", "topics.html", "archive_month.html", "digest.html",
+        "digest_archive.html", "moved.html"}
+
+
 def test_an_item_template_changed_with_an_edit_remakes_every_item_page(site, tmp_path):
     # The item pages an edit does not reach are left as the last build made them only when
     # it made them with the same templates.

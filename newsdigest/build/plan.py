@@ -89,13 +89,14 @@ def plan_outputs(config: SiteConfig, options: BuildOptions, now: datetime,
     series = front.topic_series
     topic_feeds = [edition_pages.topic_editions_feed(one, config) for one in series]
     links = feeds.feed_links(site_feeds, editions_feed, config, topic_feeds)
-    kept = kept_item_pages(front, item_pages_basis(front, theme), last)
+    reused = reuse(front, item_pages_basis(front, theme), last)
+    kept = kept_item_pages(front, reused)
     pages = plan_pages(index, config, edition_pages.latest_link(digest_editions),
                        {one.topic.slug: one.path for one in series}, kept)
     pages += edition_pages.digest_pages(digest_editions, config, series)
     pages.append(feeds.feeds_page(links, config))
     theme.preload(sorted({p.template for p in pages} | {"_card.html"}))
-    page_files = page_outputs(pages, theme, config)
+    page_files = page_outputs(pages, theme, config, reused)
     outputs = [
         *static_outputs(config),
         *pictures.outputs,
@@ -127,24 +128,52 @@ def item_pages_basis(front: GatheredSite, theme: Theme) -> object:
     return front.stamp, theme.template_hash("item.html"), theme.template_hash("_card.html")
 
 
-def kept_item_pages(front: GatheredSite, basis: object, last: LastBuild | None
-                    ) -> frozenset[str]:
-    """The paths of the item pages a build patched with edits alone does not need to plan:
-    the last build made them from the same site (`basis`), no edit of that build or this one
-    reaches them (their story and the stories below them, the only stories an item page
-    shows, were not edited) and their files are as it wrote them. A few milliseconds, where
-    planning them was a tenth of a second at 10,000 items."""
+@dataclass(frozen=True)
+class Reuse:
+    """What a build patched with edits alone takes from the last build (`reuse`): the
+    fingerprint of each page no edit reaches, as its manifest has it."""
+
+    manifest: Manifest
+    # The stories edited in this build or in the last (paths), since the site was gathered:
+    # a story edited then and edited back now is as the site has it, not as the last build
+    # made its pages.
+    edited: frozenset[str]
+    changed_on_disk: set[str]
+
+    def known(self, file: str, templates: str, shows: tuple[Story, ...] | None) -> str | None:
+        """The last build's fingerprint of a page that shows `shows` (None: not known), if
+        it still holds: no story it shows was edited, its templates are the same, and its
+        file is as written."""
+        known = self.manifest.get(file)
+        if (known is None or shows is None or not known[0].startswith(templates)
+                or file in self.changed_on_disk):
+            return None
+        edited = self.edited
+        return None if any(story.path in edited for story in shows) else known[0]
+
+
+def reuse(front: GatheredSite, basis: object, last: LastBuild | None) -> Reuse | None:
+    """What this build can take from the last (Reuse): with edits alone to a site gathered
+    as the last build's was (`basis`), whose files on disk were checked."""
     if (last is None or last.basis is None or last.changed_on_disk is None
             or front.patched is None or front.added or last.basis != basis):
+        return None
+    return Reuse(last.manifest, front.edited | last.edited, last.changed_on_disk)
+
+
+def kept_item_pages(front: GatheredSite, reused: Reuse | None) -> frozenset[str]:
+    """The paths of the item pages a build patched with edits alone does not need to plan:
+    the last build made them from the same site, no edit of that build or this one reaches
+    them (their story and the stories below them, the only stories an item page shows, were
+    not edited) and their files are as it wrote them. A few milliseconds, where planning
+    them was a tenth of a second at 10,000 items."""
+    if reused is None:
         return frozenset()
-    # Edited in this build or in the last (since the site was gathered): a story edited
-    # then and edited back now is as the site has it, not as the last build made its pages.
-    edited, manifest = front.edited | last.edited, last.manifest
+    edited, manifest, changed_on_disk = reused.edited, reused.manifest, reused.changed_on_disk
     reached = set(edited)
     if edited:
         reached.update(path for path, more in front.index.more.items()
                        if any(story.path in edited for story in more))
-    changed_on_disk = last.changed_on_disk
     return frozenset(path for path in (story.path for story in front.index.stories)
                      if path not in reached and (file := file_for(path)) in manifest
                      and file not in changed_on_disk)
@@ -184,17 +213,24 @@ def make_fragments(stories: Sequence[Story], theme: Theme, jsons: Fragments,
     jsons.save(current)
 
 
-def page_outputs(pages: list[PageSpec], theme: Theme, config: SiteConfig) -> list[Output]:
-    """Each page as an Output fingerprinted by its templates, the settings and its values."""
+def page_outputs(pages: list[PageSpec], theme: Theme, config: SiteConfig,
+                 reused: Reuse | None = None) -> list[Output]:
+    """Each page as an Output fingerprinted by its templates, the settings and its values
+    (or as the last build fingerprinted it, when `reused` says it still holds)."""
     settings = settings_fingerprint(config)
     card = theme.template_hash("_card.html")
     outputs = []
     for page in pages:
         templates = theme.template_hash(page.template) + (card if page.uses_cards else "")
-        values = fingerprint(settings, page.path,
-                             page.context if page.inputs is None else page.inputs)
+        path = file_for(page.path)
+        known = reused.known(path, templates, page.shows) if reused is not None else None
+        if known is not None:
+            values = known[len(templates):]
+        else:
+            values = fingerprint(settings, page.path,
+                                 page.context if page.inputs is None else page.inputs)
         outputs.append(Output(
-            path=file_for(page.path),
+            path=path,
             phase=page.phase,
             fingerprint=templates + values,
             produce=partial(_render_spec, theme, page, config),

@@ -131,7 +131,7 @@ def _archive_pages(editions: list[Edition], config: SiteConfig, path_of: Any, he
                         page_title(title, number, config), description, crumbs)
         pages.append(PageSpec(path, "digest_archive.html", {
             "page": meta, "editions": page.items, "pagination": page.pagination, **context,
-        }, uses_cards=False))
+        }, uses_cards=False, shows=tuple(lead for e in page.items for lead in e.leads)))
     return pages
 
 
@@ -139,7 +139,8 @@ def _edition_pages(editions: list[Edition], config: SiteConfig,
                    crumbs: tuple[Crumb, ...]) -> list[PageSpec]:
     # made when the page is rendered: its description reads the lead story's item
     return [PageSpec(edition.path, "digest.html",
-                     partial(_edition_context, edition, config, crumbs), inputs=edition)
+                     partial(_edition_context, edition, config, crumbs), inputs=edition,
+                     shows=edition.stories)
             for edition in editions]
 
 

@@ -291,7 +291,7 @@ def feeds_page(links: tuple[FeedLink, ...], config: SiteConfig) -> PageSpec:
                     "topic, in RSS, Atom and JSON Feed, and all of them as one OPML list.",
                     (Crumb("Home", ""),))
     return PageSpec(FEEDS_PAGE, "feeds.html", {"page": meta, "feeds": links, "opml": OPML_FILE},
-                    uses_cards=False)
+                    uses_cards=False, shows=())
 
 
 def opml(links: tuple[FeedLink, ...], config: SiteConfig) -> bytes:

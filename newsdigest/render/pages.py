@@ -117,6 +117,9 @@ class PageSpec:
     inputs: Any = None
     listed: bool = True  # in the sitemaps (a page that only sends readers elsewhere is not)
     story: Story | None = None  # the story an item page shows
+    # Every story whose values the page's values hold (its fingerprint covers no other):
+    # after edits to other stories alone it is as the last build made it. None: not known.
+    shows: tuple[Story, ...] | None = None
 
     @cached_property
     def context(self) -> dict[str, Any]:
@@ -148,11 +151,11 @@ def plan_pages(index: SiteIndex, config: SiteConfig, latest_edition: Any = None,
         "search", "search/", "Search", f"Search · {config.title}",
         f"Search every news item of {config.title}.", (Crumb("Home", ""),),
     ), "topics": tuple(topic.ref for topic in index.topics), "kinds": KINDS},
-        uses_cards=False))
+        uses_cards=False, shows=()))
     pages.append(PageSpec("404.html", "404.html", {"page": PageMeta(
         "404", "404.html", "Page not found", f"Page not found · {config.title}",
         "The page you asked for is not here.",
-    )}, uses_cards=False))
+    )}, uses_cards=False, shows=()))
     return pages
 
 
@@ -290,14 +293,15 @@ def _home_pages(index: SiteIndex, config: SiteConfig,
             dates = day_range(chunk)
             description = f"{heading}: stories from {dates}."
         meta = PageMeta("home", path, heading, title, description)
+        top_stories = index.top_stories if number == FRONT else ()
         pages.append(PageSpec(path, "index.html", {
             "page": meta,
             "stories": chunk,
-            "top_stories": index.top_stories if number == FRONT else (),
+            "top_stories": top_stories,
             "pagination": page.pagination,
             "dates": dates,
             "latest_edition": latest_edition if number == FRONT else None,
-        }))
+        }, shows=page.items + top_stories))
     return pages
 
 
@@ -310,7 +314,7 @@ def _topic_pages(index: SiteIndex, config: SiteConfig,
                          f"All {len(index.topics)} topics of {config.title}.",
                          (Crumb("Home", ""),)),
         "topics": summaries,
-    }, uses_cards=False)]
+    }, uses_cards=False, shows=tuple(s.latest for s in summaries if s.latest is not None))]
     for topic in index.topics:
         crumbs = (Crumb("Home", ""), Crumb("Topics", "topics/")) + tuple(
             Crumb(a.name, a.path) for a in topic.ancestors
@@ -342,7 +346,7 @@ def _topic_pages(index: SiteIndex, config: SiteConfig,
                 "stories": chunk,
                 "pagination": page.pagination,
                 "dates": dates,
-            }))
+            }, shows=chunk))
     return pages
 
 
@@ -400,14 +404,14 @@ def _archive_pages(index: SiteIndex, config: SiteConfig) -> list[PageSpec]:
         "page": PageMeta("archive", "archive/", "Archive", f"Archive · {config.title}",
                          f"Every news item of {config.title}, by month.", (home,)),
         "years": years,
-    }, uses_cards=False)]
+    }, uses_cards=False, shows=())]
     for year, summary in zip(index.years, years, strict=True):
         pages.append(PageSpec(year.path, "archive_year.html", {
             "page": PageMeta("archive", year.path, str(year.year),
                              f"{year.year} · Archive · {config.title}",
                              f"{year.count} news items from {year.year}.", (home, archive)),
             "year": summary,
-        }, uses_cards=False))
+        }, uses_cards=False, shows=()))
         for month in year.months:
             pages.append(PageSpec(month.path, "archive_month.html", {
                 "page": PageMeta("archive", month.path, month.label,
@@ -416,7 +420,8 @@ def _archive_pages(index: SiteIndex, config: SiteConfig) -> list[PageSpec]:
                                  (home, archive, Crumb(str(year.year), year.path))),
                 "stories": month.stories,
                 "days": _by_day(month.stories),
-            }, uses_cards=False, inputs=(month.path, month.label, month.stories)))
+            }, uses_cards=False, inputs=(month.path, month.label, month.stories),
+                shows=month.stories))
     return pages
 
 
@@ -429,7 +434,7 @@ def _moved_pages(index: SiteIndex, config: SiteConfig) -> list[PageSpec]:
         meta = PageMeta("moved", story.path, heading, f"{heading} · {config.title}",
                         shorten(story.item.excerpt or story.item.title, 300))
         pages.append(PageSpec(path, "moved.html", {"page": meta, "story": story},
-                              uses_cards=False, listed=False))
+                              uses_cards=False, listed=False, shows=(story,)))
     return pages
 
 
