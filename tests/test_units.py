@@ -137,6 +137,24 @@ def test_top_stories_are_the_best_of_the_latest_days_or_of_the_latest_few(
     assert index.top_stories == tuple(best[:count])
 
 
+@given(st.lists(st.tuples(st.integers(0, 200), st.sets(st.sampled_from("ABCD"), max_size=2),
+                          st.booleans()), min_size=1, max_size=30),
+       st.integers(1, 4))
+def test_more_made_again_for_added_stories_alone_is_more_made_anew(
+        stories: list[tuple[int, set[str], bool]], limit: int) -> None:
+    # A patched add walks again only the stories within `limit` places of an added one in a
+    # topic they share: every other story's "more" is the one it had.
+    items = [make_item(f"i{n}", f"2026-10-{1 + hours // 24:02d}T{hours % 24:02d}:00:00Z",
+                       topics=tuple(sorted(topics)))
+             for n, (hours, topics, _) in enumerate(stories)]
+    every = list(index_of(items).stories)
+    added_sources = {f"i{n}.md" for n, (_, _, added) in enumerate(stories) if added}
+    added = [story for story in every if story.item.source in added_sources]
+    before = grouping._more_from_topics([s for s in every if s not in added], limit)
+    assert grouping._more_from_topics(every, limit, before, added) == \
+        grouping._more_from_topics(every, limit)
+
+
 def test_parent_topics_hold_their_subtopics_stories_and_link_both_ways() -> None:
     config = replace(CONFIG, topics=(
         TopicSettings("Robotics", parent="AI", description="Machines that move"),

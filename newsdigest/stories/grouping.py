@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import Counter, defaultdict
+from collections.abc import Collection
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, tzinfo
 from operator import attrgetter
@@ -245,7 +246,7 @@ def with_stories_added(index: SiteIndex, added: list[Story], config: SiteConfig)
         if topic.slug in joined else topic for topic in index.topics)
     return replace(index, stories=tuple(stories), top_stories=_top_stories(stories, config),
                    topics=topics, years=_years(stories),
-                   more=_more_from_topics(stories, config.more_items))
+                   more=_more_from_topics(stories, config.more_items, index.more, added))
 
 
 def _with_inserted(stories: tuple[Story, ...], added: list[Story]) -> list[Story]:
@@ -485,15 +486,18 @@ def _years(stories: list[Story]) -> tuple[Year, ...]:
     return tuple(Year(year, tuple(months)) for year, months in years.items())
 
 
-def _more_from_topics(stories: list[Story], limit: int) -> dict[str, tuple[Story, ...]]:
+def _more_from_topics(stories: list[Story], limit: int,
+                      kept: dict[str, tuple[Story, ...]] | None = None,
+                      added: list[Story] | None = None) -> dict[str, tuple[Story, ...]]:
     """For each story, the stories of its topics nearest to it in time.
 
     Taking neighbours (not the newest of the topic) keeps the choice local, so adding an item
-    changes this list only on the pages near it, and incremental rebuilds stay small.
+    changes this list only on the pages near it, and incremental rebuilds stay small. With
+    `kept`, the lists before the `added` stories joined `stories`, only the stories whose
+    neighbours they are (within `limit` places in a topic they share) are walked again.
     """
     if limit < 1:
         return {}
-    when = [s.local_date.timestamp() for s in stories]  # the instant published_at is
     members_of: dict[str, list[int]] = defaultdict(list)  # topic -> story numbers, newest first
     places: list[list[tuple[list[int], int]]] = []  # per story: (its topic's members, position)
     for number, story in enumerate(stories):
@@ -503,8 +507,29 @@ def _more_from_topics(stories: list[Story], limit: int) -> dict[str, tuple[Story
             place.append((members, len(members)))
             members.append(number)
         places.append(place)
-    more: dict[str, tuple[Story, ...]] = {}
-    for number, story in enumerate(stories):
+    walked: Collection[int] = range(len(stories))
+    if kept is not None and added is not None:
+        new = {id(story) for story in added}
+        walked = {number for number, story in enumerate(stories) if id(story) in new}
+        for number in list(walked):
+            for members, at in places[number]:
+                walked.update(members[max(0, at - limit):at + limit + 1])
+    # the instant published_at is (of the stories walked from and their neighbours alone,
+    # when few are walked again)
+    when: list[float] | dict[int, float]
+    if kept is None:
+        when = [story.local_date.timestamp() for story in stories]
+    else:
+        when = {}
+        for number in walked:
+            for members, at in places[number]:
+                for neighbour in members[max(0, at - limit):at + limit + 1]:
+                    if neighbour not in when:
+                        when[neighbour] = stories[neighbour].local_date.timestamp()
+            if number not in when:
+                when[number] = stories[number].local_date.timestamp()
+    fresh: dict[int, tuple[Story, ...]] = {}
+    for number in walked:
         at_time = when[number]
         gaps: dict[int, float] = {}
         for members, at in places[number]:
@@ -524,5 +549,8 @@ def _more_from_topics(stories: list[Story], limit: int) -> dict[str, tuple[Story
                     break
                 gaps[chosen] = abs(when[chosen] - at_time)
         ranked = sorted([(gap, stories[n].path, n) for n, gap in gaps.items()])[:limit]
-        more[story.path] = tuple(stories[n] for _, _, n in ranked)
-    return more
+        fresh[number] = tuple(stories[n] for _, _, n in ranked)
+    if kept is None:
+        return {story.path: fresh[number] for number, story in enumerate(stories)}
+    return {story.path: fresh[number] if number in fresh else kept[story.path]
+            for number, story in enumerate(stories)}
