@@ -17,6 +17,7 @@ in a folder beside the output and swapped in whole: readers never see half an in
 from __future__ import annotations
 
 import base64
+import contextlib
 import html
 import json
 import os
@@ -34,6 +35,7 @@ from newsdigest.build.output import make_staging, rename_exchange
 from newsdigest.errors import NewsdigestError, OutputRefused
 from newsdigest.fingerprint import CODE, fingerprint
 from newsdigest.outputs import Output
+from newsdigest.parallel import ChildFailed, InChild
 from newsdigest.store import load_pickle, save_atomic
 
 if TYPE_CHECKING:
@@ -196,9 +198,10 @@ def index_exists(output_dir: Path) -> bool:
 class IndexUpdate:
     """The search index brought up to date with the item pages (`records`).
 
-    The new indexes are made in folders beside the output by a thread of its own, started
-    (`start`) when the build begins writing its pages: Pagefind works in a process of its own,
-    on the other core, and its start-up alone is a tenth of a rebuild after one edit. They
+    The new indexes are made in folders beside the output by a forked process, started
+    (`start`) when the build begins writing its pages: Pagefind's start-up alone is a tenth
+    of a rebuild after one edit, and the Python side of indexing (importing asyncio and
+    Pagefind's client, making the records) would hold the build's GIL while it writes. They
     are swapped in by `finish`, once the pages are written: a build that fails before
     (`abandon`) leaves the old index with the old pages.
     """
@@ -209,27 +212,26 @@ class IndexUpdate:
         self.found, self.language = found, language
         self._swaps: list[tuple[Path, Callable[[Path], None], Path]] = []  # target, how, into
         self._record: tuple[str, dict[str, str], str] | None = None
-        self._worker: threading.Thread | None = None
-        self._failed: list[BaseException] = []
+        self._started = False
+        self._maker: InChild[BaseException | None] | None = None
 
     def start(self) -> None:
         """Decide what to index again, and start making it."""
-        if self._worker is not None:
+        if self._started:
             return
+        self._started = True
         self._swaps = [(target, write, make_staging(target.parent, "pagefind"))
                        for target, write in self._plan()]  # beside the output, never in it
-        # a daemon: a build stopped with Ctrl-C does not wait for a whole index to be made
-        self._worker = threading.Thread(target=self._make, name="search-index", daemon=True)
-        self._worker.start()
+        if self._swaps:
+            self._maker = InChild(self._make)
 
     def finish(self) -> bool:
         """Swap the new indexes in; True if anything was indexed."""
         self.start()
-        assert self._worker is not None
-        self._worker.join()
         try:
-            if self._failed:
-                raise _index_error(self._failed[0]) from None
+            failed = self._wait()
+            if failed is not None:
+                raise _index_error(failed) from None
             if not self._swaps:
                 return False
             _forget_record(self.record_file)
@@ -246,23 +248,41 @@ class IndexUpdate:
             self.abandon()
 
     def abandon(self, wait: bool = True) -> None:
-        """Wait for the indexing thread, and remove what it made that was not swapped in;
-        without waiting, its folders are left to the next build (clean_stale_staging)."""
+        """Wait for the indexing process, and remove what it made that was not swapped in;
+        without waiting (Ctrl-C: it was stopped too), its folders are left to the next build
+        (clean_stale_staging)."""
         if not wait:
-            self._swaps, self._worker = [], None
+            self._swaps, self._maker = [], None
             return
-        if self._worker is not None:
-            self._worker.join()
+        if self._maker is not None:
+            with contextlib.suppress(ChildFailed):
+                self._maker.result()
+            self._maker = None
         for _, _, fresh in self._swaps:
             shutil.rmtree(fresh, ignore_errors=True)
         self._swaps = []
 
-    def _make(self) -> None:
+    def _wait(self) -> BaseException | None:
+        """What indexing failed with, once it is done; made here when no process could be
+        forked, or it died without saying (its folders emptied first)."""
+        maker, self._maker = self._maker, None
+        if maker is None:
+            return None
+        try:
+            return maker.result()
+        except ChildFailed:
+            for _, _, fresh in self._swaps:
+                shutil.rmtree(fresh, ignore_errors=True)
+                fresh.mkdir()
+            return self._make()
+
+    def _make(self) -> BaseException | None:
         try:
             for _, write, fresh in self._swaps:
                 write(fresh)
-        except BaseException as exc:  # handed to the build's thread, raised by finish()
-            self._failed.append(exc)
+        except BaseException as exc:  # handed to the build's process, raised by finish()
+            return exc
+        return None
 
     def _plan(self) -> list[tuple[Path, Callable[[Path], None]]]:
         """The indexes to make, each with how; the record to keep after (self._record)."""
