@@ -148,10 +148,10 @@ class KeptStory(Story):
 _ITEM_SLOT = Story.item  # the slot under KeptStory's property
 
 
-def _kept_story(item_pickled: bytes, source: str, *fields: object) -> KeptStory:
+def _kept_story(item_pickled: bytes, source: str, *values: object) -> KeptStory:
     story = KeptStory.__new__(KeptStory)
     story._item_pickled, story.source = item_pickled, source
-    for name, value in zip(_STORY_FIELDS, fields, strict=True):
+    for name, value in zip(_STORY_FIELDS, values, strict=True):
         object.__setattr__(story, name, value)
     return story
 
