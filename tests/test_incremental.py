@@ -165,12 +165,17 @@ def test_unpublishing_an_item_removes_it_everywhere(site, tmp_path):
     assert_same_as_clean_build(site, tmp_path)
 
 
-def test_item_template_change_rerenders_item_pages_only(site, tmp_path):
+def mark_the_item_template(site) -> None:
+    """The site's own item.html: the theme's with a comment in its main block."""
     templates = site.root / "templates"
     templates.mkdir()
     theme_item = Path(__file__).resolve().parent.parent / "templates" / "item.html"
     (templates / "item.html").write_text(
         theme_item.read_text().replace("{% block main %}", "{% block main %}<!-- edited -->"))
+
+
+def test_item_template_change_rerenders_item_pages_only(site, tmp_path):
+    mark_the_item_template(site)
     report = build(site)
     item_pages = sorted(site.public.glob("news/*/*/*/*/index.html"))
     assert report.write.rendered == len(item_pages) == 14
@@ -245,11 +250,7 @@ def test_a_page_shows_every_story_its_fingerprint_covers(make_site, seed):
 def test_an_item_template_changed_with_an_edit_remakes_every_item_page(site, tmp_path):
     # The item pages an edit does not reach are left as the last build made them only when
     # it made them with the same templates.
-    templates = site.root / "templates"
-    templates.mkdir()
-    theme_item = Path(__file__).resolve().parent.parent / "templates" / "item.html"
-    (templates / "item.html").write_text(
-        theme_item.read_text().replace("{% block main %}", "{% block main %}<!-- edited -->"))
+    mark_the_item_template(site)
     edit(site, "2026-10-05-story-4.md", "Story number 4", "Story number four")
     report = build(site)
     assert report.patched == ["2026-10-05-story-4.md"]
