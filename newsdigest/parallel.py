@@ -6,9 +6,11 @@ from __future__ import annotations
 import os
 import pickle
 from collections.abc import Callable, Iterator
-from concurrent.futures import Executor
 from contextlib import contextmanager
-from typing import Generic, TypeVar
+from typing import TYPE_CHECKING, Generic, TypeVar
+
+if TYPE_CHECKING:  # the pool is imported when workers are made: a rebuild may make none
+    from concurrent.futures import Executor
 
 Result = TypeVar("Result")
 

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
+from operator import attrgetter
 from pathlib import Path
 
 from newsdigest import parallel
@@ -28,6 +29,7 @@ from newsdigest.stories.sources import source_health
 from newsdigest.urls import REPORT_FOLDER, file_for
 
 PHASE_META = 3
+_PATH = attrgetter("path")
 HEADERS_FILE = "_headers"  # response headers for the hosts that read it (Netlify, Cloudflare)
 
 
@@ -148,8 +150,7 @@ class Reuse:
         if (known is None or shows is None or not known[0].startswith(templates)
                 or file in self.changed_on_disk):
             return None
-        edited = self.edited
-        return None if any(story.path in edited for story in shows) else known[0]
+        return known[0] if self.edited.isdisjoint(map(_PATH, shows)) else None
 
 
 def reuse(front: GatheredSite, basis: object, last: LastBuild | None) -> Reuse | None:
@@ -173,7 +174,7 @@ def kept_item_pages(front: GatheredSite, reused: Reuse | None) -> frozenset[str]
     reached = set(edited)
     if edited:
         reached.update(path for path, more in front.index.more.items()
-                       if any(story.path in edited for story in more))
+                       if not edited.isdisjoint(map(_PATH, more)))
     return frozenset(path for path in (story.path for story in front.index.stories)
                      if path not in reached and (file := file_for(path)) in manifest
                      and file not in changed_on_disk)
