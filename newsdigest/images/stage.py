@@ -44,7 +44,7 @@ class ImageStage:
 
     outputs: list[Output]
     report: ImageReport
-    generic: set[str] = field(default_factory=set)  # image URLs skipped as generic_images
+    generic: set[str] = field(default_factory=set)  # image URLs skipped as generic (ImageUses)
     # what `generic` was found from, for the whole site (None: for some of its stories)
     uses: ImageUses | None = None
 
@@ -164,12 +164,6 @@ def image_uses(stories: Iterable[Story]) -> ImageUses:
                     _GENERIC_NAME.search(url.rsplit("/", 1)[-1].partition("?")[0]):
                 named.add(url)
     return ImageUses(counts, frozenset(named))
-
-
-def generic_images(stories: Iterable[Story], threshold: int) -> set[str]:
-    """Image URLs that say nothing about the story: shown by `threshold` items or more (a
-    site's default picture), named as a placeholder or logo, or the provider's own logo."""
-    return image_uses(stories).generic(threshold)
 
 
 def candidates(story: Story, generic: set[str], assets: dict[str, Path],

@@ -82,7 +82,7 @@ def curation_report(index: SiteIndex, made: list[Edition], problems: list[Proble
                     warnings: list[Problem], now: datetime,
                     generic_urls: Collection[str], sources: tuple[str, ...] = (),
                     config: SiteConfig | None = None) -> CurationReport:
-    """`generic_urls`: the image stage's generic pictures (image_stage.generic_images), so that
+    """`generic_urls`: the image stage's generic pictures (image_stage.ImageUses), so that
     what the report names is exactly what pages skip."""
     stories = index.stories
     topics = Counter({t.name: len(t.stories) for t in index.topics if t.stories})

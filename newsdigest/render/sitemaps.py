@@ -77,18 +77,13 @@ def sitemap_index(files: list[SitemapFile], config: SiteConfig) -> bytes:
 
 
 def sitemap_file(file: SitemapFile, config: SiteConfig) -> bytes:
-    return _urlset(sitemap_entries(file.pages, config) + item_entries(file.stories, config),
-                   config)
+    return _urlset(list_entries(file.pages) + item_entries(file.stories, config), config)
 
 
-def sitemap_entries(pages: Iterable[PageSpec], config: SiteConfig) -> list[Entry]:
-    """Each page a search engine should know, with its newest date, image and video."""
+def list_entries(pages: Iterable[PageSpec]) -> list[Entry]:
+    """Each list page a search engine should know, with the newest date of its stories."""
     entries = []
     for page in pages:
-        story = page.story
-        if story is not None:
-            entries += item_entries([story], config)
-            continue
         # a list's stories (a page whose values are made when rendered, an edition's, lists
         # none)
         shown = page.values.get("stories") if isinstance(page.values, dict) else None
@@ -98,7 +93,7 @@ def sitemap_entries(pages: Iterable[PageSpec], config: SiteConfig) -> list[Entry
 
 
 def item_entries(stories: Iterable[Story], config: SiteConfig) -> list[Entry]:
-    """The entries of the stories' item pages, with their image and video."""
+    """The entries of the stories' item pages, with their newest date, image and video."""
     entries = []
     for story in stories:
         item = story.item
