@@ -31,7 +31,7 @@ def templates_record_path(manifest_file: Path) -> Path:
 
 
 def basis_path(manifest_file: Path) -> Path:
-    """What the manifest's item pages were made from (plan.LastBuild)."""
+    """Which gathered site the manifest's files were made from (plan.LastBuild)."""
     return manifest_file.with_suffix(".basis")
 
 

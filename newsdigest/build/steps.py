@@ -26,7 +26,6 @@ from newsdigest.build.output import Manifest, WriteReport
 from newsdigest.build.plan import (
     LastBuild,
     SitePlan,
-    item_pages_basis,
     make_fragments,
     plan_outputs,
     with_report,
@@ -172,9 +171,8 @@ def _write(config: SiteConfig, options: BuildOptions, plan: SitePlan, gathered: 
         take=lambda: (theme.cards.take_new(), jsons.take_new()),
         give=lambda made: (theme.cards.add(made[0]), jsons.add(made[1])),
     )
-    basis_file = basis_path(manifest_file) if manifest_file is not None else None
-    if basis_file is not None:
-        basis_file.unlink(missing_ok=True)  # until the manifest says what these files are
+    if manifest_file is not None:  # until the manifest says what these files are
+        basis_path(manifest_file).unlink(missing_ok=True)
     if manifest is None:
         new_manifest, written = output.write_full(plan.outputs, config.output_dir,
                                                   options.workers, counter, harvest)
@@ -189,12 +187,12 @@ def _write(config: SiteConfig, options: BuildOptions, plan: SitePlan, gathered: 
     current = {story.fingerprint for story in stories}
     theme.cards.save(current)
     jsons.save(current)
-    if manifest_file is not None and basis_file is not None:
+    if manifest_file is not None:
         save_atomic(manifest_file, pickle.dumps(new_manifest, pickle.HIGHEST_PROTOCOL))
         # what the pages were made with, so that --explain can name the templates that change
         save_atomic(templates_record_path(manifest_file), pickle.dumps(theme.source_hashes()))
-        save_atomic(basis_file, pickle.dumps((item_pages_basis(gathered, theme),
-                                              gathered.edited)))
+        # and from which gathered site, with which of its stories edited (plan.LastBuild)
+        save_atomic(basis_path(manifest_file), pickle.dumps((gathered.stamp, gathered.edited)))
     return written, explanations
 
 
@@ -203,9 +201,9 @@ def _last_build(manifest_file: Path | None, manifest: Manifest | None,
     if manifest_file is None or manifest is None:
         return None
     match load_pickle(basis_path(manifest_file)):
-        case (basis, frozenset() as edited):
-            return LastBuild(manifest, basis, edited, disk.result())
-    return LastBuild(manifest, None, frozenset(), disk.result())
+        case (str() as stamp, frozenset() as edited):
+            return LastBuild(manifest, stamp, edited, disk.result())
+    return None  # made by a build that did not finish, or by an older version
 
 
 def _record(config: SiteConfig, gathered: GatheredSite, inputs: str,
