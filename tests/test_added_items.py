@@ -4,6 +4,7 @@ the build groups everything again (or fails exactly as a clean build does)."""
 
 from __future__ import annotations
 
+import os
 from datetime import timedelta
 
 import pytest
@@ -364,6 +365,45 @@ def test_a_damaged_kept_state_is_not_patched(make_site, tmp_path):
         title="The next one", url="https://example.com/next", date="2026-10-21T09:00:00Z",
         topics=("AI", "Robotics", "Computer Vision", "AI Policy")))
     assert build(site).patched is None
+    assert_same_as_clean_build(site, tmp_path / "after")
+
+
+def test_a_kept_state_whose_body_cannot_be_read_leaves_no_child_behind(make_site, tmp_path,
+                                                                        monkeypatch):
+    # The clusters are checked in a child process started before the rest of the state is
+    # read: a body that cannot be read makes the build do it all again, its child waited for.
+    import io
+    import pickle
+    import zlib
+
+    from newsdigest import parallel
+
+    started = []
+
+    class Recorded(parallel.InChild):
+        def __init__(self, task) -> None:
+            super().__init__(task)
+            started.append(self._pid)
+
+    monkeypatch.setattr(parallel, "InChild", Recorded)
+    site = make_site(small_corpus(), SETTINGS)
+    build(site)
+    (state,) = (site.root / ".cache").glob("*.state")
+    data = state.read_bytes()[:-4]
+    with io.BytesIO(data) as handle:
+        pickle.load(handle)  # the header
+        size = int.from_bytes(handle.read(8), "little")
+        body = handle.tell() + size
+    damaged = data[:body] + b"\x80\x05not a pickle"
+    state.write_bytes(damaged + zlib.crc32(damaged).to_bytes(4, "little"))
+    path = site.root / "content" / "2026-10-05-story-4.md"
+    path.write_text(path.read_text().replace("Story number 4", "Story number four"))
+    started.clear()
+    assert build(site).patched is None
+    assert started  # the clusters' check, and the state kept again
+    for pid in started:
+        with pytest.raises(ChildProcessError):
+            os.waitpid(pid, os.WNOHANG)  # waited for already
     assert_same_as_clean_build(site, tmp_path / "after")
 
 

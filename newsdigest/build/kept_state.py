@@ -226,6 +226,7 @@ def patched(file: Path, key: str, sources: Sources, config: SiteConfig, items_ca
     (image_stage.prepare on an index of the patched stories).
     """
     settings, tz = LoadSettings.of(config), config.tz
+    check: _ClusterCheck | None = None
     try:
         data = file.read_bytes()
         if not _intact(data):
@@ -252,9 +253,11 @@ def patched(file: Path, key: str, sources: Sources, config: SiteConfig, items_ca
             handle.seek(clusters_size, os.SEEK_CUR)
             front = pickle.load(handle)
     except (*store.UNREADABLE, ValueError):  # ValueError: a header of an older version
+        if check is not None:
+            check.result()  # its child waited for
         return None
     if not isinstance(front, GatheredSite):
-        check.result()  # its child waited for
+        check.result()
         return None
     front.records, front.title_keys = records, title_keys
     front.source_urls, front.related_urls = known_urls
