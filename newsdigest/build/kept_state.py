@@ -117,7 +117,7 @@ def _save(file: Path, key: str, front: GatheredSite) -> None:
 
 class KeptStory(Story):
     """A story of a kept state, whose item is unpickled when first read: a rebuild after an
-    edit reads a few dozen of the site's items, and unpickling all of them took most of the
+    edit reads a few hundred of the site's items, and unpickling all of them took most of the
     time it took to read the state back (an item is some forty objects, its story five)."""
 
     __slots__ = ("_item_pickled", "source")
