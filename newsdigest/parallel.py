@@ -3,8 +3,10 @@ task run beside the caller."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import pickle
+import signal
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Generic, TypeVar
@@ -100,6 +102,16 @@ class InChild(Generic[Result]):
                 os._exit(code)
         os.close(write)
         self._pid, self._pipe = pid, read
+
+    def stop(self) -> None:
+        """End the child without its answer (no longer wanted: the caller failed)."""
+        if not self._pid:
+            return
+        pid, self._pid = self._pid, 0
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+        os.close(self._pipe)
 
     def result(self) -> Result:
         if not self._pid:

@@ -343,3 +343,34 @@ def test_a_build_that_fails_writing_its_pages_leaves_the_search_index_as_it_was(
     assert not [p.name for p in site.public.parent.iterdir() if "pagefind-" in p.name]
     assert site.build() == 0  # and the next build indexes the edit
     assert (recent / "replaced.json").read_text() == '["news/2026/10/02/robots/"]'
+
+
+def test_a_build_that_makes_the_output_anew_indexes_while_writing_and_stops_when_it_fails(
+        make_site, monkeypatch):
+    """A clean build (--no-cache) indexes while it writes the new output folder; when writing
+    fails, the indexing is stopped rather than waited for, and the last site stays whole."""
+    from newsdigest.build import output
+
+    site = make_site(files(), SETTINGS)
+    assert site.build("--no-cache") == 0
+    before = {p.relative_to(site.public): p.read_bytes()
+              for p in site.public.rglob("*") if p.is_file()}
+    assert any(str(p).startswith("pagefind/") for p in before)
+
+    async def slow_index(folder, made, language) -> None:  # in the indexing process
+        await asyncio.sleep(60)
+
+    def crash(*args, **kwargs):
+        assert any(site.root.glob(".public.pagefind-*"))  # the indexing has begun
+        raise NewsdigestError("disk full")
+
+    monkeypatch.setattr(search, "_index", slow_index)
+    monkeypatch.setattr(output, "_write", crash)
+    started = time.monotonic()
+    assert site.build("--no-cache") != 0
+    assert time.monotonic() - started < 30  # not the minute the indexing would take
+    monkeypatch.undo()
+    after = {p.relative_to(site.public): p.read_bytes()
+             for p in site.public.rglob("*") if p.is_file()}
+    assert after == before
+    assert not [p.name for p in site.root.iterdir() if p.name.startswith(".public.")]

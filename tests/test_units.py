@@ -4,9 +4,11 @@ values, so a change in a rule shows here before it shows in a whole site."""
 
 from __future__ import annotations
 
+import os
 from dataclasses import replace
 from datetime import UTC, datetime
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -345,3 +347,20 @@ def test_weekly_and_daily_editions_are_newest_first_and_linked() -> None:
     assert week.next is not None and week.next.path == "digest/weekly/2026-W47/"
     assert week.previous is None
     assert made[3].previous is not None and made[3].previous.path == "digest/daily/2026-11-09/"
+
+
+def test_a_child_stopped_before_its_answer_is_ended_and_reaped_at_once() -> None:
+    import time
+
+    from newsdigest import parallel
+
+    child = parallel.InChild(lambda: time.sleep(60))
+    pid = child._pid
+    started = time.monotonic()
+    child.stop()
+    assert time.monotonic() - started < 5
+    with pytest.raises(ChildProcessError):
+        os.waitpid(pid, os.WNOHANG)  # already reaped
+    with pytest.raises(parallel.ChildFailed):
+        child.result()
+    child.stop()  # a second time: nothing left to stop

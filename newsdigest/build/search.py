@@ -17,7 +17,6 @@ in a folder beside the output and swapped in whole: readers never see half an in
 from __future__ import annotations
 
 import base64
-import contextlib
 import html
 import json
 import os
@@ -215,13 +214,14 @@ class IndexUpdate:
         self._started = False
         self._maker: InChild[BaseException | None] | None = None
 
-    def start(self) -> None:
-        """Decide what to index again, and start making it."""
+    def start(self, whole: bool = False) -> None:
+        """Decide what to index again, and start making it; everything (`whole`) when the
+        output folder is being made anew, whatever indexes the old one holds."""
         if self._started:
             return
         self._started = True
         self._swaps = [(target, write, make_staging(target.parent, "pagefind"))
-                       for target, write in self._plan()]  # beside the output, never in it
+                       for target, write in self._plan(whole)]  # beside the output, never in it
         if self._swaps:
             self._maker = InChild(self._make)
 
@@ -247,16 +247,16 @@ class IndexUpdate:
         finally:
             self.abandon()
 
-    def abandon(self, wait: bool = True) -> None:
-        """Wait for the indexing process, and remove what it made that was not swapped in;
-        without waiting (Ctrl-C: it was stopped too), its folders are left to the next build
-        (clean_stale_staging)."""
-        if not wait:
+    def abandon(self, tidy: bool = True) -> None:
+        """Stop the indexing process, and remove what it made that was not swapped in (a
+        failed build's index is not wanted: its pages are not); untidily on Ctrl-C (it was
+        stopped too), its folders left to the next build (clean_stale_staging). Pagefind's
+        own processes end when their input closes with it."""
+        if not tidy:
             self._swaps, self._maker = [], None
             return
         if self._maker is not None:
-            with contextlib.suppress(ChildFailed):
-                self._maker.result()
+            self._maker.stop()
             self._maker = None
         for _, _, fresh in self._swaps:
             shutil.rmtree(fresh, ignore_errors=True)
@@ -284,11 +284,12 @@ class IndexUpdate:
             return exc
         return None
 
-    def _plan(self) -> list[tuple[Path, Callable[[Path], None]]]:
+    def _plan(self, whole: bool) -> list[tuple[Path, Callable[[Path], None]]]:
         """The indexes to make, each with how; the record to keep after (self._record)."""
         found, language, output_dir = self.found, self.language, self.output_dir
         now_epoch = epoch(language)
-        last = _read_record(self.record_file) if self.record_file is not None else None
+        last = _read_record(self.record_file) \
+            if self.record_file is not None and not whole else None
         if last is not None and last[0] == now_epoch and index_exists(output_dir):
             _, indexed, recent_print = last
             keys = found.keys

@@ -51,6 +51,7 @@ def build_changed(config: SiteConfig, options: BuildOptions, sources: Sources, i
                   now: datetime, disk: output.DiskCheck) -> BuildReport:
     """Everything after discovery; `inputs` is the key this build's report is kept under."""
     gathered, settled, kept = _gather_or_patch(config, options, sources, now, progress, warm)
+    indexing: search.IndexUpdate | None = None
     try:
         cache_dir = config.cache_dir if options.use_cache else None
         manifest_file, manifest = last_manifest(config, cache_dir)
@@ -65,25 +66,12 @@ def build_changed(config: SiteConfig, options: BuildOptions, sources: Sources, i
             search.refuse_clashes(plan.outputs, config.static_dir.name)
         if config.rules.strict and plan.warnings:  # [build] strict: a warning fails the build
             raise ContentInvalid(plan.warnings, skippable=False)
-        facets = gathered.facets
-        indexing = search.IndexUpdate(
-            config.output_dir, _record_file(config, options, ".search"),
-            search.records(gathered.index.stories, gathered.index.topics, facets.kinds,
-                           facets.providers),
-            config.language,
-        ) if options.search else None
-        try:
-            written, explanations = _write(config, options, plan, gathered, progress,
-                                           manifest_file, manifest, disk.result(), indexing)
-            if indexing is not None:
-                written.search_indexed = indexing.finish()
-        except KeyboardInterrupt:
-            if indexing is not None:
-                indexing.abandon(wait=False)
-            raise
-        finally:
-            if indexing is not None:
-                indexing.abandon()
+        # made while the pages are written, swapped in after them
+        indexing = _start_indexing(config, options, gathered, whole=manifest is None)
+        written, explanations = _write(config, options, plan, gathered, progress,
+                                       manifest_file, manifest, disk.result())
+        if indexing is not None:
+            written.search_indexed = indexing.finish()
         report = BuildReport(
             items=len(gathered.index.stories), pages=len(plan.pages) + len(plan.kept),
             seconds=time.perf_counter() - started, parsed=gathered.parsed, write=written,
@@ -93,10 +81,30 @@ def build_changed(config: SiteConfig, options: BuildOptions, sources: Sources, i
             images=gathered.pictures.report, patched=gathered.patched)
         _record(config, gathered, inputs, report, now)
         return report
+    except KeyboardInterrupt:
+        if indexing is not None:
+            indexing.abandon(tidy=False)
+        raise
     finally:
+        if indexing is not None:
+            indexing.abandon()  # stopped if this build failed; finished, it has nothing left
         kept()
 
 
+def _start_indexing(config: SiteConfig, options: BuildOptions, gathered: GatheredSite,
+                    whole: bool) -> search.IndexUpdate | None:
+    """The search index being brought up to date with the stories, in a process of its own
+    (search.IndexUpdate); made `whole` for an output folder made anew. None: no search."""
+    if not options.search:
+        return None
+    facets = gathered.facets
+    indexing = search.IndexUpdate(
+        config.output_dir, _record_file(config, options, ".search"),
+        search.records(gathered.index.stories, gathered.index.topics, facets.kinds,
+                       facets.providers),
+        config.language)
+    indexing.start(whole)
+    return indexing
 
 
 def _gather_or_patch(config: SiteConfig, options: BuildOptions, sources: Sources,
@@ -148,14 +156,9 @@ def _gather_or_patch(config: SiteConfig, options: BuildOptions, sources: Sources
 
 def _write(config: SiteConfig, options: BuildOptions, plan: SitePlan, gathered: GatheredSite,
            progress: Progress | None, manifest_file: Path | None, manifest: Manifest | None,
-           changed_on_disk: set[str] | None, indexing: search.IndexUpdate | None
-           ) -> tuple[WriteReport, list[str]]:
+           changed_on_disk: set[str] | None) -> tuple[WriteReport, list[str]]:
     """Render and write the outputs whose fingerprint changed (all of them with no record of
-    the last build, `manifest`), and say why each was made again when asked (--explain).
-
-    The search index is made while pages are written into the output folder as it is (not
-    while a new one is made in whole: its indexes are made after, in the new one).
-    """
+    the last build, `manifest`), and say why each was made again when asked (--explain)."""
     theme, jsons, stories = plan.theme, plan.jsons, gathered.index.stories
     explanations = explain_outputs(plan.outputs, manifest, config.output_dir,
                                    templates_changed(theme, manifest_file),
@@ -177,8 +180,6 @@ def _write(config: SiteConfig, options: BuildOptions, plan: SitePlan, gathered: 
         new_manifest, written = output.write_full(plan.outputs, config.output_dir,
                                                   options.workers, counter, harvest)
     else:
-        if indexing is not None:
-            indexing.start()
         new_manifest, written = output.write_incremental(plan.outputs, manifest,
                                                          config.output_dir, options.workers,
                                                          counter, harvest, changed_on_disk,
