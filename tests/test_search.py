@@ -190,7 +190,7 @@ def test_a_build_stopped_between_swapping_an_index_and_its_record_is_not_trusted
     site = make_site(files(), SETTINGS)
     assert site.build() == 0
     recent = site.public / "pagefind-recent"
-    real_exchange, real_write_record = search.rename_exchange, search._write_record
+    real_exchange, real_keep_record = search.rename_exchange, search._keep_record
 
     def stopped(*args):
         raise NewsdigestError("killed")
@@ -215,9 +215,9 @@ def test_a_build_stopped_between_swapping_an_index_and_its_record_is_not_trusted
     robots = site.root / "content/2026-10-02-robots.md"
     before = robots.read_text()
     robots.write_text(before.replace("tactile", "capacitive"))
-    monkeypatch.setattr(search, "_write_record", stopped)
+    monkeypatch.setattr(search, "_keep_record", stopped)
     assert site.build() != 0
-    monkeypatch.setattr(search, "_write_record", real_write_record)
+    monkeypatch.setattr(search, "_keep_record", real_keep_record)
     robots.write_text(before)
     assert site.build() == 0
     assert (recent / "pagefind.js").read_text() == "export {};\n"  # not the edited page

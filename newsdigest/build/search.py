@@ -197,52 +197,54 @@ def index_exists(output_dir: Path) -> bool:
 class IndexUpdate:
     """The search index brought up to date with the item pages (`records`).
 
-    The new indexes are made in folders beside the output by a forked process, started
-    (`start`) when the build begins writing its pages: Pagefind's start-up alone is a tenth
-    of a rebuild after one edit, and the Python side of indexing (importing asyncio and
-    Pagefind's client, making the records) would hold the build's GIL while it writes. They
-    are swapped in by `finish`, once the pages are written: a build that fails before
-    (`abandon`) leaves the old index with the old pages.
+    A forked process, started (`start`) before the build writes its pages, decides what to
+    index again (the records and the last index's record compared) and makes the new indexes
+    in folders beside the output: the build's own process only forks it, then goes on with
+    its pages. Pagefind's start-up alone is a tenth of a rebuild after one edit, and the
+    Python side (importing asyncio and Pagefind's client, making and comparing the records,
+    Pagefind's version) would hold the build's GIL while it writes. The indexes are swapped
+    in by `finish`, once the pages are written: a build that fails before (`abandon`) leaves
+    the old index with the old pages.
     """
 
-    def __init__(self, output_dir: Path, record_file: Path | None, found: Records,
-                 language: str = "en") -> None:
+    def __init__(self, output_dir: Path, record_file: Path | None,
+                 found: Callable[[], Records], language: str = "en") -> None:
         self.output_dir, self.record_file = output_dir, record_file
         self.found, self.language = found, language
-        self._swaps: list[tuple[Path, Callable[[Path], None], Path]] = []  # target, how, into
-        self._record: tuple[str, dict[str, str], str] | None = None
+        self._fresh: dict[str, Path] = {}  # FOLDER and RECENT -> the folder each is made in
+        self._whole = False
         self._started = False
-        self._maker: InChild[BaseException | None] | None = None
+        self._maker: InChild[tuple[str, ...] | BaseException] | None = None
 
     def start(self, whole: bool = False) -> None:
-        """Decide what to index again, and start making it; everything (`whole`) when the
-        output folder is being made anew, whatever indexes the old one holds."""
+        """Start bringing the index up to date; everything (`whole`) when the output folder
+        is being made anew, whatever indexes the old one holds."""
         if self._started:
             return
         self._started = True
-        self._swaps = [(target, write, make_staging(target.parent, "pagefind"))
-                       for target, write in self._plan(whole)]  # beside the output, never in it
-        if self._swaps:
-            self._maker = InChild(self._make)
+        self._whole = whole
+        self._fresh = {name: make_staging(self.output_dir, "pagefind")
+                       for name in (FOLDER, RECENT)}  # beside the output, never in it
+        self._maker = InChild(self._make)
 
     def finish(self) -> bool:
         """Swap the new indexes in; True if anything was indexed."""
         self.start()
         try:
-            failed = self._wait()
-            if failed is not None:
-                raise _index_error(failed) from None
-            if not self._swaps:
+            made = self._wait()
+            if isinstance(made, BaseException):
+                raise _index_error(made) from None
+            if not made:
                 return False
             _forget_record(self.record_file)
-            for target, _, fresh in self._swaps:
+            for name in made:
+                target, fresh = self.output_dir / name, self._fresh[name]
                 if not (target.is_dir() and rename_exchange(fresh, target)):
                     if target.exists():
                         shutil.rmtree(target)
                     os.rename(fresh, target)
                     fresh.mkdir()
-            if self._record is not None:
-                _write_record(self.record_file, *self._record)
+            _keep_record(self.record_file)
             return True
         finally:
             self.abandon()
@@ -253,43 +255,50 @@ class IndexUpdate:
         stopped too), its folders left to the next build (clean_stale_staging). Pagefind's
         own processes end when their input closes with it."""
         if not tidy:
-            self._swaps, self._maker = [], None
+            self._fresh, self._maker = {}, None
             return
         if self._maker is not None:
             self._maker.stop()
             self._maker = None
-        for _, _, fresh in self._swaps:
+        for fresh in self._fresh.values():
             shutil.rmtree(fresh, ignore_errors=True)
-        self._swaps = []
+        self._fresh = {}
+        if self.record_file is not None:
+            _next_record(self.record_file).unlink(missing_ok=True)
 
-    def _wait(self) -> BaseException | None:
-        """What indexing failed with, once it is done; made here when no process could be
-        forked, or it died without saying (its folders emptied first)."""
+    def _wait(self) -> tuple[str, ...] | BaseException:
+        """The indexes made (FOLDER, RECENT), or what making them failed with, once done;
+        made here when no process could be forked, or it died without saying (its folders
+        emptied first)."""
         maker, self._maker = self._maker, None
-        if maker is None:
-            return None
-        try:
-            return maker.result()
-        except ChildFailed:
-            for _, _, fresh in self._swaps:
-                shutil.rmtree(fresh, ignore_errors=True)
-                fresh.mkdir()
-            return self._make()
+        if maker is not None:
+            try:
+                return maker.result()
+            except ChildFailed:
+                pass
+        for fresh in self._fresh.values():
+            shutil.rmtree(fresh, ignore_errors=True)
+            fresh.mkdir()
+        return self._make()
 
-    def _make(self) -> BaseException | None:
+    def _make(self) -> tuple[str, ...] | BaseException:
         try:
-            for _, write, fresh in self._swaps:
-                write(fresh)
+            planned, record = self._plan()
+            for name, write in planned:
+                write(self._fresh[name])
+            if planned and self.record_file is not None:
+                _write_record(_next_record(self.record_file), *record)  # kept by finish()
+            return tuple(name for name, _ in planned)
         except BaseException as exc:  # handed to the build's process, raised by finish()
             return exc
-        return None
 
-    def _plan(self, whole: bool) -> list[tuple[Path, Callable[[Path], None]]]:
-        """The indexes to make, each with how; the record to keep after (self._record)."""
-        found, language, output_dir = self.found, self.language, self.output_dir
+    def _plan(self) -> tuple[list[tuple[str, Callable[[Path], None]]],
+                             tuple[str, dict[str, str], str]]:
+        """The indexes to make (FOLDER, RECENT), each with how; the record of them."""
+        found, language, output_dir = self.found(), self.language, self.output_dir
         now_epoch = epoch(language)
         last = _read_record(self.record_file) \
-            if self.record_file is not None and not whole else None
+            if self.record_file is not None and not self._whole else None
         if last is not None and last[0] == now_epoch and index_exists(output_dir):
             _, indexed, recent_print = last
             keys = found.keys
@@ -300,15 +309,14 @@ class IndexUpdate:
                 now = fingerprint([(path, keys[path]) for path in changed], replaced,
                                   found.facets)
                 if now == recent_print and (output_dir / RECENT / REPLACED).exists():
-                    return []
-                self._record = (now_epoch, indexed, now)
-                return [(output_dir / RECENT, partial(_write_recent, [
+                    return [], last
+                return [(RECENT, partial(_write_recent, [
                     partial(found.make, path) for path in changed], language, replaced,
-                    found.facets))]
-        self._record = (now_epoch, dict(found.keys), fingerprint([], [], found.facets))
-        return [(output_dir / FOLDER, partial(_write_whole, [
+                    found.facets))], (now_epoch, indexed, now)
+        return [(FOLDER, partial(_write_whole, [
                     partial(found.make, path) for path in sorted(found.keys)], language)),
-                (output_dir / RECENT, partial(_write_recent, [], language, [], found.facets))]
+                (RECENT, partial(_write_recent, [], language, [], found.facets))], \
+            (now_epoch, dict(found.keys), fingerprint([], [], found.facets))
 
 
 def _index_error(exc: BaseException) -> BaseException:
@@ -511,9 +519,17 @@ def _forget_record(record_file: Path | None) -> None:
         record_file.unlink(missing_ok=True)
 
 
-def _write_record(record_file: Path | None, made_with: str, indexed: dict[str, str],
-                  recent: str) -> None:
+def _next_record(record_file: Path) -> Path:
+    """Where the indexing process leaves the record of what it made, until it is swapped in."""
+    return record_file.with_name(record_file.name + ".next")
+
+
+def _write_record(path: Path, made_with: str, indexed: dict[str, str], recent: str) -> None:
+    save_atomic(path, pickle.dumps((made_with, indexed, recent), pickle.HIGHEST_PROTOCOL))
+
+
+def _keep_record(record_file: Path | None) -> None:
+    """Once the indexes it names are swapped in, the record the indexing process made."""
     if record_file is not None:
-        save_atomic(record_file,
-                    pickle.dumps((made_with, indexed, recent), pickle.HIGHEST_PROTOCOL))
+        os.replace(_next_record(record_file), record_file)
 

@@ -100,8 +100,8 @@ def _start_indexing(config: SiteConfig, options: BuildOptions, gathered: Gathere
     facets = gathered.facets
     indexing = search.IndexUpdate(
         config.output_dir, _record_file(config, options, ".search"),
-        search.records(gathered.index.stories, gathered.index.topics, facets.kinds,
-                       facets.providers),
+        partial(search.records, gathered.index.stories, gathered.index.topics, facets.kinds,
+                facets.providers),
         config.language)
     indexing.start(whole)
     return indexing
