@@ -19,9 +19,9 @@ from __future__ import annotations
 import contextlib
 import copyreg
 import io
-import os
 import pickle
 import zlib
+from array import array
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import fields, replace
@@ -137,8 +137,9 @@ class KeptStory(Story):
         _ITEM_SLOT.__set__(self, value)
         self._item_pickled = b""
 
-    def item_pickled(self) -> bytes:
-        """Its item pickled as a kept state holds it, as read if it was never unpickled."""
+    def item_pickled(self) -> bytes | memoryview:
+        """Its item pickled as a kept state holds it, as read if it was never unpickled (a
+        view of the kept state's bytes)."""
         try:
             return _item_pickled(_ITEM_SLOT.__get__(self))
         except AttributeError:
@@ -148,7 +149,8 @@ class KeptStory(Story):
 _ITEM_SLOT = Story.item  # the slot under KeptStory's property
 
 
-def _kept_story(item_pickled: bytes, source: str, *values: object) -> KeptStory:
+def _kept_story(item_pickled: bytes | memoryview, source: str, *values: object
+                ) -> KeptStory:
     story = KeptStory.__new__(KeptStory)
     story._item_pickled, story.source = item_pickled, source
     for name, value in zip(_STORY_FIELDS, values, strict=True):
@@ -172,7 +174,7 @@ _NO_KEYS = StoryKeys()
 def _story_reduced(story: Story) -> tuple[Callable[..., KeptStory], tuple[object, ...]]:
     pickled = story.item_pickled() if isinstance(story, KeptStory) else _item_pickled(
         story.item)
-    return _kept_story, (pickled, source_of(story),
+    return _kept_story, (pickle.PickleBuffer(pickled), source_of(story),
                          *(getattr(story, name) for name in _STORY_FIELDS))
 
 
@@ -182,13 +184,41 @@ def source_of(story: Story) -> str:
 
 
 def _pickled_lazily(value: object) -> bytes:
-    """`value` pickled with each story's item apart, read back as KeptStory."""
+    """`value` pickled with each story's item apart, read back as KeptStory
+    (_unpickled_lazily): the items' pickles go after the rest, out of band, so that reading
+    it back leaves them where they are in the kept state's bytes (a view of them each) rather
+    than copying them into as many objects.
+
+    [size of the rest][the rest][number of items][their sizes][the items]"""
+    items: list[pickle.PickleBuffer] = []
     with io.BytesIO() as buffer:
-        pickler = pickle.Pickler(buffer, pickle.HIGHEST_PROTOCOL)
+        pickler = pickle.Pickler(buffer, 5, buffer_callback=items.append)
         pickler.dispatch_table = {**copyreg.dispatch_table, Story: _story_reduced,
                                   KeptStory: _story_reduced}
         pickler.dump(value)
-        return buffer.getvalue()
+        rest = buffer.getvalue()
+    raws = [item.raw() for item in items]
+    sizes = array("Q", map(len, raws))
+    return b"".join((len(rest).to_bytes(8, "little"), rest, len(sizes).to_bytes(8, "little"),
+                     sizes.tobytes(), *raws))
+
+
+def _unpickled_lazily(data: memoryview) -> object:
+    """What _pickled_lazily pickled, each story's item left in `data`."""
+    size = int.from_bytes(data[:8], "little")
+    at = 8 + size
+    count = int.from_bytes(data[at:at + 8], "little")
+    at += 8
+    sizes = array("Q")
+    sizes.frombytes(data[at:at + sizes.itemsize * count])
+    at += sizes.itemsize * count
+    views = []
+    for item_size in sizes:
+        views.append(data[at:at + item_size])
+        at += item_size
+    if at != len(data):
+        raise ValueError("kept state: its items do not add up")
+    return pickle.loads(data[8:8 + size], buffers=views)
 
 
 class Patch:
@@ -250,8 +280,7 @@ def patched(file: Path, key: str, sources: Sources, config: SiteConfig, items_ca
             clusters_size = int.from_bytes(handle.read(8), "little")
             at = handle.tell()
             check = _ClusterCheck(memoryview(data)[at:at + clusters_size], edits, additions)
-            handle.seek(clusters_size, os.SEEK_CUR)
-            front = pickle.load(handle)
+            front = _unpickled_lazily(memoryview(data)[at + clusters_size:-4])
     except (*store.UNREADABLE, ValueError):  # ValueError: a header of an older version
         if check is not None:
             check.result()  # its child waited for
