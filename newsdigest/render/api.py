@@ -10,7 +10,7 @@ from typing import Any
 
 from newsdigest.config.site import SiteConfig
 from newsdigest.render.fragments import Fragments
-from newsdigest.render.pages import FRONT, paginate
+from newsdigest.render.pages import FRONT, cut, neighbours
 from newsdigest.render.structured import inert_json, logo_url
 from newsdigest.stories.grouping import SiteIndex, Story
 
@@ -106,19 +106,20 @@ def _pages(folder: str, stories: tuple[Story, ...], config: SiteConfig,
         return found
 
     documents = []
-    for page in paginate(stories, config.page_size, path):
-        nav = page.pagination
-        counted = {"total": len(stories)} if page.number == FRONT else {}
+    # The pages' own cut, without their navigation: a document links only to its neighbours.
+    front, archive = cut(stories, config.page_size)
+    top = len(archive)
+    for number, items in ((FRONT, front), *((n, archive[n - 1]) for n in range(top, 0, -1))):
+        newer, older = neighbours(number, top, path)
+        counted = {"total": len(stories)} if number == FRONT else {}
 
-        def data(number: int = page.number, newer: str | None = nav.newer,
-                 older: str | None = nav.older, counted: dict[str, int] = counted
-                 ) -> dict[str, Any]:
+        def data(number: int = number, newer: str | None = newer, older: str | None = older,
+                 counted: dict[str, int] = counted) -> dict[str, Any]:
             return {**extra, "page": number or None, **counted,
                     "newer": link(newer), "older": link(older)}
 
-        inputs = (extra, page.number, counted, nav.newer, nav.older, page.items)
-        documents.append(Document(path(page.number), inputs, data,
-                                  partial(encode_all, page.items)))
+        inputs = (extra, number, counted, newer, older, items)
+        documents.append(Document(path(number), inputs, data, partial(encode_all, items)))
     return documents
 
 

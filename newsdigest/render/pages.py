@@ -189,12 +189,10 @@ def navigation(page: int, top: int, path_of: Callable[[int], str]) -> Pagination
     navigation stays the same as the list grows, once m is three past it."""
     if top == 0:
         return Pagination(page, None, None, ())
+    newer, older = neighbours(page, top, path_of)
     if page == FRONT:
-        newer, older = None, path_of(top)
         high, low = top, max(1, top - 2)
     else:
-        newer = path_of(page + 1 if page < top else FRONT)
-        older = path_of(page - 1) if page > 1 else None
         high, low = min(top, page + 2), max(1, page - 2)
     links = [PageLink("Latest", path_of(FRONT), page == FRONT, front=True)]
     if page != FRONT and high < top:
@@ -207,6 +205,17 @@ def navigation(page: int, top: int, path_of: Callable[[int], str]) -> Pagination
     if low > 1:
         links.append(PageLink("1", path_of(1), page == 1))
     return Pagination(page, newer, older, tuple(links))
+
+
+def neighbours(page: int, top: int, path_of: Callable[[int], str]
+               ) -> tuple[str | None, str | None]:
+    """The paths of the pages newer and older than page `page` (FRONT or 1 to `top`) of a
+    list with `top` archive pages (None: there is none)."""
+    if top == 0:
+        return None, None
+    if page == FRONT:
+        return None, path_of(top)
+    return path_of(page + 1 if page < top else FRONT), path_of(page - 1) if page > 1 else None
 
 
 def paginate(items: tuple[T, ...], size: int, path_of: Callable[[int], str]
