@@ -15,7 +15,7 @@ from fnmatch import translate
 from functools import lru_cache
 from operator import attrgetter
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import frontmatter
 import yaml
@@ -36,8 +36,10 @@ MAX_YAML_INT = 2**63 - 1
 NOTES_FOLDER = "digests/"  # in the content folder: editor's notes, not news items
 
 
-@dataclass(frozen=True)
-class SourceFile:
+class SourceFile(NamedTuple):
+    """A file found in the content folder (a named tuple: every build makes one per file,
+    at twice the speed of a frozen dataclass)."""
+
     abspath: str
     rel: str  # posix path relative to the content folder: how files are named to the user
     size: int = -1  # from the directory scan, so the cache check needs no second stat
