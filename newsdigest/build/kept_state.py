@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import copyreg
 import io
+import mmap
 import pickle
 import zlib
 from array import array
@@ -261,29 +262,28 @@ def patched(file: Path, key: str, sources: Sources, config: SiteConfig, items_ca
     settings, tz = LoadSettings.of(config), config.tz
     check: _ClusterCheck | None = None
     try:
-        data = file.read_bytes()
+        data = _mapped(file)
         if not _intact(data):
             return None  # damaged, or of an older version: do it all again
-        with io.BytesIO(data) as handle:  # read once: the checksum needed every byte
-            kept_key, valid_until, records, patchable, title_keys, *known_urls = \
-                pickle.load(handle)
-            if len(known_urls) != 2:
-                return None  # a header of an older version
-            if kept_key != key or (valid_until is not None and now >= valid_until):
-                return None
-            found = _changed(sources.discovery, records)
-            if found is None:
-                return None
-            changed, added = found
-            edits = _edits(changed, records, patchable, title_keys, settings,
-                           lambda rels: cached_entries(items_cache, settings, rels), tz)
-            additions = _additions(added, records, title_keys, known_urls, settings, tz, now)
-            if edits is None or additions is None:
-                return None
-            clusters_size = int.from_bytes(handle.read(8), "little")
-            at = handle.tell()
-            check = _ClusterCheck(memoryview(data)[at:at + clusters_size], edits, additions)
-            front = _unpickled_lazily(memoryview(data)[at + clusters_size:-4])
+        kept_key, valid_until, records, patchable, title_keys, *known_urls = \
+            pickle.load(data)  # the mapping read as a file: the header
+        if len(known_urls) != 2:
+            return None  # a header of an older version
+        if kept_key != key or (valid_until is not None and now >= valid_until):
+            return None
+        found = _changed(sources.discovery, records)
+        if found is None:
+            return None
+        changed, added = found
+        edits = _edits(changed, records, patchable, title_keys, settings,
+                       lambda rels: cached_entries(items_cache, settings, rels), tz)
+        additions = _additions(added, records, title_keys, known_urls, settings, tz, now)
+        if edits is None or additions is None:
+            return None
+        clusters_size = int.from_bytes(data.read(8), "little")
+        at = data.tell()
+        check = _ClusterCheck(memoryview(data)[at:at + clusters_size], edits, additions)
+        front = _unpickled_lazily(memoryview(data)[at + clusters_size:-4])
     except (*store.UNREADABLE, ValueError):  # ValueError: a header of an older version
         if check is not None:
             check.result()  # its child waited for
@@ -354,7 +354,16 @@ def _check_clusters(pickled: memoryview, edits: list[tuple[str, CacheEntry]],
     return (clusters.scores(), clusters.near_misses), inputs
 
 
-def _intact(data: bytes) -> bool:
+def _mapped(file: Path) -> mmap.mmap:
+    """The kept state's bytes mapped, not read: reading them into memory of this process
+    took as long as checking and unpickling them (a story's item is then read where it
+    lies, _unpickled_lazily). A kept state is only ever replaced whole (store.save_atomic),
+    never rewritten in place, so the mapping stays as it was read."""
+    with file.open("rb") as handle:
+        return mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ)
+
+
+def _intact(data: bytes | mmap.mmap) -> bool:
     """Whether the kept state's bytes are those saved (its checksum, last, matches)."""
     return len(data) > 4 and zlib.crc32(memoryview(data)[:-4]) == int.from_bytes(
         data[-4:], "little")
