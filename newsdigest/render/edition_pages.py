@@ -184,7 +184,7 @@ def edition_entry(edition: Edition, config: SiteConfig) -> FeedEntry:
 def editions_feed(editions: list[Edition], config: SiteConfig) -> Feed:
     return Feed(FOLDER, f"Digest · {config.title}",
                 f"The day and the week in AI from {config.title}.", FOLDER,
-                tuple(edition_entry(e, config) for e in editions[: config.feed_items]))
+                tuple(editions[: config.feed_items]), partial(edition_entry, config=config))
 
 
 def topic_editions_feed(series: TopicSeries, config: SiteConfig) -> Feed:
@@ -192,4 +192,5 @@ def topic_editions_feed(series: TopicSeries, config: SiteConfig) -> Feed:
     name = series.topic.name
     return Feed(series.path, f"{name} weekly · {config.title}",
                 f"The week in {name} from {config.title}.", series.path,
-                tuple(edition_entry(e, config) for e in series.editions[: config.feed_items]))
+                tuple(series.editions[: config.feed_items]),
+                partial(edition_entry, config=config))

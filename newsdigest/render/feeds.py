@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cached_property, partial
 from html import escape
 from itertools import islice
+from typing import Any
 
 from newsdigest.config.site import SiteConfig
 from newsdigest.fingerprint import plain_repr
@@ -70,7 +72,16 @@ class Feed:
     title: str
     description: str
     page: str  # the HTML page the feed follows
-    entries: tuple[FeedEntry, ...]
+    # What its entries are made from (`entry`, with the settings): stories or digest
+    # editions, newest first. A story's repr is its fingerprint and an edition's names its
+    # stories, so the feed's repr covers its entries without making them: they read every
+    # story's item, and a rebuild writes few of the feeds it plans.
+    shows: tuple[object, ...]
+    entry: Callable[[Any], FeedEntry] = field(repr=False, compare=False)
+
+    @cached_property
+    def entries(self) -> tuple[FeedEntry, ...]:
+        return tuple(map(self.entry, self.shows))
 
     def path(self, name: str) -> str:
         return self.folder + name
@@ -79,16 +90,18 @@ class Feed:
 def site_feeds(index: SiteIndex, config: SiteConfig) -> list[Feed]:
     sponsors = config.digest.sponsors
 
-    def entries(stories: tuple[Story, ...]) -> tuple[FeedEntry, ...]:
-        # Sponsored items stay out of every feed unless [digest] sponsors = true.
-        shown = stories if sponsors else (s for s in stories if not s.item.sponsored)
-        return tuple(story_entry(s, config) for s in islice(shown, config.feed_items))
+    entry = partial(story_entry, config=config)
 
-    feeds = [Feed("", config.title, config.description, "", entries(index.stories))]
+    def shown(stories: tuple[Story, ...]) -> tuple[Story, ...]:
+        # Sponsored items stay out of every feed unless [digest] sponsors = true.
+        listed = stories if sponsors else (s for s in stories if not s.item.sponsored)
+        return tuple(islice(listed, config.feed_items))
+
+    feeds = [Feed("", config.title, config.description, "", shown(index.stories), entry)]
     for topic in index.topics:
         feeds.append(Feed(topic.path, f"{topic.name} · {config.title}",
                           topic.description or f"The latest news about {topic.name}.",
-                          topic.path, entries(topic.stories)))
+                          topic.path, shown(topic.stories), entry))
     return feeds
 
 
