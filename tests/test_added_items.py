@@ -104,6 +104,26 @@ def test_adds_one_after_another_build_like_clean_builds(make_site, tmp_path):
     assert_same_as_clean_build(site, tmp_path / "edited")
 
 
+
+def test_a_sponsored_item_added_or_edited_in_place_stays_out_of_the_feeds(make_site, tmp_path):
+    # The feeds know which stories are sponsored from what the kept state holds of every
+    # item (gather.ItemFacets), not from the items: an added sponsor must join that.
+    import feedparser
+
+    site = make_site(small_corpus(), SETTINGS)  # [digest] sponsors = false, as by default
+    build(site)
+    rel = "2026-10-20-sponsor.md"
+    site.write(f"content/{rel}", added(title="A word from our sponsor", kind="sponsor",
+                                       url="https://example.com/sponsor"))
+    assert build(site).patched == [rel]
+    assert_same_as_clean_build(site, tmp_path / "added")
+    edit(site, rel, "A word from our sponsor", "Another word from our sponsor")
+    assert build(site).patched == [rel]
+    assert_same_as_clean_build(site, tmp_path / "edited")
+    titles = [e.title for e in feedparser.parse((site.public / "feed.xml").read_bytes()).entries]
+    assert titles and not [t for t in titles if "sponsor" in t]
+
+
 @pytest.mark.parametrize(("options", "text", "patched"), [
     ({"drafts": True}, added(), True),
     ({"drafts": True}, added(published="false"), False),

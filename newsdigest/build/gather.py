@@ -45,9 +45,10 @@ class GatheredSite:
     title_keys: Counter[str]  # grouping.Grouping.title_keys
     records: dict[str, tuple[int, int, str]]  # content file -> size, mtime_ns, content hash
     # The local images each story's item names, by story path (local_images), every kind
-    # and provider name of the items (item_facets, for the search page's filters) and the
-    # topic each spelling of a topic name in the items is (topic_spellings): kept, so that a
-    # rebuild knows them without reading every item of a kept state.
+    # and provider name of the items and the sponsored stories (item_facets: the search
+    # page's filters, the feeds) and the topic each spelling of a topic name in the items is
+    # (topic_spellings): kept, so that a rebuild knows them without reading every item of a
+    # kept state.
     local_images: dict[str, tuple[LocalImage, ...]]
     facets: ItemFacets
     topic_spellings: dict[str, TopicRef]
@@ -159,11 +160,17 @@ def gather(config: SiteConfig, options: BuildOptions, sources: Sources, now: dat
 
 @dataclass(frozen=True)
 class ItemFacets:
+    """What passes over the whole site read of every item: the search page's filters and
+    the sponsored stories (feeds leave them out). An edit that changes any of them moves its
+    story (kept_state._shape), so edits patched in place leave them as they are."""
+
     kinds: frozenset[str]  # "" for an item that names none
     providers: frozenset[str]  # "" for an item whose provider has no name
+    sponsored: frozenset[str]  # the paths of the stories whose item is sponsored
 
     def __or__(self, other: ItemFacets) -> ItemFacets:
-        return ItemFacets(self.kinds | other.kinds, self.providers | other.providers)
+        return ItemFacets(self.kinds | other.kinds, self.providers | other.providers,
+                          self.sponsored | other.sponsored)
 
 
 def topic_spellings(stories: Iterable[Story]) -> dict[str, TopicRef]:
@@ -173,9 +180,10 @@ def topic_spellings(stories: Iterable[Story]) -> dict[str, TopicRef]:
 
 
 def item_facets(stories: Iterable[Story]) -> ItemFacets:
-    items = [story.item for story in stories]
-    return ItemFacets(frozenset(item.kind for item in items),
-                      frozenset(item.provider.name for item in items))
+    shown = [(story.path, story.item) for story in stories]
+    return ItemFacets(frozenset(item.kind for _, item in shown),
+                      frozenset(item.provider.name for _, item in shown),
+                      frozenset(path for path, item in shown if item.sponsored))
 
 
 @dataclass(frozen=True)

@@ -84,7 +84,7 @@ def plan_outputs(config: SiteConfig, options: BuildOptions, now: datetime,
                             fingerprint(CODE, theme.template_hash("_card.html"), settings_print))
     jsons = Fragments(cache_dir / "api" if cache_dir else None,
                       fingerprint(CODE, settings_print))
-    site_feeds = feeds.site_feeds(index, config)
+    site_feeds = feeds.site_feeds(index, config, front.facets.sponsored)
     editions_feed = edition_pages.editions_feed(digest_editions, config)
     # Each [digest] topic_editions topic's own weekly editions: pages, feed, /feeds/ entry.
     series = front.topic_series

@@ -87,14 +87,15 @@ class Feed:
         return self.folder + name
 
 
-def site_feeds(index: SiteIndex, config: SiteConfig) -> list[Feed]:
+def site_feeds(index: SiteIndex, config: SiteConfig, sponsored: frozenset[str]) -> list[Feed]:
+    """The site's feed and each topic's; `sponsored`: the paths of the sponsored stories."""
     sponsors = config.digest.sponsors
 
     entry = partial(story_entry, config=config)
 
     def shown(stories: tuple[Story, ...]) -> tuple[Story, ...]:
         # Sponsored items stay out of every feed unless [digest] sponsors = true.
-        listed = stories if sponsors else (s for s in stories if not s.item.sponsored)
+        listed = stories if sponsors else (s for s in stories if s.path not in sponsored)
         return tuple(islice(listed, config.feed_items))
 
     feeds = [Feed("", config.title, config.description, "", shown(index.stories), entry)]
