@@ -3,12 +3,11 @@ task run beside the caller."""
 
 from __future__ import annotations
 
-import contextlib
 import os
 import pickle
 import signal
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from typing import TYPE_CHECKING, Generic, TypeVar
 
 if TYPE_CHECKING:  # the pool is imported when workers are made: a rebuild may make none
@@ -108,7 +107,7 @@ class InChild(Generic[Result]):
         if not self._pid:
             return
         pid, self._pid = self._pid, 0
-        with contextlib.suppress(ProcessLookupError):
+        with suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)
         os.waitpid(pid, 0)
         os.close(self._pipe)

@@ -9,7 +9,7 @@ from html import escape
 from typing import Any
 
 from newsdigest.config.site import SiteConfig
-from newsdigest.fingerprint import fingerprint, plain_repr
+from newsdigest.fingerprint import plain_repr
 from newsdigest.render.feeds import Feed, FeedEntry
 from newsdigest.render.pages import (
     Crumb,
@@ -173,7 +173,7 @@ def edition_entry(edition: Edition, config: SiteConfig) -> FeedEntry:
     link = config.absolute_url(edition.path)
     lead = edition.lead
     return FeedEntry(
-        key=fingerprint(edition), link=link, source_url=link, title=edition.title,
+        link=link, source_url=link, title=edition.title,
         summary=shorten("; ".join(s.item.title for s in edition.stories), 600),
         body_html=edition.note_html + f"<ul>{headlines}</ul>",
         published=edition.published_at, updated=edition.published_at, author=config.title,

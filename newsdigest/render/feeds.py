@@ -23,12 +23,12 @@ KINDS = {"feed.xml": "application/rss+xml", "atom.xml": "application/atom+xml",
          "feed.json": "application/feed+json"}
 
 
-@dataclass(frozen=True, repr=False)
+@dataclass(frozen=True)
 class FeedEntry:
     """One entry, as every feed format writes it: a story maps to one (story_entry), and so
-    does a digest edition (edition_pages.edition_entry)."""
+    does a digest edition (edition_pages.edition_entry). Made only when its feed is written:
+    a feed's fingerprint covers what it shows (Feed.shows), not its entries."""
 
-    key: str  # the fingerprint of what it is made from: its repr, so a feed's fingerprint
     link: str  # absolute URL of its page on the site
     source_url: str  # the original story (an edition: its own page)
     title: str
@@ -41,11 +41,6 @@ class FeedEntry:
     topics: tuple[tuple[str, str], ...] = ()  # (slug, name)
     image: str = ""  # absolute URL, or ''
 
-    def __repr__(self) -> str:
-        # What it shows is fixed by the story's (or edition's) fingerprint and the settings,
-        # which every feed output's fingerprint covers too: thousands of entries a build.
-        return self.key
-
 
 def story_entry(story: Story, config: SiteConfig) -> FeedEntry:
     item = story.item
@@ -54,7 +49,7 @@ def story_entry(story: Story, config: SiteConfig) -> FeedEntry:
     # shows it, in its title, and as a category.
     label = f"{item.kind_label}: " if item.sponsored else ""
     return FeedEntry(
-        key=story.fingerprint, link=config.absolute_url(story.path), source_url=item.url,
+        link=config.absolute_url(story.path), source_url=item.url,
         title=label + item.title, summary=item.excerpt or item.title, body_html=item.body_html,
         published=item.published_at, updated=story.modified, author=provider.name,
         author_url=f"https://{provider.domain}/" if provider.domain else item.url,
