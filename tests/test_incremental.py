@@ -1063,3 +1063,27 @@ def test_random_additions_build_exactly_like_clean_builds(make_site, tmp_path, s
         except AssertionError:
             pytest.fail(f"seed {seed}, step {step}: incremental build differs from a clean one")
     assert patched_in >= 2  # the patch itself was tried, not only the full rebuild
+
+
+def test_the_command_line_leaves_what_a_build_made_to_its_exit(make_site):
+    """`newsdigest build` exits right after the build (cli.run): the site it gathered is
+    handed over (keep_alive) rather than freed object by object as the build returns, both
+    when it builds and when nothing changed."""
+    import weakref
+
+    from newsdigest.build.gather import GatheredSite
+
+    site = make_site(corpus(), SETTINGS)
+    held: list[object] = []
+    assert main(["build", "--config", str(site.root / "site.toml")], keep_alive=held) == 0
+    gathered = [part for kept in held if isinstance(kept, tuple) for part in kept
+                if isinstance(part, GatheredSite)]
+    assert len(gathered) == 1
+    alive = weakref.ref(gathered[0].index)
+    del gathered
+    held.clear()
+    assert alive() is None  # the caller frees them, when it wants to
+    held = []
+    assert main(["build", "--config", str(site.root / "site.toml")], keep_alive=held) == 0
+    assert held  # what nothing-changed discovered
+    assert main(["build", "--config", str(site.root / "site.toml")]) == 0  # nothing kept

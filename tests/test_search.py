@@ -182,6 +182,33 @@ def test_an_edit_indexes_only_the_changed_pages_until_there_are_many(make_site, 
     assert (recent / "replaced.json").read_text() == "[]"
 
 
+def test_another_pagefind_binary_makes_the_whole_index_again(make_site, monkeypatch, tmp_path):
+    """An index is in the format of the binary that made it: after an edit with another one
+    (PAGEFIND_BINARY_PATH, or another version installed), the whole index is made again
+    rather than a recent one in its format beside a whole one in the old."""
+    from pagefind.service import get_executable
+
+    site = make_site(files(), SETTINGS)
+    site.build()
+    whole, recent = site.public / "pagefind" / "0", site.public / "pagefind-recent"
+    stamp = (whole / "pagefind-entry.json").stat().st_mtime_ns
+    other = tmp_path / "other-bin" / "pagefind"
+    other.parent.mkdir()
+    shutil.copy2(get_executable(), other)
+    monkeypatch.setenv("PAGEFIND_BINARY_PATH", str(other))
+    robots = site.root / "content/2026-10-02-robots.md"
+    robots.write_text(robots.read_text().replace("tactile", "capacitive"))
+    site.build()
+    assert (whole / "pagefind-entry.json").stat().st_mtime_ns != stamp
+    assert entry(whole)["languages"]["en"]["page_count"] == 2
+    assert (recent / "replaced.json").read_text() == "[]"
+    stamp = (whole / "pagefind-entry.json").stat().st_mtime_ns
+    robots.write_text(robots.read_text().replace("capacitive", "piezoresistive"))
+    site.build()  # the same binary again: the edit alone, in the recent index
+    assert (whole / "pagefind-entry.json").stat().st_mtime_ns == stamp
+    assert (recent / "replaced.json").read_text() == '["news/2026/10/02/robots/"]'
+
+
 def test_a_build_stopped_between_swapping_an_index_and_its_record_is_not_trusted(
         make_site, monkeypatch):
     """The record names what the indexes on disk hold: a build stopped after an index was

@@ -25,20 +25,25 @@ __all__ = ["BuildOptions", "BuildReport", "build_site"]
 
 
 def build_site(config: SiteConfig, options: BuildOptions,
-               progress: Progress | None = None, warm: WarmState | None = None) -> BuildReport:
+               progress: Progress | None = None, warm: WarmState | None = None,
+               keep_alive: list[object] | None = None) -> BuildReport:
+    """Build the site into its output folder. The objects it gathered and planned go to
+    `keep_alive`, if given, rather than being freed as it returns: a process that exits
+    right after (the command line) skips freeing them one by one: a twentieth of a
+    rebuild after one edit."""
     # A build allocates many long-lived, acyclic objects: the cyclic collector would walk them
     # again and again for nothing (about a fifth of a no-change rebuild).
     gc_was_enabled = gc.isenabled()
     gc.disable()
     try:
-        return _build_site(config, options, progress, warm)
+        return _build_site(config, options, progress, warm, keep_alive)
     finally:
         if gc_was_enabled:
             gc.enable()
 
 
-def _build_site(config: SiteConfig, options: BuildOptions,
-                progress: Progress | None, warm: WarmState | None) -> BuildReport:
+def _build_site(config: SiteConfig, options: BuildOptions, progress: Progress | None,
+                warm: WarmState | None, keep_alive: list[object] | None) -> BuildReport:
     started = time.perf_counter()
     now = options.now or datetime.now(UTC)
     _prepare_output(config)
@@ -47,15 +52,17 @@ def _build_site(config: SiteConfig, options: BuildOptions,
     disk = output.DiskCheck(manifest_path(config) if options.use_cache and not warm else None,
                             config.output_dir)
     try:
-        return _build_checked(config, options, progress, warm, started, now, disk)
+        return _build_checked(config, options, progress, warm, started, now, disk, keep_alive)
     finally:
         disk.result()  # the child reaped, whatever happened
 
 
 def _build_checked(config: SiteConfig, options: BuildOptions, progress: Progress | None,
                    warm: WarmState | None, started: float, now: datetime,
-                   disk: output.DiskCheck) -> BuildReport:
+                   disk: output.DiskCheck, keep_alive: list[object] | None) -> BuildReport:
     sources = find_sources(config)
+    if keep_alive is not None:
+        keep_alive.append(sources)
     inputs = inputs_key(config, options, sources) if options.use_cache and not warm else ""
     if inputs and (unchanged := _unchanged_build(config, inputs, now, started, options, disk)):
         return unchanged
@@ -64,7 +71,7 @@ def _build_checked(config: SiteConfig, options: BuildOptions, progress: Progress
     from newsdigest.build import steps
 
     return steps.build_changed(config, options, sources, inputs, progress, warm, started, now,
-                               disk)
+                               disk, keep_alive)
 
 
 def _prepare_output(config: SiteConfig) -> None:

@@ -158,15 +158,20 @@ def record(story: Story, topic_names: tuple[str, ...]) -> Record:
 
 
 def epoch(language: str) -> str:
-    """What every record's form depends on besides its own inputs: the code, Pagefind's
-    version (its files and their format) and the language the words are split as."""
-    from importlib import metadata  # not on the way of a build that changed nothing
+    """What every record's form depends on besides its own inputs: the code, the Pagefind
+    binary that indexes (its files and their format), named by its path, size and time as
+    Pagefind's client finds it (PAGEFIND_BINARY_PATH first), and the language the words are
+    split as. Not the package's version: importing importlib.metadata to read it was a
+    fifth of the indexing after one edit, and it missed a binary named by that variable."""
+    from pagefind.service import get_executable  # not on the way of a build that changed nothing
 
+    binary = get_executable()
     try:
-        version = metadata.version("pagefind")
-    except metadata.PackageNotFoundError:
-        version = ""
-    return fingerprint(CODE, version, language)
+        found = binary.stat() if binary is not None else None
+    except OSError:
+        found = None
+    return fingerprint(CODE, str(binary), found and (found.st_size, found.st_mtime_ns),
+                       language)
 
 
 def refuse_clashes(outputs: Iterable[Output], static_name: str) -> None:

@@ -48,8 +48,10 @@ from newsdigest.stories.sources import next_change
 
 def build_changed(config: SiteConfig, options: BuildOptions, sources: Sources, inputs: str,
                   progress: Progress | None, warm: WarmState | None, started: float,
-                  now: datetime, disk: output.DiskCheck) -> BuildReport:
-    """Everything after discovery; `inputs` is the key this build's report is kept under."""
+                  now: datetime, disk: output.DiskCheck,
+                  keep_alive: list[object] | None = None) -> BuildReport:
+    """Everything after discovery; `inputs` is the key this build's report is kept under,
+    `keep_alive` where its site and plan go rather than being freed (pipeline.build_site)."""
     gathered, settled, kept = _gather_or_patch(config, options, sources, now, progress, warm)
     indexing: search.IndexUpdate | None = None
     try:
@@ -80,6 +82,8 @@ def build_changed(config: SiteConfig, options: BuildOptions, sources: Sources, i
             digest_summary=summary_line(plan.curation),
             images=gathered.pictures.report, patched=gathered.patched)
         _record(config, gathered, inputs, report, now)
+        if keep_alive is not None:
+            keep_alive.append((gathered, plan, manifest))
         return report
     except KeyboardInterrupt:
         if indexing is not None:

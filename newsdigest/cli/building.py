@@ -29,7 +29,8 @@ def build_command(args: argparse.Namespace) -> int:
     config = content_config(args)
     progress = TerminalProgress() if sys.stderr.isatty() and not args.quiet else None
     try:
-        report = build_site(config, build_options(args), progress)
+        report = build_site(config, build_options(args), progress,
+                            keep_alive=args.keep_alive)
     finally:
         if progress:
             progress.clear()
