@@ -6,6 +6,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import sys
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -292,6 +293,35 @@ def test_near_misses_say_why_two_alike_items_are_not_one_story():
     strict = merge_stories(items, UTC, StorySettings(similarity=0.99))
     assert strict.merged == {}
     assert {m.why for m in strict.near_misses} == {"below the similarity"}
+
+
+def test_cluster_inputs_read_back_as_they_were_kept():
+    """A kept site state holds the clusters' inputs with every word numbered once
+    (clusters._packed): read back, they are the same inputs, items without an excerpt or
+    without title words and a sponsored item's key included."""
+    import pickle
+
+    from newsdigest.config.stories import StorySettings
+    from newsdigest.stories.clusters import ClusterInputs
+
+    bench = _bench()
+    when = datetime(2026, 11, 10, 8, tzinfo=UTC)
+    items = [
+        bench.make_item("c.md", "Nvidia to pay $2 billion for Lumora, the photonics startup",
+                        LUMORA, "Reuters", when.replace(hour=12)),
+        bench.make_item("b.md", "Lumora acquired by Nvidia in $2 billion deal", "",
+                        "The Verge", when.replace(hour=10)),
+        bench.make_item("a.md", "The", LUMORA, "Wired", when),
+    ]
+    items[2] = replace(items[2], story="alone")
+    inputs = ClusterInputs.of(items, UTC, StorySettings())
+    assert inputs.words[1].excerpt == () and inputs.words[2].title == ()
+    again = pickle.loads(pickle.dumps(inputs, pickle.HIGHEST_PROTOCOL))
+    assert again == inputs
+    assert [w.key for w in again.words] == ["", "", "alone"]
+    assert again.result == inputs.result and again.scores() == inputs.scores()
+    empty = ClusterInputs.of([], UTC, StorySettings())
+    assert pickle.loads(pickle.dumps(empty)) == empty
 
 
 HEADLINES = [  # (title, excerpt)

@@ -7,6 +7,7 @@ pay for importing the stages after it.
 from __future__ import annotations
 
 import hashlib
+from array import array
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,10 +25,17 @@ class Sources:
 
 
 def listing(files: list[SourceFile]) -> str:
-    """Files by name, size and time, digested (for the keys of what a build keeps): the repr
-    of 30,000 tuples took twice as long."""
-    text = "\n".join(f"{s.rel}\0{s.size}\0{s.mtime_ns}" for s in files)
-    return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()
+    """Files by name, size and time, digested (for the keys of what a build keeps). The
+    columns are taken apart in one pass and digested as they lie: a line made per file took
+    three times as long, and the repr of 30,000 tuples six times."""
+    if not files:
+        return ""
+    _, names, sizes, times = zip(*files, strict=True)
+    digest = hashlib.blake2b(digest_size=16)
+    digest.update("\0".join(names).encode("utf-8", "surrogatepass"))
+    digest.update(array("q", sizes).tobytes())
+    digest.update(array("q", times).tobytes())
+    return digest.hexdigest()
 
 
 def find_sources(config: SiteConfig) -> Sources:
