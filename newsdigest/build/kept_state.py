@@ -294,16 +294,18 @@ def patched(file: Path, key: str, sources: Sources, config: SiteConfig, items_ca
     front.records, front.title_keys = records, title_keys
     front.source_urls, front.related_urls = known_urls
     patch = Patch(front, check)
-    if additions and not patch.settled():  # an added item's state is kept again: settle now
-        return None
     front = _apply(front, edits, len(changed), repicture)
+    if front is not None and additions:
+        # Added while the clusters are checked (the similarities they set are those of the
+        # clusters alone, which an added story never joins), and settled then: a state with
+        # additions is kept again, its clusters' new inputs with it.
+        front = _add(front, additions, config, sources, repicture)
     if front is None:
-        patch.settled()
+        patch.settled()  # its child waited for
         return None
     if not additions:
         return patch
-    front = _add(front, additions, config, sources, repicture)
-    return Patch(front) if front is not None else None
+    return Patch(front) if patch.settled() else None
 
 
 def _set_scores(front: GatheredSite, checked: tuple[Scores | None, bytes]) -> None:
