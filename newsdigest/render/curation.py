@@ -86,7 +86,7 @@ def curation_report(index: SiteIndex, made: list[Edition], problems: list[Proble
     what the report names is exactly what pages skip."""
     stories = index.stories
     topics = Counter({t.name: len(t.stories) for t in index.topics if t.stories})
-    days = Counter(s.local_date.date().isoformat() for s in stories)
+    days = Counter(s.local_date.date() for s in stories)  # named once per day, not per story
     generic = [(s.item.source, s.image.url) for s in stories
                if s.image is not None and s.image.url in generic_urls]
     outside = tuple((reason, source) for reason, sources in sorted(index.excluded.items())
@@ -94,7 +94,8 @@ def curation_report(index: SiteIndex, made: list[Edition], problems: list[Proble
     return CurationReport(
         items=len(stories),
         per_topic=tuple(sorted(topics.items(), key=lambda kv: (-kv[1], kv[0].casefold()))),
-        per_day=tuple(sorted(days.items(), reverse=True)),
+        per_day=tuple(sorted(((day.isoformat(), count) for day, count in days.items()),
+                             reverse=True)),
         merged=tuple(sorted(index.merged.items())),
         no_image=tuple(sorted(s.item.source for s in stories if s.image is None)),
         generic_image=tuple(sorted(generic)),
