@@ -263,9 +263,12 @@ def write_incremental(outputs: Sequence[Output], manifest: Manifest, output_dir:
         _sweep_temporary_files(output_dir)  # a killed build may have left some
     stale = stale_outputs(outputs, manifest, output_dir, changed_on_disk)
     wanted = {o.path for o in outputs}.union(kept)
-    if stale or set(manifest) - wanted:
+    gone = manifest.keys() - wanted
+    if stale or gone:
         in_progress.touch()
-    new_manifest = {p: v for p, v in manifest.items() if p in wanted}
+    new_manifest = dict(manifest)  # copied whole, then the few gone taken out: a rebuild
+    for path in gone:  # after one edit keeps all but a handful of the site's files
+        del new_manifest[path]
     report = WriteReport(rendered=len(stale), unchanged=len(wanted) - len(stale))
     root = str(output_dir)
     fresh = [o for o in stale if not os.path.exists(os.path.join(root, o.path))]
@@ -281,7 +284,7 @@ def write_incremental(outputs: Sequence[Output], manifest: Manifest, output_dir:
             if result.changed:
                 report.written += 1
                 report.changed.append(output.path)
-    for path in sorted(set(manifest) - wanted, reverse=True):
+    for path in sorted(gone, reverse=True):
         target = output_dir / path
         if urls.is_safe_relative(path) and target.is_file():
             target.unlink()
