@@ -411,9 +411,10 @@ def test_a_kept_state_whose_body_cannot_be_read_leaves_no_child_behind(make_site
     (state,) = (site.root / ".cache").glob("*.state")
     data = state.read_bytes()[:-4]
     with io.BytesIO(data) as handle:
-        pickle.load(handle)  # the header
-        size = int.from_bytes(handle.read(8), "little")
+        handle.seek(int.from_bytes(handle.read(8), "little"), io.SEEK_CUR)  # the header
+        size = int.from_bytes(handle.read(8), "little")  # of the clusters' inputs
         body = handle.tell() + size
+    assert pickle.loads(data[:body][-size:]).sources  # the clusters' inputs end there
     damaged = data[:body] + b"\x80\x05not a pickle"
     state.write_bytes(damaged + zlib.crc32(damaged).to_bytes(4, "little"))
     path = site.root / "content" / "2026-10-05-story-4.md"

@@ -99,8 +99,8 @@ def save_in_background(file: Path, key: str, front: GatheredSite, items_cache: P
 
 def _save(file: Path, key: str, front: GatheredSite) -> None:
     # A header first, with what decides whether the kept state can be patched: a build reads
-    # the rest only when it can. Then the clusters' inputs, with their length: a patching
-    # build checks them in a child process (_ClusterCheck) while it reads the rest.
+    # the rest only when it can. Then the clusters' inputs: a patching build checks them in a
+    # child process (_ClusterCheck) while it reads the rest. Each after its length.
     header = (key, front.valid_until, front.records, _patchable(front.index), front.title_keys,
               front.source_urls, front.related_urls)
     clusters = front.clusters_pickled or pickle.dumps(front.clusters, pickle.HIGHEST_PROTOCOL)
@@ -109,8 +109,9 @@ def _save(file: Path, key: str, front: GatheredSite) -> None:
     body = replace(front, records={}, title_keys=Counter(), patched=None, added=0,
                    patched_entries={}, clusters=None, clusters_pickled=b"",
                    source_urls=frozenset(), related_urls=frozenset(), pictures=pictures)
-    pieces = [pickle.dumps(header, pickle.HIGHEST_PROTOCOL), len(clusters).to_bytes(8, "little"),
-              clusters, *_pickled_lazily(body)]
+    header_pickled = pickle.dumps(header, pickle.HIGHEST_PROTOCOL)
+    pieces = [len(header_pickled).to_bytes(8, "little"), header_pickled,
+              len(clusters).to_bytes(8, "little"), clusters, *_pickled_lazily(body)]
     # Last, the checksum of all that: a damaged state (a flipped bit) may still unpickle, as
     # other titles, topics or keys than the site's, or raise what unpickling never does.
     # Written piece by piece: joined, the items' pickles were copied twice more (a hundred
@@ -271,8 +272,11 @@ def patched(file: Path, key: str, sources: Sources, config: SiteConfig, items_ca
         data = _mapped(file)
         if not _intact(data):
             return None  # damaged, or of an older version: do it all again
+        view = memoryview(data)
+        at = 8 + int.from_bytes(view[:8], "little")  # after the header
+        # unpickled where it lies: read through the mapping as a file, it took half again
         kept_key, valid_until, records, patchable, title_keys, *known_urls = \
-            pickle.load(data)  # the mapping read as a file: the header
+            pickle.loads(view[8:at])
         if len(known_urls) != 2:
             return None  # a header of an older version
         if kept_key != key or (valid_until is not None and now >= valid_until):
@@ -286,10 +290,10 @@ def patched(file: Path, key: str, sources: Sources, config: SiteConfig, items_ca
         additions = _additions(added, records, title_keys, known_urls, settings, tz, now)
         if edits is None or additions is None:
             return None
-        clusters_size = int.from_bytes(data.read(8), "little")
-        at = data.tell()
-        check = _ClusterCheck(memoryview(data)[at:at + clusters_size], edits, additions)
-        front = _unpickled_lazily(memoryview(data)[at + clusters_size:-4])
+        clusters_size = int.from_bytes(view[at:at + 8], "little")
+        at += 8
+        check = _ClusterCheck(view[at:at + clusters_size], edits, additions)
+        front = _unpickled_lazily(view[at + clusters_size:-4])
     except (*store.UNREADABLE, ValueError):  # ValueError: a header of an older version
         if check is not None:
             check.result()  # its child waited for
