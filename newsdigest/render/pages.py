@@ -66,11 +66,44 @@ class Pagination(NamedTuple):
     links: tuple[PageLink, ...]  # empty for a list of one page
 
 
+class Navigation:
+    """The navigation of one page of a list, made when first read: as `navigation` makes
+    it, and with its repr, which fingerprints take. A rebuild after one edit fingerprints and
+    renders a few of the site's list pages: made for every one, their navigation was a third
+    of planning them."""
+
+    __slots__ = ("page", "_top", "_path_of", "_made")
+
+    def __init__(self, page: int, top: int, path_of: Callable[[int], str]) -> None:
+        self.page, self._top, self._path_of = page, top, path_of
+        self._made: Pagination | None = None
+
+    def made(self) -> Pagination:
+        if self._made is None:
+            self._made = navigation(self.page, self._top, self._path_of)
+        return self._made
+
+    @property
+    def newer(self) -> str | None:
+        return self.made().newer
+
+    @property
+    def older(self) -> str | None:
+        return self.made().older
+
+    @property
+    def links(self) -> tuple[PageLink, ...]:
+        return self.made().links
+
+    def __repr__(self) -> str:
+        return repr(self.made())
+
+
 @dataclass(frozen=True)
 class ListPage(Generic[T]):
     number: int  # FRONT, or 1 (the oldest) to m
     items: tuple[T, ...]  # newest first
-    pagination: Pagination
+    pagination: Navigation
 
 
 @plain_repr
@@ -221,9 +254,9 @@ def paginate(items: tuple[T, ...], size: int, path_of: Callable[[int], str]
     `path_of(n)` is the path of page n (FRONT: the list's own short path)."""
     front, archive = cut(items, size)
     top = len(archive)
-    pages = [ListPage(FRONT, front, navigation(FRONT, top, path_of))]
+    pages = [ListPage(FRONT, front, Navigation(FRONT, top, path_of))]
     for number in range(top, 0, -1):
-        pages.append(ListPage(number, archive[number - 1], navigation(number, top, path_of)))
+        pages.append(ListPage(number, archive[number - 1], Navigation(number, top, path_of)))
     return pages
 
 
