@@ -26,14 +26,15 @@ def load_pickle(path: Path) -> Any:
         return None
 
 
-def save_atomic(path: Path, data: bytes | Sequence[bytes | memoryview]) -> None:
+def save_atomic(path: Path,
+                data: bytes | bytearray | memoryview | Sequence[bytes | memoryview]) -> None:
     """The file at `path` replaced whole by `data` (or its pieces, one after the other): a
     reader sees the old file or the new one, never part of one."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f"{TEMP_PREFIX}{path.name}.", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as handle:
-            for piece in (data,) if isinstance(data, bytes) else data:
+            for piece in (data,) if isinstance(data, (bytes, bytearray, memoryview)) else data:
                 handle.write(piece)
         os.replace(tmp, path)
     except BaseException:

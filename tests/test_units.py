@@ -364,3 +364,37 @@ def test_a_child_stopped_before_its_answer_is_ended_and_reaped_at_once() -> None
     with pytest.raises(parallel.ChildFailed):
         child.result()
     child.stop()  # a second time: nothing left to stop
+
+
+def test_a_cache_file_is_replaced_whole_by_its_pieces(tmp_path) -> None:
+    """store.save_atomic writes bytes, or pieces one after the other (the kept state's
+    items are views of the file it replaces), and leaves no temporary file behind."""
+    from newsdigest import store
+
+    target = tmp_path / "cache" / "state"
+    store.save_atomic(target, b"old")
+    old = memoryview(b"-kept-")
+    store.save_atomic(target, [b"new", old[1:5], bytearray(b"!")])
+    assert target.read_bytes() == b"newkept!"
+    store.save_atomic(target, bytearray(b"whole"))
+    assert target.read_bytes() == b"whole"
+    assert [p.name for p in target.parent.iterdir()] == ["state"]
+
+
+def test_navigation_made_when_read_is_the_one_navigation_makes() -> None:
+    """A list page's navigation is made when first read (pages.Navigation), and reads, and
+    fingerprints, as navigation() makes it."""
+    from newsdigest.fingerprint import fingerprint
+    from newsdigest.render.pages import Navigation
+
+    def path(n: int) -> str:
+        return f"p{n}" if n else "front"
+
+    for page, top in [(FRONT, 0), (FRONT, 10), (5, 10), (1, 3)]:
+        made, lazy = navigation(page, top, path), Navigation(page, top, path)
+        assert (lazy.page, lazy.newer, lazy.older, lazy.links) == made
+        assert repr(Navigation(page, top, path)) == repr(made)
+        assert fingerprint({"pagination": Navigation(page, top, path)}) == fingerprint(
+            {"pagination": made})
+    assert [p.pagination.older for p in paginate(tuple(range(9)), 2, path)] == [
+        "p3", "p2", "p1", None]
