@@ -207,9 +207,9 @@ class IndexUpdate:
     in folders beside the output: the build's own process only forks it, then goes on with
     its pages. Pagefind's start-up alone is a tenth of a rebuild after one edit, and the
     Python side (importing asyncio and Pagefind's client, making and comparing the records,
-    Pagefind's version) would hold the build's GIL while it writes. The indexes are swapped
-    in by `finish`, once the pages are written: a build that fails before (`abandon`) leaves
-    the old index with the old pages.
+    naming the binary that indexes) would hold the build's GIL while it writes. The indexes
+    are swapped in by `finish`, once the pages are written: a build that fails before
+    (`abandon`) leaves the old index with the old pages.
     """
 
     def __init__(self, output_dir: Path, record_file: Path | None,
