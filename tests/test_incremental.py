@@ -213,6 +213,42 @@ def test_an_edit_leaves_the_item_pages_it_does_not_reach_unplanned(site, tmp_pat
     assert_same_as_clean_build(site, tmp_path / "back")
 
 
+def test_an_addition_leaves_the_item_pages_it_does_not_reach_unplanned(site, tmp_path,
+                                                                       monkeypatch):
+    # After an addition, item pages whose story and "more" stories are as they were are
+    # taken as the last build made them; the added story's page and those that now show it
+    # below theirs are made, and so is every list (the stories on them shift).
+    from newsdigest.build import plan
+
+    kept_sizes = []
+    choose = plan.kept_item_pages
+
+    def counting(*args):
+        kept = choose(*args)
+        kept_sizes.append(len(kept))
+        return kept
+
+    monkeypatch.setattr(plan, "kept_item_pages", counting)
+    item_pages = set(site.public.glob("news/*/*/*/*/index.html"))
+    site.write(f"content/{ADDED_STORY}", item(
+        title="An added story", date="2026-10-05T16:00:00Z", url="https://example.com/a",
+        topics=("AI",)))
+    report = build(site)
+    assert report.patched == [ADDED_STORY]
+    [added] = set(site.public.glob("news/*/*/*/*/index.html")) - item_pages
+    link = "/" + added.parent.relative_to(site.public).as_posix() + "/"
+    shown_below = {p.relative_to(site.public).as_posix() for p in item_pages
+                   if link in p.read_text()}
+    assert len(shown_below) >= 2
+    assert shown_below <= set(report.write.changed)
+    assert 0 < kept_sizes[-1] == len(item_pages) - len(shown_below)  # the others
+    assert_same_as_clean_build(site, tmp_path / "added")
+    # an edit after it: the lists are taken again too
+    edit(site, "2026-10-08-story-7.md", "Story number 7", "Story number seven")
+    assert build(site).patched == ["2026-10-08-story-7.md"]
+    assert_same_as_clean_build(site, tmp_path / "edited")
+
+
 @pytest.mark.parametrize("seed", [1, 2])
 def test_a_page_shows_every_story_its_fingerprint_covers(make_site, seed):
     # A page whose stories were not edited is taken as the last build fingerprinted it

@@ -56,6 +56,11 @@ class GatheredSite:
     # same through in-place edits (plan.LastBuild: the last build's files made from it).
     stamp: str = field(default_factory=new_stamp)
     edited: frozenset[str] = frozenset()  # paths of the stories this build edited in place
+    # A site this build added stories to: the stamp of the one it added them to, and the
+    # stories whose item pages show other stories now: the added ones, and those with
+    # another "more" (plan.reuse).
+    added_to: str = ""
+    reached: frozenset[str] = frozenset()
     clusters: ClusterInputs | None = None  # grouping.Grouping.clusters
     # The same, pickled, when only a child process made them (a patched kept state's)
     clusters_pickled: bytes = b""

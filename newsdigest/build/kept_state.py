@@ -107,6 +107,7 @@ def _save(file: Path, key: str, front: GatheredSite) -> None:
     # its pictures as a build that patches it reports them: made already, none fetched
     pictures = replace(front.pictures, report=front.pictures.report.as_cached())
     body = replace(front, records={}, title_keys=Counter(), patched=None, added=0,
+                   added_to="", reached=frozenset(),
                    patched_entries={}, clusters=None, clusters_pickled=b"",
                    source_urls=frozenset(), related_urls=frozenset(), pictures=pictures)
     header_pickled = pickle.dumps(header, pickle.HIGHEST_PROTOCOL)
@@ -480,6 +481,7 @@ def _add(front: GatheredSite, additions: list[tuple[str, CacheEntry]], config: S
     if uses.generic(config.images.generic_threshold) != front.pictures.generic:
         return None  # an image now shown by enough items to be generic: picture all again
     front.index = with_stories_added(index, added, config)
+    reached = _more_changed(index.more, front.index.more)
     front.local_images = {**front.local_images, **local_images(added)}
     front.facets = front.facets | item_facets(added)
     front.topic_spellings = {**refs, **topic_spellings(added)}
@@ -494,10 +496,21 @@ def _add(front: GatheredSite, additions: list[tuple[str, CacheEntry]], config: S
             front.item_warnings[rel] = entry.result.warnings
     front.parsed += len(additions)
     front.added = len(additions)
-    front.stamp, front.edited = new_stamp(), frozenset()  # lists changed: a new site
+    # The lists changed: a new site (its edits in it), whose item pages the additions and
+    # edits did not reach are as they were in the one they were added to.
+    front.added_to, front.stamp, front.reached = front.stamp, new_stamp(), reached
     front.patched_entries.update(additions)
     front.patched = [*(front.patched or []), *(rel for rel, _ in additions)]
     return front
+
+
+def _more_changed(before: dict[str, tuple[Story, ...]], after: dict[str, tuple[Story, ...]]
+                  ) -> frozenset[str]:
+    """The stories whose "more" stories are others after stories were added (by path), the
+    added ones with them: grouping.with_stories_added keeps the tuples of the others."""
+    return frozenset(
+        path for path, more in after.items() if more is not before.get(path) and (
+            path not in before or [s.path for s in more] != [s.path for s in before[path]]))
 
 
 def _with_pictures(stage: image_stage.ImageStage, more: image_stage.ImageStage

@@ -125,8 +125,8 @@ def with_report(plan: SitePlan, config: SiteConfig, options: BuildOptions, now: 
 
 @dataclass(frozen=True)
 class Reuse:
-    """What a build patched with edits alone takes from the last build (`reuse`): the
-    fingerprint of each page no edit reaches, as its manifest has it."""
+    """What a build patched with edits or additions takes from the last build (`reuse`):
+    the fingerprint of each page no change reaches, as its manifest has it."""
 
     manifest: Manifest
     # The stories edited in this build or in the last (paths), since the site was gathered:
@@ -134,6 +134,10 @@ class Reuse:
     # made its pages.
     edited: frozenset[str]
     changed_on_disk: set[str]
+    # After additions: the lists' stories shifted, which no fingerprint kept says, so only
+    # item pages are taken, but for those that show other stories now (files).
+    lists: bool = True
+    remade: frozenset[str] = frozenset()
 
     def known(self, file: str, templates: str, shows: tuple[Story, ...] | None) -> str | None:
         """The last build's fingerprint of a page that shows `shows` (None: not known), if
@@ -141,26 +145,32 @@ class Reuse:
         file is as written."""
         known = self.manifest.get(file)
         if (known is None or shows is None or not known[0].startswith(templates)
-                or file in self.changed_on_disk):
+                or file in self.changed_on_disk or file in self.remade):
             return None
         return known[0] if self.edited.isdisjoint(map(_PATH, shows)) else None
 
 
 def reuse(front: GatheredSite, last: LastBuild | None) -> Reuse | None:
-    """What this build can take from the last (Reuse): with edits alone to the site the
-    last build's files were made from, when its files on disk were checked."""
-    if (last is None or last.changed_on_disk is None or front.patched is None
-            or front.added or last.stamp != front.stamp):
+    """What this build can take from the last (Reuse), when its files on disk were checked:
+    with edits to the site the last build's files were made from, its pages; with stories
+    added to that site, its item pages."""
+    if last is None or last.changed_on_disk is None or front.patched is None:
         return None
-    return Reuse(last.manifest, front.edited | last.edited, last.changed_on_disk)
+    edited = front.edited | last.edited
+    if front.added and last.stamp == front.added_to:
+        return Reuse(last.manifest, edited, last.changed_on_disk, lists=False,
+                     remade=frozenset(map(file_for, front.reached)))
+    if front.added or last.stamp != front.stamp:
+        return None
+    return Reuse(last.manifest, edited, last.changed_on_disk)
 
 
 def kept_item_pages(front: GatheredSite, reused: Reuse | None, templates: str
                     ) -> frozenset[str]:
-    """The paths of the item pages (made with `templates`) a build patched with edits alone
-    does not need to plan: the last build's fingerprint of each holds (Reuse.known: no
-    story it shows, its own and those below it, was edited). A few milliseconds, where
-    planning them was a tenth of a second at 10,000 items."""
+    """The paths of the item pages (made with `templates`) a patched build does not need to
+    plan: the last build's fingerprint of each holds (Reuse.known: no story it shows, its
+    own and those below it, was edited, and no other is shown now). A few milliseconds,
+    where planning them was a tenth of a second at 10,000 items."""
     if reused is None:
         return frozenset()
     more = front.index.more
@@ -212,7 +222,8 @@ def page_outputs(pages: list[PageSpec], theme: Theme, config: SiteConfig,
     for page in pages:
         templates = _page_templates(theme, page.template, page.uses_cards)
         path = file_for(page.path)
-        known = reused.known(path, templates, page.shows) if reused is not None else None
+        known = reused.known(path, templates, page.shows) if reused is not None and (
+            reused.lists or page.story is not None) else None
         if known is not None:
             values = known[len(templates):]
         else:

@@ -196,8 +196,10 @@ def _write(config: SiteConfig, options: BuildOptions, plan: SitePlan, gathered: 
         save_atomic(manifest_file, pickle.dumps(new_manifest, pickle.HIGHEST_PROTOCOL))
         # what the pages were made with, so that --explain can name the templates that change
         save_atomic(templates_record_path(manifest_file), pickle.dumps(theme.source_hashes()))
-        # and from which gathered site, with which of its stories edited (plan.LastBuild)
-        save_atomic(basis_path(manifest_file), pickle.dumps((gathered.stamp, gathered.edited)))
+        # and from which gathered site, with which of its stories edited (plan.LastBuild):
+        # none of a site stories were added to, which has the edits in it
+        edited = frozenset() if gathered.added else gathered.edited
+        save_atomic(basis_path(manifest_file), pickle.dumps((gathered.stamp, edited)))
     return written, explanations
 
 
