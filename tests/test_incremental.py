@@ -1123,3 +1123,50 @@ def test_the_command_line_leaves_what_a_build_made_to_its_exit(make_site):
     assert main(["build", "--config", str(site.root / "site.toml")], keep_alive=held) == 0
     assert held  # what nothing-changed discovered
     assert main(["build", "--config", str(site.root / "site.toml")]) == 0  # nothing kept
+
+
+def test_a_kept_states_stories_read_their_pictures_only_when_asked(make_site):
+    """A kept state's stories (kept_state.KeptStory) leave their picture, logo and image file
+    pickled until one of them is read or set; saved again unread, they stay as they were."""
+    from dataclasses import replace
+
+    from newsdigest.build import kept_state
+    from newsdigest.build.discover import find_sources
+    from newsdigest.build.gather import gather
+    from newsdigest.stories.grouping import Story
+    from newsdigest.stories.picture import Picture
+
+    site = make_site({**corpus(), "content/2026-10-20-pictured.md": item(
+        title="Pictured", date="2026-10-20T09:00:00Z", url="https://example.com/p",
+        images='[{url: "https://img.example/p.jpg", width: 1200, height: 630}]')}, SETTINGS)
+    config = load_config(site.root / "site.toml")
+    options = BuildOptions(now=NOW, workers=1, search=False, offline=True)
+    front = gather(config, options, find_sources(config), NOW)
+
+    def saved(value: object) -> object:
+        pieces = kept_state._pickled_lazily(value)
+        return kept_state._unpickled_lazily(memoryview(b"".join(map(bytes, pieces))))
+
+    looks = ("picture", "logo", "image_file")
+    made = {story.path: story for story in front.index.stories}
+    assert any(story.picture is not None for story in made.values())
+    kept = saved(front.index.stories)
+    assert len(kept) == len(made)
+    for story in kept:
+        with pytest.raises(AttributeError):  # nothing read yet
+            Story.picture.__get__(story)
+    first, second, *_ = kept
+    assert [getattr(first, name) for name in looks] == [
+        getattr(made[first.path], name) for name in looks]
+    other = Picture("/img/other.jpg", 10, 10, "Other")
+    second.picture = other  # set unread: its logo and image file are still as they were
+    assert (second.picture, second.logo, second.image_file) == (
+        other, made[second.path].logo, made[second.path].image_file)
+    again = saved(kept)  # read, set and unread ones saved as they are now
+    for story in again:
+        expected = replace(made[story.path], picture=other) if story.path == second.path \
+            else made[story.path]
+        assert [getattr(story, name) for name in looks] == [
+            getattr(expected, name) for name in looks], story.path
+        assert (story.path, story.fingerprint, story.image) == (
+            expected.path, expected.fingerprint, expected.image)

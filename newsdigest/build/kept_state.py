@@ -124,11 +124,12 @@ def _save(file: Path, key: str, front: GatheredSite) -> None:
 
 
 class KeptStory(Story):
-    """A story of a kept state, whose item is unpickled when first read: a rebuild after an
-    edit reads a few hundred of the site's items, and unpickling all of them took most of the
-    time it took to read the state back (an item is some forty objects, its story five)."""
+    """A story of a kept state, whose item is unpickled when first read, and its picture,
+    logo and image file likewise (its looks): a rebuild after an edit reads a few hundred of
+    the site's items and looks, and unpickling all of them took most of the time it took to
+    read the state back (an item is some forty objects, a picture three)."""
 
-    __slots__ = ("_item_pickled", "source")
+    __slots__ = ("_item_pickled", "_looks_pickled", "source")
 
     @property  # type: ignore[override]
     def item(self) -> Item:
@@ -153,20 +154,61 @@ class KeptStory(Story):
         except AttributeError:
             return self._item_pickled
 
+    def looks_pickled(self) -> bytes:
+        """Its looks pickled as a kept state holds them, as read if they were never read."""
+        return getattr(self, "_looks_pickled", b"") or _looks_pickled(self)
+
+    def unpack_looks(self) -> None:
+        """Its looks read from their pickle, if they were not yet (before any is set)."""
+        pickled = getattr(self, "_looks_pickled", b"")
+        if pickled:
+            self._looks_pickled = b""
+            for set_slot, value in zip(_SET_LOOKS, pickle.loads(pickled), strict=True):
+                set_slot(self, value)
+
+
+def _looks_pickled(story: Story) -> bytes:
+    return pickle.dumps(tuple(getattr(story, name) for name in _LOOKS), pickle.HIGHEST_PROTOCOL)
+
+
+def _read_when_asked(name: str) -> property:
+    """A KeptStory's look `name`, read from its pickle with the others when first asked."""
+    slot = getattr(Story, name)
+
+    def read(story: KeptStory) -> object:
+        try:
+            return slot.__get__(story)
+        except AttributeError:
+            story.unpack_looks()
+            return slot.__get__(story)
+
+    def write(story: KeptStory, value: object) -> None:
+        story.unpack_looks()
+        slot.__set__(story, value)
+
+    return property(read, write)
+
 
 _ITEM_SLOT = Story.item  # the slot under KeptStory's property
+# What a card, an item page or a sitemap shows of a story, and neither planning nor the
+# curation report reads (the report reads every story's image: not one of them).
+_LOOKS = ("picture", "logo", "image_file")
+_SET_LOOKS = tuple(getattr(Story, name).__set__ for name in _LOOKS)
+for _look in _LOOKS:
+    setattr(KeptStory, _look, _read_when_asked(_look))
+del _look
 
 
-def _kept_story(item_pickled: bytes | memoryview, source: str, *values: object
-                ) -> KeptStory:
+def _kept_story(item_pickled: bytes | memoryview, source: str, looks_pickled: bytes,
+                *values: object) -> KeptStory:
     story = KeptStory.__new__(KeptStory)
-    story._item_pickled, story.source = item_pickled, source
+    story._item_pickled, story.source, story._looks_pickled = item_pickled, source, looks_pickled
     for set_slot, value in zip(_SET_SLOTS, values, strict=True):
         set_slot(story, value)
     return story
 
 
-_STORY_FIELDS = tuple(f.name for f in fields(Story) if f.name != "item")
+_STORY_FIELDS = tuple(f.name for f in fields(Story) if f.name != "item" and f.name not in _LOOKS)
 # Each field's slot set directly (a frozen story refuses setattr): once per story of a kept
 # state, and a third faster than object.__setattr__ by name.
 _SET_SLOTS = tuple(getattr(Story, name).__set__ for name in _STORY_FIELDS)
@@ -183,9 +225,11 @@ _NO_KEYS = StoryKeys()
 
 
 def _story_reduced(story: Story) -> tuple[Callable[..., KeptStory], tuple[object, ...]]:
-    pickled = story.item_pickled() if isinstance(story, KeptStory) else _item_pickled(
-        story.item)
-    return _kept_story, (pickle.PickleBuffer(pickled), source_of(story),
+    if isinstance(story, KeptStory):
+        pickled, looks = story.item_pickled(), story.looks_pickled()
+    else:
+        pickled, looks = _item_pickled(story.item), _looks_pickled(story)
+    return _kept_story, (pickle.PickleBuffer(pickled), source_of(story), looks,
                          *(getattr(story, name) for name in _STORY_FIELDS))
 
 
