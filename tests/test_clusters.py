@@ -109,8 +109,8 @@ LEAD = "/news/2026/11/10/lumora-reuters/"
 
 def build(site, **options):
     config = load_config(site.root / "site.toml")
-    return build_site(config, BuildOptions(now=NOW, workers=1, search=False, offline=True,
-                                           **options))
+    return build_site(config, BuildOptions(**{"now": NOW, "workers": 1, "search": False,
+                                              "offline": True, **options}))
 
 
 def moved_to(site, path: str) -> str | None:
@@ -231,6 +231,33 @@ def test_an_edit_that_joins_or_leaves_a_cluster_builds_like_a_clean_build(make_s
     alone.write_text(alone.read_text().replace("story: alone\n", ""))
     assert build(site).patched is None
     assert_same_as_clean_build(site, tmp_path / "three")
+
+
+def test_an_edit_that_joins_a_cluster_indexes_the_site_it_makes(make_site):
+    # The search index is started from the patched state, before its clusters are checked:
+    # when an edit joins a cluster, that indexing is abandoned and the regrouped site's made.
+    site = make_site(FILES, SETTINGS)
+    build(site, search=True)
+    shares = site.root / "content/nvidia-shares.md"
+    shares.write_text(shares.read_text().replace(
+        "Nvidia shares fall 3% after export curbs on China",
+        "Nvidia snaps up photonics startup Lumora for $2 billion"))
+    report = build(site, search=True)
+    assert report.patched is None and report.write.search_indexed
+    assert "nvidia-shares.md" in report.index.merged["lumora-reuters.md"]
+    def pages(index: Path) -> int:
+        entry = json.loads((index / "pagefind-entry.json").read_text())
+        return entry["languages"]["en"]["page_count"]
+
+    whole, recent = site.public / "pagefind", site.public / "pagefind-recent"
+    replaced = json.loads((recent / "replaced.json").read_text())
+    assert any("nvidia" in path for path in replaced)  # its page is gone: left out
+    shards = json.loads((whole / "shards.json").read_text())
+    stories = [story for story in report.index.stories if story.path.startswith("news/")]
+    # the whole index, less the pages it has out of date, and the recent one: the site's
+    assert sum(pages(whole / str(s)) for s in shards) - len(replaced) + pages(recent) == len(
+        stories)
+    assert not list(site.root.glob(".public.pagefind-*"))  # the abandoned indexing's folders
 
 
 def assert_same_as_clean_build(site, tmp_path: Path) -> None:

@@ -281,6 +281,14 @@ def test_a_page_shows_every_story_its_fingerprint_covers(make_site, seed):
     assert {page.template for page in made.pages if page.shows is not None} >= {
         "index.html", "topic.html", "topics.html", "archive_month.html", "digest.html",
         "digest_archive.html", "moved.html"}
+    # and the API's documents, kept the same way (plan._meta_outputs)
+    from newsdigest.render import api
+
+    documents = [d for d in api.documents(front.index, config) if d.shows is not None]
+    for document in documents:
+        covered = {key for key in prints if key in repr(document.inputs)}
+        assert covered <= {story.fingerprint for story in document.shows}, document.path
+    assert sum(bool(d.shows) for d in documents) > 5
 
 
 def test_an_item_template_changed_with_an_edit_remakes_every_item_page(site, tmp_path):

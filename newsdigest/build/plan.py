@@ -103,7 +103,7 @@ def plan_outputs(config: SiteConfig, options: BuildOptions, now: datetime,
         *pictures.outputs,
         *page_files,
         *_meta_outputs(pages, page_files, index, config, now,
-                       [*site_feeds, editions_feed, *topic_feeds], jsons),
+                       [*site_feeds, editions_feed, *topic_feeds], jsons, reused),
         Output(feeds.OPML_FILE, PHASE_META, fingerprint(settings_print, links),
                partial(feeds.opml, links, config)),
     ]
@@ -256,23 +256,33 @@ def _render_page(theme: Theme, template: str, context: dict) -> bytes:
 
 def _meta_outputs(pages: list[PageSpec], page_files: list[Output], index: SiteIndex,
                   config: SiteConfig, now: datetime, all_feeds: list[feeds.Feed],
-                  jsons: Fragments | None = None) -> list[Output]:
-    """Feeds, sitemaps and robots.txt: written after the pages they point at."""
+                  jsons: Fragments | None = None, reused: Reuse | None = None
+                  ) -> list[Output]:
+    """Feeds, sitemaps and robots.txt: written after the pages they point at; the API's
+    documents and the items' sitemaps as the last build fingerprinted them when `reused`
+    says that still holds (as page_outputs)."""
     settings = settings_fingerprint(config)
+    known = reused.known if reused is not None and reused.lists else _unknown
     outputs = []
     for feed in all_feeds:
         outputs += _feed_outputs(feed, settings, config)
     for document in api.documents(index, config, jsons):
-        outputs.append(Output(document.path, PHASE_META,
-                              fingerprint(settings, document.path, document.inputs),
-                              document.render))
+        outputs.append(Output(
+            document.path, PHASE_META,
+            known(document.path, "", document.shows)
+            or fingerprint(settings, document.path, document.inputs),
+            document.render))
     # Each sitemap file is made again only when a page it lists changed: a list page's
     # values, or an item page's story (its fingerprint covers date, image and video).
     values_of = {o.path: o.values for o in page_files}
     files = sitemaps.plan_sitemaps(pages, index.stories)
     for file in files:
-        inputs = [values_of[file_for(page.path)] for page in file.pages] + list(file.stories)
-        outputs.append(Output(file.name, PHASE_META, fingerprint(settings, file.name, inputs),
+        print_ = known(file.name, "", file.stories) if not file.pages else None
+        if print_ is None:
+            inputs = [values_of[file_for(page.path)] for page in file.pages] + list(
+                file.stories)
+            print_ = fingerprint(settings, file.name, inputs)
+        outputs.append(Output(file.name, PHASE_META, print_,
                               partial(sitemaps.sitemap_file, file, config)))
     outputs.append(Output("sitemap.xml", PHASE_META,
                           fingerprint(settings, [(f.name, f.newest) for f in files]),
@@ -285,6 +295,10 @@ def _meta_outputs(pages: list[PageSpec], page_files: list[Output], index: SiteIn
                partial(sitemaps.robots_txt, config)),
     ]
     return outputs
+
+
+def _unknown(file: str, templates: str, shows: tuple[Story, ...] | None) -> None:
+    return None  # Reuse.known with nothing to reuse
 
 
 def _feed_outputs(feed: feeds.Feed, settings: str, config: SiteConfig) -> list[Output]:

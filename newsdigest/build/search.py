@@ -202,7 +202,7 @@ def index_exists(output_dir: Path) -> bool:
 class IndexUpdate:
     """The search index brought up to date with the item pages (`records`).
 
-    A forked process, started (`start`) before the build writes its pages, decides what to
+    A forked process, started (`start`) before the build plans its pages, decides what to
     index again (the records and the last index's record compared) and makes the new indexes
     in folders beside the output: the build's own process only forks it, then goes on with
     its pages. Pagefind's start-up alone is a tenth of a rebuild after one edit, and the

@@ -57,19 +57,23 @@ def build_changed(config: SiteConfig, options: BuildOptions, sources: Sources, i
     try:
         cache_dir = config.cache_dir if options.use_cache else None
         manifest_file, manifest = last_manifest(config, cache_dir)
+        # made while the pages are planned and written, swapped in after them (abandoned if
+        # the build fails before)
+        indexing = _start_indexing(config, options, gathered, whole=manifest is None)
         last = _last_build(manifest_file, manifest, disk) if not options.explain else None
         plan = plan_outputs(config, options, now, sources.discovery, gathered, last)
         if not settled():  # an edit changed a story cluster (rare): gather and plan again
             gathered, _, kept = _gather_or_patch(config, options, sources, now, progress,
                                                  warm, patch=False)
+            if indexing is not None:  # of the stories as they were patched
+                indexing.abandon()
+                indexing = _start_indexing(config, options, gathered, whole=manifest is None)
             plan = plan_outputs(config, options, now, sources.discovery, gathered, last)
         plan = with_report(plan, config, options, now, gathered)
         if options.search:
             search.refuse_clashes(plan.outputs, config.static_dir.name)
         if config.rules.strict and plan.warnings:  # [build] strict: a warning fails the build
             raise ContentInvalid(plan.warnings, skippable=False)
-        # made while the pages are written, swapped in after them
-        indexing = _start_indexing(config, options, gathered, whole=manifest is None)
         written, explanations = _write(config, options, plan, gathered, progress,
                                        manifest_file, manifest, disk.result())
         if indexing is not None:

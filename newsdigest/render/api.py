@@ -21,6 +21,8 @@ class Document:
     inputs: tuple[Any, ...]  # what it is made from, for its fingerprint
     data: Any  # a zero-argument function that returns the JSON value, less its stories
     stories: Callable[[], list[str]] | None = None  # the stories as encoded JSON, if any
+    # Every story whose values `inputs` hold (as PageSpec.shows); None: not known.
+    shows: tuple[Story, ...] | None = None
 
     def render(self) -> bytes:
         text = _encode(self.data())
@@ -119,7 +121,8 @@ def _pages(folder: str, stories: tuple[Story, ...], config: SiteConfig,
                     "newer": link(newer), "older": link(older)}
 
         inputs = (extra, number, counted, newer, older, items)
-        documents.append(Document(path(number), inputs, data, partial(encode_all, items)))
+        documents.append(Document(path(number), inputs, data, partial(encode_all, items),
+                                  shows=items))
     return documents
 
 
