@@ -398,3 +398,37 @@ def test_navigation_made_when_read_is_the_one_navigation_makes() -> None:
             {"pagination": made})
     assert [p.pagination.older for p in paginate(tuple(range(9)), 2, path)] == [
         "p3", "p2", "p1", None]
+
+
+def test_a_file_whose_front_matter_alone_changed_is_validated_without_rendering_its_body(
+        tmp_path, monkeypatch):
+    # loading.load_one with the file's last validation: the same body (by digest) is taken
+    # as it was rendered; another body is rendered; either way, as a fresh validation.
+    from conftest import item
+
+    from newsdigest.content import model
+    from newsdigest.content.loading import LoadSettings, load_one
+
+    path = tmp_path / "story.md"
+    settings = LoadSettings("UTC", 1_000_000)
+
+    def loaded(text: str, last=None):
+        path.write_text(text)
+        stat = path.stat()
+        return load_one(SourceFile(str(path), "story.md", stat.st_size, stat.st_mtime_ns),
+                        settings, last)
+
+    body = "Some *Markdown* with a [link](https://example.com/x).\n"
+    first = loaded(item(title="First", body=body))
+    assert "<em>Markdown</em>" in first.result.item.body_html
+    render = model.render_item_body
+    rendered = []
+    monkeypatch.setattr(model, "render_item_body",
+                        lambda *args: rendered.append(args) or render(*args))
+    retitled = loaded(item(title="Second", body=body), first)
+    assert rendered == []
+    assert retitled.result.item.title == "Second"
+    assert retitled.result == loaded(item(title="Second", body=body)).result  # as if fresh
+    assert len(rendered) == 1
+    changed = loaded(item(title="Second", body=body + "\nMore.\n"), retitled)
+    assert len(rendered) == 2 and "<p>More.</p>" in changed.result.item.body_html

@@ -651,9 +651,11 @@ def _edits(changed: list[SourceFile], records: dict[str, tuple[int, int, str]],
     validated items the kept state was made from, by content file.
     """
     edits = []
-    previous = None
+    # read first: a file whose front matter alone changed takes its rendered body from them
+    previous = previous_versions([s.rel for s in changed]) if changed else {}
     for source in changed:
-        entry = load_one(source, settings)
+        old = previous.get(source.rel)
+        entry = load_one(source, settings, old)
         known_digest = records[source.rel][2]
         records[source.rel] = (entry.size, entry.mtime_ns, entry.content_hash)
         if entry.content_hash == known_digest:
@@ -661,9 +663,6 @@ def _edits(changed: list[SourceFile], records: dict[str, tuple[int, int, str]],
         item = entry.result.item
         if source.rel not in patchable or item is None or entry.result.problems:
             return None  # not a story of its own, or no longer valid: a full build says why
-        if previous is None:
-            previous = previous_versions([s.rel for s in changed])
-        old = previous.get(source.rel)
         if old is None or old.content_hash != known_digest or old.result.item is None:
             return None  # the item cache does not hold the version the kept state shows
         if not _keeps_its_place(old.result.item, item, title_keys, tz):

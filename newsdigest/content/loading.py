@@ -55,6 +55,10 @@ class CacheEntry:
     mtime_ns: int
     content_hash: str
     result: Validation
+    # The digest of the file's Markdown body, and the body rendered: a file whose front
+    # matter alone changed is validated again without rendering its body (and a rebuild
+    # after such an edit does without importing Python-Markdown: a twentieth of it).
+    body: tuple[str, model.RenderedBody] | None = None
 
 
 @dataclass
@@ -99,7 +103,8 @@ def load_items(sources: Sequence[SourceFile], settings: LoadSettings, cache_file
 
 def load_one(source: SourceFile, settings: LoadSettings,
              cached: CacheEntry | None = None) -> CacheEntry:
-    """Read, parse and validate one file; reuse a cached result when only the mtime moved."""
+    """Read, parse and validate one file; reuse a cached result when only the mtime moved,
+    and its rendered body when only the front matter changed."""
     return load_many([source], settings, {source.rel: cached} if cached else {})[0]
 
 
@@ -116,8 +121,9 @@ def load_many(sources: Sequence[SourceFile], settings: LoadSettings,
     parsed = [done if isinstance(done, CacheEntry)
               else files.parse(source, done.text, rules.max_front_matter_bytes)
               for source, done in zip(sources, read, strict=True)]
-    bodies = [model.render_item_body(raw.body, rules) if isinstance(raw, files.RawItem)
-              else None for raw in parsed]
+    bodies = [_rendered(raw.body, cached.get(source.rel), rules)
+              if isinstance(raw, files.RawItem) else None
+              for source, raw in zip(sources, parsed, strict=True)]
     timezone = ZoneInfo(settings.timezone)
     entries = []
     for done, raw, body in zip(read, parsed, bodies, strict=True):
@@ -126,11 +132,21 @@ def load_many(sources: Sequence[SourceFile], settings: LoadSettings,
         elif isinstance(raw, Problem):
             entries.append(_entry(done.stat, done.content_hash, raw))
         else:
-            assert isinstance(raw, files.RawItem)
-            result = model.validate(raw, done.content_hash, timezone, rules, body)
+            assert isinstance(raw, files.RawItem) and body is not None
+            result = model.validate(raw, done.content_hash, timezone, rules, body[1])
             entries.append(CacheEntry(done.stat.st_size, done.stat.st_mtime_ns, done.content_hash,
-                                      result))
+                                      result, body))
     return entries
+
+
+def _rendered(body: str, known: CacheEntry | None, rules: ContentRules
+              ) -> tuple[str, model.RenderedBody]:
+    """The body's digest and the body rendered, as `known` (the file's last validation, with
+    the same settings) rendered it when the body is the same."""
+    digest = hashlib.blake2b(body.encode("utf-8", "surrogatepass"), digest_size=12).hexdigest()
+    if known is not None and known.body is not None and known.body[0] == digest:
+        return known.body
+    return digest, model.render_item_body(body, rules)
 
 
 @dataclass
@@ -157,7 +173,8 @@ def _read(source: SourceFile, settings: LoadSettings, cached: CacheEntry | None
             source.rel, None, "", f"cannot read: {exc.strerror}")], []))
     content_hash = hashlib.blake2b(settings.key.encode() + b"\0" + data, digest_size=12).hexdigest()
     if cached is not None and cached.content_hash == content_hash:
-        return CacheEntry(stat.st_size, stat.st_mtime_ns, content_hash, cached.result)
+        return CacheEntry(stat.st_size, stat.st_mtime_ns, content_hash, cached.result,
+                          cached.body)
     text = files.decode(source, data)
     if isinstance(text, Problem):
         return _entry(stat, content_hash, text)
