@@ -18,6 +18,7 @@ from newsdigest.content.loading import CacheEntry, LoadSettings, load_items, sav
 from newsdigest.errors import ContentInvalid, Problem
 from newsdigest.fingerprint import CODE, fingerprint
 from newsdigest.images import stage as image_stage
+from newsdigest.render.curation import ImageFacts, image_facts
 from newsdigest.stories import editions
 from newsdigest.stories.clusters import ClusterInputs
 from newsdigest.stories.editions import Edition
@@ -52,6 +53,7 @@ class GatheredSite:
     local_images: dict[str, tuple[LocalImage, ...]]
     facets: ItemFacets
     topic_spellings: dict[str, TopicRef]
+    image_facts: ImageFacts  # what the curation report says of the stories' images
     # Which gathering of the site this is: a new one for each full gather and each add, the
     # same through in-place edits (plan.LastBuild: the last build's files made from it).
     stamp: str = field(default_factory=new_stamp)
@@ -160,6 +162,7 @@ def gather(config: SiteConfig, options: BuildOptions, sources: Sources, now: dat
         local_images=local_images(index.stories),
         facets=item_facets(index.stories),
         topic_spellings=topic_spellings(index.stories),
+        image_facts=image_facts(index.stories, stage.generic),
     )
 
 

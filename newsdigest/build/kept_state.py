@@ -124,10 +124,10 @@ def _save(file: Path, key: str, front: GatheredSite) -> None:
 
 
 class KeptStory(Story):
-    """A story of a kept state, whose item is unpickled when first read, and its picture,
-    logo and image file likewise (its looks): a rebuild after an edit reads a few hundred of
-    the site's items and looks, and unpickling all of them took most of the time it took to
-    read the state back (an item is some forty objects, a picture three)."""
+    """A story of a kept state, whose item is unpickled when first read, and its image,
+    picture, logo and image file likewise (its looks): a rebuild after an edit reads a few
+    hundred of the site's items and looks, and unpickling all of them took most of the time
+    it took to read the state back (an item is some forty objects, its looks four)."""
 
     __slots__ = ("_item_pickled", "_looks_pickled", "source")
 
@@ -191,8 +191,8 @@ def _read_when_asked(name: str) -> property:
 
 _ITEM_SLOT = Story.item  # the slot under KeptStory's property
 # What a card, an item page or a sitemap shows of a story, and neither planning nor the
-# curation report reads (the report reads every story's image: not one of them).
-_LOOKS = ("picture", "logo", "image_file")
+# curation report reads (it has the image facts it needs: GatheredSite.image_facts).
+_LOOKS = ("image", "picture", "logo", "image_file")
 _SET_LOOKS = tuple(getattr(Story, name).__set__ for name in _LOOKS)
 for _look in _LOOKS:
     setattr(KeptStory, _look, _read_when_asked(_look))
@@ -529,6 +529,7 @@ def _add(front: GatheredSite, additions: list[tuple[str, CacheEntry]], config: S
     front.local_images = {**front.local_images, **local_images(added)}
     front.facets = front.facets | item_facets(added)
     front.topic_spellings = {**refs, **topic_spellings(added)}
+    front.image_facts = front.image_facts.with_stories(added, front.pictures.generic)
     pictured = repicture(replace(front.index, stories=tuple(added)), front.pictures.generic)
     front.pictures = replace(_with_pictures(front.pictures, pictured), uses=uses)
     front.editions, front.topic_series, edition_warnings = choose_editions(

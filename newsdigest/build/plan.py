@@ -116,7 +116,7 @@ def with_report(plan: SitePlan, config: SiteConfig, options: BuildOptions, now: 
                 front: GatheredSite) -> SitePlan:
     """The plan with the curation report, and checked to claim each path once."""
     plan.curation = curation_report(front.index, front.editions, front.problems, plan.warnings,
-                                    now, front.pictures.generic, source_health(config, now),
+                                    now, front.image_facts, source_health(config, now),
                                     config)
     plan.outputs += _report_outputs(plan.curation, plan.theme, config, options)
     check_one_claim_per_path(plan.outputs)

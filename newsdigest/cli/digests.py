@@ -112,7 +112,7 @@ def report_command(args: argparse.Namespace) -> int:
     sources = find_sources(config)
     site = gather(config, reading_options(), sources, now)
     curation = curation_report(site.index, site.editions, site.problems,
-                               site.warnings(sources.discovery), now, site.pictures.generic,
+                               site.warnings(sources.discovery), now, site.image_facts,
                                source_health(config, now), config)
     sys.stdout.write(text_report(curation))
     if args.html is not None:

@@ -8,7 +8,7 @@ a build and by `newsdigest report`, and as a page (_report/) that no public page
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Collection
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -18,10 +18,39 @@ from newsdigest.render.pages import PageMeta
 from newsdigest.render.sitemaps import news_window
 from newsdigest.stories.clusters import Cluster, NearMiss
 from newsdigest.stories.editions import DAILY, WEEKLY, Edition
-from newsdigest.stories.grouping import SiteIndex
+from newsdigest.stories.grouping import SiteIndex, Story
 from newsdigest.urls import REPORT_FOLDER
 
 LISTED = 50  # at most this many names per list in the terminal
+
+
+@dataclass(frozen=True)
+class ImageFacts:
+    """What the report says of the stories' images, kept with the gathered site (a rebuild
+    then reads no story's image): an edit patched in place changes no story's images
+    (kept_state._shape), an addition adds its own (`with_stories`)."""
+
+    missing: tuple[str, ...]  # the files of the stories without an image, sorted
+    generic: tuple[tuple[str, str], ...]  # file, image URL: those whose image is generic
+
+    def with_stories(self, stories: Iterable[Story], generic_urls: Collection[str]
+                     ) -> ImageFacts:
+        more = image_facts(stories, generic_urls)
+        return ImageFacts(tuple(sorted(self.missing + more.missing)),
+                          tuple(sorted(self.generic + more.generic)))
+
+
+def image_facts(stories: Iterable[Story], generic_urls: Collection[str]) -> ImageFacts:
+    """`generic_urls`: the image stage's generic pictures (image_stage.ImageUses), so that
+    what the report names is exactly what pages skip."""
+    missing, generic = [], []
+    for story in stories:
+        image = story.image
+        if image is None:
+            missing.append(story.item.source)
+        elif image.url in generic_urls:
+            generic.append((story.item.source, image.url))
+    return ImageFacts(tuple(sorted(missing)), tuple(sorted(generic)))
 
 
 @dataclass(frozen=True)
@@ -79,16 +108,12 @@ class CurationReport:
 
 
 def curation_report(index: SiteIndex, made: list[Edition], problems: list[Problem],
-                    warnings: list[Problem], now: datetime,
-                    generic_urls: Collection[str], sources: tuple[str, ...] = (),
+                    warnings: list[Problem], now: datetime, images: ImageFacts,
+                    sources: tuple[str, ...] = (),
                     config: SiteConfig | None = None) -> CurationReport:
-    """`generic_urls`: the image stage's generic pictures (image_stage.ImageUses), so that
-    what the report names is exactly what pages skip."""
     stories = index.stories
     topics = Counter({t.name: len(t.stories) for t in index.topics if t.stories})
     days = Counter(s.local_date.date() for s in stories)  # named once per day, not per story
-    generic = [(s.item.source, s.image.url) for s in stories
-               if s.image is not None and s.image.url in generic_urls]
     outside = tuple((reason, source) for reason, sources in sorted(index.excluded.items())
                     for source in sources)
     return CurationReport(
@@ -97,8 +122,8 @@ def curation_report(index: SiteIndex, made: list[Edition], problems: list[Proble
         per_day=tuple(sorted(((day.isoformat(), count) for day, count in days.items()),
                              reverse=True)),
         merged=tuple(sorted(index.merged.items())),
-        no_image=tuple(sorted(s.item.source for s in stories if s.image is None)),
-        generic_image=tuple(sorted(generic)),
+        no_image=images.missing,
+        generic_image=images.generic,
         dropped_embeds=tuple((f"{w.path}:{w.line}" if w.line else w.path, w.message)
                              for w in warnings if w.field == "featuredContent"),
         invalid=tuple(str(p) for p in sorted(problems, key=Problem.sort_key)),
