@@ -233,9 +233,15 @@ def test_an_edit_that_joins_or_leaves_a_cluster_builds_like_a_clean_build(make_s
     assert_same_as_clean_build(site, tmp_path / "three")
 
 
-def test_an_edit_that_joins_a_cluster_indexes_the_site_it_makes(make_site):
-    # The search index is started from the patched state, before its clusters are checked:
-    # when an edit joins a cluster, that indexing is abandoned and the regrouped site's made.
+@pytest.mark.parametrize("early", [True, False])
+def test_an_edit_that_joins_a_cluster_indexes_the_site_it_makes(make_site, monkeypatch,
+                                                                 early):
+    # On a small site the search index is started from the patched state before its clusters
+    # are checked: when an edit joins a cluster, that indexing is abandoned and the regrouped
+    # site's made. On a large one (as if), it is started once they are.
+    from newsdigest.build import steps
+
+    monkeypatch.setattr(steps, "INDEX_WHILE_PLANNING", 10_000 if early else 0)
     site = make_site(FILES, SETTINGS)
     build(site, search=True)
     shares = site.root / "content/nvidia-shares.md"
