@@ -183,21 +183,25 @@ def test_item_template_change_rerenders_item_pages_only(site, tmp_path):
     assert_same_as_clean_build(site, tmp_path)
 
 
-def test_an_edit_leaves_the_item_pages_it_does_not_reach_unplanned(site, tmp_path,
-                                                                   monkeypatch):
-    # After edits alone, item pages whose story and "more" stories were not edited are
-    # taken as the last build made them (plan.kept_item_pages): not planned, not checked.
-    from newsdigest.build import plan
-
-    kept_sizes = []
+@pytest.fixture
+def kept_sizes(monkeypatch) -> list[int]:
+    """How many item pages each build took as the last build made them (kept_item_pages)."""
+    sizes: list[int] = []
     choose = plan.kept_item_pages
 
     def counting(*args):
         kept = choose(*args)
-        kept_sizes.append(len(kept))
+        sizes.append(len(kept))
         return kept
 
     monkeypatch.setattr(plan, "kept_item_pages", counting)
+    return sizes
+
+
+def test_an_edit_leaves_the_item_pages_it_does_not_reach_unplanned(site, tmp_path,
+                                                                   kept_sizes):
+    # After edits alone, item pages whose story and "more" stories were not edited are
+    # taken as the last build made them (plan.kept_item_pages): not planned, not checked.
     edit(site, "2026-10-05-story-4.md", "Story number 4", "Story number four")
     report = build(site)
     assert report.patched == ["2026-10-05-story-4.md"]
@@ -214,21 +218,10 @@ def test_an_edit_leaves_the_item_pages_it_does_not_reach_unplanned(site, tmp_pat
 
 
 def test_an_addition_leaves_the_item_pages_it_does_not_reach_unplanned(site, tmp_path,
-                                                                       monkeypatch):
+                                                                       kept_sizes):
     # After an addition, item pages whose story and "more" stories are as they were are
     # taken as the last build made them; the added story's page and those that now show it
     # below theirs are made, and so is every list (the stories on them shift).
-    from newsdigest.build import plan
-
-    kept_sizes = []
-    choose = plan.kept_item_pages
-
-    def counting(*args):
-        kept = choose(*args)
-        kept_sizes.append(len(kept))
-        return kept
-
-    monkeypatch.setattr(plan, "kept_item_pages", counting)
     item_pages = set(site.public.glob("news/*/*/*/*/index.html"))
     site.write(f"content/{ADDED_STORY}", item(
         title="An added story", date="2026-10-05T16:00:00Z", url="https://example.com/a",

@@ -213,7 +213,7 @@ def _write(config: SiteConfig, options: BuildOptions, plan: SitePlan, gathered: 
         # what the pages were made with, so that --explain can name the templates that change
         save_atomic(templates_record_path(manifest_file), pickle.dumps(theme.source_hashes()))
         # and from which gathered site, with which of its stories edited (plan.LastBuild):
-        # none of a site stories were added to, which has the edits in it
+        # none when stories were added, since that site is a new one with the edits in it
         edited = frozenset() if gathered.added else gathered.edited
         save_atomic(basis_path(manifest_file), pickle.dumps((gathered.stamp, edited)))
     return written, explanations
