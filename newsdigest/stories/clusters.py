@@ -32,6 +32,7 @@ from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import tzinfo
+from itertools import chain
 
 from newsdigest.config.stories import StorySettings
 from newsdigest.content.dedupe import Credit, merge_groups, same_story_groups
@@ -393,16 +394,18 @@ def similar_pairs(words: Sequence[Words], window: float) -> list[tuple[float, in
     words. Two items that each name a number in the title the other lacks ("GPT-4" /
     "GPT-5") are no pair."""
     count = len(words)
-    frequency: Counter[str] = Counter()
-    for w in words:
-        frequency.update(w.title)
-        frequency.update(w.excerpt)
+    # counted in one pass over every word (a plain dict to look them up in: a Counter's
+    # lookups go through its subclass)
+    frequency = dict(Counter(chain.from_iterable(
+        part for w in words for part in (w.title, w.excerpt))))
     size = max(count, IDF_FLOOR)
     idf = {word: math.log(1 + size / n) for word, n in frequency.items()}
     common = max(COMMON_FLOOR, int(count * COMMON_SHARE))
-    # Items in time order, and per blocking word the items (as time ranks) that have it.
-    order = sorted(range(count), key=lambda i: (words[i].when, i))
-    times = [words[i].when for i in order]
+    # Items in time order (equal times in index order: the sort is stable), and per blocking
+    # word the items (as time ranks) that have it.
+    whens = [w.when for w in words]
+    order = sorted(range(count), key=whens.__getitem__)
+    times = [whens[i] for i in order]
     postings: dict[str, list[int]] = defaultdict(list)
     blocking: list[list[str]] = [[] for _ in range(count)]
     rarity = frequency.__getitem__  # ties keep the words' order: the result is stable
