@@ -431,6 +431,8 @@ def similar_pairs(words: Sequence[Words], window: float) -> list[tuple[float, in
         high = bisect_right(times, times[rank] + window)
         for word in blocking[index]:
             ranks = postings[word]
+            if len(ranks) == 1:
+                continue  # its own word alone (the rarest words often are)
             at = bisect_left(ranks, rank)
             first = max(bisect_left(ranks, low, 0, at), at - NEIGHBOURS)
             last = min(bisect_left(ranks, high, at), at + NEIGHBOURS + 1)
