@@ -277,12 +277,12 @@ def _meta_outputs(pages: list[PageSpec], page_files: list[Output], index: SiteIn
     values_of = {o.path: o.values for o in page_files}
     files = sitemaps.plan_sitemaps(pages, index.stories)
     for file in files:
-        print_ = known(file.name, "", file.stories) if not file.pages else None
-        if print_ is None:
+        sitemap_print = known(file.name, "", file.stories) if not file.pages else None
+        if sitemap_print is None:
             inputs = [values_of[file_for(page.path)] for page in file.pages] + list(
                 file.stories)
-            print_ = fingerprint(settings, file.name, inputs)
-        outputs.append(Output(file.name, PHASE_META, print_,
+            sitemap_print = fingerprint(settings, file.name, inputs)
+        outputs.append(Output(file.name, PHASE_META, sitemap_print,
                               partial(sitemaps.sitemap_file, file, config)))
     outputs.append(Output("sitemap.xml", PHASE_META,
                           fingerprint(settings, [(f.name, f.newest) for f in files]),
