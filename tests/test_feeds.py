@@ -141,6 +141,16 @@ def test_sitemap_is_an_index_of_list_pages_and_item_months_and_an_edit_remakes_o
     assert listed == {"sitemap-pages.xml": "2026-11-05T08:00:00+00:00",
                       "sitemap-items-2026-11.xml": "2026-11-05T08:00:00+00:00",
                       "sitemap-items-2026-10.xml": "2026-10-01T10:00:00+00:00"}
+    # a list page's last change is its stories' newest; a page of no list has none
+    pages = lxml.etree.fromstring((site.public / "sitemap-pages.xml").read_bytes())
+    changed = {url.findtext("s:loc", namespaces=ns).removeprefix("https://example.org/digest/"):
+               url.findtext("s:lastmod", namespaces=ns) for url in pages.xpath("//s:url",
+                                                                               namespaces=ns)}
+    assert {path: changed[path] for path in ("", "topics/ai/", "archive/2026/10/",
+                                             "archive/2026/11/", "archive/", "topics/")} == {
+        "": "2026-11-05T08:00:00+00:00", "topics/ai/": "2026-11-05T08:00:00+00:00",
+        "archive/2026/10/": "2026-10-01T10:00:00+00:00",
+        "archive/2026/11/": "2026-11-05T08:00:00+00:00", "archive/": None, "topics/": None}
     october = lxml.etree.fromstring((site.public / "sitemap-items-2026-10.xml").read_bytes())
     assert october.xpath("//s:loc/text()", namespaces=ns) == [
         "https://example.org/digest/news/2026/10/01/oct/"]

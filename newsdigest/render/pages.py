@@ -15,7 +15,7 @@ from newsdigest import urls
 from newsdigest.config.site import SiteConfig
 from newsdigest.content.item import KINDS
 from newsdigest.fingerprint import plain_repr
-from newsdigest.stories.grouping import SiteIndex, Story, Topic, TopicRef
+from newsdigest.stories.grouping import Month, SiteIndex, Story, Topic, TopicRef
 
 T = TypeVar("T")
 PHASE_ITEMS = 1
@@ -150,6 +150,9 @@ class PageSpec:
     # Every story whose values the page's values hold (its fingerprint covers no other):
     # after edits to other stories alone it is as the last build made it. None: not known.
     shows: tuple[Story, ...] | None = None
+    # The stories of the list it is a page of, whose newest change is the page's last change
+    # in the sitemaps (sitemaps.list_entries); none for a page that is no such list's.
+    listing: tuple[Story, ...] = ()
 
     @cached_property
     def context(self) -> dict[str, Any]:
@@ -317,31 +320,46 @@ def _item_context(story: Story, more: tuple[Story, ...], config: SiteConfig) -> 
 
 def _home_pages(index: SiteIndex, config: SiteConfig,
                 latest_edition: Any = None) -> list[PageSpec]:
-    pages = []
     top_paths = {s.path for s in index.top_stories}
-    for page in paginate(index.stories, config.page_size, urls.home_path):
-        number, chunk = page.number, page.items
-        path = urls.home_path(number)
-        dates = ""
-        if number == FRONT:
-            heading, title = "Latest AI news", f"{config.title} · {config.description}"
-            description = config.description
-            chunk = tuple(s for s in chunk if s.path not in top_paths) or chunk
-        else:
-            heading, title = f"Latest AI news, page {number}", page_title("Latest", number, config)
-            dates = day_range(chunk)
-            description = f"{heading}: stories from {dates}."
-        meta = PageMeta("home", path, heading, title, description)
-        top_stories = index.top_stories if number == FRONT else ()
-        pages.append(PageSpec(path, "index.html", {
-            "page": meta,
-            "stories": chunk,
-            "top_stories": top_stories,
-            "pagination": page.pagination,
-            "dates": dates,
-            "latest_edition": latest_edition if number == FRONT else None,
-        }, shows=page.items + top_stories))
-    return pages
+    return [PageSpec(urls.home_path(page.number), "index.html",
+                     partial(_home_values, page, index, config, latest_edition, top_paths),
+                     shows=page.items + (index.top_stories if page.number == FRONT else ()),
+                     listing=_home_listing(page, top_paths))
+            for page in paginate(index.stories, config.page_size, urls.home_path)]
+
+
+def _home_listing(page: ListPage[Story], top_paths: set[str]) -> tuple[Story, ...]:
+    """The stories of a page of the home list: on the front page, those below the top
+    stories (all, when every one is a top story)."""
+    if page.number != FRONT:
+        return page.items
+    return tuple(s for s in page.items if s.path not in top_paths) or page.items
+
+
+# A list page's values are made when first read (PageSpec.context): a rebuild after one edit
+# takes most list pages' fingerprints from the last build, and making the values of every one
+# (their dates, titles and descriptions) was a fifth of planning at 30,000 items.
+def _home_values(page: ListPage[Story], index: SiteIndex, config: SiteConfig,
+                 latest_edition: Any, top_paths: set[str]) -> dict[str, Any]:
+    number, chunk = page.number, page.items
+    path = urls.home_path(number)
+    dates = ""
+    if number == FRONT:
+        heading, title = "Latest AI news", f"{config.title} · {config.description}"
+        description = config.description
+        chunk = _home_listing(page, top_paths)
+    else:
+        heading, title = f"Latest AI news, page {number}", page_title("Latest", number, config)
+        dates = day_range(chunk)
+        description = f"{heading}: stories from {dates}."
+    return {
+        "page": PageMeta("home", path, heading, title, description),
+        "stories": chunk,
+        "top_stories": index.top_stories if number == FRONT else (),
+        "pagination": page.pagination,
+        "dates": dates,
+        "latest_edition": latest_edition if number == FRONT else None,
+    }
 
 
 def _topic_pages(index: SiteIndex, config: SiteConfig,
@@ -362,31 +380,40 @@ def _topic_pages(index: SiteIndex, config: SiteConfig,
         # An archive page shows no count (of the topic's items, or its subtopics'): it would
         # change with every item added, and so would every page of the topic.
         archive_header = _topic_header(topic, by_slug, counted=False)
-        for page in paginate(topic.stories, config.page_size,
-                             partial(urls.topic_path, topic.slug)):
-            number, chunk = page.number, page.items
-            path = urls.topic_path(topic.slug, number)
-            dates = ""
-            if number == FRONT:
-                heading = topic.name
-                description = topic.description or (
-                    f"{len(topic.stories)} news items about {topic.name}, newest first."
-                )
-            else:
-                heading = f"{topic.name}, page {number}"
-                dates = day_range(chunk)
-                description = f"News about {topic.name}, page {number}: stories from {dates}."
-            meta = PageMeta("topic", path, heading, page_title(topic.name, number, config),
-                            description, crumbs)
-            pages.append(PageSpec(path, "topic.html", {
-                "page": meta,
-                "topic": header if number == FRONT else archive_header,
-                "editions": topic_editions.get(topic.slug, ""),
-                "stories": chunk,
-                "pagination": page.pagination,
-                "dates": dates,
-            }, shows=chunk))
+        editions = topic_editions.get(topic.slug, "")
+        pages += [PageSpec(urls.topic_path(topic.slug, page.number), "topic.html",
+                           partial(_topic_values, page, topic, crumbs,
+                                   header if page.number == FRONT else archive_header,
+                                   editions, config),
+                           shows=page.items, listing=page.items)
+                  for page in paginate(topic.stories, config.page_size,
+                                       partial(urls.topic_path, topic.slug))]
     return pages
+
+
+def _topic_values(page: ListPage[Story], topic: Topic, crumbs: tuple[Crumb, ...],
+                  header: TopicHeader, editions: str, config: SiteConfig) -> dict[str, Any]:
+    number, chunk = page.number, page.items
+    path = urls.topic_path(topic.slug, number)
+    dates = ""
+    if number == FRONT:
+        heading = topic.name
+        description = topic.description or (
+            f"{len(topic.stories)} news items about {topic.name}, newest first."
+        )
+    else:
+        heading = f"{topic.name}, page {number}"
+        dates = day_range(chunk)
+        description = f"News about {topic.name}, page {number}: stories from {dates}."
+    return {
+        "page": PageMeta("topic", path, heading, page_title(topic.name, number, config),
+                         description, crumbs),
+        "topic": header,
+        "editions": editions,
+        "stories": chunk,
+        "pagination": page.pagination,
+        "dates": dates,
+    }
 
 
 @plain_repr
@@ -452,16 +479,24 @@ def _archive_pages(index: SiteIndex, config: SiteConfig) -> list[PageSpec]:
             "year": summary,
         }, uses_cards=False, shows=()))
         for month in year.months:
-            pages.append(PageSpec(month.path, "archive_month.html", {
-                "page": PageMeta("archive", month.path, month.label,
-                                 f"{month.label} · Archive · {config.title}",
-                                 f"{len(month.stories)} news items from {month.label}.",
-                                 (home, archive, Crumb(str(year.year), year.path))),
-                "stories": month.stories,
-                "days": _by_day(month.stories),
-            }, uses_cards=False, inputs=(month.path, month.label, month.stories),
-                shows=month.stories))
+            pages.append(PageSpec(
+                month.path, "archive_month.html",
+                partial(_month_values, month, (home, archive, Crumb(str(year.year), year.path)),
+                        config),
+                uses_cards=False, inputs=(month.path, month.label, month.stories),
+                shows=month.stories, listing=month.stories))
     return pages
+
+
+def _month_values(month: Month, crumbs: tuple[Crumb, ...], config: SiteConfig
+                  ) -> dict[str, Any]:
+    return {
+        "page": PageMeta("archive", month.path, month.label,
+                         f"{month.label} · Archive · {config.title}",
+                         f"{len(month.stories)} news items from {month.label}.", crumbs),
+        "stories": month.stories,
+        "days": _by_day(month.stories),
+    }
 
 
 def _moved_pages(index: SiteIndex, config: SiteConfig) -> list[PageSpec]:

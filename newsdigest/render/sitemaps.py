@@ -84,10 +84,7 @@ def list_entries(pages: Iterable[PageSpec]) -> list[Entry]:
     """Each list page a search engine should know, with the newest date of its stories."""
     entries = []
     for page in pages:
-        # a list's stories (a page whose values are made when rendered, an edition's, lists
-        # none)
-        shown = page.values.get("stories") if isinstance(page.values, dict) else None
-        newest = _newest(shown or ())
+        newest = _newest(page.listing)
         entries.append(Entry(page.path, newest.isoformat() if newest else ""))
     return entries
 
