@@ -154,14 +154,27 @@ def test_sitemap_is_an_index_of_list_pages_and_item_months_and_an_edit_remakes_o
     october = lxml.etree.fromstring((site.public / "sitemap-items-2026-10.xml").read_bytes())
     assert october.xpath("//s:loc/text()", namespaces=ns) == [
         "https://example.org/digest/news/2026/10/01/oct/"]
+
+    def sitemaps_rebuilt() -> set[str]:
+        assert site.build("--no-search", "--explain") == 0
+        return {line.split(":")[0].removeprefix("rebuilt ")
+                for line in capsys.readouterr().out.splitlines()
+                if line.startswith("rebuilt sitemap")}
+
     capsys.readouterr()
+    # a new title: its month's file says something else of its video and image, the list
+    # pages' file says nothing else (their paths and last changes)
     site.write("content/oct.md", item("October story, revised", "2026-10-01T10:00:00Z",
                                       "https://e.com/1"))
-    assert site.build("--no-search", "--explain") == 0
-    rebuilt = {line.split(":")[0].removeprefix("rebuilt ")
-               for line in capsys.readouterr().out.splitlines() if line.startswith("rebuilt ")}
-    assert {name for name in rebuilt if name.startswith("sitemap")} == {
-        "sitemap-items-2026-10.xml", "sitemap-pages.xml"}
+    assert sitemaps_rebuilt() == {"sitemap-items-2026-10.xml"}
+    # a later update: the last change of its month's archive page, and of the index
+    site.write("content/oct.md", item("October story, revised", "2026-10-01T10:00:00Z",
+                                      "https://e.com/1", updatedDateTime="2026-10-03T09:00:00Z"))
+    assert sitemaps_rebuilt() == {"sitemap-items-2026-10.xml", "sitemap-pages.xml",
+                                  "sitemap.xml"}
+    pages = lxml.etree.fromstring((site.public / "sitemap-pages.xml").read_bytes())
+    assert pages.xpath("//s:url[s:loc='https://example.org/digest/archive/2026/10/']"
+                       "/s:lastmod/text()", namespaces=ns) == ["2026-10-03T09:00:00+00:00"]
 
 
 def test_news_sitemap_holds_the_last_two_days(make_site):

@@ -102,7 +102,7 @@ def plan_outputs(config: SiteConfig, options: BuildOptions, now: datetime,
         *static_outputs(config),
         *pictures.outputs,
         *page_files,
-        *_meta_outputs(pages, page_files, index, config, now,
+        *_meta_outputs(pages, index, config, now,
                        [*site_feeds, editions_feed, *topic_feeds], jsons, reused),
         Output(feeds.OPML_FILE, PHASE_META, fingerprint(settings_print, links),
                partial(feeds.opml, links, config)),
@@ -270,10 +270,9 @@ def _render_page(theme: Theme, template: str, context: dict) -> bytes:
     return theme.render(template, context).encode("utf-8")
 
 
-def _meta_outputs(pages: list[PageSpec], page_files: list[Output], index: SiteIndex,
-                  config: SiteConfig, now: datetime, all_feeds: list[feeds.Feed],
-                  jsons: Fragments | None = None, reused: Reuse | None = None
-                  ) -> list[Output]:
+def _meta_outputs(pages: list[PageSpec], index: SiteIndex, config: SiteConfig, now: datetime,
+                  all_feeds: list[feeds.Feed], jsons: Fragments | None = None,
+                  reused: Reuse | None = None) -> list[Output]:
     """Feeds, sitemaps and robots.txt: written after the pages they point at; the API's
     documents and the items' sitemaps as the last build fingerprinted them when `reused`
     says that still holds (as page_outputs)."""
@@ -288,16 +287,17 @@ def _meta_outputs(pages: list[PageSpec], page_files: list[Output], index: SiteIn
             known(document.path, "", document.shows)
             or fingerprint(settings, document.path, document.inputs),
             document.render))
-    # Each sitemap file is made again only when a page it lists changed: a list page's
-    # values, or an item page's story (its fingerprint covers date, image and video).
-    values_of = {o.path: o.values for o in page_files}
+    # Each sitemap file is made again only when what it says of a page changed: a list
+    # page's path and last change (SitemapFile.changes), or an item page's story (its
+    # fingerprint covers date, image and video).
     files = sitemaps.plan_sitemaps(pages, index.stories)
     for file in files:
-        sitemap_print = known(file.name, "", file.stories) if not file.pages else None
-        if sitemap_print is None:
-            inputs = [values_of[file_for(page.path)] for page in file.pages] + list(
-                file.stories)
-            sitemap_print = fingerprint(settings, file.name, inputs)
+        if file.pages:
+            sitemap_print = fingerprint(settings, file.name, [page.path for page in file.pages],
+                                        file.changes)
+        else:
+            sitemap_print = known(file.name, "", file.stories) or fingerprint(
+                settings, file.name, file.stories)
         outputs.append(Output(file.name, PHASE_META, sitemap_print,
                               partial(sitemaps.sitemap_file, file, config)))
     outputs.append(Output("sitemap.xml", PHASE_META,

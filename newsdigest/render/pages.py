@@ -151,7 +151,7 @@ class PageSpec:
     # after edits to other stories alone it is as the last build made it. None: not known.
     shows: tuple[Story, ...] | None = None
     # The stories of the list it is a page of, whose newest change is the page's last change
-    # in the sitemaps (sitemaps.list_entries); none for a page that is no such list's.
+    # in the sitemaps (sitemaps.SitemapFile.changes); none for a page of no such list.
     listing: tuple[Story, ...] = ()
 
     @cached_property

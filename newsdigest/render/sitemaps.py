@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cached_property
 from html import escape
 from operator import attrgetter
 from typing import NamedTuple, TypeVar
@@ -34,6 +35,14 @@ class SitemapFile:
     pages: tuple[PageSpec, ...]
     stories: tuple[Story, ...]
     newest: datetime | None  # the latest change among its pages, for the index
+
+    @cached_property
+    def changes(self) -> tuple[str, ...]:
+        """Each list page's last change, as the file says it: the newest of its stories'
+        (PageSpec.listing), none for a page of no list. What a file of list pages is
+        fingerprinted by (with their paths), not their values, which an edited title
+        changes."""
+        return tuple(map(_last_change, self.pages))
 
 
 def plan_sitemaps(pages: list[PageSpec], stories: tuple[Story, ...]) -> list[SitemapFile]:
@@ -77,16 +86,18 @@ def sitemap_index(files: list[SitemapFile], config: SiteConfig) -> bytes:
 
 
 def sitemap_file(file: SitemapFile, config: SiteConfig) -> bytes:
-    return _urlset(list_entries(file.pages) + item_entries(file.stories, config), config)
+    return _urlset(list_entries(file) + item_entries(file.stories, config), config)
 
 
-def list_entries(pages: Iterable[PageSpec]) -> list[Entry]:
-    """Each list page a search engine should know, with the newest date of its stories."""
-    entries = []
-    for page in pages:
-        newest = _newest(page.listing)
-        entries.append(Entry(page.path, newest.isoformat() if newest else ""))
-    return entries
+def list_entries(file: SitemapFile) -> list[Entry]:
+    """Each list page of the file, with the newest date of its stories."""
+    return [Entry(page.path, change) for page, change in zip(file.pages, file.changes,
+                                                              strict=True)]
+
+
+def _last_change(page: PageSpec) -> str:
+    newest = max(map(_MODIFIED, page.listing), default=None)
+    return newest.isoformat() if newest else ""
 
 
 def item_entries(stories: Iterable[Story], config: SiteConfig) -> list[Entry]:
@@ -106,10 +117,6 @@ def item_entries(stories: Iterable[Story], config: SiteConfig) -> list[Entry]:
 def is_listed(page: PageSpec) -> bool:
     """Pages for readers that search engines should know (not 404.html, not redirects)."""
     return page.listed and not page.path.endswith(".html")
-
-
-def _newest(stories: tuple[Story, ...]) -> datetime | None:
-    return max(map(_MODIFIED, stories), default=None)
 
 
 def _urlset(entries: list[Entry], config: SiteConfig) -> bytes:
