@@ -388,6 +388,30 @@ def test_a_damaged_kept_state_is_not_patched(make_site, tmp_path):
     assert_same_as_clean_build(site, tmp_path / "after")
 
 
+def test_a_kept_state_whose_damaged_header_raises_is_not_patched(make_site, tmp_path):
+    # The checksum is summed while the header is read: a damaged header may raise what
+    # unpickling never does, and the sum then says why.
+    import operator
+    import pickle
+
+    class Raising:
+        def __reduce__(self):
+            return operator.getitem, ({}, "a key no header has")
+
+    site = make_site(small_corpus(), SETTINGS)
+    build(site)
+    (state,) = (site.root / ".cache").glob("*.state")
+    kept = state.read_bytes()
+    size = int.from_bytes(kept[:8], "little")
+    header = pickle.dumps(Raising())
+    with pytest.raises(KeyError):
+        pickle.loads(header)
+    state.write_bytes(len(header).to_bytes(8, "little") + header + kept[8 + size:])
+    edit(site, "2026-10-05-story-4.md", "Story number 4", "Story number four")
+    assert build(site).patched is None
+    assert_same_as_clean_build(site, tmp_path / "after")
+
+
 def test_a_kept_state_whose_body_cannot_be_read_leaves_no_child_behind(make_site, tmp_path,
                                                                         monkeypatch):
     # The clusters are checked in a child process started before the rest of the state is
@@ -411,7 +435,8 @@ def test_a_kept_state_whose_body_cannot_be_read_leaves_no_child_behind(make_site
     (state,) = (site.root / ".cache").glob("*.state")
     data = state.read_bytes()[:-4]
     with io.BytesIO(data) as handle:
-        handle.seek(int.from_bytes(handle.read(8), "little"), io.SEEK_CUR)  # the header
+        for _ in ("the header", "the source and related URLs"):
+            handle.seek(int.from_bytes(handle.read(8), "little"), io.SEEK_CUR)
         size = int.from_bytes(handle.read(8), "little")  # of the clusters' inputs
         body = handle.tell() + size
     assert pickle.loads(data[:body][-size:]).sources  # the clusters' inputs end there

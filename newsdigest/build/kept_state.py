@@ -21,6 +21,7 @@ import copyreg
 import io
 import mmap
 import pickle
+import threading
 import zlib
 from array import array
 from collections import Counter
@@ -99,10 +100,11 @@ def save_in_background(file: Path, key: str, front: GatheredSite, items_cache: P
 
 def _save(file: Path, key: str, front: GatheredSite) -> None:
     # A header first, with what decides whether the kept state can be patched: a build reads
-    # the rest only when it can. Then the clusters' inputs: a patching build checks them in a
-    # child process (_ClusterCheck) while it reads the rest. Each after its length.
-    header = (key, front.valid_until, front.records, _patchable(front.index), front.title_keys,
-              front.source_urls, front.related_urls)
+    # the rest only when it can. Then the source and related URLs, which only additions are
+    # checked against, then the clusters' inputs: a patching build checks them in a child
+    # process (_ClusterCheck) while it reads the rest. Each after its length.
+    header = (key, front.valid_until, front.records, _patchable(front.index), front.title_keys)
+    urls = (front.source_urls, front.related_urls)
     clusters = front.clusters_pickled or pickle.dumps(front.clusters, pickle.HIGHEST_PROTOCOL)
     # its pictures as a build that patches it reports them: made already, none fetched
     pictures = replace(front.pictures, report=front.pictures.report.as_cached())
@@ -110,9 +112,11 @@ def _save(file: Path, key: str, front: GatheredSite) -> None:
                    added_to="", reached=frozenset(),
                    patched_entries={}, clusters=None, clusters_pickled=b"",
                    source_urls=frozenset(), related_urls=frozenset(), pictures=pictures)
-    header_pickled = pickle.dumps(header, pickle.HIGHEST_PROTOCOL)
-    pieces = [len(header_pickled).to_bytes(8, "little"), header_pickled,
-              len(clusters).to_bytes(8, "little"), clusters, *_pickled_lazily(body)]
+    pieces = []
+    for part in (pickle.dumps(header, pickle.HIGHEST_PROTOCOL),
+                 pickle.dumps(urls, pickle.HIGHEST_PROTOCOL), clusters):
+        pieces += [len(part).to_bytes(8, "little"), part]
+    pieces += _pickled_lazily(body)
     # Last, the checksum of all that: a damaged state (a flipped bit) may still unpickle, as
     # other titles, topics or keys than the site's, or raise what unpickling never does.
     # Written piece by piece: joined, the items' pickles were copied twice more (a hundred
@@ -315,15 +319,18 @@ def patched(file: Path, key: str, sources: Sources, config: SiteConfig, items_ca
     check: _ClusterCheck | None = None
     try:
         data = _mapped(file)
-        if not _intact(data):
-            return None  # damaged, or of an older version: do it all again
+        intact = _checked_meanwhile(data)
         view = memoryview(data)
-        at = 8 + int.from_bytes(view[:8], "little")  # after the header
-        # unpickled where it lies: read through the mapping as a file, it took half again
-        kept_key, valid_until, records, patchable, title_keys, *known_urls = \
-            pickle.loads(view[8:at])
-        if len(known_urls) != 2:
-            return None  # a header of an older version
+        try:
+            # unpickled where it lies: read through the mapping as a file, it took half again
+            header, at = _piece(view, 0)
+            kept_key, valid_until, records, patchable, title_keys = pickle.loads(header)
+        except Exception:
+            if not intact():
+                return None  # damaged: what it raised says nothing
+            raise
+        if not intact():
+            return None  # damaged: do it all again
         if kept_key != key or (valid_until is not None and now >= valid_until):
             return None
         found = _changed(sources.discovery, records)
@@ -332,13 +339,16 @@ def patched(file: Path, key: str, sources: Sources, config: SiteConfig, items_ca
         changed, added = found
         edits = _edits(changed, records, patchable, title_keys, settings,
                        lambda rels: cached_entries(items_cache, settings, rels), tz)
+        urls, at = _piece(view, at)
+        # Read for additions alone: a state patched with edits alone is not kept again
+        # (steps._gather_or_patch), and these are a tenth of the header's time to read.
+        known_urls = list(pickle.loads(urls)) if added else [frozenset(), frozenset()]
         additions = _additions(added, records, title_keys, known_urls, settings, tz, now)
         if edits is None or additions is None:
             return None
-        clusters_size = int.from_bytes(view[at:at + 8], "little")
-        at += 8
-        check = _ClusterCheck(view[at:at + clusters_size], edits, additions)
-        front = _unpickled_lazily(view[at + clusters_size:-4])
+        clusters, at = _piece(view, at)
+        check = _ClusterCheck(clusters, edits, additions)
+        front = _unpickled_lazily(view[at:-4])
     except (*store.UNREADABLE, ValueError):  # ValueError: a header of an older version
         if check is not None:
             check.result()  # its child waited for
@@ -420,10 +430,33 @@ def _mapped(file: Path) -> mmap.mmap:
         return mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ)
 
 
-def _intact(data: bytes | mmap.mmap) -> bool:
-    """Whether the kept state's bytes are those saved (its checksum, last, matches)."""
-    return len(data) > 4 and zlib.crc32(memoryview(data)[:-4]) == int.from_bytes(
-        data[-4:], "little")
+def _checked_meanwhile(data: mmap.mmap) -> Callable[[], bool]:
+    """Whether the kept state's bytes are those saved (its checksum, last, matches), found
+    in a thread while this one reads its header: zlib lets go of the interpreter while it
+    sums (a thirtieth of a second at 30,000 items)."""
+    found: list[bool] = []
+
+    def check() -> None:
+        found.append(len(data) > 4 and zlib.crc32(memoryview(data)[:-4]) == int.from_bytes(
+            data[-4:], "little"))
+
+    thread = threading.Thread(target=check, name="kept-state-checksum", daemon=True)
+    thread.start()
+
+    def intact() -> bool:
+        thread.join()
+        return found == [True]
+
+    return intact
+
+
+def _piece(data: memoryview, at: int) -> tuple[memoryview, int]:
+    """The piece of the kept state at `at`, after its length, and where the next begins."""
+    size = int.from_bytes(data[at:at + 8], "little")
+    end = at + 8 + size
+    if len(data) < end:
+        raise ValueError("kept state: cut short")
+    return data[at + 8:end], end
 
 
 def patched_in_memory(front: GatheredSite, sources: Sources, config: SiteConfig,
