@@ -30,6 +30,7 @@ from dataclasses import fields, replace
 from datetime import datetime, tzinfo
 from functools import partial
 from pathlib import Path
+from typing import NamedTuple
 
 from newsdigest import parallel, store, urls
 from newsdigest.build.discover import Sources
@@ -315,37 +316,23 @@ def patched(file: Path, key: str, sources: Sources, config: SiteConfig, items_ca
     `repicture` sets the pictures of an index's stories given the site's generic images
     (image_stage.prepare on an index of the patched stories).
     """
-    settings, tz = LoadSettings.of(config), config.tz
+    settings = LoadSettings.of(config)
     check: _ClusterCheck | None = None
     try:
         data = _mapped(file)
         intact = _checked_meanwhile(data)
         view = memoryview(data)
         try:
-            # unpickled where it lies: read through the mapping as a file, it took half again
-            header, at = _piece(view, 0)
-            kept_key, valid_until, records, patchable, title_keys = pickle.loads(header)
+            # Read before the checksum is known: what a damaged state makes this raise or
+            # return is thrown away below.
+            found = _changes(view, key, sources, settings, config.tz, items_cache, now)
         except Exception:
             if not intact():
                 return None  # damaged: what it raised says nothing
             raise
-        if not intact():
-            return None  # damaged: do it all again
-        if kept_key != key or (valid_until is not None and now >= valid_until):
-            return None
-        found = _changed(sources.discovery, records)
-        if found is None:
-            return None
-        changed, added = found
-        edits = _edits(changed, records, patchable, title_keys, settings,
-                       lambda rels: cached_entries(items_cache, settings, rels), tz)
-        urls, at = _piece(view, at)
-        # Read for additions alone: a state patched with edits alone is not kept again
-        # (steps._gather_or_patch), and these are a tenth of the header's time to read.
-        known_urls = list(pickle.loads(urls)) if added else [frozenset(), frozenset()]
-        additions = _additions(added, records, title_keys, known_urls, settings, tz, now)
-        if edits is None or additions is None:
-            return None
+        if not intact() or found is None:
+            return None  # damaged, or the build must do it all again
+        records, title_keys, known_urls, changed, edits, additions, at = found
         clusters, at = _piece(view, at)
         check = _ClusterCheck(clusters, edits, additions)
         front = _unpickled_lazily(view[at:-4])
@@ -371,6 +358,43 @@ def patched(file: Path, key: str, sources: Sources, config: SiteConfig, items_ca
     if not additions:
         return patch
     return Patch(front) if patch.settled() else None
+
+
+class _Changes(NamedTuple):
+    """What `_changes` found: the kept state's header, learnt from the changed files."""
+
+    records: dict[str, tuple[int, int, str]]
+    title_keys: Counter[str]
+    known_urls: list[frozenset[str]]  # source and related-coverage URLs
+    changed: list[SourceFile]
+    edits: list[tuple[str, CacheEntry]]
+    additions: list[tuple[str, CacheEntry]]
+    at: int  # where the rest of the kept state begins
+
+
+def _changes(view: memoryview, key: str, sources: Sources, settings: LoadSettings, tz: tzinfo,
+             items_cache: Path, now: datetime) -> _Changes | None:
+    """The kept state's header, and the content files changed and added since, validated;
+    None if they cannot be patched in (`patched`)."""
+    # unpickled where it lies: read through the mapping as a file, it took half again
+    header, at = _piece(view, 0)
+    kept_key, valid_until, records, patchable, title_keys = pickle.loads(header)
+    if kept_key != key or (valid_until is not None and now >= valid_until):
+        return None
+    found = _changed(sources.discovery, records)
+    if found is None:
+        return None
+    changed, added = found
+    edits = _edits(changed, records, patchable, title_keys, settings,
+                   lambda rels: cached_entries(items_cache, settings, rels), tz)
+    urls, at = _piece(view, at)
+    # Read for additions alone: a state patched with edits alone is not kept again
+    # (steps._gather_or_patch), and these are a third of the header's time to read.
+    known_urls = list(pickle.loads(urls)) if added else [frozenset(), frozenset()]
+    additions = _additions(added, records, title_keys, known_urls, settings, tz, now)
+    if edits is None or additions is None:
+        return None
+    return _Changes(records, title_keys, known_urls, changed, edits, additions, at)
 
 
 def _set_scores(front: GatheredSite, checked: tuple[Scores | None, bytes]) -> None:
