@@ -67,10 +67,15 @@ class Pagination(NamedTuple):
 
 
 class Navigation:
-    """The navigation of one page of a list, made when first read: as `navigation` makes
-    it, and with its repr, which fingerprints take. A rebuild after one edit fingerprints and
-    renders a few of the site's list pages: made for every one, their navigation was a third
-    of planning them."""
+    """The navigation of one page of a list, made when first read, as `navigation` makes it.
+    A rebuild after one edit renders a few of the site's list pages: made for every one,
+    their navigation was a third of planning them.
+
+    Its repr, which fingerprints take, names what it is made from instead: the page's number
+    and, while its links depend on it, the list's top page number (`navigation`: page k's
+    links are the same for every top from k + 3 up). A page's fingerprint covers its path,
+    which names the list; making every navigation to take its repr was half of
+    fingerprinting every list page after an addition."""
 
     __slots__ = ("page", "_top", "_path_of", "_made")
 
@@ -96,7 +101,8 @@ class Navigation:
         return self.made().links
 
     def __repr__(self) -> str:
-        return repr(self.made())
+        depends = self.page == FRONT or self.page + 3 > self._top
+        return f"Navigation({self.page}, {self._top if depends else 'any'})"
 
 
 @dataclass(frozen=True)
