@@ -102,6 +102,11 @@ class InChild(Generic[Result]):
         os.close(write)
         self._pid, self._pipe = pid, read
 
+    @property
+    def forked(self) -> bool:
+        """Whether the task runs in a child (not if the fork failed, or once answered)."""
+        return self._pid != 0
+
     def stop(self) -> None:
         """End the child without its answer (no longer wanted: the caller failed)."""
         if not self._pid:
@@ -125,3 +130,94 @@ class InChild(Generic[Result]):
             return pickle.loads(data)  # type: ignore[no-any-return]
         except (pickle.UnpicklingError, EOFError) as exc:
             raise ChildFailed from exc
+
+
+class Followed(Generic[Result]):
+    """What a task run by InChildFollowed gives: its answer, and the function that makes, in
+    the child once the answer is sent, the bytes that follow it (None: none follow)."""
+
+    def __init__(self, answer: Result, then: Callable[[], bytes] | None = None) -> None:
+        self.answer, self.then = answer, then
+
+
+class InChildFollowed(Generic[Result]):
+    """InChild for a task whose answer is followed by bytes that take long to make: the
+    child sends the answer first, then makes the bytes and sends them through a pipe of
+    their own. The caller goes on once it has the answer (`answer()`); the bytes are read
+    where they are needed (`following()`), here or in a process forked after (which this
+    one then lets go of them for: `hand_over()`). `reap()` waits for the child."""
+
+    def __init__(self, task: Callable[[], Followed[Result]]) -> None:
+        self._pid, self._answer_pipe, self._then_pipe = 0, -1, -1
+        pipes = [*os.pipe(), *os.pipe()]  # answer: read, write; then: read, write
+        try:
+            pid = os.fork()
+        except (AttributeError, OSError):
+            for end in pipes:
+                os.close(end)
+            return
+        if pid == 0:  # the child: answers, then makes what follows; leaves without clean-up
+            code = 1
+            try:
+                os.close(pipes[0])
+                os.close(pipes[2])
+                followed = task()
+                with os.fdopen(pipes[1], "wb") as pipe:
+                    pipe.write(pickle.dumps(followed.answer, pickle.HIGHEST_PROTOCOL))
+                data = followed.then() if followed.then is not None else b""
+                with os.fdopen(pipes[3], "wb") as pipe:  # its length first: a child that
+                    pipe.write(len(data).to_bytes(8, "little"))  # died midway sends less
+                    pipe.write(data)
+                code = 0
+            finally:
+                os._exit(code)
+        os.close(pipes[1])
+        os.close(pipes[3])
+        self._pid, self._answer_pipe, self._then_pipe = pid, pipes[0], pipes[2]
+
+    def answer(self) -> Result:
+        """The task's answer (ChildFailed: no fork, or the child failed before it)."""
+        if self._answer_pipe < 0:
+            raise ChildFailed
+        pipe, self._answer_pipe = self._answer_pipe, -1
+        with os.fdopen(pipe, "rb") as reader:
+            data = reader.read()
+        try:
+            return pickle.loads(data)  # type: ignore[no-any-return]
+        except (pickle.UnpicklingError, EOFError) as exc:
+            raise ChildFailed from exc
+
+    def following(self) -> bytes:
+        """The bytes that follow the answer, all of them (ChildFailed: not all came)."""
+        if self._then_pipe < 0:
+            raise ChildFailed
+        pipe, self._then_pipe = self._then_pipe, -1
+        with os.fdopen(pipe, "rb") as reader:
+            data = reader.read()
+        if len(data) < 8 or int.from_bytes(data[:8], "little") != len(data) - 8:
+            raise ChildFailed
+        return data[8:]
+
+    def hand_over(self) -> None:
+        """Let go of the bytes that follow: a process forked since reads them (following())."""
+        if self._then_pipe >= 0:
+            os.close(self._then_pipe)
+            self._then_pipe = -1
+
+    def stop(self) -> None:
+        """End the child without what it has not sent (no longer wanted)."""
+        if self._pid:
+            with suppress(ProcessLookupError):
+                os.kill(self._pid, signal.SIGKILL)
+        self.reap()
+
+    def reap(self) -> None:
+        """Wait for the child, once what it sends is read or let go of (a child still
+        sending what no process reads is told so by its pipe, and leaves)."""
+        for name in ("_answer_pipe", "_then_pipe"):
+            if getattr(self, name) >= 0:
+                os.close(getattr(self, name))
+                setattr(self, name, -1)
+        if self._pid:
+            pid, self._pid = self._pid, 0
+            os.waitpid(pid, 0)

@@ -97,12 +97,38 @@ def test_adds_one_after_another_build_like_clean_builds(make_site, tmp_path):
                                                   f"https://example.com/added/{n}"))
         report = build(site)
         assert (report.patched == [rel]) is patched, (n, report.patched)
+        with pytest.raises(ChildProcessError):  # every child waited for, the clusters'
+            os.waitpid(-1, os.WNOHANG)  # check too (it sends their inputs to the state's)
         assert_same_as_clean_build(site, tmp_path / f"added-{n}")
     # the kept state holds them all: an edit after is patched alone
     edit(site, "2026-10-08-story-7.md", "Story number 7", "Story number seven")
     assert build(site).patched == ["2026-10-08-story-7.md"]
     assert_same_as_clean_build(site, tmp_path / "edited")
 
+
+
+def test_adds_kept_by_this_process_when_no_child_can_keep_them(make_site, tmp_path,
+                                                                monkeypatch):
+    # The clusters' check sends their new inputs to the process that keeps the state: this
+    # one, when it could not fork one (parallel.InChild gives no answer).
+    from newsdigest import parallel
+
+    class Unforked(parallel.InChild):
+        def __init__(self, task) -> None:
+            self._pid, self._pipe = 0, -1
+
+    site = make_site(small_corpus(), SETTINGS)
+    build(site)
+    monkeypatch.setattr(parallel, "InChild", Unforked)
+    for n in range(2):
+        rel = f"2026-10-2{n}-added.md"
+        site.write(f"content/{rel}", added(title=f"Added story {n}",
+                                           date=f"2026-10-2{n}T09:00:00Z",
+                                           url=f"https://example.com/added/{n}"))
+        assert build(site).patched == [rel]
+        with pytest.raises(ChildProcessError):
+            os.waitpid(-1, os.WNOHANG)
+        assert_same_as_clean_build(site, tmp_path / f"added-{n}")
 
 
 def test_a_sponsored_item_added_or_edited_in_place_stays_out_of_the_feeds(make_site, tmp_path):
@@ -429,7 +455,13 @@ def test_a_kept_state_whose_body_cannot_be_read_leaves_no_child_behind(make_site
             super().__init__(task)
             started.append(self._pid)
 
+    class RecordedFollowed(parallel.InChildFollowed):
+        def __init__(self, task) -> None:
+            super().__init__(task)
+            started.append(self._pid)
+
     monkeypatch.setattr(parallel, "InChild", Recorded)
+    monkeypatch.setattr(parallel, "InChildFollowed", RecordedFollowed)
     site = make_site(small_corpus(), SETTINGS)
     build(site)
     (state,) = (site.root / ".cache").glob("*.state")

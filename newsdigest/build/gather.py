@@ -64,8 +64,6 @@ class GatheredSite:
     added_to: str = ""
     reached: frozenset[str] = frozenset()
     clusters: ClusterInputs | None = None  # grouping.Grouping.clusters
-    # The same, pickled, when only a child process made them (a patched kept state's)
-    clusters_pickled: bytes = b""
     source_urls: frozenset[str] = frozenset()  # grouping.Grouping.source_urls
     related_urls: frozenset[str] = frozenset()  # grouping.Grouping.related_urls
     grouping_warnings: list[Problem] = field(default_factory=list)  # grouping.Grouping.warnings

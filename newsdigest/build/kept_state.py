@@ -30,7 +30,7 @@ from dataclasses import fields, replace
 from datetime import datetime, tzinfo
 from functools import partial
 from pathlib import Path
-from typing import NamedTuple
+from typing import Literal, NamedTuple
 
 from newsdigest import parallel, store, urls
 from newsdigest.build.discover import Sources
@@ -72,20 +72,24 @@ MOST_PATCHED = 200  # past this many changed files, doing it all again costs abo
 
 
 def save_in_background(file: Path, key: str, front: GatheredSite, items_cache: Path,
-                       settings: LoadSettings) -> Callable[[], None]:
+                       settings: LoadSettings, patch: Patch | None = None
+                       ) -> Callable[[], None]:
     """Write the kept state from a forked process while the build goes on (pickling 10,000
     stories takes a third of a second); returns the function that waits for it (and writes
     it then, when no child could).
 
     A patched state's files go into the item cache first (`items_cache`): the next build
-    compares its edits with the versions the state was made from.
+    compares its edits with the versions the state was made from. A state patched with
+    additions (`patch`) keeps the clusters' new inputs its check made (Patch.clusters).
     """
     def save() -> None:
         if front.patched_entries:
             update_cache(items_cache, settings, front.patched_entries)
-        _save(file, key, front)
+        _save(file, key, front, patch.clusters if patch is not None else None)
 
     saving = parallel.InChild(save)
+    if patch is not None and saving.forked:
+        patch.hand_over()
 
     def wait() -> None:
         try:
@@ -93,31 +97,38 @@ def save_in_background(file: Path, key: str, front: GatheredSite, items_cache: P
         except parallel.ChildFailed:
             # a cache: one that cannot be written (a full disk) only makes the next build
             # regroup every item
-            with contextlib.suppress(OSError):
+            with contextlib.suppress(OSError, parallel.ChildFailed):
                 save()
+        finally:
+            if patch is not None:
+                patch.reap()
 
     return wait
 
 
-def _save(file: Path, key: str, front: GatheredSite) -> None:
+def _save(file: Path, key: str, front: GatheredSite,
+          clusters_made: Callable[[], bytes] | None = None) -> None:
     # A header first, with what decides whether the kept state can be patched: a build reads
     # the rest only when it can. Then the source and related URLs, which only additions are
     # checked against, then the clusters' inputs: a patching build checks them in a child
     # process (_ClusterCheck) while it reads the rest. Each after its length.
     header = (key, front.valid_until, front.records, _patchable(front.index), front.title_keys)
     urls = (front.source_urls, front.related_urls)
-    clusters = front.clusters_pickled or pickle.dumps(front.clusters, pickle.HIGHEST_PROTOCOL)
     # its pictures as a build that patches it reports them: made already, none fetched
     pictures = replace(front.pictures, report=front.pictures.report.as_cached())
     body = replace(front, records={}, title_keys=Counter(), patched=None, added=0,
                    added_to="", reached=frozenset(),
-                   patched_entries={}, clusters=None, clusters_pickled=b"",
+                   patched_entries={}, clusters=None,
                    source_urls=frozenset(), related_urls=frozenset(), pictures=pictures)
+    rest = _pickled_lazily(body)
+    # after the rest: a patched state's are still being made when it is pickled
+    clusters = clusters_made() if clusters_made is not None else pickle.dumps(
+        front.clusters, pickle.HIGHEST_PROTOCOL)
     pieces = []
     for part in (pickle.dumps(header, pickle.HIGHEST_PROTOCOL),
                  pickle.dumps(urls, pickle.HIGHEST_PROTOCOL), clusters):
         pieces += [len(part).to_bytes(8, "little"), part]
-    pieces += _pickled_lazily(body)
+    pieces += rest
     # Last, the checksum of all that: a damaged state (a flipped bit) may still unpickle, as
     # other titles, topics or keys than the site's, or raise what unpickling never does.
     # Written piece by piece: joined, the items' pickles were copied twice more (a hundred
@@ -286,10 +297,12 @@ class Patch:
     """A kept state patched with a build's changes, whose story clusters may still be being
     checked against its edits in a child process (`settled` waits for the answer): a
     build with edits alone plans its pages meanwhile, since only the curation report shows
-    the clusters."""
+    the clusters. After additions, the same child then makes the clusters' new inputs, which
+    the process that keeps the state reads (`clusters`)."""
 
     def __init__(self, front: GatheredSite, check: _ClusterCheck | None = None) -> None:
         self.front, self._check = front, check
+        self._following = check
 
     def settled(self) -> bool:
         """Whether the clusters stayed as they were; the report's similarities set if so."""
@@ -299,8 +312,24 @@ class Patch:
         checked = check.result()
         if checked is False:
             return False
-        _set_scores(self.front, checked)
+        if checked is not None:
+            self.front.index = with_cluster_scores(self.front.index, *checked)
         return True
+
+    def clusters(self) -> bytes:
+        """The clusters' new inputs, pickled, once the patch settled with additions."""
+        assert self._following is not None
+        return self._following.inputs()
+
+    def hand_over(self) -> None:
+        """This process reads no clusters' inputs: a process forked since does."""
+        if self._following is not None:
+            self._following.hand_over()
+
+    def reap(self) -> None:
+        """The checking child waited for, what it still sends read or not."""
+        if self._following is not None:
+            self._following.reap()
 
 
 def patched(file: Path, key: str, sources: Sources, config: SiteConfig, items_cache: Path,
@@ -338,26 +367,27 @@ def patched(file: Path, key: str, sources: Sources, config: SiteConfig, items_ca
         front = _unpickled_lazily(view[at:-4])
     except (*store.UNREADABLE, ValueError):  # ValueError: a header of an older version
         if check is not None:
-            check.result()  # its child waited for
+            check.stop()
         return None
     if not isinstance(front, GatheredSite):
-        check.result()
+        check.stop()
         return None
     front.records, front.title_keys = records, title_keys
     front.source_urls, front.related_urls = known_urls
     patch = Patch(front, check)
-    front = _apply(front, edits, len(changed), repicture)
-    if front is not None and additions:
+    patched_front = _apply(front, edits, len(changed), repicture)
+    if patched_front is not None and additions:
         # Added while the clusters are checked (the similarities they set are those of the
         # clusters alone, which an added story never joins), and settled then: a state with
-        # additions is kept again, its clusters' new inputs with it.
-        front = _add(front, additions, config, sources, repicture)
-    if front is None:
-        patch.settled()  # its child waited for
+        # additions is kept again, its clusters' new inputs with it (Patch.clusters).
+        patched_front = _add(patched_front, additions, config, sources, repicture)
+    if patched_front is None:
+        check.stop()
         return None
-    if not additions:
+    if not additions or patch.settled():
         return patch
-    return Patch(front) if patch.settled() else None
+    check.stop()
+    return None
 
 
 class _Changes(NamedTuple):
@@ -397,52 +427,78 @@ def _changes(view: memoryview, key: str, sources: Sources, settings: LoadSetting
     return _Changes(records, title_keys, known_urls, changed, edits, additions, at)
 
 
-def _set_scores(front: GatheredSite, checked: tuple[Scores | None, bytes]) -> None:
-    scores, front.clusters_pickled = checked
-    if scores is not None:
-        front.index = with_cluster_scores(front.index, *scores)
-
-
 # What checking the clusters against edits and additions found: False, one changes a
 # cluster (the state cannot be patched); else the similarities and near misses the curation
-# report shows now (None: as they were), and the clusters' new inputs, pickled, when items
-# were added (a state with additions is kept again; with edits only, the next build patches
+# report shows now (None: as they were). The clusters' new inputs follow when items were
+# added (a state with additions is kept again; with edits only, the next build patches
 # the kept one again).
 Scores = tuple[dict[str, tuple[str, float | None]], tuple[NearMiss, ...]]
-ClusterCheck = bool | tuple[Scores | None, bytes]
+ClusterCheck = Literal[False] | Scores | None
 
 
 class _ClusterCheck:
     """The kept clusters checked against the edits and additions (a third of a patching
     build at 30,000 items) in a child process, while this one reads the rest of the kept
-    state."""
+    state. After additions, the child then pickles the clusters' new inputs, which took
+    as long again: this process goes on with its answer meanwhile."""
 
     def __init__(self, kept: memoryview, edits: list[tuple[str, CacheEntry]],
                  additions: list[tuple[str, CacheEntry]]) -> None:
         self._task = partial(_check_clusters, kept, edits, additions)
-        self._child = parallel.InChild(self._task) if edits or additions else None
+        self._additions = bool(additions)
+        self._child = parallel.InChildFollowed(self._task) if edits or additions else None
+        self._here: parallel.Followed[ClusterCheck] | None = None  # when no child could
 
     def result(self) -> ClusterCheck:
         if self._child is None:
-            return None, b""  # files touched, none changed
+            return None  # files touched, none changed
         try:
-            return self._child.result()
+            answer = self._child.answer()
+            if not self._additions:
+                self._child.reap()  # nothing follows
+            return answer
         except parallel.ChildFailed:
-            return self._task()
+            self._child.reap()
+            self._child = None
+            self._here = self._task()
+            return self._here.answer
+
+    def inputs(self) -> bytes:
+        """The clusters' new inputs, pickled (after additions that leave them as they were)."""
+        if self._here is not None:
+            assert self._here.then is not None
+            return self._here.then()
+        if self._child is None:
+            raise parallel.ChildFailed
+        return self._child.following()
+
+    def hand_over(self) -> None:
+        if self._child is not None:
+            self._child.hand_over()
+
+    def reap(self) -> None:
+        if self._child is not None:
+            self._child.reap()
+
+    def stop(self) -> None:
+        """The child ended without its answer: no longer wanted."""
+        if self._child is not None:
+            self._child.stop()
 
 
 def _check_clusters(pickled: memoryview, edits: list[tuple[str, CacheEntry]],
-                    additions: list[tuple[str, CacheEntry]]) -> ClusterCheck:
+                    additions: list[tuple[str, CacheEntry]]
+                    ) -> parallel.Followed[ClusterCheck]:
     kept = pickle.loads(pickled)
     clusters = _clusters_kept(kept, edits, additions)
     if clusters is False:
-        return False
-    # as the kept state holds them: this process has no use for them as objects
-    inputs = pickle.dumps(clusters, pickle.HIGHEST_PROTOCOL) if additions else b""
+        return parallel.Followed(False)
+    # as the kept state holds them: the process that keeps it has no use for them as objects
+    then = partial(pickle.dumps, clusters, pickle.HIGHEST_PROTOCOL) if additions else None
     if clusters is None or kept is None or (clusters.result, clusters.names) == (
             kept.result, kept.names):
-        return None, inputs
-    return (clusters.scores(), clusters.near_misses), inputs
+        return parallel.Followed(None, then)
+    return parallel.Followed((clusters.scores(), clusters.near_misses), then)
 
 
 def _mapped(file: Path) -> mmap.mmap:

@@ -141,6 +141,7 @@ def _gather_or_patch(config: SiteConfig, options: BuildOptions, sources: Sources
     repicture = partial(repicture_stories, config, sources.assets, options, now)
     gathered: GatheredSite | None = None
     settled: Callable[[], bool] = lambda: True  # noqa: E731
+    patched: kept_state.Patch | None = None
     if state_file is not None and patch:
         patched = kept_state.patched(state_file, state_key, sources, config,
                                      config.cache_dir / "items", repicture, now)
@@ -171,7 +172,7 @@ def _gather_or_patch(config: SiteConfig, options: BuildOptions, sources: Sources
         return gathered, settled, lambda: None
     assert state_file is not None
     return gathered, settled, kept_state.save_in_background(
-        state_file, state_key, gathered, config.cache_dir / "items", settings)
+        state_file, state_key, gathered, config.cache_dir / "items", settings, patched)
 
 
 def _write(config: SiteConfig, options: BuildOptions, plan: SitePlan, gathered: GatheredSite,
