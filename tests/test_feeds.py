@@ -249,6 +249,18 @@ def test_video_pages_are_in_the_video_sitemap_extension(make_site):
     assert [u for t in trees for u in t.xpath("//v:player_loc/text()", namespaces=ns)] == [
         "https://www.youtube-nocookie.com/embed/dQ8x1vKkZ2A"]
     assert [d for t in trees for d in t.xpath("//v:duration/text()", namespaces=ns)] == ["120"]
+    # An item page's line is kept between builds (with its month's): a new title is a new
+    # line, and so is another base URL
+    site.write("content/v.md", (site.root / "content/v.md").read_text().replace(
+        "A video", "A new video"))
+    site.build()
+    (items,) = [t for t in site.sitemaps() if t.xpath("//v:title", namespaces=ns)]
+    assert items.xpath("//v:title/text()", namespaces=ns) == ["A new video"]
+    site.write("site.toml", SETTINGS.replace("example.org/digest/", "example.net/news/"))
+    site.build()
+    (items,) = [t for t in site.sitemaps() if t.xpath("//v:title", namespaces=ns)]
+    assert items.xpath("//*[local-name()='loc']/text()") == [
+        "https://example.net/news/news/2026/10/01/v/"]
 
 
 API_ITEM = {

@@ -308,6 +308,39 @@ def test_card_template_change_reaches_every_page_that_shows_cards(site):
     assert 'class="card' not in (site.public / "archive/index.html").read_text()
 
 
+def test_archive_rows_are_kept_by_month_and_an_edit_renders_its_own(site, tmp_path,
+                                                                     monkeypatch):
+    # A month's archive page shows a row per story, kept between builds with the other rows
+    # of its month (Theme.row): an edit renders its own story's row alone, and a new row
+    # template reaches every month's page, no kept row reused.
+    from newsdigest.render.theme import Theme
+
+    build(site)
+    rendered = []
+    render = Theme.render
+
+    def counting(theme, name, context):
+        if name == "_row.html":
+            rendered.append(context["story"].item.title)
+        return render(theme, name, context)
+
+    monkeypatch.setattr(Theme, "render", counting)
+    edit(site, "2026-10-05-story-4.md", "Story number 4", "Story number four")
+    assert build(site).patched == ["2026-10-05-story-4.md"]
+    assert rendered == ["Story number four"]
+    month = site.html("archive/2026/10/")
+    assert "Story number four" in month.xpath("//li[@class='row']/a/text()")
+    assert_same_as_clean_build(site, tmp_path / "edit")
+    row = Path(__file__).resolve().parent.parent / "templates" / "_row.html"
+    (site.root / "templates").mkdir(exist_ok=True)
+    (site.root / "templates" / "_row.html").write_text(
+        row.read_text().replace('<li class="row">', '<li class="row" data-v2>'))
+    build(site)
+    rows = site.html("archive/2026/10/").xpath("//li[@class='row']")
+    assert rows and all(row.get("data-v2") is not None for row in rows)
+    assert_same_as_clean_build(site, tmp_path / "template")
+
+
 def test_imported_macro_change_reaches_exactly_the_pages_that_import_it(site, tmp_path):
     # The importing templates' own sources did not change: their references come from the
     # cache of parsed templates, and must still lead to the new macros.
@@ -776,6 +809,7 @@ def test_cards_made_before_the_page_workers_are_not_handed_back_by_them(make_sit
                                                                          monkeypatch):
     # A full build makes every card and story JSON first; the page workers inherit them and
     # must not send them back to the parent as their own (megabytes through pipes, held twice).
+    # (The archive rows are theirs: each month's page renders its own.)
     from newsdigest.build import output
     from newsdigest.render.fragments import Fragments
 
@@ -784,7 +818,8 @@ def test_cards_made_before_the_page_workers_are_not_handed_back_by_them(make_sit
     handed_back: list[int] = []
     real_add = Fragments.add
     monkeypatch.setattr(Fragments, "add", lambda self, pieces: (
-        handed_back.append(len(pieces)), real_add(self, pieces))[1])
+        handed_back.append(len(pieces)) if self.folder.name in ("cards", "api") else None,
+        real_add(self, pieces))[1])
     site = make_site(corpus(), SETTINGS)  # never built: a full build, with a cache to fill
     config = load_config(site.root / "site.toml")
     report = build_site(config, BuildOptions(now=NOW, workers=2, search=False, offline=True))
@@ -924,8 +959,9 @@ def test_why_says_what_the_next_build_would_do_with_a_page_and_writes_nothing(si
     code, out = why(site, capsys, "news/2026/10/05/story-4/")
     assert code == 0
     assert out[0] == f"{page}: up to date: neither rendered nor written"
+    # (_row.html: the macros it imports render archive rows with it)
     assert out[1] == ("  made with: _card.html, _coverage.html, _macros.html, _picture.html, "
-                      "_subscribe.html, base.html, item.html")
+                      "_row.html, _subscribe.html, base.html, item.html")
     assert out[2].startswith("  shows: 2026-10-05-story-4.md, ")  # then its "More on" stories
     # an edition page shows the stories of its sections, which sit inside the edition
     edition = next((site.public / "digest" / "daily").iterdir())

@@ -4,7 +4,7 @@ before any is rendered."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from functools import partial
 from operator import attrgetter
@@ -47,6 +47,8 @@ class SitePlan:
     # Item pages of the site left out of `outputs`, as the last build made them (files):
     # their story and the stories below them are as they were (kept_item_pages).
     kept: frozenset[str] = frozenset()
+    # Each item page's line in the sitemaps, kept between builds like the cards (`jsons`)
+    sitemap_lines: Fragments = field(default_factory=lambda: Fragments(None, ""))
 
 
 @dataclass(frozen=True)
@@ -82,8 +84,14 @@ def plan_outputs(config: SiteConfig, options: BuildOptions, now: datetime,
     # Each story's card and JSON, kept between builds for lists that shift (fragments.py).
     theme.cards = Fragments(cache_dir / "cards" if cache_dir else None,
                             fingerprint(CODE, theme.template_hash("_card.html"), settings_print))
+    theme.rows = Fragments(cache_dir / "rows" if cache_dir else None,
+                           fingerprint(CODE, theme.template_hash("_row.html"), settings_print),
+                           by_variant=True)
     jsons = Fragments(cache_dir / "api" if cache_dir else None,
                       fingerprint(CODE, settings_print))
+    # each item page's line in its month's sitemap file (sitemaps.sitemap_file)
+    sitemap_lines = Fragments(cache_dir / "sitemaps" if cache_dir else None,
+                              fingerprint(CODE, settings_print), by_variant=True)
     site_feeds = feeds.site_feeds(index, config, front.facets.sponsored)
     editions_feed = edition_pages.editions_feed(digest_editions, config)
     # Each [digest] topic_editions topic's own weekly editions: pages, feed, /feeds/ entry.
@@ -103,13 +111,14 @@ def plan_outputs(config: SiteConfig, options: BuildOptions, now: datetime,
         *pictures.outputs,
         *page_files,
         *_meta_outputs(pages, index, config, now,
-                       [*site_feeds, editions_feed, *topic_feeds], jsons, reused),
+                       [*site_feeds, editions_feed, *topic_feeds], jsons, reused,
+                       sitemap_lines),
         Output(feeds.OPML_FILE, PHASE_META, fingerprint(settings_print, links),
                partial(feeds.opml, links, config)),
     ]
     warnings += _missing_local_images(index, front.local_images, discovery.assets)
     return SitePlan(outputs, pages, page_files, theme, jsons, warnings, None,
-                    frozenset(kept.values()))
+                    frozenset(kept.values()), sitemap_lines)
 
 
 def with_report(plan: SitePlan, config: SiteConfig, options: BuildOptions, now: datetime,
@@ -272,7 +281,8 @@ def _render_page(theme: Theme, template: str, context: dict) -> bytes:
 
 def _meta_outputs(pages: list[PageSpec], index: SiteIndex, config: SiteConfig, now: datetime,
                   all_feeds: list[feeds.Feed], jsons: Fragments | None = None,
-                  reused: Reuse | None = None) -> list[Output]:
+                  reused: Reuse | None = None, sitemap_lines: Fragments | None = None
+                  ) -> list[Output]:
     """Feeds, sitemaps and robots.txt: written after the pages they point at; the API's
     documents and the items' sitemaps as the last build fingerprinted them when `reused`
     says that still holds (as page_outputs)."""
@@ -299,7 +309,7 @@ def _meta_outputs(pages: list[PageSpec], index: SiteIndex, config: SiteConfig, n
             sitemap_print = known(file.name, "", file.stories) or fingerprint(
                 settings, file.name, file.stories)
         outputs.append(Output(file.name, PHASE_META, sitemap_print,
-                              partial(sitemaps.sitemap_file, file, config)))
+                              partial(sitemaps.sitemap_file, file, config, sitemap_lines)))
     outputs.append(Output("sitemap.xml", PHASE_META,
                           fingerprint(settings, [(f.name, f.newest) for f in files]),
                           partial(sitemaps.sitemap_index, files, config)))

@@ -191,9 +191,13 @@ def _write(config: SiteConfig, options: BuildOptions, plan: SitePlan, gathered: 
     if manifest is None or (probe and theme.cards.get((probe.fingerprint, False)) is None):
         make_fragments(stories, theme, jsons, config, options.workers)
     counter = progress_counter(progress, "writing", len(plan.outputs))
+    # what workers render and keep for the next build: cards, API JSON, archive and sitemap
+    # lines
+    kept_pieces = (theme.cards, jsons, theme.rows, plan.sitemap_lines)
     harvest = output.Harvest(
-        take=lambda: (theme.cards.take_new(), jsons.take_new()),
-        give=lambda made: (theme.cards.add(made[0]), jsons.add(made[1])),
+        take=lambda: [pieces.take_new() for pieces in kept_pieces],
+        give=lambda made: [pieces.add(new) for pieces, new in zip(kept_pieces, made,
+                                                                     strict=True)],
     )
     if manifest_file is not None:  # until the manifest says what these files are
         basis_path(manifest_file).unlink(missing_ok=True)
@@ -207,8 +211,8 @@ def _write(config: SiteConfig, options: BuildOptions, plan: SitePlan, gathered: 
                                                          plan.kept)
     output.record_base_url(config.output_dir, config.base_url)  # `check` reads it back
     current = {story.fingerprint for story in stories}
-    theme.cards.save(current)
-    jsons.save(current)
+    for pieces in kept_pieces:
+        pieces.save(current)
     if manifest_file is not None:
         save_atomic(manifest_file, pickle.dumps(new_manifest, pickle.HIGHEST_PROTOCOL))
         # what the pages were made with, so that --explain can name the templates that change

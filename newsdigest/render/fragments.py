@@ -24,21 +24,24 @@ Key = tuple[str, object]  # (story fingerprint, variant such as the card's `eage
 
 
 class Fragments:
-    """Pieces by (story fingerprint, variant), read lazily from `folder` (None: memory only)."""
+    """Pieces by (story fingerprint, variant), read lazily from `folder` (None: memory only),
+    in shards by fingerprint, or by variant (`by_variant`: where the pieces one page shows
+    share a variant, such as the rows of a month's archive)."""
 
-    def __init__(self, folder: Path | None, context: str):
+    def __init__(self, folder: Path | None, context: str, by_variant: bool = False):
         self.folder = folder
         self.context = context
+        self._shard_of = _shard_by_variant if by_variant else _shard_of
         self._shards: dict[int, dict[Key, str]] = {}
         # Made by this process and not saved yet; a worker process hands them to the parent
         # (take_new), which saves them with its own (add).
         self._new: dict[Key, str] = {}
 
     def get(self, key: Key) -> str | None:
-        return self._shard(_shard_of(key)).get(key)
+        return self._shard(self._shard_of(key)).get(key)
 
     def put(self, key: Key, text: str) -> None:
-        self._shard(_shard_of(key))[key] = text
+        self._shard(self._shard_of(key))[key] = text
         if self.folder is not None:  # a store kept in memory only saves nothing
             self._new[key] = text
 
@@ -57,7 +60,7 @@ class Fragments:
             return
         touched: dict[int, dict[Key, str]] = {}
         for key, text in self._new.items():
-            touched.setdefault(_shard_of(key), {})[key] = text
+            touched.setdefault(self._shard_of(key), {})[key] = text
         for number, made in touched.items():
             kept = {k: v for k, v in self._read(number).items() if k[0] in current}
             kept.update((k, v) for k, v in made.items() if k[0] in current)
@@ -87,3 +90,7 @@ class Fragments:
 
 def _shard_of(key: Key) -> int:
     return zlib.crc32(key[0].encode()) % SHARDS
+
+
+def _shard_by_variant(key: Key) -> int:
+    return zlib.crc32(str(key[1]).encode()) % SHARDS

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cached_property
@@ -11,6 +10,7 @@ from operator import attrgetter
 from typing import NamedTuple, TypeVar
 
 from newsdigest.config.site import SiteConfig
+from newsdigest.render.fragments import Fragments
 from newsdigest.render.pages import PageSpec
 from newsdigest.stories.grouping import Story
 
@@ -85,8 +85,22 @@ def sitemap_index(files: list[SitemapFile], config: SiteConfig) -> bytes:
     return ("\n".join(lines) + "\n").encode()
 
 
-def sitemap_file(file: SitemapFile, config: SiteConfig) -> bytes:
-    return _urlset(list_entries(file) + item_entries(file.stories, config), config)
+def sitemap_file(file: SitemapFile, config: SiteConfig, kept: Fragments | None = None
+                 ) -> bytes:
+    """A file of the sitemap index; `kept`: each item page's line, kept between builds with
+    the others of its month, which is the file's (an edit then makes its month's file of one
+    new line and the kept ones, not of a thousand items read again)."""
+    lines = [_url(entry, config) for entry in list_entries(file)]
+    for story in file.stories:
+        local = story.local_date
+        key = (story.fingerprint, f"{local.year:04d}-{local.month:02d}")
+        line = kept.get(key) if kept is not None else None
+        if line is None:
+            line = _url(_item_entry(story, config), config)
+            if kept is not None:
+                kept.put(key, line)
+        lines.append(line)
+    return _urlset(lines)
 
 
 def list_entries(file: SitemapFile) -> list[Entry]:
@@ -100,18 +114,15 @@ def _last_change(page: PageSpec) -> str:
     return newest.isoformat() if newest else ""
 
 
-def item_entries(stories: Iterable[Story], config: SiteConfig) -> list[Entry]:
-    """The entries of the stories' item pages, with their newest date, image and video."""
-    entries = []
-    for story in stories:
-        item = story.item
-        image = config.absolute_link(story.image_url) if story.image_url else ""
-        video = None
-        if item.embed is not None:
-            video = (image or item.embed.poster_url, item.title, item.excerpt or item.title,
-                     item.embed.src, item.length_seconds)
-        entries.append(Entry(story.path, story.modified.isoformat(), image, video))
-    return entries
+def _item_entry(story: Story, config: SiteConfig) -> Entry:
+    """The entry of a story's item page, with its newest date, image and video."""
+    item = story.item
+    image = config.absolute_link(story.image_url) if story.image_url else ""
+    video = None
+    if item.embed is not None:
+        video = (image or item.embed.poster_url, item.title, item.excerpt or item.title,
+                 item.embed.src, item.length_seconds)
+    return Entry(story.path, story.modified.isoformat(), image, video)
 
 
 def is_listed(page: PageSpec) -> bool:
@@ -119,30 +130,32 @@ def is_listed(page: PageSpec) -> bool:
     return page.listed and not page.path.endswith(".html")
 
 
-def _urlset(entries: list[Entry], config: SiteConfig) -> bytes:
+def _urlset(urls: list[str]) -> bytes:
     lines = ['<?xml version="1.0" encoding="UTF-8"?>',
              '<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9" '
              'xmlns:image="http://www.google.com/schemas/sitemap-image/1.1" '
-             'xmlns:video="http://www.google.com/schemas/sitemap-video/1.1">']
-    for entry in entries:
-        parts = [f"<loc>{escape(config.absolute_url(entry.path))}</loc>"]
-        if entry.lastmod:
-            parts.append(f"<lastmod>{entry.lastmod}</lastmod>")
-        if entry.image:
-            parts.append(f"<image:image><image:loc>{escape(entry.image)}</image:loc>"
-                         "</image:image>")
-        if entry.video and entry.video[0]:
-            thumb, title, text, player, seconds = entry.video
-            parts.append(
-                f"<video:video><video:thumbnail_loc>{escape(thumb)}</video:thumbnail_loc>"
-                f"<video:title>{escape(title)}</video:title>"
-                f"<video:description>{escape(text[:2048])}</video:description>"
-                f"<video:player_loc>{escape(player)}</video:player_loc>"
-                + (f"<video:duration>{seconds}</video:duration>" if seconds else "")
-                + "</video:video>")
-        lines.append("  <url>" + "".join(parts) + "</url>")
-    lines.append("</urlset>")
+             'xmlns:video="http://www.google.com/schemas/sitemap-video/1.1">', *urls,
+             "</urlset>"]
     return ("\n".join(lines) + "\n").encode()
+
+
+def _url(entry: Entry, config: SiteConfig) -> str:
+    parts = [f"<loc>{escape(config.absolute_url(entry.path))}</loc>"]
+    if entry.lastmod:
+        parts.append(f"<lastmod>{entry.lastmod}</lastmod>")
+    if entry.image:
+        parts.append(f"<image:image><image:loc>{escape(entry.image)}</image:loc>"
+                     "</image:image>")
+    if entry.video and entry.video[0]:
+        thumb, title, text, player, seconds = entry.video
+        parts.append(
+            f"<video:video><video:thumbnail_loc>{escape(thumb)}</video:thumbnail_loc>"
+            f"<video:title>{escape(title)}</video:title>"
+            f"<video:description>{escape(text[:2048])}</video:description>"
+            f"<video:player_loc>{escape(player)}</video:player_loc>"
+            + (f"<video:duration>{seconds}</video:duration>" if seconds else "")
+            + "</video:video>")
+    return "  <url>" + "".join(parts) + "</url>"
 
 
 def news_sitemap(stories: tuple[Story, ...], config: SiteConfig) -> bytes:

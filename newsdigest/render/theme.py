@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
-from jinja2 import meta
+from jinja2 import meta, nodes
 from markupsafe import Markup
 
 from newsdigest.config.site import SiteConfig
@@ -45,6 +45,11 @@ def headers_file(theme_file: bytes, config: SiteConfig) -> bytes:
     """The theme's _headers (for hosts that read it) with the site's policy in it."""
     return theme_file.replace(CONTENT_SECURITY_POLICY.encode(),
                               content_security_policy(config).encode())
+
+
+# The functions templates call that render a template of their own, kept between builds (a
+# story's card, its row in an archive): a template that calls one depends on that template.
+FRAGMENT_TEMPLATES = {"card": "_card.html", "story_row": "_row.html"}
 
 
 class _Environment(jinja2.Environment):
@@ -103,6 +108,7 @@ class Theme:
         self.env.filters["thousands"] = lambda n: f"{n:,}"
         self.env.filters["shorten"] = shorten
         self.env.globals["card"] = self.card
+        self.env.globals["story_row"] = self.row
         self.env.globals["csp"] = content_security_policy(config)
         self.env.globals["subscribe_form"] = subscribe_form(config.subscribe)
         self.env.globals["list_jsonld"] = lambda page: structured.script_json(
@@ -117,6 +123,8 @@ class Theme:
         # Rendered cards, by story; the build gives it a store kept between builds.
         self.cards = Fragments(None, "")
         self._card_markup: dict[tuple[str, bool], Markup] = {}  # this process's, ready to use
+        # Rendered archive rows, by story and month; likewise given a store by the build.
+        self.rows = Fragments(None, "", by_variant=True)
         if cache_dir:
             (cache_dir / "templates").mkdir(parents=True, exist_ok=True)
 
@@ -124,16 +132,14 @@ class Theme:
         return sorted(set(self.env.list_templates(extensions=("html", "xml", "txt"))))
 
     def template_hash(self, name: str) -> str:
-        """Hash of a template and every template it extends, includes or imports."""
+        """Hash of a template and every template it extends, includes, imports or renders
+        (FRAGMENT_TEMPLATES), at any depth: of each one's name and source, so that the hash
+        is the same whichever template of a cycle is hashed first (_macros.html renders a
+        row, whose template imports _macros.html)."""
         if name not in self._hashes:
-            self._hashes[name] = "..."  # a cycle guard while the dependencies are walked
-            source, references = self._source_and_references(name)
-            self._own_hashes[name] = hashlib.blake2b(source.encode(), digest_size=12).hexdigest()
-            self._references[name] = references
-            parts = [source] + [self.template_hash(ref) for ref in sorted(references)]
+            parts = [f"{used}\0{self._own_hashes[used]}" for used in sorted(self.uses(name))]
             self._hashes[name] = hashlib.blake2b(
-                "\0".join(parts).encode(), digest_size=12
-            ).hexdigest()
+                "\0".join(parts).encode(), digest_size=12).hexdigest()
         return self._hashes[name]
 
     def source_hashes(self) -> dict[str, str]:
@@ -141,14 +147,19 @@ class Theme:
         return dict(self._own_hashes)
 
     def uses(self, name: str) -> set[str]:
-        """The template and every template it extends, includes or imports, at any depth."""
-        self.template_hash(name)
+        """The template and every template it extends, includes, imports or renders, at any
+        depth."""
         found, pending = set(), [name]
         while pending:
             current = pending.pop()
             if current not in found:
                 found.add(current)
-                pending.extend(self._references.get(current, ()))
+                if current not in self._references:
+                    source, references = self._source_and_references(current)
+                    self._own_hashes[current] = hashlib.blake2b(
+                        source.encode(), digest_size=12).hexdigest()
+                    self._references[current] = references
+                pending.extend(self._references[current])
         return found
 
     def _source_and_references(self, name: str) -> tuple[str, set[str]]:
@@ -173,15 +184,20 @@ class Theme:
         """
         if self._known_references is None:
             self._known_references = self._load_references()
-        key = hashlib.blake2b(f"{name}\0{source}".encode(), digest_size=16).hexdigest()
+        # (and by the code that finds them)
+        key = hashlib.blake2b(f"{CODE}\0{name}\0{source}".encode(), digest_size=16).hexdigest()
         found = self._known_references.get(key)
         if found is None:
             try:
                 ast = self.env.parse(source, name, filename)
             except jinja2.TemplateSyntaxError as exc:
                 raise TemplateFailure(_describe_template_error(exc)) from None
-            found = self._known_references[key] = tuple(
-                sorted(meta.find_referenced_templates(ast), key=lambda r: (r is None, r or "")))
+            fragments = {FRAGMENT_TEMPLATES[call.node.name] for call in ast.find_all(nodes.Call)
+                         if isinstance(call.node, nodes.Name)
+                         and call.node.name in FRAGMENT_TEMPLATES}
+            found = self._known_references[key] = tuple(sorted(
+                {*meta.find_referenced_templates(ast), *fragments},
+                key=lambda r: (r is None, r or "")))
             if self._references_file is not None:
                 save_atomic(self._references_file,
                             pickle.dumps(self._known_references, pickle.HIGHEST_PROTOCOL))
@@ -227,6 +243,18 @@ class Theme:
 
     def card_html(self, story: Any, eager: bool = False) -> str:
         return self.render("_card.html", {"story": story, "eager": eager, "site": self.config})
+
+    def row(self, story: Any) -> Markup:
+        """A story's row in its month's archive, rendered once and kept between builds with
+        the other rows of its month: after an edit, a month's page of a thousand stories
+        renders one row and reads the others (where it read a thousand items)."""
+        local = story.local_date
+        key = (story.fingerprint, f"{local.year:04d}-{local.month:02d}")
+        html = self.rows.get(key)
+        if html is None:
+            html = self.render("_row.html", {"story": story, "site": self.config})
+            self.rows.put(key, html)
+        return Markup(html)
 
 
 def _describe_template_error(exc: jinja2.TemplateError, rendering: str = "") -> Problem:
