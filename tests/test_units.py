@@ -435,3 +435,24 @@ def test_a_file_whose_front_matter_alone_changed_is_validated_without_rendering_
     assert len(rendered) == 1
     changed = loaded(item(title="Second", body=body + "\nMore.\n"), retitled)
     assert len(rendered) == 2 and "<p>More.</p>" in changed.result.item.body_html
+
+
+@pytest.mark.parametrize("warned_files", [[55, 3, 7], range(0, 100, 3)], ids=["few", "many"])
+def test_warnings_come_in_the_order_of_the_files_however_many_are_warned_of(warned_files
+                                                                            ) -> None:
+    # A few warned files are looked up among the discovered ones; many are found in one pass.
+    from types import SimpleNamespace
+
+    from newsdigest.build.gather import GatheredSite
+    from newsdigest.content.files import Discovery
+    from newsdigest.errors import Problem
+
+    items = [SourceFile(f"/content/{n:03d}.md", f"{n:03d}.md", 1, 1) for n in range(100)]
+    discovery = Discovery(items, [], [Problem("notes/x.md", None, "", "discovered")])
+    warned = {f"{n:03d}.md": [Problem(f"{n:03d}.md", 1, "x", "unknown field")]
+              for n in warned_files}
+    warned["gone.md"] = [Problem("gone.md", 1, "x", "no longer discovered")]
+    later = Problem("", None, "", "from grouping")
+    site = SimpleNamespace(item_warnings=warned, later_warnings=[later])
+    assert GatheredSite.warnings(site, discovery) == [
+        *discovery.warnings, *(warned[f"{n:03d}.md"][0] for n in sorted(warned_files)), later]

@@ -4,16 +4,18 @@ the editions chosen; one value, `GatheredSite`, for every command that needs the
 from __future__ import annotations
 
 import secrets
+from bisect import bisect_left
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from operator import attrgetter
 from pathlib import Path
 
 from newsdigest.build.discover import Sources, listing
 from newsdigest.build.options import BuildOptions, Progress, progress_counter
 from newsdigest.config.site import SiteConfig, settings_fingerprint
-from newsdigest.content.files import Discovery, discover
+from newsdigest.content.files import Discovery, SourceFile, discover
 from newsdigest.content.loading import CacheEntry, LoadSettings, load_items, save_cache
 from newsdigest.errors import ContentInvalid, Problem
 from newsdigest.fingerprint import CODE, fingerprint
@@ -75,9 +77,25 @@ class GatheredSite:
     patched_entries: dict[str, CacheEntry] = field(default_factory=dict)
 
     def warnings(self, discovery: Discovery) -> list[Problem]:
-        """The build's warnings so far, in the order a build that read every file gives."""
-        by_file = [w for s in discovery.items for w in self.item_warnings.get(s.rel, ())]
+        """The build's warnings so far, in the order a build that read every file gives
+        (the discovered files', which are in order of their names)."""
+        items, warned = discovery.items, self.item_warnings
+        if len(warned) * 16 > len(items):  # many files warned of: one pass over them all
+            by_file = [w for s in items for w in warned.get(s.rel, ())]
+        else:
+            by_file = [w for rel in sorted(warned) if _discovered(items, rel)
+                       for w in warned[rel]]
         return discovery.warnings + by_file + self.later_warnings
+
+
+_REL = attrgetter("rel")
+
+
+def _discovered(items: list[SourceFile], rel: str) -> bool:
+    """Whether a file is among the discovered items (in order of their names): looked up,
+    where going through 30,000 of them for a few warned of took 5 ms a build."""
+    at = bisect_left(items, rel, key=_REL)
+    return at < len(items) and items[at].rel == rel
 
 
 @dataclass
