@@ -180,8 +180,7 @@ class InChildFollowed(Generic[Result]):
         if self._answer_pipe < 0:
             raise ChildFailed
         pipe, self._answer_pipe = self._answer_pipe, -1
-        with os.fdopen(pipe, "rb") as reader:
-            data = reader.read()
+        data = _read_all(pipe)
         try:
             return pickle.loads(data)  # type: ignore[no-any-return]
         except (pickle.UnpicklingError, EOFError) as exc:
@@ -192,8 +191,7 @@ class InChildFollowed(Generic[Result]):
         if self._then_pipe < 0:
             raise ChildFailed
         pipe, self._then_pipe = self._then_pipe, -1
-        with os.fdopen(pipe, "rb") as reader:
-            data = reader.read()
+        data = _read_all(pipe)
         if len(data) < 8 or int.from_bytes(data[:8], "little") != len(data) - 8:
             raise ChildFailed
         return data[8:]
@@ -221,3 +219,9 @@ class InChildFollowed(Generic[Result]):
         if self._pid:
             pid, self._pid = self._pid, 0
             os.waitpid(pid, 0)
+
+
+def _read_all(pipe: int) -> bytes:
+    """What a pipe holds until its writer closes it; the pipe closed after."""
+    with os.fdopen(pipe, "rb") as reader:
+        return reader.read()

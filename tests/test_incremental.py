@@ -47,6 +47,14 @@ def build(site, **options) -> BuildReport:
                                            search=False, offline=True, **options))
 
 
+def theme_template_changed(site, name: str, old: str, new: str) -> None:
+    """The site's own copy of a theme template, with `old` replaced by `new`."""
+    theme = Path(__file__).resolve().parent.parent / "templates" / name
+    assert old in theme.read_text(), old
+    (site.root / "templates").mkdir(exist_ok=True)
+    (site.root / "templates" / name).write_text(theme.read_text().replace(old, new))
+
+
 def tree(folder: Path) -> dict[str, bytes]:
     return {
         p.relative_to(folder).as_posix(): p.read_bytes()
@@ -331,10 +339,7 @@ def test_archive_rows_are_kept_by_month_and_an_edit_renders_its_own(site, tmp_pa
     month = site.html("archive/2026/10/")
     assert "Story number four" in month.xpath("//li[@class='row']/a/text()")
     assert_same_as_clean_build(site, tmp_path / "edit")
-    row = Path(__file__).resolve().parent.parent / "templates" / "_row.html"
-    (site.root / "templates").mkdir(exist_ok=True)
-    (site.root / "templates" / "_row.html").write_text(
-        row.read_text().replace('<li class="row">', '<li class="row" data-v2>'))
+    theme_template_changed(site, "_row.html", '<li class="row">', '<li class="row" data-v2>')
     build(site)
     rows = site.html("archive/2026/10/").xpath("//li[@class='row']")
     assert rows and all(row.get("data-v2") is not None for row in rows)
@@ -424,10 +429,8 @@ def test_explain_says_why_a_page_was_rebuilt(site):
     assert ("news/2026/10/05/story-4/index.html: what it shows changed (its items or the "
             "settings)") in report.explanations
     # the card template: the pages that show cards, each saying why
-    theme_card = Path(__file__).resolve().parent.parent / "templates" / "_card.html"
-    (site.root / "templates").mkdir(exist_ok=True)
-    (site.root / "templates" / "_card.html").write_text(
-        theme_card.read_text().replace('<article class="card', '<article data-v2 class="card'))
+    theme_template_changed(site, "_card.html", '<article class="card',
+                           '<article data-v2 class="card')
     report = build(site, explain=True)
     assert "index.html: a template it uses changed (_card.html)" in report.explanations
     assert not any("what it shows changed" in line for line in report.explanations)
@@ -903,10 +906,8 @@ def test_cards_and_api_json_made_in_workers_are_kept_for_the_next_build(site, tm
     build(site)
     assert_same_as_clean_build(site, tmp_path / "after-settings")
     # A new card template: no kept card may be reused.
-    theme_card = Path(__file__).resolve().parent.parent / "templates" / "_card.html"
-    (site.root / "templates").mkdir(exist_ok=True)
-    (site.root / "templates" / "_card.html").write_text(
-        theme_card.read_text().replace('<article class="card', '<article data-v2 class="card'))
+    theme_template_changed(site, "_card.html", '<article class="card',
+                           '<article data-v2 class="card')
     build(site)
     home = (site.public / "index.html").read_text()
     assert home.count("<article data-v2") == home.count("<article") > 0

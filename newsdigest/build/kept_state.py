@@ -72,7 +72,7 @@ MOST_PATCHED = 200  # past this many changed files, doing it all again costs abo
 
 
 def save_in_background(file: Path, key: str, front: GatheredSite, items_cache: Path,
-                       settings: LoadSettings, patch: Patch | None = None
+                       settings: LoadSettings, checking: ClusterChecking | None = None
                        ) -> Callable[[], None]:
     """Write the kept state from a forked process while the build goes on (pickling 10,000
     stories takes a third of a second); returns the function that waits for it (and writes
@@ -80,16 +80,16 @@ def save_in_background(file: Path, key: str, front: GatheredSite, items_cache: P
 
     A patched state's files go into the item cache first (`items_cache`): the next build
     compares its edits with the versions the state was made from. A state patched with
-    additions (`patch`) keeps the clusters' new inputs its check made (Patch.clusters).
+    additions keeps the clusters' new inputs that their check makes (`checking`: Patch's).
     """
     def save() -> None:
         if front.patched_entries:
             update_cache(items_cache, settings, front.patched_entries)
-        _save(file, key, front, patch.clusters if patch is not None else None)
+        _save(file, key, front, checking.inputs if checking is not None else None)
 
     saving = parallel.InChild(save)
-    if patch is not None and saving.forked:
-        patch.hand_over()
+    if checking is not None and saving.forked:
+        checking.hand_over()
 
     def wait() -> None:
         try:
@@ -100,8 +100,8 @@ def save_in_background(file: Path, key: str, front: GatheredSite, items_cache: P
             with contextlib.suppress(OSError, parallel.ChildFailed):
                 save()
         finally:
-            if patch is not None:
-                patch.reap()
+            if checking is not None:
+                checking.reap()
 
     return wait
 
@@ -111,7 +111,7 @@ def _save(file: Path, key: str, front: GatheredSite,
     # A header first, with what decides whether the kept state can be patched: a build reads
     # the rest only when it can. Then the source and related URLs, which only additions are
     # checked against, then the clusters' inputs: a patching build checks them in a child
-    # process (_ClusterCheck) while it reads the rest. Each after its length.
+    # process (ClusterChecking) while it reads the rest. Each after its length.
     header = (key, front.valid_until, front.records, _patchable(front.index), front.title_keys)
     urls = (front.source_urls, front.related_urls)
     # its pictures as a build that patches it reports them: made already, none fetched
@@ -297,39 +297,24 @@ class Patch:
     """A kept state patched with a build's changes, whose story clusters may still be being
     checked against its edits in a child process (`settled` waits for the answer): a
     build with edits alone plans its pages meanwhile, since only the curation report shows
-    the clusters. After additions, the same child then makes the clusters' new inputs, which
-    the process that keeps the state reads (`clusters`)."""
+    the clusters. After additions, the same child (`checking`) then makes the clusters' new
+    inputs, which the process that keeps the state reads."""
 
-    def __init__(self, front: GatheredSite, check: _ClusterCheck | None = None) -> None:
-        self.front, self._check = front, check
-        self._following = check
+    def __init__(self, front: GatheredSite, checking: ClusterChecking | None = None) -> None:
+        self.front, self.checking = front, checking
+        self._answered = checking is None
 
     def settled(self) -> bool:
         """Whether the clusters stayed as they were; the report's similarities set if so."""
-        if self._check is None:
+        if self._answered or self.checking is None:
             return True
-        check, self._check = self._check, None
-        checked = check.result()
+        self._answered = True
+        checked = self.checking.result()
         if checked is False:
             return False
         if checked is not None:
             self.front.index = with_cluster_scores(self.front.index, *checked)
         return True
-
-    def clusters(self) -> bytes:
-        """The clusters' new inputs, pickled, once the patch settled with additions."""
-        assert self._following is not None
-        return self._following.inputs()
-
-    def hand_over(self) -> None:
-        """This process reads no clusters' inputs: a process forked since does."""
-        if self._following is not None:
-            self._following.hand_over()
-
-    def reap(self) -> None:
-        """The checking child waited for, what it still sends read or not."""
-        if self._following is not None:
-            self._following.reap()
 
 
 def patched(file: Path, key: str, sources: Sources, config: SiteConfig, items_cache: Path,
@@ -346,7 +331,7 @@ def patched(file: Path, key: str, sources: Sources, config: SiteConfig, items_ca
     (image_stage.prepare on an index of the patched stories).
     """
     settings = LoadSettings.of(config)
-    check: _ClusterCheck | None = None
+    check: ClusterChecking | None = None
     try:
         data = _mapped(file)
         intact = _checked_meanwhile(data)
@@ -363,7 +348,7 @@ def patched(file: Path, key: str, sources: Sources, config: SiteConfig, items_ca
             return None  # damaged, or the build must do it all again
         records, title_keys, known_urls, changed, edits, additions, at = found
         clusters, at = _piece(view, at)
-        check = _ClusterCheck(clusters, edits, additions)
+        check = ClusterChecking(clusters, edits, additions)
         front = _unpickled_lazily(view[at:-4])
     except (*store.UNREADABLE, ValueError):  # ValueError: a header of an older version
         if check is not None:
@@ -436,7 +421,7 @@ Scores = tuple[dict[str, tuple[str, float | None]], tuple[NearMiss, ...]]
 ClusterCheck = Literal[False] | Scores | None
 
 
-class _ClusterCheck:
+class ClusterChecking:
     """The kept clusters checked against the edits and additions (a third of a patching
     build at 30,000 items) in a child process, while this one reads the rest of the kept
     state. After additions, the child then pickles the clusters' new inputs, which took

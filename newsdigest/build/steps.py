@@ -172,7 +172,8 @@ def _gather_or_patch(config: SiteConfig, options: BuildOptions, sources: Sources
         return gathered, settled, lambda: None
     assert state_file is not None
     return gathered, settled, kept_state.save_in_background(
-        state_file, state_key, gathered, config.cache_dir / "items", settings, patched)
+        state_file, state_key, gathered, config.cache_dir / "items", settings,
+        patched.checking if patched is not None else None)
 
 
 def _write(config: SiteConfig, options: BuildOptions, plan: SitePlan, gathered: GatheredSite,
