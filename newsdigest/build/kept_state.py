@@ -364,7 +364,7 @@ def patched(file: Path, key: str, sources: Sources, config: SiteConfig, items_ca
     if patched_front is not None and additions:
         # Added while the clusters are checked (the similarities they set are those of the
         # clusters alone, which an added story never joins), and settled then: a state with
-        # additions is kept again, its clusters' new inputs with it (Patch.clusters).
+        # additions is kept again, its clusters' new inputs with it (ClusterChecking.inputs).
         patched_front = _add(patched_front, additions, config, sources, repicture)
     if patched_front is None:
         check.stop()

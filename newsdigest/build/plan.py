@@ -7,7 +7,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import partial
-from operator import attrgetter
 from pathlib import Path
 
 from newsdigest import parallel
@@ -29,7 +28,6 @@ from newsdigest.stories.sources import source_health
 from newsdigest.urls import REPORT_FOLDER, file_for
 
 PHASE_META = 3
-_PATH = attrgetter("path")
 HEADERS_FILE = "_headers"  # response headers for the hosts that read it (Netlify, Cloudflare)
 
 

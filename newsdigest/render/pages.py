@@ -144,7 +144,8 @@ class PageSpec:
     path: str  # page path: 'topics/ai/' (its file is path + 'index.html')
     template: str
     # The template's values, or a function making them: an item page's are made only if it
-    # is rendered (a rebuild after one edit renders a few dozen of 8,000 item pages).
+    # is rendered (a rebuild after one edit renders a few dozen of 8,000 item pages), a list
+    # page's only if it is fingerprinted or rendered (most keep the last build's fingerprint).
     values: dict[str, Any] | Callable[[], dict[str, Any]]
     phase: int = PHASE_LISTS
     uses_cards: bool = True

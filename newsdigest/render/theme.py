@@ -180,12 +180,12 @@ class Theme:
         """The names a template's source refers to, parsed once per version of the source.
 
         Parsing every template is a tenth of a one-item rebuild, so the answers are kept in
-        the cache, keyed by the source itself.
+        the cache, keyed by the source itself (those of another version of the code, which
+        may find others, are not read).
         """
         if self._known_references is None:
             self._known_references = self._load_references()
-        # (and by the code that finds them)
-        key = hashlib.blake2b(f"{CODE}\0{name}\0{source}".encode(), digest_size=16).hexdigest()
+        key = hashlib.blake2b(f"{name}\0{source}".encode(), digest_size=16).hexdigest()
         found = self._known_references.get(key)
         if found is None:
             try:
@@ -199,15 +199,17 @@ class Theme:
                 {*meta.find_referenced_templates(ast), *fragments},
                 key=lambda r: (r is None, r or "")))
             if self._references_file is not None:
-                save_atomic(self._references_file,
-                            pickle.dumps(self._known_references, pickle.HIGHEST_PROTOCOL))
+                save_atomic(self._references_file, pickle.dumps(
+                    (CODE, self._known_references), pickle.HIGHEST_PROTOCOL))
         return found
 
     def _load_references(self) -> dict[str, tuple[str | None, ...]]:
         if self._references_file is None:
             return {}
-        known = load_pickle(self._references_file)
-        return known if isinstance(known, dict) else {}
+        match load_pickle(self._references_file):
+            case (str() as code, dict() as known) if code == CODE:
+                return known
+        return {}
 
     def preload(self, names: list[str]) -> None:
         """Compile templates up front, so syntax errors stop the build before it writes."""
