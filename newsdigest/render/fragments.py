@@ -14,6 +14,7 @@ from __future__ import annotations
 import pickle
 import zlib
 from pathlib import Path
+from typing import Any
 
 from newsdigest.store import load_pickle, save_atomic
 
@@ -94,3 +95,10 @@ def _shard_of(key: Key) -> int:
 
 def _shard_by_variant(key: Key) -> int:
     return zlib.crc32(str(key[1]).encode()) % SHARDS
+
+
+def month_of(story: Any) -> str:
+    """The variant of a story's pieces kept with its month's (a month's archive page and
+    sitemap file show them together): its year and month in the site's time."""
+    local = story.local_date
+    return f"{local.year:04d}-{local.month:02d}"

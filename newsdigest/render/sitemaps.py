@@ -10,7 +10,7 @@ from operator import attrgetter
 from typing import NamedTuple, TypeVar
 
 from newsdigest.config.site import SiteConfig
-from newsdigest.render.fragments import Fragments
+from newsdigest.render.fragments import Fragments, month_of
 from newsdigest.render.pages import PageSpec
 from newsdigest.stories.grouping import Story
 
@@ -92,8 +92,7 @@ def sitemap_file(file: SitemapFile, config: SiteConfig, kept: Fragments | None =
     new line and the kept ones, not of a thousand items read again)."""
     lines = [_url(entry, config) for entry in list_entries(file)]
     for story in file.stories:
-        local = story.local_date
-        key = (story.fingerprint, f"{local.year:04d}-{local.month:02d}")
+        key = (story.fingerprint, month_of(story))
         line = kept.get(key) if kept is not None else None
         if line is None:
             line = _url(_item_entry(story, config), config)

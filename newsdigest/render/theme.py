@@ -17,7 +17,7 @@ from newsdigest.config.subscribe import subscribe_form
 from newsdigest.errors import Problem, TemplateFailure
 from newsdigest.fingerprint import CODE, fingerprint
 from newsdigest.render import default_theme_dir, structured
-from newsdigest.render.fragments import Fragments
+from newsdigest.render.fragments import Fragments, month_of
 from newsdigest.render.pages import shorten
 from newsdigest.store import load_pickle, save_atomic
 
@@ -250,8 +250,7 @@ class Theme:
         """A story's row in its month's archive, rendered once and kept between builds with
         the other rows of its month: after an edit, a month's page of a thousand stories
         renders one row and reads the others (where it read a thousand items)."""
-        local = story.local_date
-        key = (story.fingerprint, f"{local.year:04d}-{local.month:02d}")
+        key = (story.fingerprint, month_of(story))
         html = self.rows.get(key)
         if html is None:
             html = self.render("_row.html", {"story": story, "site": self.config})
