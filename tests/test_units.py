@@ -14,7 +14,8 @@ from hypothesis import strategies as st
 
 from newsdigest.config.digest import DigestSettings
 from newsdigest.config.site import SiteConfig, TopicSettings
-from newsdigest.content.files import RawItem, SourceFile, parse
+from newsdigest.content.files import SourceFile
+from newsdigest.content.front_matter import RawItem, parse
 from newsdigest.content.model import Item, validate
 from newsdigest.render.pages import FRONT, cut, navigation, paginate, plan_pages
 from newsdigest.render.sitemaps import is_listed

@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo
 from newsdigest import parallel
 from newsdigest.config.rules import ContentRules
 from newsdigest.config.site import SiteConfig
-from newsdigest.content import files, model
+from newsdigest.content import front_matter, model
 from newsdigest.content.files import SourceFile
 from newsdigest.content.model import Validation
 from newsdigest.errors import Problem
@@ -119,10 +119,10 @@ def load_many(sources: Sequence[SourceFile], settings: LoadSettings,
     rules = settings.rules
     read = [_read(source, settings, cached.get(source.rel)) for source in sources]
     parsed = [done if isinstance(done, CacheEntry)
-              else files.parse(source, done.text, rules.max_front_matter_bytes)
+              else front_matter.parse(source, done.text, rules.max_front_matter_bytes)
               for source, done in zip(sources, read, strict=True)]
     bodies = [_rendered(raw.body, cached.get(source.rel), rules)
-              if isinstance(raw, files.RawItem) else None
+              if isinstance(raw, front_matter.RawItem) else None
               for source, raw in zip(sources, parsed, strict=True)]
     timezone = ZoneInfo(settings.timezone)
     entries = []
@@ -132,7 +132,7 @@ def load_many(sources: Sequence[SourceFile], settings: LoadSettings,
         elif isinstance(raw, Problem):
             entries.append(_entry(done.stat, done.content_hash, raw))
         else:
-            assert isinstance(raw, files.RawItem) and body is not None
+            assert isinstance(raw, front_matter.RawItem) and body is not None
             result = model.validate(raw, done.content_hash, timezone, rules, body[1])
             entries.append(CacheEntry(done.stat.st_size, done.stat.st_mtime_ns, done.content_hash,
                                       result, body))
@@ -175,7 +175,7 @@ def _read(source: SourceFile, settings: LoadSettings, cached: CacheEntry | None
     if cached is not None and cached.content_hash == content_hash:
         return CacheEntry(stat.st_size, stat.st_mtime_ns, content_hash, cached.result,
                           cached.body)
-    text = files.decode(source, data)
+    text = front_matter.decode(source, data)
     if isinstance(text, Problem):
         return _entry(stat, content_hash, text)
     return _Text(stat, content_hash, text)

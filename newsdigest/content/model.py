@@ -12,7 +12,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from newsdigest.config.rules import ContentRules, NearNames, closest_name
 from newsdigest.content.dedupe import story_keys
-from newsdigest.content.files import RawItem
+from newsdigest.content.front_matter import RawItem
 from newsdigest.content.item import KINDS, SPONSOR, Image, Item, Provider, Related
 from newsdigest.content.markup import (
     Embed,

@@ -9,7 +9,8 @@ from datetime import datetime, tzinfo
 
 from newsdigest.config.site import SiteConfig
 from newsdigest.content.dedupe import normalise_title, normalise_url
-from newsdigest.content.files import RawItem, SourceFile, decode, discover, parse
+from newsdigest.content.files import SourceFile, discover
+from newsdigest.content.front_matter import RawItem, decode, parse
 from newsdigest.content.model import parse_date
 
 

@@ -17,7 +17,8 @@ from newsdigest import urls
 from newsdigest.config.digest import DigestSettings
 from newsdigest.config.rules import closest_name
 from newsdigest.config.site import SiteConfig
-from newsdigest.content.files import NOTES_FOLDER, SourceFile, decode, parse
+from newsdigest.content.files import NOTES_FOLDER, SourceFile
+from newsdigest.content.front_matter import decode, parse
 from newsdigest.content.markup import RenderTimeout, render_body
 from newsdigest.errors import Problem
 from newsdigest.fingerprint import plain_repr
