@@ -4,6 +4,7 @@ exactly what a clean build would produce."""
 from __future__ import annotations
 
 import os
+import pickle
 import re
 import stat
 from datetime import UTC, datetime
@@ -12,8 +13,9 @@ from pathlib import Path
 import pytest
 from conftest import item
 
-from newsdigest.build import plan
+from newsdigest.build import output, plan
 from newsdigest.build.pipeline import BuildOptions, BuildReport, build_site
+from newsdigest.build.records import manifest_path
 from newsdigest.cli import main
 from newsdigest.config.site import load_config
 from newsdigest.errors import ContentInvalid
@@ -414,6 +416,40 @@ def test_files_changed_on_disk_are_restored_in_a_rebuild_that_patches_an_edit(si
     assert stat.S_IMODE(private.stat().st_mode) & 0o044 == 0o044 & ~_umask()
     assert_same_as_clean_build(site, tmp_path)
     assert build(site).write.rendered == 0  # and then nothing is left to do
+
+
+def test_a_rebuild_keeps_the_manifest_s_changes_in_a_journal_beside_it(site, tmp_path,
+                                                                      monkeypatch):
+    # After an edit, or a removal, only the manifest's changed entries are written
+    # (output.save_manifest); read back, it names every file as it is on disk.
+    manifest_file = manifest_path(load_config(site.root / "site.toml"))
+    journal = output.journal_path(manifest_file)
+    whole = manifest_file.read_bytes()
+    assert not journal.exists()
+    path = site.root / "content/2026-10-05-story-4.md"
+    path.write_text(path.read_text().replace("Story number 4", "Story number four"))
+    build(site)
+    (site.root / "content/2026-10-07-story-6.md").unlink()
+    build(site)
+    assert manifest_file.read_bytes() == whole and journal.exists()
+    manifest = output.load_manifest(manifest_file)
+    assert output.not_as_written(manifest, site.public) == set()
+    assert "news/2026/10/07/story-6/index.html" not in manifest
+    assert set(manifest) == {rel for rel in tree(site.public) if not rel.startswith(".")}
+    # A journal is of one whole file: another one in its place (written, or only touched)
+    # does not take it: the pages its entries were of are made again, to the same bytes.
+    os.utime(manifest_file)
+    assert output.load_manifest(manifest_file) == pickle.loads(whole)
+    report = build(site)
+    assert report.write.rendered > 0 and report.write.written == 0
+    assert_same_as_clean_build(site, tmp_path)
+    # Past MOST_JOURNALED changes, the whole file is written again and its journal dropped.
+    monkeypatch.setattr(output, "MOST_JOURNALED", 0)
+    path.write_text(path.read_text().replace("Story number four", "Story number 4"))
+    build(site)
+    assert not journal.exists()
+    assert output.not_as_written(output.load_manifest(manifest_file), site.public) == set()
+    assert build(site).write.rendered == 0
 
 
 def _umask() -> int:

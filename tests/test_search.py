@@ -182,6 +182,55 @@ def test_an_edit_indexes_only_the_changed_pages_until_there_are_many(make_site, 
     assert (recent / "replaced.json").read_text() == "[]"
 
 
+def test_edits_to_one_gathering_of_the_site_make_the_records_of_the_edited_stories_only(
+        make_site, monkeypatch, tmp_path):
+    """Between builds patched from one kept site state (GatheredSite.stamp), only the stories
+    edited since it was gathered, in either build, and the pages the recent index holds can
+    differ from the record: only their records are made. The recent index is as if all
+    had been."""
+    asked = tmp_path / "asked"
+    real_records = search.records
+
+    def records(stories, topics, kinds, providers, only=None):
+        with asked.open("a") as log:  # written by the indexing process
+            log.write(f"{sorted(only) if only is not None else 'all'}\n")
+        return real_records(stories, topics, kinds, providers, only)
+
+    monkeypatch.setattr(search, "records", records)
+    site = make_site({**files(), "content/2026-10-03-fusion.md": item(
+        "Fusion startups bet on AI control", "2026-10-03T10:00:00Z",
+        "https://example.com/fusion", ("AI Hardware",))}, SETTINGS)
+    site.build()
+    recent = site.public / "pagefind-recent"
+    robots, chips = (site.root / f"content/2026-10-0{n}.md" for n in ("2-robots", "1-chips"))
+    robots_text = robots.read_text()
+
+    def built(*args: str) -> tuple[str, list[str]]:
+        asked.unlink(missing_ok=True)
+        assert site.build(*args) == 0
+        return (asked.read_text().strip() if asked.exists() else "",
+                sorted(json.loads((recent / "replaced.json").read_text())))
+
+    robots.write_text(robots_text.replace("tactile", "capacitive"))
+    assert built() == ("['news/2026/10/02/robots/']", ["news/2026/10/02/robots/"])
+    chips.write_text(chips.read_text().replace("wafer-scale", "chiplet"))
+    assert built() == ("['news/2026/10/01/chips/', 'news/2026/10/02/robots/']",
+                       ["news/2026/10/01/chips/", "news/2026/10/02/robots/"])
+    robots.write_text(robots_text)  # undone: as the whole index has it again
+    assert built() == ("['news/2026/10/01/chips/', 'news/2026/10/02/robots/']",
+                       ["news/2026/10/01/chips/"])
+    assert entry(recent)["languages"]["en"]["page_count"] == 1
+    # a build without search in between: the next one still finds the edit it made
+    robots.write_text(robots_text.replace("tactile", "magnetic"))
+    assert built("--no-search")[0] == ""
+    assert built() == ("['news/2026/10/01/chips/', 'news/2026/10/02/robots/']",
+                       ["news/2026/10/01/chips/", "news/2026/10/02/robots/"])
+    # an added story gathers the site anew: every record is made
+    (site.root / "content/2026-10-04-new.md").write_text(item(
+        "Quantum annealers", "2026-10-04T10:00:00Z", "https://example.com/q", ("AI Hardware",)))
+    assert built()[0] == "all"
+
+
 def test_another_pagefind_binary_makes_the_whole_index_again(make_site, monkeypatch, tmp_path):
     """An index is in the format of the binary that made it: after an edit with another one
     (PAGEFIND_BINARY_PATH, or another version installed), the whole index is made again

@@ -24,11 +24,11 @@ import pickle
 import re
 import shutil
 import threading
-from collections.abc import Callable, Coroutine, Iterable, Sequence
+from collections.abc import Callable, Collection, Coroutine, Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 
 from newsdigest.build.output import make_staging, rename_exchange
 from newsdigest.errors import NewsdigestError, OutputRefused
@@ -89,19 +89,16 @@ class Records:
 
 
 def records(stories: Sequence[Story], topics: Sequence[Topic], kinds: Iterable[str],
-            providers: Iterable[str]) -> Records:
-    """The records of the item pages (one per story): keys now, content only for those that
-    are indexed; `kinds` and `providers`: those of every item on the site, for the filters
-    ("" for none).
-
-    A rebuild after one edit runs this for every item page: a few cheap steps each.
-    """
+            providers: Iterable[str], only: Collection[str] | None = None) -> Records:
+    """The records of the item pages (one per story), or of the stories whose paths are in
+    `only`: keys now, content only for those that are indexed; `kinds` and `providers`:
+    those of every item on the site, for the filters ("" for none)."""
     parents = {topic.name: [ref.name for ref in topic.ancestors] for topic in topics}
     names_of: dict[tuple[TopicRef, ...], tuple[tuple[str, ...], str]] = {}
     keys: dict[str, str] = {}
     shown: dict[str, tuple[Story, tuple[str, ...]]] = {}
     for story in stories:
-        if not story.path.startswith("news/"):
+        if not story.path.startswith("news/") or (only is not None and story.path not in only):
             continue
         named = names_of.get(story.topics)
         if named is None:
@@ -114,6 +111,26 @@ def records(stories: Sequence[Story], topics: Sequence[Topic], kinds: Iterable[s
         shown[path] = (story, named[0])
     return Records(keys, shown, {"kind": sorted({kind or DEFAULT_KIND for kind in kinds}),
                                  "provider": sorted(set(providers) - {""})})
+
+
+@dataclass(frozen=True)
+class Basis:
+    """Which gathering of the site a build's stories are (GatheredSite.stamp), and which of
+    them it edited in place since (their paths): of one gathering, a story that neither of
+    two builds edited is the same in both."""
+
+    stamp: str
+    edited: frozenset[str]
+
+
+@dataclass(frozen=True)
+class Since:
+    """What the index record knew of the site it was made for (`basis`): the item pages
+    changed since the whole index was made, and the pages of the whole index gone since."""
+
+    basis: Basis
+    changed: tuple[str, ...]
+    gone: tuple[str, ...]
 
 
 def _topic_names(refs: tuple[TopicRef, ...], parents: dict[str, list[str]]) -> tuple[str, ...]:
@@ -213,9 +230,13 @@ class IndexUpdate:
     """
 
     def __init__(self, output_dir: Path, record_file: Path | None,
-                 found: Callable[[], Records], language: str = "en") -> None:
+                 found: Callable[[Collection[str] | None], Records], language: str = "en",
+                 basis: Basis | None = None) -> None:
+        """`found`: the records of the stories whose paths it is given (of all, given None);
+        `basis`: the stories' (None: not known, as in the preview server, whose in-place
+        edits are not counted from the site's gathering)."""
         self.output_dir, self.record_file = output_dir, record_file
-        self.found, self.language = found, language
+        self.found, self.language, self.basis = found, language, basis
         self._fresh: dict[str, Path] = {}  # FOLDER and RECENT -> the folder each is made in
         self._whole = False
         self._started = False
@@ -292,36 +313,47 @@ class IndexUpdate:
             for name, write in planned:
                 write(self._fresh[name])
             if planned and self.record_file is not None:
-                _write_record(_next_record(self.record_file), *record)  # kept by finish()
+                _write_record(_next_record(self.record_file), record)  # kept by finish()
             return tuple(name for name, _ in planned)
         except BaseException as exc:  # handed to the build's process, raised by finish()
             return exc
 
-    def _plan(self) -> tuple[list[tuple[str, Callable[[Path], None]]],
-                             tuple[str, dict[str, str], str]]:
+    def _plan(self) -> tuple[list[tuple[str, Callable[[Path], None]]], IndexRecord]:
         """The indexes to make (FOLDER, RECENT), each with how; the record of them."""
-        found, language, output_dir = self.found(), self.language, self.output_dir
+        language, output_dir, basis = self.language, self.output_dir, self.basis
         now_epoch = epoch(language)
         last = _read_record(self.record_file) \
             if self.record_file is not None and not self._whole else None
-        if last is not None and last[0] == now_epoch and index_exists(output_dir):
-            _, indexed, recent_print = last
+        if last is not None and last.made_with == now_epoch and index_exists(output_dir):
+            indexed, since = last.indexed, last.since
+            if basis is not None and since is not None and since.basis.stamp == basis.stamp:
+                # The same gathering of the site as the record's: only the stories edited
+                # since, then or now, and the pages changed then can differ from it.
+                found = self.found(basis.edited | since.basis.edited | {
+                    page.removesuffix("index.html") for page in since.changed})
+                gone = list(since.gone)
+            else:
+                found = self.found(None)
+                gone = [page for page in indexed if page not in found.keys]
             keys = found.keys
-            changed = sorted(path for path, key in keys.items() if indexed.get(path) != key)
-            replaced = sorted({path for path in changed if path in indexed}
-                              | {path for path in indexed if path not in keys})
+            changed = sorted(page for page, key in keys.items() if indexed.get(page) != key)
+            replaced = sorted({page for page in changed if page in indexed}.union(gone))
             if len(changed) + len(replaced) <= MOST_RECENT:
-                now = fingerprint([(path, keys[path]) for path in changed], replaced,
+                now = fingerprint([(page, keys[page]) for page in changed], replaced,
                                   found.facets)
-                if now == recent_print and (output_dir / RECENT / REPLACED).exists():
+                if now == last.recent and (output_dir / RECENT / REPLACED).exists():
                     return [], last
+                record = IndexRecord(now_epoch, indexed, now, basis and Since(
+                    basis, tuple(changed), tuple(sorted(gone))))
                 return [(RECENT, partial(_write_recent, [
-                    partial(found.make, path) for path in changed], language, replaced,
-                    found.facets))], (now_epoch, indexed, now)
+                    partial(found.make, page) for page in changed], language, replaced,
+                    found.facets))], record
+        found = self.found(None)
         return [(FOLDER, partial(_write_whole, [
-                    partial(found.make, path) for path in sorted(found.keys)], language)),
+                    partial(found.make, page) for page in sorted(found.keys)], language)),
                 (RECENT, partial(_write_recent, [], language, [], found.facets))], \
-            (now_epoch, dict(found.keys), fingerprint([], [], found.facets))
+            IndexRecord(now_epoch, dict(found.keys), fingerprint([], [], found.facets),
+                        basis and Since(basis, (), ()))
 
 
 def _index_error(exc: BaseException) -> BaseException:
@@ -507,10 +539,21 @@ def _fail_all(waiting: dict[int, asyncio.Future[Any]], why: str) -> None:
             future.set_exception(Exception(why))
 
 
-def _read_record(record_file: Path) -> tuple[str, dict[str, str], str] | None:
+class IndexRecord(NamedTuple):
+    """What the indexes on disk hold: made with what (epoch), the key of each page in the
+    whole index, the print of the recent index, and what was known of the site then."""
+
+    made_with: str
+    indexed: dict[str, str]
+    recent: str
+    since: Since | None
+
+
+def _read_record(record_file: Path) -> IndexRecord | None:
     match load_pickle(record_file):
-        case (str() as made_with, dict() as indexed, str() as recent):
-            return made_with, indexed, recent
+        case (str() as made_with, dict() as indexed, str() as recent,
+              Since() | None as since):
+            return IndexRecord(made_with, indexed, recent, since)
         case _:
             return None
 
@@ -529,8 +572,8 @@ def _next_record(record_file: Path) -> Path:
     return record_file.with_name(record_file.name + ".next")
 
 
-def _write_record(path: Path, made_with: str, indexed: dict[str, str], recent: str) -> None:
-    save_atomic(path, pickle.dumps((made_with, indexed, recent), pickle.HIGHEST_PROTOCOL))
+def _write_record(path: Path, record: IndexRecord) -> None:
+    save_atomic(path, pickle.dumps(tuple(record), pickle.HIGHEST_PROTOCOL))
 
 
 def _keep_record(record_file: Path | None) -> None:

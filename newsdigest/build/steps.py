@@ -69,7 +69,7 @@ def build_changed(config: SiteConfig, options: BuildOptions, sources: Sources, i
         # them; abandoned if the build fails before
         early = len(gathered.index.stories) <= INDEX_WHILE_PLANNING
         if early:
-            indexing = _start_indexing(config, options, gathered, whole=manifest is None)
+            indexing = _start_indexing(config, options, gathered, manifest is None, warm)
         last = _last_build(manifest_file, manifest, disk) if not options.explain else None
         plan = plan_outputs(config, options, now, sources.discovery, gathered, last)
         if not settled():  # an edit changed a story cluster (rare): gather and plan again
@@ -77,7 +77,7 @@ def build_changed(config: SiteConfig, options: BuildOptions, sources: Sources, i
                                                  warm, patch=False)
             if indexing is not None:  # of the stories as they were patched
                 indexing.abandon()
-                indexing = _start_indexing(config, options, gathered, whole=manifest is None)
+                indexing = _start_indexing(config, options, gathered, manifest is None, warm)
             plan = plan_outputs(config, options, now, sources.discovery, gathered, last)
         plan = with_report(plan, config, options, now, gathered)
         if options.search:
@@ -85,7 +85,7 @@ def build_changed(config: SiteConfig, options: BuildOptions, sources: Sources, i
         if config.rules.strict and plan.warnings:  # [build] strict: a warning fails the build
             raise ContentInvalid(plan.warnings, skippable=False)
         if not early:
-            indexing = _start_indexing(config, options, gathered, whole=manifest is None)
+            indexing = _start_indexing(config, options, gathered, manifest is None, warm)
         written, explanations = _write(config, options, plan, gathered, progress,
                                        manifest_file, manifest, disk.result())
         if indexing is not None:
@@ -112,7 +112,7 @@ def build_changed(config: SiteConfig, options: BuildOptions, sources: Sources, i
 
 
 def _start_indexing(config: SiteConfig, options: BuildOptions, gathered: GatheredSite,
-                    whole: bool) -> search.IndexUpdate | None:
+                    whole: bool, warm: WarmState | None) -> search.IndexUpdate | None:
     """The search index being brought up to date with the stories, in a process of its own
     (search.IndexUpdate); made `whole` for an output folder made anew. None: no search."""
     if not options.search:
@@ -122,7 +122,10 @@ def _start_indexing(config: SiteConfig, options: BuildOptions, gathered: Gathere
         config.output_dir, _record_file(config, options, ".search"),
         partial(search.records, gathered.index.stories, gathered.index.topics, facets.kinds,
                 facets.providers),
-        config.language)
+        config.language,
+        # the preview server's site is patched in place from its last build, not from
+        # the one it gathered: what it edited is not counted from the gathering
+        search.Basis(gathered.stamp, gathered.edited) if warm is None else None)
     indexing.start(whole)
     return indexing
 
@@ -215,7 +218,7 @@ def _write(config: SiteConfig, options: BuildOptions, plan: SitePlan, gathered: 
     for pieces in kept_pieces:
         pieces.save(current)
     if manifest_file is not None:
-        save_atomic(manifest_file, pickle.dumps(new_manifest, pickle.HIGHEST_PROTOCOL))
+        output.save_manifest(manifest_file, new_manifest, manifest)
         # what the pages were made with, so that --explain can name the templates that change
         save_atomic(templates_record_path(manifest_file), pickle.dumps(theme.source_hashes()))
         # and from which gathered site, with which of its stories edited (plan.LastBuild):
