@@ -29,6 +29,8 @@ from collections.abc import Callable
 from dataclasses import fields, replace
 from datetime import datetime, tzinfo
 from functools import partial
+from itertools import compress
+from operator import ne, or_
 from pathlib import Path
 from typing import Literal, NamedTuple
 
@@ -45,7 +47,7 @@ from newsdigest.build.gather import (
 )
 from newsdigest.config.site import SiteConfig
 from newsdigest.content.dedupe import StoryKeys, title_key
-from newsdigest.content.files import Discovery, SourceFile
+from newsdigest.content.files import Columns, Discovery, SourceFile
 from newsdigest.content.item import Item
 from newsdigest.content.loading import (
     CacheEntry,
@@ -112,7 +114,8 @@ def _save(file: Path, key: str, front: GatheredSite,
     # the rest only when it can. Then the source and related URLs, which only additions are
     # checked against, then the clusters' inputs: a patching build checks them in a child
     # process (ClusterChecking) while it reads the rest. Each after its length.
-    header = (key, front.valid_until, front.records, _patchable(front.index), front.title_keys)
+    header = (key, front.valid_until, front.records, _patchable(front.index), front.title_keys,
+              _listed(front.records))
     urls = (front.source_urls, front.related_urls)
     # its pictures as a build that patches it reports them: made already, none fetched
     pictures = replace(front.pictures, report=front.pictures.report.as_cached())
@@ -393,10 +396,10 @@ def _changes(view: memoryview, key: str, sources: Sources, settings: LoadSetting
     None if they cannot be patched in (`patched`)."""
     # unpickled where it lies: read through the mapping as a file, it took half again
     header, at = _piece(view, 0)
-    kept_key, valid_until, records, patchable, title_keys = pickle.loads(header)
+    kept_key, valid_until, records, patchable, title_keys, listed = pickle.loads(header)
     if kept_key != key or (valid_until is not None and now >= valid_until):
         return None
-    found = _changed(sources.discovery, records)
+    found = _changed(sources.discovery, records, listed)
     if found is None:
         return None
     changed, added = found
@@ -770,10 +773,20 @@ def _edits(changed: list[SourceFile], records: dict[str, tuple[int, int, str]],
     return edits
 
 
-def _changed(discovery: Discovery, records: dict[str, tuple[int, int, str]]
+def _changed(discovery: Discovery, records: dict[str, tuple[int, int, str]],
+             listed: Columns | None = None
              ) -> tuple[list[SourceFile], list[SourceFile]] | None:
     """The content files changed since the kept state, and those added; None if any was
-    removed, or so many changed that patching would not pay."""
+    removed, or so many changed that patching would not pay. `listed`: the records' files
+    as discovery lists them (_listed), compared with its columns whole when no file was
+    added or removed."""
+    found = discovery.columns
+    if listed is not None and found.names == listed.names:
+        if found.sizes == listed.sizes and found.mtimes == listed.mtimes:
+            return [], []
+        differ = map(or_, map(ne, found.sizes, listed.sizes), map(ne, found.mtimes, listed.mtimes))
+        changed = list(compress(discovery.items, differ))
+        return (changed, []) if len(changed) <= MOST_PATCHED else None
     changed: list[SourceFile] = []
     added: list[SourceFile] = []
     for source in discovery.items:
@@ -789,6 +802,13 @@ def _changed(discovery: Discovery, records: dict[str, tuple[int, int, str]]
     if len(discovery.items) - len(added) != len(records):
         return None  # a file removed
     return changed, added
+
+
+def _listed(records: dict[str, tuple[int, int, str]]) -> Columns:
+    """The records' files in the order discovery lists them, as its columns."""
+    names = tuple(sorted(records))
+    return Columns(names, array("q", [records[name][0] for name in names]),
+                   array("q", [records[name][1] for name in names]))
 
 
 def _keeps_its_place(old: Item, new: Item, title_keys: Counter[str], tz: tzinfo) -> bool:

@@ -57,6 +57,12 @@ class WriteReport:
 
 
 Manifest = dict[str, tuple[str, int, int]]  # path -> (fingerprint, size, mtime_ns)
+# A manifest is kept as a whole file and, beside it, a journal of the entries changed since
+# (None for a file gone): a rebuild after one edit changes a dozen of the 35,000 entries of a
+# 30,000-item site, and pickling and writing them all again took a twentieth of it. Past this
+# many changes, the whole file is written again and the journal dropped.
+MOST_JOURNALED = 2_000
+Journal = dict[str, tuple[str, int, int] | None]  # a manifest's changes; None: file gone
 
 
 @dataclass(frozen=True)
@@ -249,9 +255,10 @@ def write_incremental(outputs: Sequence[Output], manifest: Manifest, output_dir:
                       workers: int, progress: Callable[[int], None] | None = None,
                       harvest: Harvest | None = None,
                       changed_on_disk: set[str] | None = None,
-                      kept: Collection[str] = ()) -> tuple[Manifest, WriteReport]:
+                      kept: Collection[str] = ()) -> tuple[Journal, WriteReport]:
     """Replace only what changed, then delete files of pages that are gone (neither in
-    `outputs` nor `kept`: files of the site left as the last build wrote them, unplanned).
+    `outputs` nor `kept`: files of the site left as the last build wrote them, unplanned);
+    returns the manifest's changes (save_manifest) with the report.
 
     The order keeps every internal link working at every moment, so a build killed midway
     leaves a browsable site: files that did not exist come first (nothing links to them yet,
@@ -267,9 +274,7 @@ def write_incremental(outputs: Sequence[Output], manifest: Manifest, output_dir:
     gone = manifest.keys() - wanted
     if stale or gone:
         in_progress.touch()
-    new_manifest = dict(manifest)  # copied whole, then the few gone taken out: a rebuild
-    for path in gone:  # after one edit keeps all but a handful of the site's files
-        del new_manifest[path]
+    changes: Journal = dict.fromkeys(gone)
     report = WriteReport(rendered=len(stale), unchanged=len(wanted) - len(stale))
     root = str(output_dir)
     fresh = [o for o in stale if not os.path.exists(os.path.join(root, o.path))]
@@ -281,7 +286,7 @@ def write_incremental(outputs: Sequence[Output], manifest: Manifest, output_dir:
     produced = _produce_all(batches, output_dir, output_dir, workers, progress, harvest)
     for batch, results in zip(batches, produced, strict=True):
         for output, result in zip(batch, results, strict=True):
-            new_manifest[output.path] = (output.fingerprint, result.size, result.mtime_ns)
+            changes[output.path] = (output.fingerprint, result.size, result.mtime_ns)
             if result.changed:
                 report.written += 1
                 report.changed.append(output.path)
@@ -293,7 +298,7 @@ def write_incremental(outputs: Sequence[Output], manifest: Manifest, output_dir:
             report.changed.append(path)
             _remove_empty_parents(target.parent, output_dir)
     in_progress.unlink(missing_ok=True)
-    return new_manifest, report
+    return changes, report
 
 
 def _sweep_temporary_files(output_dir: Path) -> None:
@@ -301,14 +306,6 @@ def _sweep_temporary_files(output_dir: Path) -> None:
         for name in files:
             if name.startswith(TEMP_PREFIX):
                 os.unlink(os.path.join(root, name))
-
-
-# A manifest is kept as a whole file and, beside it, a journal of the entries changed since
-# (None for a file gone): a rebuild after one edit changes a dozen of the 35,000 entries of a
-# 30,000-item site, and pickling and writing them all again took a twentieth of it. Past this
-# many changes, the whole file is written again and the journal dropped.
-MOST_JOURNALED = 2_000
-Journal = dict[str, tuple[str, int, int] | None]
 
 
 def load_manifest(path: Path) -> Manifest | None:
@@ -329,23 +326,30 @@ def load_manifest(path: Path) -> Manifest | None:
     return manifest
 
 
-def save_manifest(path: Path, manifest: Manifest, last: Manifest | None) -> None:
-    """Keep `manifest` where `last`, the manifest this build read (load_manifest), was: as a
-    journal of the changes since the whole file, until they are too many."""
-    if last is not None:
+def save_manifest(path: Path, last: Manifest | None, changes: Journal) -> None:
+    """Keep the manifest this build leaves: `last`, the one it read (load_manifest; None: a
+    build that wrote every file), with `changes` made. As a journal of the changes since the
+    whole file, until they are too many."""
+    if last is None:
+        manifest = {file: entry for file, entry in changes.items() if entry is not None}
+    else:
         try:
             whole = _identity(path.stat())
         except OSError:
             whole = None
         if whole is not None:
             journal = _journal(path, whole)
-            journal.update({file: entry for file, entry in manifest.items()
-                            if last.get(file) != entry})
-            journal.update(dict.fromkeys(last.keys() - manifest.keys()))
+            journal.update(changes)
             if len(journal) <= MOST_JOURNALED:
                 save_atomic(journal_path(path),
                             pickle.dumps((whole, journal), pickle.HIGHEST_PROTOCOL))
                 return
+        manifest = dict(last)  # `last` stays as read: the plan's Reuse holds it
+        for file, entry in changes.items():
+            if entry is None:
+                manifest.pop(file, None)
+            else:
+                manifest[file] = entry
     save_atomic(path, pickle.dumps(manifest, pickle.HIGHEST_PROTOCOL))
     journal_path(path).unlink(missing_ok=True)  # of the whole file replaced: never read again
 

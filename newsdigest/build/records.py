@@ -56,7 +56,7 @@ def inputs_key(config: SiteConfig, options: BuildOptions, sources: Sources) -> s
         __version__, code, settings_fingerprint(config), config.images,
         [str(f) for f in folders], options.drafts, options.future, options.skip_invalid,
         options.search, options.report, options.offline,
-        listing(sources.discovery.items + sources.notes + sources.discovery.assets),
+        listing(sources.notes + sources.discovery.assets, sources.discovery.columns),
         [listing(d.items + d.assets) if d else None for d in found],
         _stat(config.cache_dir / CACHE_NAME),  # the sources' health, on the curation report
     )

@@ -206,19 +206,18 @@ def _write(config: SiteConfig, options: BuildOptions, plan: SitePlan, gathered: 
     if manifest_file is not None:  # until the manifest says what these files are
         basis_path(manifest_file).unlink(missing_ok=True)
     if manifest is None:
-        new_manifest, written = output.write_full(plan.outputs, config.output_dir,
-                                                  options.workers, counter, harvest)
+        changes, written = output.write_full(plan.outputs, config.output_dir,
+                                             options.workers, counter, harvest)
     else:
-        new_manifest, written = output.write_incremental(plan.outputs, manifest,
-                                                         config.output_dir, options.workers,
-                                                         counter, harvest, changed_on_disk,
-                                                         plan.kept)
+        changes, written = output.write_incremental(plan.outputs, manifest, config.output_dir,
+                                                    options.workers, counter, harvest,
+                                                    changed_on_disk, plan.kept)
     output.record_base_url(config.output_dir, config.base_url)  # `check` reads it back
     current = {story.fingerprint for story in stories}
     for pieces in kept_pieces:
         pieces.save(current)
     if manifest_file is not None:
-        output.save_manifest(manifest_file, new_manifest, manifest)
+        output.save_manifest(manifest_file, manifest, changes)
         # what the pages were made with, so that --explain can name the templates that change
         save_atomic(templates_record_path(manifest_file), pickle.dumps(theme.source_hashes()))
         # and from which gathered site, with which of its stories edited (plan.LastBuild):

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import os
 import re
+from array import array
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from fnmatch import translate
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from operator import attrgetter
 from pathlib import Path
 from typing import NamedTuple
@@ -43,6 +44,25 @@ class Discovery:
     items: list[SourceFile]
     assets: list[SourceFile]
     warnings: list[Problem]
+
+    @cached_property
+    def columns(self) -> Columns:
+        """The items' names, sizes and times, each in one sequence: compared and digested
+        whole, where a loop over 30,000 files took a tenth of a rebuild's patching."""
+        return columns_of(self.items)
+
+
+class Columns(NamedTuple):
+    names: tuple[str, ...]  # paths in the content folder (SourceFile.rel), in order
+    sizes: array[int]
+    mtimes: array[int]  # of the same files, in nanoseconds
+
+
+def columns_of(files: Sequence[SourceFile]) -> Columns:
+    if not files:
+        return Columns((), array("q"), array("q"))
+    _, names, sizes, times = zip(*files, strict=True)
+    return Columns(names, array("q", sizes), array("q", times))
 
 
 def is_junk(name: str) -> bool:
