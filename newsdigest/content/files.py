@@ -116,19 +116,19 @@ def discover(content_dir: Path, ignore: Sequence[str] = ()) -> Discovery:
                 rel = prefix + name
                 if ignored is not None and (ignored(name.casefold()) or ignored(rel.casefold())):
                     continue
-                if entry.is_symlink():
-                    warnings.append(Problem(rel, None, "", "symbolic link not followed"))
-                elif entry.is_dir():
-                    if name != "__pycache__":
-                        pending.append((f"{folder}/{name}", rel + "/"))
-                elif entry.is_file():
+                if entry.is_file(follow_symlinks=False):  # most are: asked first
                     try:
                         stat = entry.stat()
                     except FileNotFoundError:  # removed since the folder was listed
                         continue
                     source = new_source(SourceFile, (f"{folder}/{name}", rel, stat.st_size,
                                                      stat.st_mtime_ns))
-                    (items if name.lower().endswith(ITEM_SUFFIXES) else assets).append(source)
+                    item = name.endswith(".md") or name.lower().endswith(ITEM_SUFFIXES)
+                    (items if item else assets).append(source)
+                elif entry.is_symlink():
+                    warnings.append(Problem(rel, None, "", "symbolic link not followed"))
+                elif entry.is_dir() and name != "__pycache__":
+                    pending.append((f"{folder}/{name}", rel + "/"))
         except OSError as exc:
             warnings.append(Problem(prefix.rstrip("/") or ".", None, "", f"cannot read folder: "
                                     f"{exc.strerror}"))
