@@ -310,10 +310,17 @@ class IndexUpdate:
     def _make(self) -> tuple[str, ...] | BaseException:
         try:
             planned, record = self._plan()
-            for name, write in planned:
-                write(self._fresh[name])
-            if planned and self.record_file is not None:
-                _write_record(_next_record(self.record_file), record)  # kept by finish()
+            recording = None
+            if planned and self.record_file is not None:  # kept by finish()
+                # written while Pagefind indexes: this process only waits on it meanwhile
+                recording = _in_thread(partial(_write_record, _next_record(self.record_file),
+                                               record))
+            try:
+                for name, write in planned:
+                    write(self._fresh[name])
+            finally:
+                if recording is not None:
+                    recording()
             return tuple(name for name, _ in planned)
         except BaseException as exc:  # handed to the build's process, raised by finish()
             return exc
@@ -392,23 +399,37 @@ def _write_recent(makers: Sequence[Callable[[], Record]], language: str, replace
 def _run_apart(work: Coroutine[Any, Any, T]) -> T:
     """Run the indexing in an event loop of its own thread: the caller's thread may be
     running one already (a browser driven from a test, an embedding application)."""
+
+    def run() -> T:
+        import asyncio  # only a build that indexes needs it: 12 ms of a no-change build
+
+        return asyncio.run(asyncio.wait_for(work, timeout=900))
+
+    return _in_thread(run, "pagefind")()
+
+
+def _in_thread(task: Callable[[], T], name: str = "") -> Callable[[], T]:
+    """`task` started in a thread of its own; returns the function that waits for its
+    result, and raises what it raised."""
     done: list[T] = []
     failed: list[BaseException] = []
 
     def run() -> None:
-        import asyncio  # only a build that indexes needs it: 12 ms of a no-change build
-
         try:
-            done.append(asyncio.run(asyncio.wait_for(work, timeout=900)))
-        except BaseException as exc:  # handed to the caller's thread, raised there
+            done.append(task())
+        except BaseException as exc:  # handed to the waiting thread, raised there
             failed.append(exc)
 
-    worker = threading.Thread(target=run, name="pagefind")
+    worker = threading.Thread(target=run, name=name or None)
     worker.start()
-    worker.join()
-    if failed:
-        raise failed[0]
-    return done[0]
+
+    def wait() -> T:
+        worker.join()
+        if failed:
+            raise failed[0]
+        return done[0]
+
+    return wait
 
 
 async def _index_shards(folder: Path, makers: Sequence[Callable[[], Record]],
