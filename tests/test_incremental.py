@@ -452,6 +452,37 @@ def test_a_rebuild_keeps_the_manifest_s_changes_in_a_journal_beside_it(site, tmp
     assert build(site).write.rendered == 0
 
 
+def test_the_list_pages_sitemap_is_kept_until_an_edit_moves_a_last_change(site, tmp_path):
+    # Its lastmod dates are the newest change of each list's stories: an edit that leaves
+    # every story's date as it was leaves the file as it is, without finding each page's
+    # (plan.Reuse.dates_kept); one that changes a date makes it again, and so does the
+    # build after, whose own edit changes none.
+    sitemap = site.public / "sitemap-pages.xml"
+    story, other = (site.root / f"content/2026-10-{n}.md"
+                    for n in ("05-story-4", "09-story-8"))
+    original = story.read_text()
+
+    def built() -> bool:
+        before = sitemap.stat().st_mtime_ns, sitemap.read_bytes()
+        report = build(site)
+        assert report.patched is not None
+        assert_same_as_clean_build(site, tmp_path / str(len(list(tmp_path.iterdir()))))
+        return "sitemap-pages.xml" in report.write.changed or (
+            sitemap.stat().st_mtime_ns, sitemap.read_bytes()) != before
+
+    story.write_text(original.replace("Story number 4", "Story number four"))
+    assert not built()
+    story.write_text(original.replace("---\n", "---\nupdatedDateTime: 2026-11-02T09:00:00Z\n",
+                                      1))
+    assert built()
+    assert "2026-11-02T09:00:00" in sitemap.read_text()
+    other.write_text(other.read_text().replace("Story number 8", "Story number eight"))
+    assert not built()  # made again, to the same bytes
+    story.write_text(original)
+    assert built()
+    assert "2026-11-02" not in sitemap.read_text()
+
+
 def _umask() -> int:
     umask = os.umask(0o022)
     os.umask(umask)

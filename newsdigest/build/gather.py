@@ -60,6 +60,10 @@ class GatheredSite:
     # same through in-place edits (plan.LastBuild: the last build's files made from it).
     stamp: str = field(default_factory=new_stamp)
     edited: frozenset[str] = frozenset()  # paths of the stories this build edited in place
+    # Whether those edits left every story's last change as it was before them (most edits
+    # correct a title or a text, not the update date): the sitemap of the list pages then
+    # says what it said (plan.Reuse.dates_kept).
+    dates_kept: bool = True
     # A site this build added stories to: the stamp of the one it added them to, and the
     # stories whose item pages show other stories now: the added ones, and those with
     # another "more" (plan.reuse).

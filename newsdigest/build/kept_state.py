@@ -570,12 +570,14 @@ def _apply(front: GatheredSite, edits: list[tuple[str, CacheEntry]], changed: in
     edited = {rel for rel, _ in edits}  # a few of the site's stories: no index of them all
     stories = {source_of(story): story for story in front.index.stories
                if source_of(story) in edited} if edits else {}
+    dates_kept = True
     for rel, entry in edits:
         story = stories.get(rel)
         item = entry.result.item
         if story is None or item is None:
             return None  # the kept state and its header disagree: do it all again
         fresh = make_story(item, story.path, story.local_date, story.topics, story.also)
+        dates_kept = dates_kept and fresh.modified == story.modified
         story.item, story.image = fresh.item, fresh.image
         story.fingerprint, story.modified = fresh.fingerprint, fresh.modified
         if entry.result.warnings:
@@ -587,6 +589,7 @@ def _apply(front: GatheredSite, edits: list[tuple[str, CacheEntry]], changed: in
                   front.pictures.generic)
     front.parsed, front.added = changed, 0
     front.edited = frozenset(stories[rel].path for rel, _ in edits)
+    front.dates_kept = dates_kept
     front.patched = [rel for rel, _ in edits]
     front.patched_entries = dict(edits)
     return front

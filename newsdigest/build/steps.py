@@ -223,7 +223,8 @@ def _write(config: SiteConfig, options: BuildOptions, plan: SitePlan, gathered: 
         # and from which gathered site, with which of its stories edited (plan.LastBuild):
         # none when stories were added, since that site is a new one with the edits in it
         edited = frozenset() if gathered.added else gathered.edited
-        save_atomic(basis_path(manifest_file), pickle.dumps((gathered.stamp, edited)))
+        save_atomic(basis_path(manifest_file),
+                    pickle.dumps((gathered.stamp, edited, gathered.dates_kept)))
     return written, explanations
 
 
@@ -232,8 +233,8 @@ def _last_build(manifest_file: Path | None, manifest: Manifest | None,
     if manifest_file is None or manifest is None:
         return None
     match load_pickle(basis_path(manifest_file)):
-        case (str() as stamp, frozenset() as edited):
-            return LastBuild(manifest, stamp, edited, disk.result())
+        case (str() as stamp, frozenset() as edited, bool() as dates_kept):
+            return LastBuild(manifest, stamp, edited, dates_kept, disk.result())
     return None  # made by a build that did not finish, or by an older version
 
 
