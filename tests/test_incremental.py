@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from conftest import item
 
-from newsdigest.build import output, plan
+from newsdigest.build import output, plan, steps
 from newsdigest.build.pipeline import BuildOptions, BuildReport, build_site
 from newsdigest.build.records import manifest_path
 from newsdigest.cli import main
@@ -224,6 +224,34 @@ def test_an_edit_leaves_the_item_pages_it_does_not_reach_unplanned(site, tmp_pat
     assert_same_as_clean_build(site, tmp_path)
     edit(site, "2026-10-05-story-4.md", "Story number four", "Story number 4")
     build(site)
+    assert_same_as_clean_build(site, tmp_path / "back")
+
+
+def test_an_edit_leaves_the_lists_it_does_not_reach_unplanned(site, tmp_path, monkeypatch):
+    # Like those item pages, the list pages and API documents that show no edited story
+    # are taken as the last build made them (SitePlan.kept_lists): no output is made of
+    # them, unless their file changed on disk.
+    plans = []
+    planned = steps.plan_outputs
+    monkeypatch.setattr(steps, "plan_outputs",
+                        lambda *args: plans.append(planned(*args)) or plans[-1])
+    other_topic = site.public / "topics/computer-vision/index.html"  # story 4 is in AI alone
+    good = other_topic.read_bytes()
+    other_topic.write_bytes(good.replace(b"Story number", b"Tampered XYZ"))
+    edit(site, "2026-10-05-story-4.md", "Story number 4", "Story number four")
+    report = build(site)
+    assert report.patched == ["2026-10-05-story-4.md"]
+    made = {output.path for output in plans[-1].outputs}
+    # the page of its topic that shows it, and its API document
+    assert any(path.startswith("topics/ai/") for path in made)
+    assert any(path.startswith("api/topics/ai/") for path in made)
+    assert "api/topics/computer-vision/index.json" in plans[-1].kept_lists
+    assert "topics/computer-vision/index.html" in made  # changed on disk: made again
+    assert other_topic.read_bytes() == good
+    assert_same_as_clean_build(site, tmp_path)
+    edit(site, "2026-10-05-story-4.md", "Story number four", "Story number 4")
+    build(site)
+    assert "topics/computer-vision/index.html" in plans[-1].kept_lists
     assert_same_as_clean_build(site, tmp_path / "back")
 
 

@@ -211,7 +211,8 @@ def _write(config: SiteConfig, options: BuildOptions, plan: SitePlan, gathered: 
     else:
         changes, written = output.write_incremental(plan.outputs, manifest, config.output_dir,
                                                     options.workers, counter, harvest,
-                                                    changed_on_disk, plan.kept)
+                                                    changed_on_disk,
+                                                    plan.kept | plan.kept_lists)
     output.record_base_url(config.output_dir, config.base_url)  # `check` reads it back
     current = {story.fingerprint for story in stories}
     for pieces in kept_pieces:
