@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import pickle
+import select
 import signal
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
@@ -106,6 +107,13 @@ class InChild(Generic[Result]):
     def forked(self) -> bool:
         """Whether the task runs in a child (not if the fork failed, or once answered)."""
         return self._pid != 0
+
+    def done(self) -> bool:
+        """Whether the child has answered or died (result() then does not wait)."""
+        if not self._pid:
+            return True
+        readable, _, _ = select.select([self._pipe], [], [], 0)
+        return bool(readable)
 
     def stop(self) -> None:
         """End the child without its answer (no longer wanted: the caller failed)."""

@@ -107,6 +107,49 @@ def test_adds_one_after_another_build_like_clean_builds(make_site, tmp_path):
 
 
 
+def test_a_command_line_build_does_not_wait_for_its_kept_state(make_site, tmp_path,
+                                                               monkeypatch):
+    # The command line's process ends with the build (`keep_alive` given): after an add,
+    # the kept state is written by a process it leaves to finish, which holds the state's
+    # lock; the next build waits for it and patches the state it wrote, and `clean` waits
+    # before removing the cache (the writer would make it again).
+    import time
+
+    from newsdigest.build import kept_state
+    from newsdigest.cli import main
+
+    site = make_site(small_corpus(), SETTINGS)
+    build(site)
+    real_save = kept_state._save
+
+    def slow_save(*args, **kwargs):
+        time.sleep(0.5)
+        real_save(*args, **kwargs)
+
+    monkeypatch.setattr(kept_state, "_save", slow_save)
+    config = load_config(site.root / "site.toml")
+
+    def command_line_build():
+        return build_site(config, BuildOptions(now=NOW, workers=1, search=False, offline=True),
+                          keep_alive=[])
+
+    site.write("content/2026-10-20-added.md", added(url="https://example.com/added/0"))
+    started = time.monotonic()
+    assert command_line_build().patched == ["2026-10-20-added.md"]
+    assert time.monotonic() - started < 0.5  # not waited for
+    edit(site, "2026-10-08-story-7.md", "Story number 7", "Story number seven")
+    assert command_line_build().patched == ["2026-10-08-story-7.md"]  # the added one's state
+    assert_same_as_clean_build(site, tmp_path / "edited")
+    site.write("content/2026-10-21-added.md", added(title="Another added story",
+                                                    date="2026-10-21T09:00:00Z",
+                                                    url="https://example.com/added/1"))
+    # (the edit still patched in: a state patched with edits alone is not kept again)
+    assert command_line_build().patched == ["2026-10-08-story-7.md", "2026-10-21-added.md"]
+    assert main(["clean", "--config", str(site.root / "site.toml")]) == 0
+    time.sleep(0.6)
+    assert not config.cache_dir.exists()
+
+
 def test_adds_kept_by_this_process_when_no_child_can_keep_them(make_site, tmp_path,
                                                                 monkeypatch):
     # The clusters' check sends their new inputs to the process that keeps the state: this

@@ -18,8 +18,10 @@ from __future__ import annotations
 
 import contextlib
 import copyreg
+import fcntl
 import io
 import mmap
+import os
 import pickle
 import threading
 import zlib
@@ -74,11 +76,15 @@ MOST_PATCHED = 200  # past this many changed files, doing it all again costs abo
 
 
 def save_in_background(file: Path, key: str, front: GatheredSite, items_cache: Path,
-                       settings: LoadSettings, checking: ClusterChecking | None = None
-                       ) -> Callable[[], None]:
-    """Write the kept state from a forked process while the build goes on (pickling 10,000
-    stories takes a third of a second); returns the function that waits for it (and writes
-    it then, when no child could).
+                       settings: LoadSettings, checking: ClusterChecking | None = None,
+                       detach: bool = False) -> Callable[[], None]:
+    """Write the kept state from a forked process while the build goes on (pickling 30,000
+    stories takes a third of a second, writing them a tenth); returns the function that
+    waits for it (and writes the state then, when no child could).
+
+    Or, `detach`ed (a build whose process ends right after it: the command line's), lets
+    it finish on its own: it holds the state's lock until it is done, and the next build
+    that reads the state, or writes one, waits for it there (_locked).
 
     A patched state's files go into the item cache first (`items_cache`): the next build
     compares its edits with the versions the state was made from. A state patched with
@@ -89,9 +95,25 @@ def save_in_background(file: Path, key: str, front: GatheredSite, items_cache: P
             update_cache(items_cache, settings, front.patched_entries)
         _save(file, key, front, checking.inputs if checking is not None else None)
 
-    saving = parallel.InChild(save)
+    def save_apart() -> None:
+        # not holding the build's output open once the build has ended: a command that
+        # reads it (`newsdigest build | tee`) ends with the build
+        with open(os.devnull, "wb") as nowhere:
+            os.dup2(nowhere.fileno(), 1)
+            os.dup2(nowhere.fileno(), 2)
+        save()
+
+    _reap_finished()
+    lock = _lock_to_hand_on(file) if detach else -1
+    try:
+        saving = parallel.InChild(save_apart)
+    finally:
+        if lock >= 0:
+            os.close(lock)  # the forked process holds it now, until it is done
     if checking is not None and saving.forked:
         checking.hand_over()
+    if saving.forked and lock >= 0:
+        return partial(_saving.append, (saving, checking))
 
     def wait() -> None:
         try:
@@ -106,6 +128,51 @@ def save_in_background(file: Path, key: str, front: GatheredSite, items_cache: P
                 checking.reap()
 
     return wait
+
+
+# The processes writing a kept state, with the clusters' check each reads from: reaped by a
+# later build of this process, if any (the command line's ends first).
+_saving: list[tuple[parallel.InChild[None], ClusterChecking | None]] = []
+
+
+def _reap_finished() -> None:
+    for saving, checking in list(_saving):
+        if saving.done():
+            _saving.remove((saving, checking))
+            with contextlib.suppress(parallel.ChildFailed):
+                saving.result()
+            if checking is not None:
+                checking.reap()
+
+
+def wait_for_saving(cache_dir: Path) -> None:
+    """Until no process of an earlier build is still writing a kept state in `cache_dir`
+    (before it is removed: one would make it again)."""
+    for lock_file in cache_dir.glob("*.lock"):
+        with contextlib.suppress(OSError):
+            os.close(_locked(lock_file, fcntl.LOCK_EX))
+
+
+def _lock_to_hand_on(file: Path) -> int:
+    """The kept state's lock, taken for the process about to be forked to write it; -1 when
+    it cannot be (then the build waits for that process)."""
+    try:
+        file.parent.mkdir(parents=True, exist_ok=True)
+        return _locked(file, fcntl.LOCK_EX)
+    except OSError:
+        return -1
+
+
+def _locked(file: Path, kind: int) -> int:
+    """A descriptor of the kept state's lock file, locked as `kind` (shared to read the
+    state, exclusive to write it): waits for a process still writing it."""
+    lock = os.open(file.with_suffix(".lock"), os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(lock, kind)
+    except OSError:
+        os.close(lock)
+        raise
+    return lock
 
 
 def _save(file: Path, key: str, front: GatheredSite,
@@ -336,6 +403,7 @@ def patched(file: Path, key: str, sources: Sources, config: SiteConfig, items_ca
     settings = LoadSettings.of(config)
     check: ClusterChecking | None = None
     try:
+        os.close(_locked(file, fcntl.LOCK_SH))  # no process is writing it now
         data = _mapped(file)
         intact = _checked_meanwhile(data)
         view = memoryview(data)

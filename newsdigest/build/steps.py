@@ -60,7 +60,10 @@ def build_changed(config: SiteConfig, options: BuildOptions, sources: Sources, i
                   keep_alive: list[object] | None = None) -> BuildReport:
     """Everything after discovery; `inputs` is the key this build's report is kept under,
     `keep_alive` where its site and plan go rather than being freed (pipeline.build_site)."""
-    gathered, settled, kept = _gather_or_patch(config, options, sources, now, progress, warm)
+    # a command line's process ends with the build: the kept state's writer is not waited for
+    detach = keep_alive is not None
+    gathered, settled, kept = _gather_or_patch(config, options, sources, now, progress, warm,
+                                               detach=detach)
     indexing: search.IndexUpdate | None = None
     try:
         cache_dir = config.cache_dir if options.use_cache else None
@@ -74,7 +77,7 @@ def build_changed(config: SiteConfig, options: BuildOptions, sources: Sources, i
         plan = plan_outputs(config, options, now, sources.discovery, gathered, last)
         if not settled():  # an edit changed a story cluster (rare): gather and plan again
             gathered, _, kept = _gather_or_patch(config, options, sources, now, progress,
-                                                 warm, patch=False)
+                                                 warm, patch=False, detach=detach)
             if indexing is not None:  # of the stories as they were patched
                 indexing.abandon()
                 indexing = _start_indexing(config, options, gathered, manifest is None, warm)
@@ -132,12 +135,13 @@ def _start_indexing(config: SiteConfig, options: BuildOptions, gathered: Gathere
 
 def _gather_or_patch(config: SiteConfig, options: BuildOptions, sources: Sources,
                      now: datetime, progress: Progress | None, warm: WarmState | None,
-                     patch: bool = True
+                     patch: bool = True, detach: bool = False
                      ) -> tuple[GatheredSite, Callable[[], bool], Callable[[], None]]:
     """The gathered site, patched from the last build's when its edits move no story and
     what it adds are stories of their own (kept_state.py; not with `patch` False), the
     function that says whether the patch stands (kept_state.Patch.settled) and the one that
-    waits until it is kept for the next build."""
+    waits until it is kept for the next build (or, `detach`ed, lets it be kept meanwhile:
+    kept_state.save_in_background)."""
     settings = LoadSettings.of(config)
     state_file = _record_file(config, options, ".state") if not warm else None
     state_key = kept_state_key(config, options, sources) if options.use_cache else ""
@@ -176,7 +180,7 @@ def _gather_or_patch(config: SiteConfig, options: BuildOptions, sources: Sources
     assert state_file is not None
     return gathered, settled, kept_state.save_in_background(
         state_file, state_key, gathered, config.cache_dir / "items", settings,
-        patched.checking if patched is not None else None)
+        patched.checking if patched is not None else None, detach)
 
 
 def _write(config: SiteConfig, options: BuildOptions, plan: SitePlan, gathered: GatheredSite,

@@ -85,6 +85,9 @@ def clean_command(args: argparse.Namespace) -> int:
     config = load_config(args.config)
     cache = args.cache_dir.resolve() if args.cache_dir else config.cache_dir
     if cache.is_dir():
+        from newsdigest.build.kept_state import wait_for_saving
+
+        wait_for_saving(cache)
         shutil.rmtree(cache)
         print(f"removed {shown_path(cache)}")
     if args.output and config.output_dir.is_dir():
