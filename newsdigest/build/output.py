@@ -318,12 +318,7 @@ def load_manifest(path: Path) -> Manifest | None:
         return None
     if not isinstance(manifest, dict):
         return None
-    for file, entry in _journal(path, whole).items():
-        if entry is None:
-            manifest.pop(file, None)
-        else:
-            manifest[file] = entry
-    return manifest
+    return _with_changes(manifest, _journal(path, whole))
 
 
 def save_manifest(path: Path, last: Manifest | None, changes: Journal) -> None:
@@ -344,14 +339,18 @@ def save_manifest(path: Path, last: Manifest | None, changes: Journal) -> None:
                 save_atomic(journal_path(path),
                             pickle.dumps((whole, journal), pickle.HIGHEST_PROTOCOL))
                 return
-        manifest = dict(last)  # `last` stays as read: the plan's Reuse holds it
-        for file, entry in changes.items():
-            if entry is None:
-                manifest.pop(file, None)
-            else:
-                manifest[file] = entry
+        manifest = _with_changes(dict(last), changes)  # `last` stays as read: Reuse holds it
     save_atomic(path, pickle.dumps(manifest, pickle.HIGHEST_PROTOCOL))
     journal_path(path).unlink(missing_ok=True)  # of the whole file replaced: never read again
+
+
+def _with_changes(manifest: Manifest, changes: Journal) -> Manifest:
+    for file, entry in changes.items():
+        if entry is None:
+            manifest.pop(file, None)
+        else:
+            manifest[file] = entry
+    return manifest
 
 
 def journal_path(manifest_file: Path) -> Path:
