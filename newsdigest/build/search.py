@@ -331,6 +331,7 @@ class IndexUpdate:
         now_epoch = epoch(language)
         last = _read_record(self.record_file) \
             if self.record_file is not None and not self._whole else None
+        every: Records | None = None  # every story's, once made
         if last is not None and last.made_with == now_epoch and index_exists(output_dir):
             indexed, since = last.indexed, last.since
             if basis is not None and since is not None and since.basis.stamp == basis.stamp:
@@ -340,7 +341,7 @@ class IndexUpdate:
                     page.removesuffix("index.html") for page in since.changed})
                 gone = list(since.gone)
             else:
-                found = self.found(None)
+                found = every = self.found(None)
                 gone = [page for page in indexed if page not in found.keys]
             keys = found.keys
             changed = sorted(page for page, key in keys.items() if indexed.get(page) != key)
@@ -355,7 +356,7 @@ class IndexUpdate:
                 return [(RECENT, partial(_write_recent, [
                     partial(found.make, page) for page in changed], language, replaced,
                     found.facets))], record
-        found = self.found(None)
+        found = every or self.found(None)
         return [(FOLDER, partial(_write_whole, [
                     partial(found.make, page) for page in sorted(found.keys)], language)),
                 (RECENT, partial(_write_recent, [], language, [], found.facets))], \
