@@ -97,15 +97,8 @@ def _pages(folder: str, stories: tuple[Story, ...], config: SiteConfig,
         return config.absolute_url(path_) if path_ is not None else None
 
     def encode_all(chunk: tuple[Story, ...]) -> list[str]:
-        found = []
-        for story in chunk:
-            key = (story.fingerprint, "json")
-            text = encoded.get(key)
-            if text is None:
-                text = story_text(story, config)
-                encoded.put(key, text)
-            found.append(text)
-        return found
+        return [encoded.made((story.fingerprint, "json"), partial(story_text, story, config))
+                for story in chunk]
 
     documents = []
     # The pages' own cut, without their navigation: a document links only to its neighbours.

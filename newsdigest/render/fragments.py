@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import pickle
 import zlib
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +41,14 @@ class Fragments:
 
     def get(self, key: Key) -> str | None:
         return self._shard(self._shard_of(key)).get(key)
+
+    def made(self, key: Key, make: Callable[[], str]) -> str:
+        """The piece at `key`, made (and kept) when it is not there yet."""
+        text = self.get(key)
+        if text is None:
+            text = make()
+            self.put(key, text)
+        return text
 
     def put(self, key: Key, text: str) -> None:
         self._shard(self._shard_of(key))[key] = text

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from functools import cached_property
+from functools import cached_property, partial
 from html import escape
 from operator import attrgetter
 from typing import NamedTuple, TypeVar
@@ -90,16 +90,14 @@ def sitemap_file(file: SitemapFile, config: SiteConfig, kept: Fragments | None =
     """A file of the sitemap index; `kept`: each item page's line, kept between builds with
     the others of its month, which is the file's (an edit then makes its month's file of one
     new line and the kept ones, not of a thousand items read again)."""
-    lines = [_url(entry, config) for entry in list_entries(file)]
-    for story in file.stories:
-        key = (story.fingerprint, month_of(story))
-        line = kept.get(key) if kept is not None else None
-        if line is None:
-            line = _url(_item_entry(story, config), config)
-            if kept is not None:
-                kept.put(key, line)
-        lines.append(line)
-    return _urlset(lines)
+    kept = kept if kept is not None else Fragments(None, "", by_variant=True)
+    return _urlset([*(_url(entry, config) for entry in list_entries(file)), *(
+        kept.made((story.fingerprint, month_of(story)), partial(_item_url, story, config))
+        for story in file.stories)])
+
+
+def _item_url(story: Story, config: SiteConfig) -> str:
+    return _url(_item_entry(story, config), config)
 
 
 def list_entries(file: SitemapFile) -> list[Entry]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import pickle
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -250,12 +251,8 @@ class Theme:
         """A story's row in its month's archive, rendered once and kept between builds with
         the other rows of its month: after an edit, a month's page of a thousand stories
         renders one row and reads the others (where it read a thousand items)."""
-        key = (story.fingerprint, month_of(story))
-        html = self.rows.get(key)
-        if html is None:
-            html = self.render("_row.html", {"story": story, "site": self.config})
-            self.rows.put(key, html)
-        return Markup(html)
+        return Markup(self.rows.made((story.fingerprint, month_of(story)), partial(
+            self.render, "_row.html", {"story": story, "site": self.config})))
 
 
 def _describe_template_error(exc: jinja2.TemplateError, rendering: str = "") -> Problem:
